@@ -1,0 +1,176 @@
+package bench
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cdcbench/cdcbench/agents"
+	"github.com/cdcbench/cdcbench/producer"
+	"github.com/cdcbench/cdcbench/recorder"
+	"github.com/cdcbench/cdcbench/source"
+)
+
+// agentRun is one agent on one path: it sits between a Source and a
+// Detector, drops redelivered rows (at-least-once delivery must not make an
+// agent alert twice), and times every stage of each row's trip.
+type agentRun struct {
+	det       agents.Detector
+	set       *recorder.Set
+	log       *producer.BatchLog
+	batchSize int
+	// Rows created before measureFromUs are warm-up: counted, not timed.
+	// Set once the probe is through, read on the source goroutine.
+	measureFromUs atomic.Int64
+	delay         time.Duration
+	publish       func(path string, a agents.Alert, verdictNs int64)
+	path          string
+
+	probe     chan struct{}
+	probeOnce sync.Once
+
+	seen          bitset
+	events        atomic.Int64
+	duplicates    atomic.Int64
+	beforeCommit  atomic.Int64 // rows received before the producer saw their commit ack
+	alertsMu      sync.Mutex
+	alerts        []int64
+	delayed       chan verdict
+	delayLineDone chan struct{}
+}
+
+// verdict is a judged row waiting in the --agent-delay line.
+type verdict struct {
+	d     source.Delivery
+	alert bool
+	a     agents.Alert
+	due   time.Time
+}
+
+func newAgentRun(path string, det agents.Detector, log *producer.BatchLog, batchSize int, delay time.Duration,
+	publish func(string, agents.Alert, int64)) *agentRun {
+	r := &agentRun{
+		det: det, set: recorder.NewSet(), log: log, batchSize: batchSize, delay: delay,
+		publish: publish, path: path, probe: make(chan struct{}),
+	}
+	r.measureFromUs.Store(1<<63 - 1)
+	if delay > 0 {
+		// The delay is pipelined, not a sleep in the consumer loop: every
+		// verdict is released exactly delay later, and throughput is what it
+		// was, so the end-to-end figures must grow by delay and nothing else.
+		r.delayed = make(chan verdict, 1<<16)
+		r.delayLineDone = make(chan struct{})
+		go r.delayLine()
+	}
+	return r
+}
+
+// handle is the Source callback: it runs on the source's goroutine.
+func (r *agentRun) handle(d *source.Delivery) {
+	if d.Tx.ID == producer.ProbeID {
+		r.probeOnce.Do(func() { close(r.probe) })
+		return
+	}
+	if !r.seen.add(d.Tx.ID - producer.FirstID) {
+		r.duplicates.Add(1)
+		return
+	}
+	a, alert := r.det.Observe(&d.Tx)
+	if r.delay > 0 {
+		r.delayed <- verdict{d: *d, alert: alert, a: a, due: time.Unix(0, d.ReceivedNs).Add(r.delay)}
+		return
+	}
+	r.record(d, alert, a, time.Now().UnixNano())
+}
+
+func (r *agentRun) delayLine() {
+	defer close(r.delayLineDone)
+	for v := range r.delayed {
+		if w := time.Until(v.due); w > 0 {
+			time.Sleep(w)
+		}
+		r.record(&v.d, v.alert, v.a, time.Now().UnixNano())
+	}
+}
+
+// close waits for the delay line to empty.
+func (r *agentRun) close() {
+	if r.delayed != nil {
+		close(r.delayed)
+		<-r.delayLineDone
+	}
+}
+
+// record times d's stages, counts it, and raises its alert.
+func (r *agentRun) record(d *source.Delivery, alert bool, a agents.Alert, verdictNs int64) {
+	if alert {
+		r.alertsMu.Lock()
+		r.alerts = append(r.alerts, a.TxID)
+		r.alertsMu.Unlock()
+		if r.publish != nil {
+			r.publish(r.path, a, verdictNs)
+		}
+	}
+	r.events.Add(1)
+	batch := producer.BatchOf(d.Tx.ID, r.batchSize)
+	commitNs := r.log.Commit(batch)
+	if commitNs == 0 || commitNs > d.ReceivedNs {
+		// The row reached the agent before the producer's COPY returned:
+		// the WAL sender can beat the client's commit acknowledgement.
+		r.beforeCommit.Add(1)
+	}
+	if d.Tx.CreatedAt < r.measureFromUs.Load() {
+		return
+	}
+	intendedNs := d.Tx.CreatedAt * 1000
+	sendNs := r.log.Send(batch)
+	us := func(ns int64) int64 { return ns / 1000 }
+	s := r.set
+	s.Record(recorder.E2E, us(verdictNs-intendedNs))
+	if alert {
+		s.Record(recorder.Alert, us(verdictNs-intendedNs))
+	}
+	s.Record(recorder.Agent, us(verdictNs-d.ReceivedNs))
+	if sendNs != 0 {
+		s.Record(recorder.E2EUncorrected, us(verdictNs-sendNs))
+		s.Record(recorder.ScheduleLag, us(sendNs-intendedNs))
+		if commitNs != 0 {
+			s.Record(recorder.InsertCommit, us(commitNs-sendNs))
+			s.Record(recorder.CommitReceive, us(max(d.ReceivedNs-commitNs, 0)))
+		}
+	}
+	if d.CommitUs != 0 && d.EventUs != 0 {
+		s.Record(recorder.CommitEvent, d.EventUs-d.CommitUs)
+	}
+	if d.EventUs != 0 {
+		s.Record(recorder.EventReceive, us(d.ReceivedNs)-d.EventUs)
+	}
+}
+
+// alertIDs returns the ids of the rows that raised alerts.
+func (r *agentRun) alertIDs() []int64 {
+	r.alertsMu.Lock()
+	defer r.alertsMu.Unlock()
+	return append([]int64(nil), r.alerts...)
+}
+
+// bitset is a growable set of non-negative ints, one bit each: a million
+// rows cost 125 KB, and testing for a redelivery is a shift and a mask.
+type bitset struct{ words []uint64 }
+
+// add sets bit i and reports whether it was clear.
+func (b *bitset) add(i int64) bool {
+	if i < 0 {
+		return false
+	}
+	w := int(i >> 6)
+	if w >= len(b.words) {
+		b.words = append(b.words, make([]uint64, w-len(b.words)+1+len(b.words)/2)...)
+	}
+	m := uint64(1) << (i & 63)
+	if b.words[w]&m != 0 {
+		return false
+	}
+	b.words[w] |= m
+	return true
+}

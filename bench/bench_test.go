@@ -1,0 +1,145 @@
+package bench_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cdcbench/cdcbench/agents"
+	"github.com/cdcbench/cdcbench/bench"
+	"github.com/cdcbench/cdcbench/pgcluster"
+	"github.com/cdcbench/cdcbench/schedule"
+	"github.com/cdcbench/cdcbench/stack"
+)
+
+// startStack brings up the embedded stack: a real private PostgreSQL cluster
+// and kfake. No skipping: `make test` installs PostgreSQL first.
+func startStack(t *testing.T) stack.Stack {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := stack.StartEmbedded(ctx, stack.EmbeddedOptions{Postgres: pgcluster.Options{}})
+	if err != nil {
+		t.Fatalf("embedded stack: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := st.Close(context.Background()); err != nil {
+			t.Errorf("stack close: %v", err)
+		}
+	})
+	return st
+}
+
+func plan(rateBatches float64, seconds int, delay time.Duration, paths ...bench.PathSpec) bench.Plan {
+	warm := time.Second
+	dur := time.Duration(seconds) * time.Second
+	return bench.Plan{
+		Name: "test", Warmup: warm, Duration: dur, DrainTimeout: 20 * time.Second,
+		BatchSize: 50, Connections: 2, Users: 500, Insert: "copy", FraudRate: 0.01, Seed: 7,
+		Schedule: schedule.Constant{PerSecond: rateBatches, Length: warm + dur},
+		Paths:    paths, PollMode: "safe", PollLimit: 10000, AgentDelay: delay,
+		Agents:            agents.Config{Outlier: agents.DefaultOutlier(), Velocity: agents.DefaultVelocity()},
+		ScheduleTolerance: time.Second,
+	}
+}
+
+// TestRunBothPaths runs a short workload through the relay and through
+// polling on real PostgreSQL and kfake, and checks what a user relies on:
+// every row reaches every agent, the alerts are exactly the oracle's, the
+// latencies are plausible and the result directory is complete.
+func TestRunBothPaths(t *testing.T) {
+	st := startStack(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := plan(20, 3, 0, bench.PathSpec{Name: "cdc", Kind: bench.KindCDC}, bench.PathSpec{Name: "poll-100ms", Kind: bench.KindPoll, Interval: 100 * time.Millisecond})
+	res, out, err := bench.Run(ctx, bench.Config{Plan: p, Stack: st, ResultsDir: dir, Version: "test"})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if !res.Valid {
+		t.Fatalf("run invalid: %v", res.InvalidReasons)
+	}
+	if len(res.Paths) != 2 {
+		t.Fatalf("paths = %d, want 2", len(res.Paths))
+	}
+	for _, p := range res.Paths {
+		if p.RowsProduced != 4*20*50 {
+			t.Errorf("%s: produced %d rows, want %d", p.Name, p.RowsProduced, 4*20*50)
+		}
+		for _, a := range p.Agents {
+			if a.Events != p.RowsProduced || a.ExpectedEvents != p.RowsProduced {
+				t.Errorf("%s/%s: events %d/%d of %d", p.Name, a.Name, a.Events, a.ExpectedEvents, p.RowsProduced)
+			}
+			if a.ExpectedAlerts == 0 || a.Alerts != a.ExpectedAlerts || a.MissedAlerts != 0 {
+				t.Errorf("%s/%s: alerts %d, expected %d, missed %d", p.Name, a.Name, a.Alerts, a.ExpectedAlerts, a.MissedAlerts)
+			}
+			if a.E2E.Count == 0 || a.E2E.Count > p.RowsProduced || a.E2E.P50 <= 0 {
+				t.Errorf("%s/%s: e2e %+v", p.Name, a.Name, a.E2E)
+			}
+			for _, stage := range []string{"insert_commit", "commit_receive", "agent", "schedule_lag"} {
+				if _, ok := a.Stages[stage]; !ok {
+					t.Errorf("%s/%s: no %s stage", p.Name, a.Name, stage)
+				}
+			}
+		}
+	}
+	cdc, poll := res.Paths[0].Agents[0].E2E, res.Paths[1].Agents[0].E2E
+	// Polling every 100 ms waits 50 ms on average; CDC on one host does not.
+	if !(poll.P50 > 20 && poll.P50 < 150) {
+		t.Errorf("poll-100ms median %.1f ms, want within 20..150", poll.P50)
+	}
+	if !(cdc.P50 < poll.P50) {
+		t.Errorf("cdc median %.1f ms not below poll median %.1f ms", cdc.P50, poll.P50)
+	}
+	if _, ok := res.Paths[0].Agents[0].Stages["commit_event"]; !ok {
+		t.Error("cdc path has no commit_event stage")
+	}
+	for _, f := range []string{"result.json", "cdc.outlier.e2e.hgrm", "poll-100ms.velocity.e2e.hgrm"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("result dir lacks %s: %v", f, err)
+		}
+	}
+	back, err := bench.ReadResult(out)
+	if err != nil || back.Paths[0].Agents[0].E2E != cdc {
+		t.Errorf("result.json does not round-trip: %v", err)
+	}
+	assertNoSlots(t, st)
+}
+
+// TestAgentDelayCalibrates checks the harness measures what it claims: an
+// added 40 ms in every agent moves the CDC median by 40 ms.
+func TestAgentDelayCalibrates(t *testing.T) {
+	st := startStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cdc := bench.PathSpec{Name: "cdc", Kind: bench.KindCDC}
+	base, _, err := bench.Run(ctx, bench.Config{Plan: plan(20, 3, 0, cdc), Stack: st, ResultsDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow, _, err := bench.Run(ctx, bench.Config{Plan: plan(20, 3, 40*time.Millisecond, cdc), Stack: st, ResultsDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range base.Paths[0].Agents {
+		b, s := base.Paths[0].Agents[i].E2E.P50, slow.Paths[0].Agents[i].E2E.P50
+		if d := s - b; d < 35 || d > 50 {
+			t.Errorf("%s: median moved %.1f ms (%.1f -> %.1f), want 40 +- 5", base.Paths[0].Agents[i].Name, d, b, s)
+		}
+	}
+}
+
+func assertNoSlots(t *testing.T, st stack.Stack) {
+	t.Helper()
+	out, err := psql(st.DSN(), "SELECT string_agg(slot_name, ',') FROM pg_replication_slots")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(out) != "" {
+		t.Errorf("replication slots left behind: %s", out)
+	}
+}

@@ -1,0 +1,323 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cdcbench/cdcbench/agents"
+	"github.com/cdcbench/cdcbench/producer"
+	"github.com/cdcbench/cdcbench/recorder"
+	"github.com/cdcbench/cdcbench/relay"
+	"github.com/cdcbench/cdcbench/source"
+	"github.com/cdcbench/cdcbench/stack"
+	"github.com/cdcbench/cdcbench/txn"
+)
+
+// probeTimeout bounds the wait for the probe row: a consumer group's first
+// join on a fresh broker takes a few seconds.
+const probeTimeout = 60 * time.Second
+
+// runPath runs the workload through one path and returns its figures. The
+// path's table, publication, slot, relay and agents are gone when it
+// returns, whatever happened.
+func (r *run) runPath(ctx context.Context, ps PathSpec) (res Path, sets pathSets, err error) {
+	plan := &r.cfg.Plan
+	res = Path{Name: ps.Name, Kind: ps.Kind}
+	if ps.Kind == KindPoll {
+		res.PollMode = plan.PollMode
+	}
+	sets.path = ps.Name
+	st := r.cfg.Stack
+
+	admin, err := pgx.Connect(ctx, st.DSN())
+	if err != nil {
+		return res, sets, fmt.Errorf("connect: %w", err)
+	}
+	defer admin.Close(context.WithoutCancel(ctx))
+	pub := "cdcbench_" + r.id
+	if err := resetTable(ctx, admin, pub); err != nil {
+		return res, sets, err
+	}
+
+	pctx, stopPath := context.WithCancel(ctx)
+	defer stopPath()
+	var wg sync.WaitGroup
+	errCh := make(chan error, 8)
+	fail := func(err error) {
+		select {
+		case errCh <- err:
+		default:
+		}
+	}
+
+	var rl *relay.Relay
+	if ps.Kind == KindCDC {
+		slot := "cdcbench_" + r.id + "_" + ps.Name
+		if _, err := admin.Exec(ctx, "CREATE PUBLICATION "+pub+" FOR TABLE transactions"); err != nil {
+			return res, sets, fmt.Errorf("create publication: %w", err)
+		}
+		defer func() {
+			if _, derr := admin.Exec(context.WithoutCancel(ctx), "DROP PUBLICATION IF EXISTS "+pub); derr != nil && err == nil {
+				err = fmt.Errorf("drop publication: %w", derr)
+			}
+		}()
+		if err := relay.CreateSlot(ctx, st.ReplicationDSN(), slot); err != nil {
+			return res, sets, err
+		}
+		// Dropped last (defers run in reverse), after the relay let go.
+		defer func() {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			if derr := relay.DropSlot(dctx, st.ReplicationDSN(), slot); derr != nil && err == nil {
+				err = derr
+			}
+		}()
+		rl, err = relay.New(ctx, relay.Config{
+			ReplicationDSN: st.ReplicationDSN(), Slot: slot, Publication: pub, Brokers: st.Brokers(),
+			Topic: stack.ChangeTopic, Name: "dbserver1", Database: admin.Config().Database, Schema: "public", Table: "transactions",
+		})
+		if err != nil {
+			return res, sets, err
+		}
+		relayDone := make(chan struct{})
+		go func() {
+			defer close(relayDone)
+			if err := rl.Run(pctx); err != nil {
+				fail(err)
+			}
+		}()
+		defer func() { stopPath(); <-relayDone; res.RelayEvents = rl.Stats().Events }()
+	}
+
+	// Agents.
+	var runs []*agentRun
+	var srcs []source.Source
+	for _, name := range agents.Names {
+		det, err := agents.New(name, plan.Agents)
+		if err != nil {
+			return res, sets, err
+		}
+		name := name
+		ar := newAgentRun(ps.Name, det, nil, plan.BatchSize, plan.AgentDelay, func(path string, a agents.Alert, v int64) {
+			r.publishAlert(path, name, a, v)
+		})
+		var src source.Source
+		switch ps.Kind {
+		case KindCDC:
+			src, err = source.NewKafka(source.KafkaConfig{Brokers: st.Brokers(), Topic: stack.ChangeTopic,
+				Group: "cdcbench-" + r.id + "-" + ps.Name + "-" + name})
+		case KindPoll:
+			src, err = source.NewPoll(ctx, source.PollConfig{DSN: st.DSN(), Interval: ps.Interval, Mode: plan.PollMode,
+				Limit: plan.PollLimit, FirstID: producer.ProbeID})
+		}
+		if err != nil {
+			return res, sets, err
+		}
+		runs = append(runs, ar)
+		srcs = append(srcs, src)
+		sets.agents = append(sets.agents, name)
+		sets.sets = append(sets.sets, ar.set)
+	}
+	prod, err := producer.New(ctx, producer.Config{
+		DSN: st.DSN(), Insert: plan.Insert, Schedule: plan.Schedule, Poisson: plan.Poisson,
+		Workload: producer.WorkloadConfig{BatchSize: plan.BatchSize, Users: plan.Users, Conns: plan.Connections,
+			FraudRate: plan.FraudRate, Seed: plan.Seed},
+	})
+	if err != nil {
+		return res, sets, err
+	}
+	defer prod.Close(context.WithoutCancel(ctx))
+	for i, ar := range runs {
+		ar.log = prod.Log()
+		src := srcs[i]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := src.Run(pctx, ar.handle); err != nil {
+				fail(err)
+			}
+		}()
+	}
+	defer func() {
+		stopPath()
+		wg.Wait()
+		for _, ar := range runs {
+			ar.close()
+		}
+	}()
+
+	// Probe: one row must make the whole trip before anything is measured.
+	probeStart := time.Now()
+	if err := insertProbe(ctx, admin); err != nil {
+		return res, sets, err
+	}
+	for _, ar := range runs {
+		select {
+		case <-ar.probe:
+		case err := <-errCh:
+			return res, sets, err
+		case <-ctx.Done():
+			return res, sets, ctx.Err()
+		case <-time.After(probeTimeout - time.Since(probeStart)):
+			return res, sets, fmt.Errorf("the probe row did not reach agent %s within %v: the path is not connected", ar.det.Name(), probeTimeout)
+		}
+	}
+	res.ProbeRoundTripMs = ms(time.Since(probeStart))
+	r.logf("path %s: probe made the round trip in %.1f ms; producing for %v (+%v warm-up)", ps.Name, res.ProbeRoundTripMs, plan.Duration, plan.Warmup)
+
+	// Workload.
+	orc, err := newOracle(plan.Agents)
+	if err != nil {
+		return res, sets, err
+	}
+	start := time.Now().Add(50 * time.Millisecond)
+	measureFrom := start.Add(plan.Warmup)
+	measureTo := measureFrom.Add(plan.Duration)
+	for _, ar := range runs {
+		ar.measureFromUs.Store(measureFrom.UnixMicro())
+	}
+	var intendedInWindow int64
+	prodDone := make(chan struct{})
+	var pst producer.Stats
+	var perr error
+	go func() {
+		defer close(prodDone)
+		pst, perr = prod.Run(pctx, start, func(_ int64, rows []txn.Tx) {
+			orc.observe(rows)
+			if at := rows[0].CreatedAt; at >= measureFrom.UnixMicro() && at < measureTo.UnixMicro() {
+				intendedInWindow += int64(len(rows))
+			}
+		})
+	}()
+	progress := time.NewTicker(10 * time.Second)
+	defer progress.Stop()
+wait:
+	for {
+		select {
+		case <-prodDone:
+			break wait
+		case err := <-errCh:
+			stopPath()
+			<-prodDone
+			return res, sets, err
+		case <-progress.C:
+			r.logf("path %s: %s", ps.Name, progressLine(start, plan.Warmup+plan.Duration, runs))
+		}
+	}
+	if perr != nil {
+		return res, sets, perr
+	}
+	res.RowsProduced, res.Batches, res.FraudsInjected = pst.Rows, pst.Batches, pst.Frauds
+	res.MaxScheduleLagMs = ms(pst.MaxLag)
+	res.MeasuredSeconds = plan.Duration.Seconds()
+	res.TargetRowsPerS = float64(intendedInWindow) / plan.Duration.Seconds()
+	res.AchievedRowsPerS = float64(committedIn(prod.Log(), pst.Batches, plan.BatchSize, measureFrom, measureTo)) / plan.Duration.Seconds()
+	if pst.MaxLag > plan.ScheduleTolerance {
+		res.InvalidReasons = append(res.InvalidReasons, fmt.Sprintf("the producer fell %v behind its schedule (tolerance %v)", pst.MaxLag.Round(time.Millisecond), plan.ScheduleTolerance))
+	}
+
+	// Drain: every row must reach every agent, or the timeout says what is missing.
+	drainStart := time.Now()
+	r.logf("path %s: produced %d rows; draining", ps.Name, pst.Rows)
+	deadline := time.After(plan.DrainTimeout)
+drain:
+	for {
+		done := true
+		for _, ar := range runs {
+			if ar.events.Load() < pst.Rows {
+				done = false
+			}
+		}
+		if done {
+			break
+		}
+		select {
+		case err := <-errCh:
+			return res, sets, err
+		case <-ctx.Done():
+			return res, sets, ctx.Err()
+		case <-deadline:
+			break drain
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	res.DrainSeconds = time.Since(drainStart).Seconds()
+	stopPath()
+	wg.Wait()
+	for _, ar := range runs {
+		ar.close()
+	}
+
+	for i, ar := range runs {
+		a := AgentResult{
+			Name: ar.det.Name(), Events: ar.events.Load(), ExpectedEvents: pst.Rows,
+			DuplicateEvents: ar.duplicates.Load(), BeforeCommitAck: ar.beforeCommit.Load(),
+			Skipped: srcs[i].Skipped(), E2E: ar.set.Summary(recorder.E2E), Stages: map[string]recorder.Summary{},
+		}
+		if p, ok := srcs[i].(*source.Poll); ok {
+			a.PollStatements = p.Statements()
+		}
+		d := diffAlerts(orc.expected[i], ar.alertIDs())
+		a.Alerts, a.ExpectedAlerts, a.MissedAlerts, a.UnexpectedAlerts = d.Received, d.Expected, d.Missed, d.Unexpected
+		for st := recorder.Stage(0); st < recorder.NumStages; st++ {
+			if s := ar.set.Summary(st); s.Count > 0 || s.Negative > 0 || s.Overflow > 0 {
+				a.Stages[st.String()] = s
+			}
+		}
+		res.Agents = append(res.Agents, a)
+		res.InvalidReasons = append(res.InvalidReasons, agentProblems(a, ps, plan.PollMode)...)
+	}
+	return res, sets, nil
+}
+
+// agentProblems lists what makes an agent's figures untrustworthy.
+func agentProblems(a AgentResult, ps PathSpec, pollMode string) []string {
+	var why []string
+	if missing := a.ExpectedEvents - a.Events; missing > 0 {
+		if ps.Kind == KindPoll && pollMode == source.PollNaive {
+			// Losing rows is what naive polling does; it is the finding, not
+			// a harness failure, and the report shows it as lost rows.
+			return why
+		}
+		why = append(why, fmt.Sprintf("%s: %d of %d rows never arrived", a.Name, missing, a.ExpectedEvents))
+	}
+	if a.MissedAlerts > 0 {
+		why = append(why, fmt.Sprintf("%s: %d of %d expected alerts missing", a.Name, a.MissedAlerts, a.ExpectedAlerts))
+	}
+	if a.UnexpectedAlerts > 0 {
+		why = append(why, fmt.Sprintf("%s: %d alerts the oracle did not expect", a.Name, a.UnexpectedAlerts))
+	}
+	if a.E2E.Overflow > 0 || a.E2E.Negative > 0 {
+		why = append(why, fmt.Sprintf("%s: %d e2e samples overflowed the histogram and %d were negative", a.Name, a.E2E.Overflow, a.E2E.Negative))
+	}
+	return why
+}
+
+// committedIn counts rows whose commit was acknowledged within [from, to).
+func committedIn(log *producer.BatchLog, batches int64, batchSize int, from, to time.Time) int64 {
+	var n int64
+	f, t := from.UnixNano(), to.UnixNano()
+	for b := int64(0); b < batches; b++ {
+		if c := log.Commit(b); c >= f && c < t {
+			n += int64(batchSize)
+		}
+	}
+	return n
+}
+
+func progressLine(start time.Time, total time.Duration, runs []*agentRun) string {
+	el := time.Since(start).Round(time.Second)
+	s := fmt.Sprintf("%v/%v", el, total)
+	for _, ar := range runs {
+		p99 := ar.set.Summary(recorder.E2E).P99
+		s += fmt.Sprintf(" | %s %d events p99 %.1f ms", ar.det.Name(), ar.events.Load(), p99)
+	}
+	return s
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+

@@ -1,0 +1,81 @@
+// Package bench runs a scenario: for every path in turn it resets the table,
+// attaches both agents (through Kafka change events or through SQL polling),
+// sends the seeded workload on its open-loop schedule, drains, and turns what
+// the agents saw into a Result with HdrHistogram files beside it.
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cdcbench/cdcbench/agents"
+	"github.com/cdcbench/cdcbench/schedule"
+)
+
+// Path kinds.
+const (
+	KindCDC  = "cdc"
+	KindPoll = "poll"
+)
+
+// PathSpec is one path of a run.
+type PathSpec struct {
+	Name     string
+	Kind     string
+	Interval time.Duration // poll only
+}
+
+// Plan is what a run needs from a scenario, in the units the code uses. The
+// scenario file is the user's language; the plan is the program's.
+type Plan struct {
+	Name              string
+	Warmup            time.Duration
+	Duration          time.Duration
+	DrainTimeout      time.Duration
+	BatchSize         int
+	Connections       int
+	Users             int
+	Insert            string
+	FraudRate         float64
+	Seed              uint64
+	Schedule          schedule.Schedule // covers Warmup + Duration
+	Poisson           bool
+	Paths             []PathSpec
+	PollMode          string
+	PollLimit         int
+	AgentDelay        time.Duration
+	Agents            agents.Config
+	ScheduleTolerance time.Duration
+	// Spec is the resolved scenario, written into result.json as it is.
+	Spec any
+}
+
+// Validate reports what would make the plan fail half-way.
+func (p *Plan) Validate() error {
+	var errs []error
+	if p.Duration <= 0 || p.Warmup < 0 {
+		errs = append(errs, fmt.Errorf("plan: duration must be positive and warmup not negative, got %v and %v", p.Duration, p.Warmup))
+	}
+	if p.BatchSize < 1 || p.Connections < 1 || p.Users < 1 {
+		errs = append(errs, fmt.Errorf("plan: batch size, connections and users must be positive"))
+	}
+	if p.Schedule == nil {
+		errs = append(errs, errors.New("plan: no schedule"))
+	}
+	if len(p.Paths) == 0 {
+		errs = append(errs, errors.New("plan: no paths"))
+	}
+	for _, ps := range p.Paths {
+		if ps.Kind != KindCDC && ps.Kind != KindPoll {
+			errs = append(errs, fmt.Errorf("plan: path %q has unknown kind %q", ps.Name, ps.Kind))
+		}
+	}
+	if err := p.Agents.Outlier.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := p.Agents.Velocity.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

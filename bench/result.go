@@ -1,0 +1,116 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cdcbench/cdcbench/producer"
+	"github.com/cdcbench/cdcbench/recorder"
+	"github.com/cdcbench/cdcbench/stack"
+)
+
+// SchemaVersion is result.json's schema version; reports/README.md documents
+// it. Bump it on any change a reader of the file would notice.
+const SchemaVersion = 1
+
+// Result is result.json.
+type Result struct {
+	SchemaVersion  int         `json:"schema_version"`
+	Version        string      `json:"cdcbench_version"`
+	RunID          string      `json:"run_id"`
+	StartedAt      time.Time   `json:"started_at"`
+	FinishedAt     time.Time   `json:"finished_at"`
+	Scenario       any         `json:"scenario"`
+	Stack          StackResult `json:"stack"`
+	Machine        Machine     `json:"machine"`
+	Valid          bool        `json:"valid"`
+	InvalidReasons []string    `json:"invalid_reasons,omitempty"`
+	Paths          []Path      `json:"paths"`
+}
+
+// StackResult says what ran.
+type StackResult struct {
+	stack.Info
+	CDC string `json:"cdc"` // "relay cdcbench-relay/1" or "debezium <version>"
+}
+
+// Path is one path's figures.
+type Path struct {
+	Name              string               `json:"name"` // "cdc", "poll-100ms"
+	Kind              string               `json:"kind"` // "cdc" or "poll"
+	PollMode          string               `json:"poll_mode,omitempty"`
+	TargetRowsPerS    float64              `json:"target_rows_per_s"`
+	AchievedRowsPerS  float64              `json:"achieved_rows_per_s"`
+	RowsProduced      int64                `json:"rows_produced"`
+	Batches           int64                `json:"batches"`
+	FraudsInjected    producer.FraudCounts `json:"frauds_injected"`
+	MaxScheduleLagMs  float64              `json:"max_schedule_lag_ms"`
+	MeasuredSeconds   float64              `json:"measured_seconds"`
+	DrainSeconds      float64              `json:"drain_seconds"`
+	ProbeRoundTripMs  float64              `json:"probe_round_trip_ms"`
+	RelayEvents       int64                `json:"relay_events,omitempty"`
+	Agents            []AgentResult        `json:"agents"`
+	InvalidReasons    []string             `json:"invalid_reasons,omitempty"`
+}
+
+// AgentResult is one agent's figures on one path. Latencies are in ms.
+type AgentResult struct {
+	Name             string                      `json:"name"`
+	Events           int64                       `json:"events"`
+	ExpectedEvents   int64                       `json:"expected_events"`
+	DuplicateEvents  int64                       `json:"duplicate_events"`
+	BeforeCommitAck  int64                       `json:"received_before_commit_ack"`
+	Alerts           int64                       `json:"alerts"`
+	ExpectedAlerts   int64                       `json:"expected_alerts"`
+	MissedAlerts     int64                       `json:"missed_alerts"`
+	UnexpectedAlerts int64                       `json:"unexpected_alerts"`
+	Skipped          map[string]int64            `json:"skipped,omitempty"`
+	PollStatements   int64                       `json:"poll_statements,omitempty"`
+	E2E              recorder.Summary            `json:"e2e_ms"`
+	Stages           map[string]recorder.Summary `json:"stages_ms"`
+}
+
+// Machine identifies the host, so figures from different machines are not
+// compared unknowingly.
+type Machine struct {
+	Hostname string `json:"hostname"`
+	CPU      string `json:"cpu"`
+	Cores    int    `json:"cores"`
+	MemoryMB int64  `json:"memory_mb"`
+	OS       string `json:"os"`
+	Go       string `json:"go"`
+}
+
+// Write saves r as dir/result.json.
+func (r *Result) Write(dir string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("result: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "result.json"), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("result: %w", err)
+	}
+	return nil
+}
+
+// ReadResult loads dir/result.json (or a result.json path).
+func ReadResult(path string) (*Result, error) {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		path = filepath.Join(path, "result.json")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("result: %w", err)
+	}
+	var r Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("result: %s is not a cdcbench result: %w", path, err)
+	}
+	if r.SchemaVersion == 0 || r.SchemaVersion > SchemaVersion {
+		return nil, fmt.Errorf("result: %s has schema_version %d; this cdcbench reads 1..%d", path, r.SchemaVersion, SchemaVersion)
+	}
+	return &r, nil
+}

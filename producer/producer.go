@@ -1,0 +1,286 @@
+package producer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cdcbench/cdcbench/schedule"
+	"github.com/cdcbench/cdcbench/txn"
+)
+
+// Insert methods.
+const (
+	InsertCopy   = "copy"   // COPY ... FROM STDIN, text format: what bulk loaders do
+	InsertValues = "values" // one multi-row INSERT ... VALUES per batch, prepared
+)
+
+// Columns is the column list the producer writes, in order.
+var Columns = []string{"id", "user_id", "amount", "card_type", "merchant_id", "created_at"}
+
+// Config configures a Producer. Validate it with Validate; New does.
+type Config struct {
+	DSN      string
+	Insert   string
+	Workload WorkloadConfig
+	Schedule schedule.Schedule
+	Poisson  bool // Poisson arrivals instead of even spacing
+	// Queue is how many batches may wait per connection before the
+	// scheduler itself blocks. Waiting batches keep their intended times, so
+	// a full queue shows as latency, never as a slower schedule.
+	Queue int
+}
+
+// Validate reports every invalid field.
+func (c Config) Validate() error {
+	var errs []error
+	if c.DSN == "" {
+		errs = append(errs, errors.New("producer: DSN is empty"))
+	}
+	if c.Insert != InsertCopy && c.Insert != InsertValues {
+		errs = append(errs, fmt.Errorf("producer: insert must be %q or %q, got %q", InsertCopy, InsertValues, c.Insert))
+	}
+	if c.Workload.BatchSize < 1 || c.Workload.Conns < 1 || c.Workload.Users < 1 {
+		errs = append(errs, fmt.Errorf("producer: batch size, connections and users must be positive, got %d, %d, %d",
+			c.Workload.BatchSize, c.Workload.Conns, c.Workload.Users))
+	}
+	if c.Schedule == nil {
+		errs = append(errs, errors.New("producer: no schedule"))
+	}
+	return errors.Join(errs...)
+}
+
+// Producer writes the workload on its schedule.
+type Producer struct {
+	cfg   Config
+	conns []*pgx.Conn
+	log   *BatchLog
+}
+
+// New connects cfg.Workload.Conns connections.
+func New(ctx context.Context, cfg Config) (*Producer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = 4096
+	}
+	p := &Producer{cfg: cfg, log: &BatchLog{}}
+	for i := 0; i < cfg.Workload.Conns; i++ {
+		c, err := pgx.Connect(ctx, cfg.DSN)
+		if err != nil {
+			p.Close(ctx)
+			return nil, fmt.Errorf("producer: connection %d: %w", i, err)
+		}
+		p.conns = append(p.conns, c)
+	}
+	return p, nil
+}
+
+// Log returns the per-batch send and commit times, filled while Run runs.
+func (p *Producer) Log() *BatchLog { return p.log }
+
+// Close closes the connections.
+func (p *Producer) Close(ctx context.Context) {
+	for _, c := range p.conns {
+		_ = c.Close(ctx)
+	}
+	p.conns = nil
+}
+
+// Stats sums up a Run.
+type Stats struct {
+	Batches     int64
+	Rows        int64
+	Frauds      FraudCounts
+	FirstSend   time.Time
+	LastCommit  time.Time
+	MaxLag      time.Duration // the largest intended-to-send lag of any batch
+	Errors      int64
+	Interrupted bool
+}
+
+type job struct {
+	batch    int64
+	intended time.Time
+	rows     []txn.Tx
+}
+
+// Run sends the schedule's batches from start on, open loop, and returns when
+// every batch is committed, ctx ends, or a write fails. onBatch, if not nil,
+// sees every batch's rows as generated (in batch order, before they are sent)
+// and must not keep them.
+func (p *Producer) Run(ctx context.Context, start time.Time, onBatch func(batch int64, rows []txn.Tx)) (Stats, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var st Stats
+	var maxLag atomic.Int64
+	pool := sync.Pool{New: func() any { return make([]txn.Tx, p.cfg.Workload.BatchSize) }}
+	queues := make([]chan job, len(p.conns))
+	var wg sync.WaitGroup
+	for i, c := range p.conns {
+		queues[i] = make(chan job, p.cfg.Queue)
+		wg.Add(1)
+		go func(c *pgx.Conn, q <-chan job) {
+			defer wg.Done()
+			w := writer{conn: c, insert: p.cfg.Insert}
+			for j := range q {
+				send := time.Now()
+				if lag := send.Sub(j.intended); int64(lag) > maxLag.Load() {
+					maxLag.Store(int64(lag))
+				}
+				p.log.setSend(j.batch, send.UnixNano())
+				if err := w.write(ctx, j.rows); err != nil {
+					cancel(fmt.Errorf("producer: batch %d: %w", j.batch, err))
+					return
+				}
+				p.log.setCommit(j.batch, time.Now().UnixNano())
+				pool.Put(j.rows) //nolint:staticcheck // a slice header is cheap next to a batch
+			}
+		}(c, queues[i])
+	}
+
+	gen := NewGenerator(p.cfg.Workload)
+	arr := schedule.NewArrivals(p.cfg.Schedule, p.cfg.Poisson, p.cfg.Workload.Seed)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+loop:
+	for {
+		off, ok := arr.Next()
+		if !ok {
+			break
+		}
+		due := start.Add(off)
+		if d := time.Until(due); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				break loop
+			}
+		}
+		rows := pool.Get().([]txn.Tx)
+		batch, conn := gen.Next(due.UnixMicro(), rows)
+		if onBatch != nil {
+			onBatch(batch, rows)
+		}
+		select {
+		case queues[conn] <- job{batch: batch, intended: due, rows: rows}:
+			st.Batches++
+			st.Rows += int64(len(rows))
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	for _, q := range queues {
+		close(q)
+	}
+	wg.Wait()
+	st.Frauds = gen.Frauds()
+	st.MaxLag = time.Duration(maxLag.Load())
+	if st.Batches > 0 {
+		st.FirstSend = time.Unix(0, p.log.Send(0))
+		st.LastCommit = time.Unix(0, p.log.LastCommit(st.Batches))
+	}
+	if err := context.Cause(ctx); err != nil {
+		st.Interrupted = true
+		return st, err
+	}
+	return st, nil
+}
+
+// writer writes batches on one connection.
+type writer struct {
+	conn   *pgx.Conn
+	insert string
+	buf    bytes.Buffer
+	args   []any
+	sql    string
+}
+
+func (w *writer) write(ctx context.Context, rows []txn.Tx) error {
+	if w.insert == InsertValues {
+		return w.values(ctx, rows)
+	}
+	return w.copy(ctx, rows)
+}
+
+// copy sends the batch as one COPY in text format, in its own implicit
+// transaction: the commit ack is COPY's completion.
+func (w *writer) copy(ctx context.Context, rows []txn.Tx) error {
+	w.buf.Reset()
+	b := w.buf.AvailableBuffer()
+	for i := range rows {
+		b = AppendCopyRow(b, &rows[i])
+	}
+	w.buf.Write(b)
+	_, err := w.conn.PgConn().CopyFrom(ctx, &w.buf, "COPY transactions ("+strings.Join(Columns, ", ")+") FROM STDIN")
+	if err != nil {
+		return fmt.Errorf("copy: %w", err)
+	}
+	return nil
+}
+
+// values sends the batch as one prepared multi-row INSERT.
+func (w *writer) values(ctx context.Context, rows []txn.Tx) error {
+	if w.sql == "" || cap(w.args) != len(rows)*len(Columns) {
+		w.sql = ValuesSQL(len(rows))
+		w.args = make([]any, 0, len(rows)*len(Columns))
+	}
+	w.args = w.args[:0]
+	for i := range rows {
+		r := &rows[i]
+		w.args = append(w.args, r.ID, r.UserID, string(txn.AppendAmount(nil, r.AmountCents)), r.Card.String(), r.MerchantID, r.Created())
+	}
+	if _, err := w.conn.Exec(ctx, w.sql, w.args...); err != nil {
+		return fmt.Errorf("insert: %w", err)
+	}
+	return nil
+}
+
+// ValuesSQL returns the multi-row INSERT for n rows.
+func ValuesSQL(n int) string {
+	var sb strings.Builder
+	sb.WriteString("INSERT INTO transactions (" + strings.Join(Columns, ", ") + ") VALUES ")
+	p := 1
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteByte('(')
+		for j := range Columns {
+			if j > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteByte('$')
+			sb.WriteString(strconv.Itoa(p))
+			p++
+		}
+		sb.WriteString(")")
+	}
+	return sb.String()
+}
+
+// AppendCopyRow appends tx as one line of COPY text format.
+func AppendCopyRow(b []byte, tx *txn.Tx) []byte {
+	b = strconv.AppendInt(b, tx.ID, 10)
+	b = append(b, '\t')
+	b = strconv.AppendInt(b, int64(tx.UserID), 10)
+	b = append(b, '\t')
+	b = txn.AppendAmount(b, tx.AmountCents)
+	b = append(b, '\t')
+	b = append(b, tx.Card.String()...)
+	b = append(b, '\t')
+	b = strconv.AppendInt(b, int64(tx.MerchantID), 10)
+	b = append(b, '\t')
+	b = txn.AppendTimestamp(b, tx.CreatedAt)
+	return append(b, '\n')
+}

@@ -1,0 +1,433 @@
+// Package relay is cdcbench's built-in CDC path: it reads the WAL through a
+// logical replication slot with pgoutput, turns every insert into the
+// transactions table into a Debezium-compatible change event and produces it
+// to Kafka. It stands in for Debezium on machines without a JVM, and it keeps
+// Debezium's delivery contract: a transaction's commit LSN is confirmed to
+// PostgreSQL only after Kafka acknowledged all of its records, so a crash
+// replays events (at least once) and never loses them.
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cdcbench/cdcbench/changeevent"
+	"github.com/cdcbench/cdcbench/txn"
+)
+
+// Version is what the relay writes into source.version.
+const Version = "cdcbench-relay/1"
+
+// Config configures a Relay.
+type Config struct {
+	// ReplicationDSN connects with replication=database.
+	ReplicationDSN string
+	Slot           string
+	Publication    string
+	Brokers        []string
+	Topic          string
+	// Name is Debezium's topic.prefix, written into source.name.
+	Name       string
+	Database   string
+	Schema     string
+	Table      string
+	KafkaOpts  []kgo.Opt
+	StatusTick time.Duration // how often to confirm the flushed LSN (default 1s)
+}
+
+// Stats are the relay's counters.
+type Stats struct {
+	Events     int64 // change events acknowledged by Kafka
+	Commits    int64
+	Skipped    int64 // changes that were not inserts into the table
+	ConfirmedL string
+}
+
+// Relay streams one slot into one topic.
+type Relay struct {
+	cfg    Config
+	conn   *pgconn.PgConn
+	client *kgo.Client
+	src    changeevent.Source
+
+	relations map[uint32]*relation
+	acks      ackQueue
+	events    atomic.Int64
+	commits   atomic.Int64
+	skipped   atomic.Int64
+	failed    chan error
+}
+
+type relation struct {
+	ours bool
+	// column positions of the fields we need, -1 when absent
+	id, user, amount, card, merchant, created int
+}
+
+// CreateSlot creates the logical replication slot (pgoutput). The caller
+// owns the slot's lifetime: DropSlot on every exit path, since a leaked slot
+// retains WAL until the disk fills.
+func CreateSlot(ctx context.Context, replicationDSN, slot string) error {
+	conn, err := pgconn.Connect(ctx, replicationDSN)
+	if err != nil {
+		return fmt.Errorf("relay: connect for slot: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	_, err = pglogrepl.CreateReplicationSlot(ctx, conn, slot, "pgoutput",
+		pglogrepl.CreateReplicationSlotOptions{Mode: pglogrepl.LogicalReplication, SnapshotAction: "NOEXPORT_SNAPSHOT"})
+	if err != nil {
+		return fmt.Errorf("relay: create slot %s: %w", slot, err)
+	}
+	return nil
+}
+
+// New connects to PostgreSQL and Kafka; Run starts streaming.
+func New(ctx context.Context, cfg Config) (*Relay, error) {
+	if cfg.StatusTick <= 0 {
+		cfg.StatusTick = time.Second
+	}
+	client, err := kgo.NewClient(append([]kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.DefaultProduceTopic(cfg.Topic),
+		// franz-go lingers 10 ms by default to batch; every record would
+		// wait for it. Debezium's producer does not linger either.
+		kgo.ProducerLinger(0),
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
+		kgo.MaxBufferedRecords(1 << 20),
+	}, cfg.KafkaOpts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("relay: kafka client: %w", err)
+	}
+	conn, err := pgconn.Connect(ctx, cfg.ReplicationDSN)
+	if err != nil {
+		client.Close()
+		return nil, fmt.Errorf("relay: replication connection: %w", err)
+	}
+	src := changeevent.Source{
+		Version: Version, Connector: "postgresql", Name: cfg.Name,
+		DB: cfg.Database, Schema: cfg.Schema, Table: cfg.Table, Snapshot: "false",
+	}
+	return &Relay{
+		cfg: cfg, conn: conn, client: client, src: src,
+		relations: make(map[uint32]*relation),
+		failed:    make(chan error, 1),
+	}, nil
+}
+
+// Stats returns the counters.
+func (r *Relay) Stats() Stats {
+	return Stats{Events: r.events.Load(), Commits: r.commits.Load(), Skipped: r.skipped.Load(),
+		ConfirmedL: pglogrepl.LSN(r.acks.confirmed.Load()).String()}
+}
+
+// Run streams from the slot until ctx ends (returns nil) or something fails.
+// It closes the connections on return.
+func (r *Relay) Run(ctx context.Context) error {
+	defer r.close(ctx)
+	err := pglogrepl.StartReplication(ctx, r.conn, r.cfg.Slot, 0, pglogrepl.StartReplicationOptions{
+		Mode:       pglogrepl.LogicalReplication,
+		PluginArgs: []string{"proto_version '1'", "publication_names '" + r.cfg.Publication + "'"},
+	})
+	if err != nil {
+		return fmt.Errorf("relay: start replication on slot %s: %w", r.cfg.Slot, err)
+	}
+	nextStatus := time.Now().Add(r.cfg.StatusTick)
+	var cur txnState
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		select {
+		case err := <-r.failed:
+			return err
+		default:
+		}
+		if now := time.Now(); !now.Before(nextStatus) {
+			// Sent on every tick, changed or not: it is also the keepalive
+			// that stops wal_sender_timeout from closing an idle stream.
+			c := pglogrepl.LSN(r.acks.confirmed.Load())
+			if err := pglogrepl.SendStandbyStatusUpdate(ctx, r.conn, pglogrepl.StandbyStatusUpdate{WALWritePosition: c}); err != nil {
+				return fmt.Errorf("relay: standby status: %w", err)
+			}
+			nextStatus = now.Add(r.cfg.StatusTick)
+		}
+		rctx, cancel := context.WithDeadline(ctx, nextStatus)
+		raw, err := r.conn.ReceiveMessage(rctx)
+		cancel()
+		if err != nil {
+			if pgconn.Timeout(err) || ctx.Err() != nil {
+				continue
+			}
+			return fmt.Errorf("relay: receive: %w", err)
+		}
+		switch msg := raw.(type) {
+		case *pgproto3.ErrorResponse:
+			return fmt.Errorf("relay: server error: %w", pgconn.ErrorResponseToPgError(msg))
+		case *pgproto3.CopyData:
+			if err := r.handleCopyData(ctx, msg.Data, &cur, &nextStatus); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// txnState is the transaction being decoded.
+type txnState struct {
+	commitUs int64
+	xid      uint32
+	pending  *pendingTxn
+}
+
+func (r *Relay) handleCopyData(ctx context.Context, data []byte, cur *txnState, nextStatus *time.Time) error {
+	if len(data) == 0 {
+		return nil
+	}
+	switch data[0] {
+	case pglogrepl.PrimaryKeepaliveMessageByteID:
+		ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(data[1:])
+		if err != nil {
+			return fmt.Errorf("relay: keepalive: %w", err)
+		}
+		if ka.ReplyRequested {
+			*nextStatus = time.Time{}
+		}
+		// With nothing in flight, everything up to the server's WAL end is
+		// ours to confirm: that keeps an idle slot from retaining WAL.
+		r.acks.idle(int64(ka.ServerWALEnd))
+	case pglogrepl.XLogDataByteID:
+		xld, err := pglogrepl.ParseXLogData(data[1:])
+		if err != nil {
+			return fmt.Errorf("relay: xlogdata: %w", err)
+		}
+		return r.handleWAL(ctx, xld, cur)
+	}
+	return nil
+}
+
+func (r *Relay) handleWAL(ctx context.Context, xld pglogrepl.XLogData, cur *txnState) error {
+	msg, err := pglogrepl.Parse(xld.WALData)
+	if err != nil {
+		return fmt.Errorf("relay: decode pgoutput at %s: %w", xld.WALStart, err)
+	}
+	switch m := msg.(type) {
+	case *pglogrepl.RelationMessage:
+		r.relations[m.RelationID] = r.describe(m)
+	case *pglogrepl.BeginMessage:
+		cur.commitUs = m.CommitTime.UnixMicro()
+		cur.xid = m.Xid
+		cur.pending = r.acks.begin()
+	case *pglogrepl.InsertMessage:
+		rel := r.relations[m.RelationID]
+		if rel == nil || !rel.ours {
+			r.skipped.Add(1)
+			return nil
+		}
+		var tx txn.Tx
+		if err := rel.decode(m.Tuple, &tx); err != nil {
+			return fmt.Errorf("relay: insert at %s: %w", xld.WALStart, err)
+		}
+		src := r.src
+		src.TsUs = cur.commitUs
+		src.TxID = int64(cur.xid)
+		src.LSN = int64(xld.WALStart)
+		now := time.Now().UnixMicro()
+		rec := &kgo.Record{
+			Key:   changeevent.AppendKey(nil, tx.ID, &src),
+			Value: changeevent.AppendValue(nil, &tx, &src, 'c', now),
+		}
+		p := cur.pending
+		r.acks.add(p)
+		r.client.Produce(ctx, rec, func(_ *kgo.Record, err error) {
+			if err != nil {
+				select {
+				case r.failed <- fmt.Errorf("relay: produce: %w", err):
+				default:
+				}
+				return
+			}
+			r.events.Add(1)
+			r.acks.done(p)
+		})
+	case *pglogrepl.UpdateMessage, *pglogrepl.DeleteMessage, *pglogrepl.TruncateMessage:
+		r.skipped.Add(1)
+	case *pglogrepl.CommitMessage:
+		if cur.pending != nil {
+			r.acks.commit(cur.pending, int64(m.TransactionEndLSN))
+			cur.pending = nil
+		}
+		r.commits.Add(1)
+	}
+	return nil
+}
+
+func (r *Relay) describe(m *pglogrepl.RelationMessage) *relation {
+	rel := &relation{id: -1, user: -1, amount: -1, card: -1, merchant: -1, created: -1}
+	rel.ours = m.Namespace == r.cfg.Schema && m.RelationName == r.cfg.Table
+	for i, c := range m.Columns {
+		switch c.Name {
+		case "id":
+			rel.id = i
+		case "user_id":
+			rel.user = i
+		case "amount":
+			rel.amount = i
+		case "card_type":
+			rel.card = i
+		case "merchant_id":
+			rel.merchant = i
+		case "created_at":
+			rel.created = i
+		}
+	}
+	return rel
+}
+
+var errColumn = errors.New("column missing or null")
+
+func (rel *relation) decode(t *pglogrepl.TupleData, tx *txn.Tx) error {
+	col := func(i int, name string) ([]byte, error) {
+		if i < 0 || t == nil || i >= len(t.Columns) || t.Columns[i].DataType != pglogrepl.TupleDataTypeText {
+			return nil, fmt.Errorf("%s: %w", name, errColumn)
+		}
+		return t.Columns[i].Data, nil
+	}
+	var errs []error
+	intCol := func(i int, name string, bits int) int64 {
+		b, err := col(i, name)
+		if err != nil {
+			errs = append(errs, err)
+			return 0
+		}
+		v, err := strconv.ParseInt(string(b), 10, bits)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+		return v
+	}
+	tx.ID = intCol(rel.id, "id", 64)
+	tx.UserID = int32(intCol(rel.user, "user_id", 32))
+	tx.MerchantID = int32(intCol(rel.merchant, "merchant_id", 32))
+	if b, err := col(rel.amount, "amount"); err != nil {
+		errs = append(errs, err)
+	} else if tx.AmountCents, err = txn.ParseAmount(b); err != nil {
+		errs = append(errs, fmt.Errorf("amount %q: %w", b, err))
+	}
+	if b, err := col(rel.card, "card_type"); err != nil {
+		errs = append(errs, err)
+	} else {
+		tx.Card = txn.ParseCard(b)
+	}
+	if b, err := col(rel.created, "created_at"); err != nil {
+		errs = append(errs, err)
+	} else if tx.CreatedAt, err = txn.ParseTimestamp(b); err != nil {
+		errs = append(errs, fmt.Errorf("created_at %q: %w", b, err))
+	}
+	return errors.Join(errs...)
+}
+
+func (r *Relay) close(ctx context.Context) {
+	// Let records in flight finish so their LSNs are confirmed.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	_ = r.client.Flush(fctx)
+	cancel()
+	r.client.Close()
+	if c := r.acks.confirmed.Load(); c > 0 {
+		_ = pglogrepl.SendStandbyStatusUpdate(ctx, r.conn, pglogrepl.StandbyStatusUpdate{WALWritePosition: pglogrepl.LSN(c)})
+	}
+	_ = r.conn.Close(context.WithoutCancel(ctx))
+}
+
+// DropSlot drops the slot, waiting briefly for a relay still holding it to
+// let go.
+func DropSlot(ctx context.Context, replicationDSN, slot string) error {
+	conn, err := pgconn.Connect(ctx, replicationDSN)
+	if err != nil {
+		return fmt.Errorf("relay: connect to drop slot %s: %w", slot, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var lastErr error
+	for i := 0; i < 50; i++ {
+		lastErr = pglogrepl.DropReplicationSlot(ctx, conn, slot, pglogrepl.DropReplicationSlotOptions{Wait: true})
+		if lastErr == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("relay: drop slot %s: %w", slot, lastErr)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("relay: drop slot %s: %w", slot, lastErr)
+}
+
+// ackQueue tracks transactions whose records are in flight, in commit order,
+// and the highest LSN whose every earlier record Kafka acknowledged.
+type ackQueue struct {
+	mu        sync.Mutex
+	queue     []*pendingTxn
+	confirmed atomic.Int64
+}
+
+type pendingTxn struct {
+	outstanding int
+	committed   bool
+	endLSN      int64
+}
+
+func (q *ackQueue) begin() *pendingTxn {
+	p := &pendingTxn{}
+	q.mu.Lock()
+	q.queue = append(q.queue, p)
+	q.mu.Unlock()
+	return p
+}
+
+func (q *ackQueue) add(p *pendingTxn) {
+	q.mu.Lock()
+	p.outstanding++
+	q.mu.Unlock()
+}
+
+func (q *ackQueue) done(p *pendingTxn) {
+	q.mu.Lock()
+	p.outstanding--
+	q.advance()
+	q.mu.Unlock()
+}
+
+func (q *ackQueue) commit(p *pendingTxn, end int64) {
+	q.mu.Lock()
+	p.committed, p.endLSN = true, end
+	q.advance()
+	q.mu.Unlock()
+}
+
+// idle confirms lsn when no transaction is in flight.
+func (q *ackQueue) idle(lsn int64) {
+	q.mu.Lock()
+	if len(q.queue) == 0 && lsn > q.confirmed.Load() {
+		q.confirmed.Store(lsn)
+	}
+	q.mu.Unlock()
+}
+
+func (q *ackQueue) advance() {
+	n := 0
+	for n < len(q.queue) && q.queue[n].committed && q.queue[n].outstanding == 0 {
+		q.confirmed.Store(q.queue[n].endLSN)
+		n++
+	}
+	if n > 0 {
+		q.queue = append(q.queue[:0], q.queue[n:]...)
+	}
+}

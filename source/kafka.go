@@ -1,0 +1,89 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cdcbench/cdcbench/changeevent"
+)
+
+// Kafka reads Debezium change events from a topic in a consumer group and
+// decodes them. Each agent has its own group, as in the seed's deployment, so
+// each sees every event.
+type Kafka struct {
+	client *kgo.Client
+	dec    *changeevent.Decoder
+	skips  changeevent.Counts
+}
+
+var _ Source = (*Kafka)(nil)
+
+// KafkaConfig configures a Kafka source.
+type KafkaConfig struct {
+	Brokers []string
+	Topic   string
+	Group   string
+	// Opts are extra client options (TLS, SASL, ...).
+	Opts []kgo.Opt
+}
+
+// NewKafka joins the group; consumption starts at the earliest offset for a
+// new group, so nothing produced before the agent started is missed.
+func NewKafka(cfg KafkaConfig) (*Kafka, error) {
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.Topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		// A fetch returns as soon as one byte is there; waiting for more
+		// would add latency the pipeline under test does not have.
+		kgo.FetchMinBytes(1),
+		kgo.FetchMaxWait(500 * time.Millisecond),
+	}, cfg.Opts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka source %s: %w", cfg.Group, err)
+	}
+	return &Kafka{client: cl, dec: changeevent.NewDecoder()}, nil
+}
+
+// Run implements Source.
+func (k *Kafka) Run(ctx context.Context, fn func(d *Delivery)) error {
+	defer k.client.Close()
+	var d Delivery
+	var ev changeevent.Event
+	for {
+		fetches := k.client.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		now := time.Now().UnixNano()
+		var ferr error
+		fetches.EachError(func(topic string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				ferr = errors.Join(ferr, fmt.Errorf("kafka source: fetch %s[%d]: %w", topic, p, err))
+			}
+		})
+		if ferr != nil {
+			return ferr
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			if err := k.dec.Decode(r.Value, &ev); err != nil {
+				var se *changeevent.SkipError
+				if errors.As(err, &se) {
+					k.skips.Add(se.Reason)
+				}
+				return
+			}
+			d = Delivery{Tx: ev.Tx, ReceivedNs: now, CommitUs: ev.SourceTsUs, EventUs: ev.EventTsUs}
+			fn(&d)
+		})
+	}
+}
+
+// Skipped implements Source.
+func (k *Kafka) Skipped() map[string]int64 { return k.skips.Snapshot() }
