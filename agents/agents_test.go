@@ -50,14 +50,14 @@ func TestOutlier(t *testing.T) {
 		}},
 		{"above 3x mean and above 500", agents.DefaultOutlier(), []step{
 			{user: 1, cents: 10000}, {user: 1, cents: 10000}, {user: 1, cents: 10000},
-			{user: 1, cents: 30000},                           // exactly 3x: not above
-			{user: 1, cents: 49000},                           // 3x mean (12500) but not above 500.00
-			{user: 1, cents: 200000, alert: true},             // far above
+			{user: 1, cents: 30000},                            // exactly 3x: not above
+			{user: 1, cents: 49000},                            // 3x mean (12500) but not above 500.00
+			{user: 1, cents: 200000, alert: true},              // far above
 			{user: 2, cents: 200000}, {user: 2, cents: 200000}, // other user has own history
 		}},
 		{"min amount is exclusive", agents.DefaultOutlier(), []step{
 			{user: 1, cents: 100}, {user: 1, cents: 100}, {user: 1, cents: 100},
-			{user: 1, cents: 50000},             // 500.00 is not above 500
+			{user: 1, cents: 50000},              // 500.00 is not above 500
 			{user: 1, cents: 50001, alert: true}, // 500.01 is
 		}},
 		{"history is rolling", short, []step{
@@ -100,7 +100,7 @@ func TestVelocity(t *testing.T) {
 		{"window slides on event time", []step{
 			{user: 7, cents: 100, atSec: 0}, {user: 7, cents: 100, atSec: 1}, {user: 7, cents: 100, atSec: 2},
 			{user: 7, cents: 100, atSec: 3}, {user: 7, cents: 100, atSec: 4},
-			{user: 7, cents: 450000, atSec: 61}, // first two fell out: 4 in window
+			{user: 7, cents: 450000, atSec: 61},                     // first two fell out: 4 in window
 			{user: 7, cents: 450000, atSec: 62, card: txn.CardAmex}, // 4 in window (t=2 fell out too)
 		}},
 		{"count and amex without amount do not alert", []step{

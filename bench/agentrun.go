@@ -37,6 +37,7 @@ type agentRun struct {
 	alerts        []int64
 	delayed       chan verdict
 	delayLineDone chan struct{}
+	closeOnce     sync.Once
 }
 
 // verdict is a judged row waiting in the --agent-delay line.
@@ -93,12 +94,16 @@ func (r *agentRun) delayLine() {
 	}
 }
 
-// close waits for the delay line to empty.
+// close waits for the delay line to empty. Call it once the source stopped;
+// calling it again is harmless.
 func (r *agentRun) close() {
-	if r.delayed != nil {
+	if r.delayed == nil {
+		return
+	}
+	r.closeOnce.Do(func() {
 		close(r.delayed)
 		<-r.delayLineDone
-	}
+	})
 }
 
 // record times d's stages, counts it, and raises its alert.

@@ -11,6 +11,7 @@ import (
 	"github.com/cdcbench/cdcbench/agents"
 	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/pgcluster"
+	"github.com/cdcbench/cdcbench/scenarios"
 	"github.com/cdcbench/cdcbench/schedule"
 	"github.com/cdcbench/cdcbench/stack"
 )
@@ -21,7 +22,7 @@ func startStack(t *testing.T) stack.Stack {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := stack.StartEmbedded(ctx, stack.EmbeddedOptions{Postgres: pgcluster.Options{}})
+	st, err := stack.Start(ctx, stack.Options{Postgres: pgcluster.Options{}})
 	if err != nil {
 		t.Fatalf("embedded stack: %v", err)
 	}
@@ -33,7 +34,7 @@ func startStack(t *testing.T) stack.Stack {
 	return st
 }
 
-func plan(rateBatches float64, seconds int, delay time.Duration, paths ...bench.PathSpec) bench.Plan {
+func plan(rateBatches float64, seconds int, delay time.Duration, paths ...scenarios.Path) bench.Plan {
 	warm := time.Second
 	dur := time.Duration(seconds) * time.Second
 	return bench.Plan{
@@ -55,7 +56,7 @@ func TestRunBothPaths(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	p := plan(20, 3, 0, bench.PathSpec{Name: "cdc", Kind: bench.KindCDC}, bench.PathSpec{Name: "poll-100ms", Kind: bench.KindPoll, Interval: 100 * time.Millisecond})
+	p := plan(20, 3, 0, scenarios.Path{Kind: scenarios.PathCDC}, scenarios.Path{Kind: scenarios.PathPoll, Interval: 100 * time.Millisecond})
 	res, out, err := bench.Run(ctx, bench.Config{Plan: p, Stack: st, ResultsDir: dir, Version: "test"})
 	if err != nil {
 		t.Fatalf("run: %v", err)
@@ -116,7 +117,7 @@ func TestAgentDelayCalibrates(t *testing.T) {
 	st := startStack(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cdc := bench.PathSpec{Name: "cdc", Kind: bench.KindCDC}
+	cdc := scenarios.Path{Kind: scenarios.PathCDC}
 	base, _, err := bench.Run(ctx, bench.Config{Plan: plan(20, 3, 0, cdc), Stack: st, ResultsDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -126,6 +127,10 @@ func TestAgentDelayCalibrates(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range base.Paths[0].Agents {
+		if n := slow.Paths[0].Agents[i].E2E.Count; n < 3000 {
+			// A stack reused across runs must not feed a run its predecessor's events.
+			t.Fatalf("%s: delayed run timed %d rows, want the 3000 of its measured window", slow.Paths[0].Agents[i].Name, n)
+		}
 		b, s := base.Paths[0].Agents[i].E2E.P50, slow.Paths[0].Agents[i].E2E.P50
 		if d := s - b; d < 35 || d > 50 {
 			t.Errorf("%s: median moved %.1f ms (%.1f -> %.1f), want 40 +- 5", base.Paths[0].Agents[i].Name, d, b, s)

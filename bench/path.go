@@ -11,7 +11,7 @@ import (
 	"github.com/cdcbench/cdcbench/agents"
 	"github.com/cdcbench/cdcbench/producer"
 	"github.com/cdcbench/cdcbench/recorder"
-	"github.com/cdcbench/cdcbench/relay"
+	"github.com/cdcbench/cdcbench/scenarios"
 	"github.com/cdcbench/cdcbench/source"
 	"github.com/cdcbench/cdcbench/stack"
 	"github.com/cdcbench/cdcbench/txn"
@@ -24,15 +24,16 @@ const probeTimeout = 60 * time.Second
 // runPath runs the workload through one path and returns its figures. The
 // path's table, publication, slot, relay and agents are gone when it
 // returns, whatever happened.
-func (r *run) runPath(ctx context.Context, ps PathSpec) (res Path, sets pathSets, err error) {
+func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pathSets, err error) {
 	plan := &r.cfg.Plan
-	res = Path{Name: ps.Name, Kind: ps.Kind}
-	if ps.Kind == KindPoll {
+	res = Path{Name: ps.String(), Kind: ps.Kind}
+	if ps.Kind == scenarios.PathPoll {
 		res.PollMode = plan.PollMode
 	}
-	sets.path = ps.Name
+	sets.path = ps.String()
 	st := r.cfg.Stack
 
+	pathStart := time.Now()
 	admin, err := pgx.Connect(ctx, st.DSN())
 	if err != nil {
 		return res, sets, fmt.Errorf("connect: %w", err)
@@ -54,43 +55,32 @@ func (r *run) runPath(ctx context.Context, ps PathSpec) (res Path, sets pathSets
 		}
 	}
 
-	var rl *relay.Relay
-	if ps.Kind == KindCDC {
-		slot := "cdcbench_" + r.id + "_" + ps.Name
-		if _, err := admin.Exec(ctx, "CREATE PUBLICATION "+pub+" FOR TABLE transactions"); err != nil {
-			return res, sets, fmt.Errorf("create publication: %w", err)
-		}
-		defer func() {
-			if _, derr := admin.Exec(context.WithoutCancel(ctx), "DROP PUBLICATION IF EXISTS "+pub); derr != nil && err == nil {
-				err = fmt.Errorf("drop publication: %w", derr)
-			}
-		}()
-		if err := relay.CreateSlot(ctx, st.ReplicationDSN(), slot); err != nil {
-			return res, sets, err
-		}
-		// Dropped last (defers run in reverse), after the relay let go.
-		defer func() {
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
-			if derr := relay.DropSlot(dctx, st.ReplicationDSN(), slot); derr != nil && err == nil {
-				err = derr
-			}
-		}()
-		rl, err = relay.New(ctx, relay.Config{
-			ReplicationDSN: st.ReplicationDSN(), Slot: slot, Publication: pub, Brokers: st.Brokers(),
-			Topic: stack.ChangeTopic, Name: "dbserver1", Database: admin.Config().Database, Schema: "public", Table: "transactions",
-		})
+	var relayStopped <-chan struct{}
+	var relayErr func() error
+	if ps.Kind == scenarios.PathCDC {
+		c, err := startCDC(ctx, st, admin, pub, "cdcbench_"+r.id+"_cdc")
 		if err != nil {
 			return res, sets, err
 		}
-		relayDone := make(chan struct{})
-		go func() {
-			defer close(relayDone)
-			if err := rl.Run(pctx); err != nil {
-				fail(err)
+		relayStopped, relayErr = c.stopped(), func() error { return c.err }
+		defer func() {
+			res.RelayEvents = c.relay.Stats().Events
+			if serr := c.stop(context.WithoutCancel(ctx)); serr != nil && err == nil {
+				err = serr
 			}
 		}()
-		defer func() { stopPath(); <-relayDone; res.RelayEvents = rl.Stats().Events }()
+	}
+
+	if relayStopped != nil {
+		go func() {
+			select {
+			case <-relayStopped:
+				if err := relayErr(); err != nil {
+					fail(err)
+				}
+			case <-pctx.Done():
+			}
+		}()
 	}
 
 	// Agents.
@@ -102,15 +92,15 @@ func (r *run) runPath(ctx context.Context, ps PathSpec) (res Path, sets pathSets
 			return res, sets, err
 		}
 		name := name
-		ar := newAgentRun(ps.Name, det, nil, plan.BatchSize, plan.AgentDelay, func(path string, a agents.Alert, v int64) {
+		ar := newAgentRun(ps.String(), det, nil, plan.BatchSize, plan.AgentDelay, func(path string, a agents.Alert, v int64) {
 			r.publishAlert(path, name, a, v)
 		})
 		var src source.Source
 		switch ps.Kind {
-		case KindCDC:
+		case scenarios.PathCDC:
 			src, err = source.NewKafka(source.KafkaConfig{Brokers: st.Brokers(), Topic: stack.ChangeTopic,
-				Group: "cdcbench-" + r.id + "-" + ps.Name + "-" + name})
-		case KindPoll:
+				Group: "cdcbench-" + r.id + "-" + ps.String() + "-" + name, Since: pathStart})
+		case scenarios.PathPoll:
 			src, err = source.NewPoll(ctx, source.PollConfig{DSN: st.DSN(), Interval: ps.Interval, Mode: plan.PollMode,
 				Limit: plan.PollLimit, FirstID: producer.ProbeID})
 		}
@@ -167,7 +157,7 @@ func (r *run) runPath(ctx context.Context, ps PathSpec) (res Path, sets pathSets
 		}
 	}
 	res.ProbeRoundTripMs = ms(time.Since(probeStart))
-	r.logf("path %s: probe made the round trip in %.1f ms; producing for %v (+%v warm-up)", ps.Name, res.ProbeRoundTripMs, plan.Duration, plan.Warmup)
+	r.logf("path %s: probe made the round trip in %.1f ms; producing for %v (+%v warm-up)", ps.String(), res.ProbeRoundTripMs, plan.Duration, plan.Warmup)
 
 	// Workload.
 	orc, err := newOracle(plan.Agents)
@@ -205,7 +195,7 @@ wait:
 			<-prodDone
 			return res, sets, err
 		case <-progress.C:
-			r.logf("path %s: %s", ps.Name, progressLine(start, plan.Warmup+plan.Duration, runs))
+			r.logf("path %s: %s", ps.String(), progressLine(start, plan.Warmup+plan.Duration, runs))
 		}
 	}
 	if perr != nil {
@@ -222,7 +212,7 @@ wait:
 
 	// Drain: every row must reach every agent, or the timeout says what is missing.
 	drainStart := time.Now()
-	r.logf("path %s: produced %d rows; draining", ps.Name, pst.Rows)
+	r.logf("path %s: produced %d rows; draining", ps.String(), pst.Rows)
 	deadline := time.After(plan.DrainTimeout)
 drain:
 	for {
@@ -275,10 +265,10 @@ drain:
 }
 
 // agentProblems lists what makes an agent's figures untrustworthy.
-func agentProblems(a AgentResult, ps PathSpec, pollMode string) []string {
+func agentProblems(a AgentResult, ps scenarios.Path, pollMode string) []string {
 	var why []string
 	if missing := a.ExpectedEvents - a.Events; missing > 0 {
-		if ps.Kind == KindPoll && pollMode == source.PollNaive {
+		if ps.Kind == scenarios.PathPoll && pollMode == source.PollNaive {
 			// Losing rows is what naive polling does; it is the finding, not
 			// a harness failure, and the report shows it as lost rows.
 			return why
@@ -320,4 +310,3 @@ func progressLine(start time.Time, total time.Duration, runs []*agentRun) string
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-

@@ -10,21 +10,9 @@ import (
 	"time"
 
 	"github.com/cdcbench/cdcbench/agents"
+	"github.com/cdcbench/cdcbench/scenarios"
 	"github.com/cdcbench/cdcbench/schedule"
 )
-
-// Path kinds.
-const (
-	KindCDC  = "cdc"
-	KindPoll = "poll"
-)
-
-// PathSpec is one path of a run.
-type PathSpec struct {
-	Name     string
-	Kind     string
-	Interval time.Duration // poll only
-}
 
 // Plan is what a run needs from a scenario, in the units the code uses. The
 // scenario file is the user's language; the plan is the program's.
@@ -41,7 +29,7 @@ type Plan struct {
 	Seed              uint64
 	Schedule          schedule.Schedule // covers Warmup + Duration
 	Poisson           bool
-	Paths             []PathSpec
+	Paths             []scenarios.Path
 	PollMode          string
 	PollLimit         int
 	AgentDelay        time.Duration
@@ -67,8 +55,8 @@ func (p *Plan) Validate() error {
 		errs = append(errs, errors.New("plan: no paths"))
 	}
 	for _, ps := range p.Paths {
-		if ps.Kind != KindCDC && ps.Kind != KindPoll {
-			errs = append(errs, fmt.Errorf("plan: path %q has unknown kind %q", ps.Name, ps.Kind))
+		if ps.Kind != scenarios.PathCDC && ps.Kind != scenarios.PathPoll {
+			errs = append(errs, fmt.Errorf("plan: path %q has unknown kind %q", ps, ps.Kind))
 		}
 	}
 	if err := p.Agents.Outlier.Validate(); err != nil {
@@ -78,4 +66,31 @@ func (p *Plan) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// PlanFrom turns a validated scenario into a plan.
+func PlanFrom(s scenarios.Spec) (Plan, error) {
+	if errs := s.Validate(); len(errs) > 0 {
+		return Plan{}, fmt.Errorf("scenario %s: %w", s.Name, errors.Join(errs...))
+	}
+	paths, err := s.ParsedPaths()
+	if err != nil {
+		return Plan{}, fmt.Errorf("scenario %s: %w", s.Name, err)
+	}
+	p := Plan{
+		Name: s.Name, Warmup: time.Duration(s.Warmup), Duration: time.Duration(s.Duration),
+		DrainTimeout: time.Duration(s.DrainTimeout), BatchSize: s.BatchSize, Connections: s.Connections,
+		Users: s.Users, Insert: s.Insert, FraudRate: s.FraudRate, Seed: s.Seed,
+		Schedule: s.Schedule(), Poisson: s.Rate.Arrivals == scenarios.ArrivalsPoisson,
+		Paths: paths, PollMode: s.Poll.Mode, PollLimit: s.Poll.Limit, AgentDelay: time.Duration(s.AgentDelay),
+		Agents: agents.Config{
+			Outlier: agents.OutlierConfig{Rule: s.Outlier.Rule, History: s.Outlier.History, MinHistory: s.Outlier.MinHistory,
+				Factor: s.Outlier.Factor, MinAmount: s.Outlier.MinAmountCents()},
+			Velocity: agents.VelocityConfig{Window: time.Duration(s.Velocity.Window), MaxCount: s.Velocity.MaxCount,
+				HighAmount: s.Velocity.HighAmountCents(), Threshold: int64(s.Velocity.Threshold)},
+		},
+		ScheduleTolerance: time.Duration(s.ScheduleTolerance),
+		Spec:              s,
+	}
+	return p, p.Validate()
 }

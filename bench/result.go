@@ -23,6 +23,7 @@ type Result struct {
 	RunID          string      `json:"run_id"`
 	StartedAt      time.Time   `json:"started_at"`
 	FinishedAt     time.Time   `json:"finished_at"`
+	ScenarioName   string      `json:"scenario_name"`
 	Scenario       any         `json:"scenario"`
 	Stack          StackResult `json:"stack"`
 	Machine        Machine     `json:"machine"`
@@ -39,21 +40,21 @@ type StackResult struct {
 
 // Path is one path's figures.
 type Path struct {
-	Name              string               `json:"name"` // "cdc", "poll-100ms"
-	Kind              string               `json:"kind"` // "cdc" or "poll"
-	PollMode          string               `json:"poll_mode,omitempty"`
-	TargetRowsPerS    float64              `json:"target_rows_per_s"`
-	AchievedRowsPerS  float64              `json:"achieved_rows_per_s"`
-	RowsProduced      int64                `json:"rows_produced"`
-	Batches           int64                `json:"batches"`
-	FraudsInjected    producer.FraudCounts `json:"frauds_injected"`
-	MaxScheduleLagMs  float64              `json:"max_schedule_lag_ms"`
-	MeasuredSeconds   float64              `json:"measured_seconds"`
-	DrainSeconds      float64              `json:"drain_seconds"`
-	ProbeRoundTripMs  float64              `json:"probe_round_trip_ms"`
-	RelayEvents       int64                `json:"relay_events,omitempty"`
-	Agents            []AgentResult        `json:"agents"`
-	InvalidReasons    []string             `json:"invalid_reasons,omitempty"`
+	Name             string               `json:"name"` // "cdc", "poll-100ms"
+	Kind             string               `json:"kind"` // "cdc" or "poll"
+	PollMode         string               `json:"poll_mode,omitempty"`
+	TargetRowsPerS   float64              `json:"target_rows_per_s"`
+	AchievedRowsPerS float64              `json:"achieved_rows_per_s"`
+	RowsProduced     int64                `json:"rows_produced"`
+	Batches          int64                `json:"batches"`
+	FraudsInjected   producer.FraudCounts `json:"frauds_injected"`
+	MaxScheduleLagMs float64              `json:"max_schedule_lag_ms"`
+	MeasuredSeconds  float64              `json:"measured_seconds"`
+	DrainSeconds     float64              `json:"drain_seconds"`
+	ProbeRoundTripMs float64              `json:"probe_round_trip_ms"`
+	RelayEvents      int64                `json:"relay_events,omitempty"`
+	Agents           []AgentResult        `json:"agents"`
+	InvalidReasons   []string             `json:"invalid_reasons,omitempty"`
 }
 
 // AgentResult is one agent's figures on one path. Latencies are in ms.

@@ -71,7 +71,7 @@ func Run(ctx context.Context, cfg Config) (*Result, string, error) {
 	}
 	res := &Result{
 		SchemaVersion: SchemaVersion, Version: cfg.Version, RunID: r.id, StartedAt: start,
-		Scenario: cfg.Plan.Spec, Machine: machine(),
+		ScenarioName: cfg.Plan.Name, Scenario: cfg.Plan.Spec, Machine: machine(),
 		Stack: StackResult{Info: cfg.Stack.Info(), CDC: "relay " + relay.Version},
 	}
 	var err error
@@ -84,12 +84,12 @@ func Run(ctx context.Context, cfg Config) (*Result, string, error) {
 	var runErr error
 	var sets []pathSets
 	for _, ps := range cfg.Plan.Paths {
-		r.logf("path %s: starting", ps.Name)
+		r.logf("path %s: starting", ps)
 		p, s, err := r.runPath(ctx, ps)
 		res.Paths = append(res.Paths, p)
 		sets = append(sets, s)
 		if err != nil {
-			runErr = fmt.Errorf("path %s: %w", ps.Name, err)
+			runErr = fmt.Errorf("path %s: %w", ps, err)
 			break
 		}
 	}

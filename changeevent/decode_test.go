@@ -220,6 +220,7 @@ func TestDecodeSnapshotAndTimes(t *testing.T) {
 		decodeCase{"source ts_us wins", envelope(after, src(`,"ts_ms":1,"ts_us":1720670367584260,"ts_ns":3`), `"r"`), ev(false, 1720670367584260, eventUs)},
 		// Fixture 012's ts_ns exceeds 2^53: read as float64 it would lose its last digits.
 		decodeCase{"source ts_ns beyond 2^53", envelope(after, src(`,"ts_ms":1,"ts_ns":1720670367584260999`), `"r"`), ev(false, 1720670367584260, eventUs)},
+		decodeCase{"source ts_ns before 1970 floors", envelope(after, src(`,"ts_ns":-1`), `"r"`), ev(false, -1, eventUs)},
 		decodeCase{"source ts_ms", envelope(after, src(`,"ts_ms":1720670367584`), `"r"`), ev(false, 1720670367584000, eventUs)},
 		decodeCase{"source ts_us null falls back", envelope(after, src(`,"ts_ms":1720670367584,"ts_us":null`), `"r"`), ev(false, 1720670367584000, eventUs)},
 		decodeCase{"source ts_us string", envelope(after, src(`,"ts_us":"1"`), `"r"`), skipped(changeevent.ReasonBadValue, "source.ts_us")},

@@ -253,17 +253,35 @@ func TestAppendValueLikeDebezium(t *testing.T) {
 				}
 			}
 		case "before", "after":
-			var a, b []string
-			for _, c := range o.Fields {
-				a = append(a, c.Field)
-			}
-			for _, c := range f.Fields {
-				b = append(b, c.Field)
-			}
-			if !slices.Equal(a, b) {
-				t.Errorf("%s columns %v, Debezium %v", f.Field, a, b)
-			}
+			checkColumns(t, f.Field, o.Fields, f.Fields)
 		}
+	}
+}
+
+// checkColumns compares our row schema with Debezium's for the seed's table.
+// The types are cdcbench's (id bigint, amount as a double); the optionality is
+// Debezium's, except amount, which cdcbench declares required.
+func checkColumns(t *testing.T, where string, ours, dbz []field) {
+	t.Helper()
+	wantTypes := []string{"int64", "int32", "double", "string", "int32", "int64"}
+	var names, dbzNames []string
+	for _, c := range dbz {
+		dbzNames = append(dbzNames, c.Field)
+	}
+	for i, c := range ours {
+		names = append(names, c.Field)
+		if i < len(wantTypes) && c.Type != wantTypes[i] {
+			t.Errorf("%s.%s type %s, want %s", where, c.Field, c.Type, wantTypes[i])
+		}
+		if i < len(dbz) && c.Field != "amount" && c.Optional != dbz[i].Optional {
+			t.Errorf("%s.%s optional %v, Debezium %v", where, c.Field, c.Optional, dbz[i].Optional)
+		}
+		if i < len(dbz) && c.Name != dbz[i].Name && c.Field != "amount" {
+			t.Errorf("%s.%s logical type %q, Debezium %q", where, c.Field, c.Name, dbz[i].Name)
+		}
+	}
+	if !slices.Equal(names, dbzNames) {
+		t.Errorf("%s columns %v, Debezium %v", where, names, dbzNames)
 	}
 }
 

@@ -1,6 +1,7 @@
-// Package stack provides where a run's PostgreSQL and Kafka live: an embedded
-// stack (a private PostgreSQL cluster and an in-process kfake broker, the
-// default for laptops and CI) or an external one the user points at.
+// Package stack provides where a run's PostgreSQL and Kafka live. Each is
+// either embedded (a private PostgreSQL cluster from the machine's binaries;
+// an in-process kfake broker on a real 127.0.0.1 port) or external (a DSN, a
+// broker list the user gives). The default embeds both, for laptops and CI.
 package stack
 
 import (
@@ -25,158 +26,173 @@ const (
 
 // Stack is a PostgreSQL and a Kafka a run can use.
 type Stack interface {
-	// DSN connects to the database as a user that may create tables,
-	// publications and replication slots.
+	// DSN connects as a user that may create tables, publications and
+	// replication slots.
 	DSN() string
 	// ReplicationDSN is DSN with replication=database.
 	ReplicationDSN() string
 	Brokers() []string
 	Info() Info
 	// ServerPID is the local postmaster's pid for CPU accounting, 0 when the
-	// server is not a child of this process.
+	// server is not ours.
 	ServerPID() int
+	// Close stops what the stack started; external parts are left alone.
 	Close(ctx context.Context) error
 }
 
 // Info says what a run measured on, for result.json and reports.
 type Info struct {
-	Kind     string `json:"kind"`     // "embedded" or "external"
-	Postgres string `json:"postgres"` // server_version
-	Kafka    string `json:"kafka"`    // "kfake (in-process, franz-go)" or "external"
-	Brokers  string `json:"brokers"`
+	Postgres        string `json:"postgres"`         // "embedded" or "external"
+	PostgresVersion string `json:"postgres_version"` // server_version
+	Kafka           string `json:"kafka"`            // "kfake (in-process)" or "external"
+	Brokers         string `json:"brokers"`
 }
 
-// EmbeddedOptions configures the embedded stack.
-type EmbeddedOptions struct {
-	Postgres   pgcluster.Options
-	KafkaPort  int // 0 = any free port
-	Partitions int // partitions of the change topic
+// Options says which parts to embed: an empty PostgresDSN starts a private
+// cluster, empty Brokers start kfake.
+type Options struct {
+	PostgresDSN string
+	Brokers     []string
+	Postgres    pgcluster.Options
+	KafkaPort   int // kfake's port; 0 = any free port
+	Partitions  int // of the change topic on kfake
 }
-
-// Embedded is a private PostgreSQL cluster plus an in-process kfake broker
-// listening on a real 127.0.0.1 port, so kcat or any Kafka client can read it.
-type Embedded struct {
-	pg    *pgcluster.Cluster
-	kafka *kfake.Cluster
-}
-
-var _ Stack = (*Embedded)(nil)
-
-// StartEmbedded brings both up; on error nothing is left running.
-func StartEmbedded(ctx context.Context, opts EmbeddedOptions) (*Embedded, error) {
-	if opts.Partitions < 1 {
-		opts.Partitions = 1
-	}
-	pg, err := pgcluster.Start(ctx, opts.Postgres)
-	if err != nil {
-		return nil, fmt.Errorf("stack: %w", err)
-	}
-	kopts := []kfake.Opt{
-		kfake.NumBrokers(1),
-		kfake.SeedTopics(int32(opts.Partitions), ChangeTopic),
-		kfake.SeedTopics(1, AlertTopic),
-		kfake.AllowAutoTopicCreation(),
-	}
-	if opts.KafkaPort > 0 {
-		kopts = append(kopts, kfake.Ports(opts.KafkaPort))
-	}
-	kc, err := kfake.NewCluster(kopts...)
-	if err != nil {
-		_ = pg.Stop(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("stack: kfake: %w", err)
-	}
-	return &Embedded{pg: pg, kafka: kc}, nil
-}
-
-// DSN implements Stack.
-func (e *Embedded) DSN() string { return e.pg.DSN() }
-
-// ReplicationDSN implements Stack.
-func (e *Embedded) ReplicationDSN() string { return e.pg.ReplicationDSN() }
-
-// Brokers implements Stack.
-func (e *Embedded) Brokers() []string { return e.kafka.ListenAddrs() }
-
-// ServerPID implements Stack.
-func (e *Embedded) ServerPID() int { return e.pg.PID() }
-
-// Info implements Stack.
-func (e *Embedded) Info() Info {
-	return Info{Kind: "embedded", Postgres: e.pg.Version(), Kafka: "kfake (in-process, franz-go)", Brokers: e.Brokers()[0]}
-}
-
-// Close stops Kafka and the cluster and removes its files.
-func (e *Embedded) Close(ctx context.Context) error {
-	e.kafka.Close()
-	return e.pg.Stop(ctx)
-}
-
-// External is a PostgreSQL and a Kafka that cdcbench did not start and will
-// not stop.
-type External struct {
-	dsn     string
-	brokers []string
-	version string
-}
-
-var _ Stack = (*External)(nil)
 
 // ErrUnreachable reports a server that did not answer in time.
 var ErrUnreachable = errors.New("unreachable")
 
-// ConnectExternal checks that the database answers and has wal_level=logical,
-// and that a broker accepts TCP connections, failing fast with what to check.
-func ConnectExternal(ctx context.Context, dsn string, brokers []string) (*External, error) {
+// connectTimeout bounds every reachability check: a wrong port must fail in
+// seconds, not hang.
+const connectTimeout = 5 * time.Second
+
+type local struct {
+	pg      *pgcluster.Cluster
+	dsn     string
+	version string
+	kafka   *kfake.Cluster
+	brokers []string
+}
+
+// Start brings up the embedded parts and checks the external ones; on error
+// nothing it started is left running.
+func Start(ctx context.Context, opts Options) (_ Stack, err error) {
+	s := &local{dsn: opts.PostgresDSN, brokers: opts.Brokers}
+	defer func() {
+		if err != nil {
+			_ = s.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	if s.dsn == "" {
+		if s.pg, err = pgcluster.Start(ctx, opts.Postgres); err != nil {
+			return nil, fmt.Errorf("stack: %w", err)
+		}
+		s.dsn = s.pg.DSN()
+	}
+	if s.version, err = checkPostgres(ctx, s.dsn); err != nil {
+		return nil, err
+	}
+	if len(s.brokers) == 0 {
+		kopts := []kfake.Opt{
+			kfake.NumBrokers(1),
+			kfake.SeedTopics(int32(max(opts.Partitions, 1)), ChangeTopic),
+			kfake.SeedTopics(1, AlertTopic),
+			kfake.AllowAutoTopicCreation(),
+		}
+		if opts.KafkaPort > 0 {
+			kopts = append(kopts, kfake.Ports(opts.KafkaPort))
+		}
+		if s.kafka, err = kfake.NewCluster(kopts...); err != nil {
+			return nil, fmt.Errorf("stack: kfake: %w", err)
+		}
+		s.brokers = s.kafka.ListenAddrs()
+	} else if err := checkKafka(ctx, s.brokers); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkPostgres fails fast, naming host and port and what to check.
+func checkPostgres(ctx context.Context, dsn string) (string, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("stack: --pg-dsn: %w", err)
+		return "", fmt.Errorf("stack: PostgreSQL DSN: %w", err)
 	}
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	where := fmt.Sprintf("PostgreSQL at %s:%d", cfg.Host, cfg.Port)
+	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	conn, err := pgx.ConnectConfig(cctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("stack: PostgreSQL at %s:%d: %w: %w (is the server running and reachable? are user and password right?)",
-			cfg.Host, cfg.Port, ErrUnreachable, err)
+		return "", fmt.Errorf("stack: %s: %w: %w (is the server running and reachable? are user and password right?)", where, ErrUnreachable, err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	var level, version string
 	if err := conn.QueryRow(cctx, "SELECT current_setting('wal_level'), current_setting('server_version')").Scan(&level, &version); err != nil {
-		return nil, fmt.Errorf("stack: PostgreSQL at %s:%d: %w", cfg.Host, cfg.Port, err)
+		return "", fmt.Errorf("stack: %s: %w", where, err)
 	}
 	if level != "logical" {
-		return nil, fmt.Errorf("stack: PostgreSQL at %s:%d has wal_level=%s; logical replication needs wal_level=logical (ALTER SYSTEM SET wal_level = logical, then restart)", cfg.Host, cfg.Port, level)
+		return "", fmt.Errorf("stack: %s has wal_level=%s; logical replication needs wal_level=logical (ALTER SYSTEM SET wal_level = logical, then restart the server)", where, level)
 	}
-	if len(brokers) == 0 {
-		return nil, errors.New("stack: no Kafka brokers given (--brokers)")
-	}
+	return version, nil
+}
+
+// checkKafka dials the first reachable broker.
+func checkKafka(ctx context.Context, brokers []string) error {
 	var d net.Dialer
-	kc, err := d.DialContext(cctx, "tcp", brokers[0])
-	if err != nil {
-		return nil, fmt.Errorf("stack: Kafka broker %s: %w: %w", brokers[0], ErrUnreachable, err)
+	var errs []error
+	for _, b := range brokers {
+		cctx, cancel := context.WithTimeout(ctx, connectTimeout)
+		c, err := d.DialContext(cctx, "tcp", b)
+		cancel()
+		if err == nil {
+			_ = c.Close()
+			return nil
+		}
+		errs = append(errs, err)
 	}
-	_ = kc.Close()
-	return &External{dsn: dsn, brokers: brokers, version: version}, nil
+	return fmt.Errorf("stack: Kafka brokers %v: %w: %w", brokers, ErrUnreachable, errors.Join(errs...))
 }
 
-// DSN implements Stack.
-func (x *External) DSN() string { return x.dsn }
+func (s *local) DSN() string { return s.dsn }
 
-// ReplicationDSN implements Stack.
-func (x *External) ReplicationDSN() string { return WithReplication(x.dsn) }
-
-// Brokers implements Stack.
-func (x *External) Brokers() []string { return x.brokers }
-
-// ServerPID implements Stack.
-func (x *External) ServerPID() int { return 0 }
-
-// Info implements Stack.
-func (x *External) Info() Info {
-	return Info{Kind: "external", Postgres: x.version, Kafka: "external", Brokers: x.brokers[0]}
+func (s *local) ReplicationDSN() string {
+	if s.pg != nil {
+		return s.pg.ReplicationDSN()
+	}
+	return WithReplication(s.dsn)
 }
 
-// Close implements Stack; an external stack is left as it was.
-func (x *External) Close(context.Context) error { return nil }
+func (s *local) Brokers() []string { return s.brokers }
+
+func (s *local) ServerPID() int {
+	if s.pg != nil {
+		return s.pg.PID()
+	}
+	return 0
+}
+
+func (s *local) Info() Info {
+	i := Info{Postgres: "external", PostgresVersion: s.version, Kafka: "external", Brokers: s.brokers[0]}
+	if s.pg != nil {
+		i.Postgres = "embedded"
+	}
+	if s.kafka != nil {
+		i.Kafka = "kfake (in-process, franz-go)"
+	}
+	return i
+}
+
+func (s *local) Close(ctx context.Context) error {
+	if s.kafka != nil {
+		s.kafka.Close()
+		s.kafka = nil
+	}
+	if s.pg != nil {
+		err := s.pg.Stop(ctx)
+		s.pg = nil
+		return err
+	}
+	return nil
+}
 
 // WithReplication adds replication=database to a URL or keyword/value DSN.
 func WithReplication(dsn string) string {

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cdcbench/cdcbench/bench"
+	"github.com/cdcbench/cdcbench/stack"
+)
+
+func stackCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "stack",
+		Usage: "manage the stack on its own",
+		Subcommands: []*cli.Command{{
+			Name:  "up",
+			Usage: "start PostgreSQL, Kafka and the WAL relay and keep them up until Ctrl-C",
+			Description: `Starts the same stack a run uses, with an empty transactions table whose inserts
+flow through the relay to the change topic, prints where everything is, and waits.
+Poke at it from another terminal:
+
+  psql "$DSN" -c "INSERT INTO transactions (user_id, amount, card_type, merchant_id) VALUES (1001, 42.50, 'VISA', 7)"
+  kcat -b BROKER -C -t dbserver1.public.transactions
+
+Ctrl-C removes the slot and publication and stops everything it started.`,
+			Flags: append([]cli.Flag{
+				&cli.IntFlag{Name: "partitions", Value: 1, Usage: "partitions of the change topic (in-process Kafka)"},
+			}, stackFlags()...),
+			Action: func(c *cli.Context) error {
+				st, err := startStack(c, c.Int("partitions"))
+				if err != nil {
+					return err
+				}
+				defer st.Close(c.Context)
+				err = bench.ServeCDC(c.Context, st, func() {
+					w := c.App.Writer
+					fmt.Fprintf(w, "PostgreSQL  %s\n", stack.Redact(st.DSN()))
+					fmt.Fprintf(w, "Kafka       %s\n", strings.Join(st.Brokers(), ","))
+					fmt.Fprintf(w, "topic       %s (alerts: %s)\n", stack.ChangeTopic, stack.AlertTopic)
+					fmt.Fprintf(w, "\ntry:  psql '%s' -c \"INSERT INTO transactions (user_id, amount, card_type, merchant_id) VALUES (1001, 42.50, 'VISA', 7)\"\n", st.DSN())
+					fmt.Fprintf(w, "      kcat -b %s -C -t %s\n\nup; Ctrl-C stops it\n", st.Brokers()[0], stack.ChangeTopic)
+				})
+				if c.Context.Err() != nil && err == nil {
+					fmt.Fprintln(c.App.ErrWriter, "stopped; slot, publication and private cluster removed")
+				}
+				return err
+			},
+		}},
+	}
+}

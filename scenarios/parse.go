@@ -1,0 +1,439 @@
+package scenarios
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed *.yaml
+var builtins embed.FS
+
+// ErrUnknownScenario reports a name that is neither a file nor a built-in.
+var ErrUnknownScenario = errors.New("unknown scenario")
+
+// ErrUnknownField reports a key the Spec does not have, usually a typo.
+var ErrUnknownField = errors.New("unknown field")
+
+// Load reads and parses the scenario file at path.
+func Load(path string) (Spec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Spec{}, fmt.Errorf("scenarios: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Builtin returns the built-in scenario name (its file name without .yaml).
+func Builtin(name string) (Spec, error) {
+	data, err := builtins.ReadFile(name + ".yaml")
+	if err != nil {
+		return Spec{}, fmt.Errorf("scenarios: %w %q: not a file and not a built-in (built-ins: %s)",
+			ErrUnknownScenario, name, strings.Join(builtinNames(), ", "))
+	}
+	return Parse(name+".yaml", data)
+}
+
+// List returns every built-in scenario, sorted by name. The package's tests
+// parse every built-in, so a broken one is a build defect: List panics.
+func List() []Spec {
+	names := builtinNames()
+	out := make([]Spec, len(names))
+	for i, name := range names {
+		s, err := Builtin(name)
+		if err != nil {
+			panic(err)
+		}
+		out[i] = s
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func builtinNames() []string {
+	files, _ := builtins.ReadDir(".") // the embedded root always exists
+	names := make([]string, 0, len(files))
+	for _, f := range files {
+		names = append(names, strings.TrimSuffix(f.Name(), ".yaml"))
+	}
+	return names
+}
+
+// Resolve treats nameOrPath as a file when it names an existing file,
+// contains a slash or ends in .yaml, and as a built-in otherwise.
+func Resolve(nameOrPath string) (Spec, error) {
+	if fi, err := os.Stat(nameOrPath); (err == nil && fi.Mode().IsRegular()) ||
+		strings.ContainsAny(nameOrPath, `/\`) || strings.HasSuffix(nameOrPath, ".yaml") {
+		return Load(nameOrPath)
+	}
+	return Builtin(nameOrPath)
+}
+
+// Parse decodes a scenario file strictly, applies the defaults and
+// validates it. file names the source in messages and, without its
+// extension, is the Spec's name when the file sets none. Every problem is
+// reported at once (errors.Join of *FieldError), each located by line:
+//
+//	burst.yaml:3: unknown field "bach_size" (did you mean "batch_size"?)
+//	burst.yaml:4: batch_size: want an integer, got "fifty"
+//
+// Defaults are applied before decoding, so an explicit zero in the file is
+// kept rather than replaced.
+func Parse(file string, data []byte) (Spec, error) {
+	var s Spec
+	s.ApplyDefaults()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err := dec.Decode(&s)
+	if errors.Is(err, io.EOF) {
+		return Spec{}, &FieldError{File: file, Err: errors.New("empty scenario file")}
+	}
+	var doc yaml.Node
+	if err == nil {
+		// A second document would be silently ignored otherwise.
+		if extra := dec.Decode(&doc); !errors.Is(extra, io.EOF) {
+			return Spec{}, &FieldError{File: file, Line: doc.Line, Err: errors.New("more than one YAML document")}
+		}
+	}
+	var te *yaml.TypeError
+	if err != nil && !errors.As(err, &te) {
+		return Spec{}, syntaxError(file, err)
+	}
+	if s.Name == "" {
+		s.Name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+	}
+	errs := s.Validate()
+	if te == nil && len(errs) == 0 {
+		return s, nil
+	}
+	// Only now is the file indexed by line: the happy path does not pay.
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return Spec{}, syntaxError(file, err)
+	}
+	idx := newIndex(&doc)
+	var all []*FieldError
+	broken := map[string]bool{} // fields whose value did not decode
+	if te != nil {
+		for _, msg := range te.Errors {
+			fe := idx.decodeError(msg)
+			fe.File = file
+			if fe.Field != "" {
+				broken[fe.Field] = true
+			}
+			all = append(all, fe)
+		}
+	}
+	for _, err := range errs {
+		var fe *FieldError
+		if !errors.As(err, &fe) {
+			all = append(all, &FieldError{File: file, Err: err})
+			continue
+		}
+		if brokenField(broken, fe.Field) {
+			continue // its value is whatever failed to decode; one message is enough
+		}
+		located := *fe
+		located.File = file
+		located.Line = idx.line(fe.Field)
+		all = append(all, &located)
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		li, lj := all[i].Line, all[j].Line
+		return li != 0 && (lj == 0 || li < lj)
+	})
+	out := make([]error, len(all))
+	for i, fe := range all {
+		out[i] = fe
+	}
+	return Spec{}, errors.Join(out...)
+}
+
+// brokenField reports whether field or one of its parents failed to decode.
+func brokenField(broken map[string]bool, field string) bool {
+	for f := field; f != ""; f = parent(f) {
+		if broken[f] {
+			return true
+		}
+	}
+	return false
+}
+
+// parent returns the YAML path one level up: "rate.stages[1]" → "rate.stages" → "rate" → "".
+func parent(path string) string {
+	if i := strings.LastIndexAny(path, ".["); i >= 0 {
+		return path[:i]
+	}
+	return ""
+}
+
+var syntaxRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func syntaxError(file string, err error) error {
+	if m := syntaxRE.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &FieldError{File: file, Line: line, Err: errors.New(m[2])}
+	}
+	return &FieldError{File: file, Err: err}
+}
+
+// index maps a parsed file's YAML paths to lines and back, to locate the
+// decoder's and Validate's complaints.
+type index struct {
+	lines map[string]int       // path → line of its key (or of its item)
+	at    map[int][]indexEntry // line → values starting on it
+}
+
+type indexEntry struct {
+	path  string
+	value *yaml.Node
+}
+
+func newIndex(doc *yaml.Node) *index {
+	idx := &index{lines: map[string]int{}, at: map[int][]indexEntry{}}
+	idx.walk(doc, "")
+	return idx
+}
+
+func (idx *index) walk(n *yaml.Node, path string) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			idx.walk(c, path)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := k.Value
+			if path != "" {
+				p = path + "." + k.Value
+			}
+			if _, dup := idx.lines[p]; !dup {
+				idx.lines[p] = k.Line
+			}
+			idx.at[v.Line] = append(idx.at[v.Line], indexEntry{p, v})
+			idx.walk(v, p)
+		}
+	case yaml.SequenceNode:
+		for i, v := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			idx.lines[p] = v.Line
+			idx.at[v.Line] = append(idx.at[v.Line], indexEntry{p, v})
+			idx.walk(v, p)
+		}
+	}
+}
+
+// line returns the line of path, or of its nearest parent the file has (a
+// missing rate.unit points at "rate:"), or 0.
+func (idx *index) line(path string) int {
+	for p := path; p != ""; p = parent(p) {
+		if l, ok := idx.lines[p]; ok {
+			return l
+		}
+	}
+	return 0
+}
+
+// scalarAt returns the field whose scalar value is on line and starts with
+// prefix (the decoder abbreviates long values).
+func (idx *index) scalarAt(line int, prefix string) (indexEntry, bool) {
+	for _, e := range idx.at[line] {
+		if e.value.Kind == yaml.ScalarNode && strings.HasPrefix(e.value.Value, prefix) {
+			return e, true
+		}
+	}
+	return idx.first(line)
+}
+
+// valueAt returns the field whose value starts at line and column.
+func (idx *index) valueAt(line, column int) (indexEntry, bool) {
+	for _, e := range idx.at[line] {
+		if e.value.Column == column {
+			return e, true
+		}
+	}
+	return idx.first(line)
+}
+
+func (idx *index) first(line int) (indexEntry, bool) {
+	if es := idx.at[line]; len(es) > 0 {
+		return es[0], true
+	}
+	return indexEntry{}, false
+}
+
+var (
+	lineRE      = regexp.MustCompile(`^line (\d+): (?:column (\d+): )?(.*)$`)
+	notFoundRE  = regexp.MustCompile("^field (\\S+) not found in type (\\S+)$")
+	unmarshalRE = regexp.MustCompile("^cannot unmarshal (!!\\w+)(?: `(.*)`)? into (.+)$")
+)
+
+// decodeError turns one of yaml.v3's "line N: ..." messages into a
+// FieldError naming the field.
+func (idx *index) decodeError(msg string) *FieldError {
+	m := lineRE.FindStringSubmatch(msg)
+	if m == nil {
+		return &FieldError{Err: errors.New(msg)}
+	}
+	line, _ := strconv.Atoi(m[1])
+	rest := m[3]
+	if f := notFoundRE.FindStringSubmatch(rest); f != nil {
+		return &FieldError{Line: line, Err: idx.unknownField(line, f[1], f[2])}
+	}
+	if u := unmarshalRE.FindStringSubmatch(rest); u != nil {
+		e, ok := idx.scalarAt(line, strings.TrimSuffix(u[2], "..."))
+		if !ok || u[3] == specType.String() {
+			// The document itself is not a mapping.
+			return &FieldError{Line: line, Err: fmt.Errorf("want %s, got %s", typeWord(u[3]), tagWord(u[1]))}
+		}
+		return &FieldError{Line: line, Field: e.path, Err: fmt.Errorf("want %s, got %s", typeWord(u[3]), describe(e.value))}
+	}
+	// Messages of our own unmarshalers (Duration), already worded for
+	// users and carrying the column.
+	column, _ := strconv.Atoi(m[2])
+	e, _ := idx.valueAt(line, column)
+	return &FieldError{Line: line, Field: e.path, Err: errors.New(rest)}
+}
+
+// unknownField words an unknown key with its full path and, when one is
+// close, the field probably meant.
+func (idx *index) unknownField(line int, name, typ string) error {
+	path := name
+	for p, l := range idx.lines {
+		if l == line && (p == name || strings.HasSuffix(p, "."+name)) {
+			path = p
+			break
+		}
+	}
+	prefix := strings.TrimSuffix(path, name)
+	if guess := closest(name, fieldsOf(typ)); guess != "" {
+		return fmt.Errorf("%w %q (did you mean %q?)", ErrUnknownField, path, prefix+guess)
+	}
+	return fmt.Errorf("%w %q", ErrUnknownField, path)
+}
+
+// specTypes are the struct types a file decodes into, by the name yaml.v3
+// prints, so that an unknown field can be compared with the known ones.
+var specTypes = map[string]reflect.Type{}
+
+var specType = reflect.TypeOf(Spec{})
+
+func init() {
+	for _, v := range []any{Spec{}, RateSpec{}, StageSpec{}, PollSpec{}, OutlierSpec{}, VelocitySpec{}, ObjectiveSpec{}} {
+		t := reflect.TypeOf(v)
+		specTypes[t.String()] = t
+	}
+}
+
+func fieldsOf(typ string) []string {
+	t, ok := specTypes[typ]
+	if !ok {
+		return nil
+	}
+	names := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		names = append(names, name)
+	}
+	return names
+}
+
+// closest returns the candidate within edit distance 2 of name (a typo, a
+// swapped pair), or "".
+func closest(name string, candidates []string) string {
+	best, bestD := "", 3
+	for _, c := range candidates {
+		if d := editDistance(name, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// typeWord says in words what a Go type wants.
+func typeWord(goType string) string {
+	switch goType {
+	case "int":
+		return "an integer"
+	case "uint64":
+		return "a non-negative integer"
+	case "float64":
+		return "a number"
+	case "string":
+		return "a string"
+	case "[]string":
+		return "a list of strings"
+	case "[]scenarios.StageSpec":
+		return "a list of stages ({rate, duration})"
+	}
+	if _, ok := specTypes[goType]; ok {
+		return "a mapping of fields"
+	}
+	return goType
+}
+
+// tagWord says in words what a YAML tag is.
+func tagWord(tag string) string {
+	switch tag {
+	case "!!str":
+		return "a string"
+	case "!!int":
+		return "an integer"
+	case "!!float":
+		return "a number"
+	case "!!bool":
+		return "a boolean"
+	case "!!seq":
+		return "a list"
+	case "!!map":
+		return "a mapping"
+	case "!!null":
+		return "nothing"
+	}
+	return tag
+}
+
+// describe says what a node holds, for "want X, got Y" messages.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		return fmt.Sprintf("%s %q", tagWord(n.ShortTag()), n.Value)
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.MappingNode:
+		return "a mapping"
+	}
+	return "an alias"
+}

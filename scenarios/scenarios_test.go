@@ -1,0 +1,544 @@
+package scenarios_test
+
+import (
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cdcbench/cdcbench/schedule"
+	"github.com/cdcbench/cdcbench/scenarios"
+)
+
+func TestBuiltinsParseAndValidate(t *testing.T) {
+	files, err := filepath.Glob("*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scenario files beside the package: %v", err)
+	}
+	list := scenarios.List()
+	if len(list) != len(files) {
+		t.Fatalf("List() has %d scenarios, the directory %d files", len(list), len(files))
+	}
+	for i, file := range files {
+		name := strings.TrimSuffix(file, ".yaml")
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(string(data), "# ") {
+				t.Errorf("%s does not open with a comment saying which question it answers", file)
+			}
+			if !strings.Contains(string(data), "unit: rows/s") && !strings.Contains(string(data), "unit: batches/s") {
+				t.Errorf("%s does not state its rate unit", file)
+			}
+			s, err := scenarios.Builtin(name)
+			if err != nil {
+				t.Fatalf("Builtin(%q): %v", name, err)
+			}
+			if s.Name != name {
+				t.Errorf("name %q, file %s: they must agree so that `cdcbench run %s` finds it", s.Name, file, s.Name)
+			}
+			if errs := s.Validate(); len(errs) != 0 {
+				t.Errorf("Validate() = %v", errs)
+			}
+			if !reflect.DeepEqual(list[i], s) { // Glob and List both sort by name
+				t.Errorf("List()[%d] = %q, Builtin(%q) differs", i, list[i].Name, name)
+			}
+		})
+	}
+}
+
+func TestBuiltinIntent(t *testing.T) {
+	get := func(name string) scenarios.Spec {
+		t.Helper()
+		s, err := scenarios.Builtin(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	t.Run("smoke is short and has frauds to alert on", func(t *testing.T) {
+		s := get("smoke")
+		// Even if the paths ran one after the other, the schedule fits in 20 s.
+		if total := s.Total() * time.Duration(len(s.Paths)); total >= 20*time.Second {
+			t.Errorf("schedule x paths = %v, want under 20s", total)
+		}
+		if !reflect.DeepEqual(s.Paths, []string{"cdc", "poll-100ms"}) {
+			t.Errorf("paths %v, want both kinds", s.Paths)
+		}
+		// Each fraud pattern starts with probability FraudRate per row.
+		rows := s.Schedule().Cumulative(s.Total()) * float64(s.BatchSize)
+		if frauds := rows * s.FraudRate; frauds < 20 {
+			t.Errorf("about %.0f fraud patterns in the run, want at least 20", frauds)
+		}
+	})
+	t.Run("burst peaks five-fold at the end of each period", func(t *testing.T) {
+		s := get("burst")
+		for _, c := range []struct {
+			at      time.Duration
+			batches float64
+		}{
+			{0, 20}, {7999 * time.Millisecond, 20}, {8 * time.Second, 100}, {9999 * time.Millisecond, 100},
+			{10 * time.Second, 20}, {38 * time.Second, 100}, {44 * time.Second, 20}, {45 * time.Second, 0},
+		} {
+			if got := s.Schedule().Rate(c.at); got != c.batches {
+				t.Errorf("Rate(%v) = %v batches/s, want %v", c.at, got, c.batches)
+			}
+			if got := s.TargetRowsPerSecond(c.at); got != c.batches*50 {
+				t.Errorf("TargetRowsPerSecond(%v) = %v, want %v", c.at, got, c.batches*50)
+			}
+		}
+	})
+	t.Run("ramp climbs from 500 to 20,000 rows/s over the whole schedule", func(t *testing.T) {
+		s := get("ramp")
+		if s.Total() != 120*time.Second {
+			t.Errorf("schedule lasts %v, want 120s", s.Total())
+		}
+		if got := s.TargetRowsPerSecond(0); got != 500 {
+			t.Errorf("start %v rows/s, want 500", got)
+		}
+		if got := s.TargetRowsPerSecond(60 * time.Second); math.Abs(got-10250) > 1e-6 {
+			t.Errorf("middle %v rows/s, want 10250", got)
+		}
+	})
+}
+
+// TestRowsConvertByBatchSize checks that rows/s and batches/s name the same
+// load and that the arrivals follow it.
+func TestRowsConvertByBatchSize(t *testing.T) {
+	const head = "name: t\ndescription: conversion\nduration: 10s\nbatch_size: 40\n"
+	for _, tc := range []struct {
+		name, rate string
+		batches    float64
+	}{
+		{"rows", "rate: {shape: constant, unit: rows/s, rate: 1000}\n", 25},
+		{"batches", "rate: {shape: constant, unit: batches/s, rate: 25}\n", 25},
+		{"rows step", "rate: {shape: step, unit: rows/s, stages: [{rate: 400, duration: 4s}, {rate: 2000, duration: 6s}]}\n", 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := scenarios.Parse("t.yaml", []byte(head+tc.rate))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := s.Schedule().Rate(time.Second); got != tc.batches {
+				t.Errorf("Rate(1s) = %v batches/s, want %v", got, tc.batches)
+			}
+			if got := s.TargetRowsPerSecond(time.Second); got != tc.batches*40 {
+				t.Errorf("TargetRowsPerSecond(1s) = %v, want %v", got, tc.batches*40)
+			}
+			a, n := s.Arrivals(), 0
+			for _, ok := a.Next(); ok; _, ok = a.Next() {
+				n++
+			}
+			if want := int(math.Ceil(s.Schedule().Cumulative(s.Total()))); n != want {
+				t.Errorf("%d batches, want %d", n, want)
+			}
+		})
+	}
+}
+
+func TestScheduleShapes(t *testing.T) {
+	const head = "name: t\ndescription: shapes\nwarmup: 2s\nduration: 8s\nbatch_size: 10\n"
+	for _, tc := range []struct {
+		name, rate string
+		want       schedule.Schedule
+	}{
+		{"constant", "rate: {shape: constant, unit: batches/s, rate: 5}", schedule.Constant{PerSecond: 5, Length: 10 * time.Second}},
+		{"burst", "rate: {shape: burst, unit: rows/s, base: 100, peak: 300, period: 5s, length: 1s}",
+			schedule.Burst{Base: 10, Peak: 30, Period: 5 * time.Second, Length: time.Second, Total: 10 * time.Second}},
+		{"ramp", "rate: {shape: ramp, unit: rows/s, from: 0, to: 1000}", schedule.Ramp{From: 0, To: 100, Length: 10 * time.Second}},
+		{"step", "rate: {shape: step, unit: batches/s, stages: [{rate: 1, duration: 2s}, {rate: 0, duration: 3s}, {rate: 4, duration: 5s}]}",
+			schedule.Step{Stages: []schedule.Stage{{Rate: 1, Length: 2 * time.Second}, {Rate: 0, Length: 3 * time.Second}, {Rate: 4, Length: 5 * time.Second}}}},
+		{"sine", "rate: {shape: sine, unit: rows/s, mean: 100, amplitude: 50, period: 4s, arrivals: poisson}",
+			schedule.Sine{Mean: 10, Amplitude: 5, Period: 4 * time.Second, Length: 10 * time.Second}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := scenarios.Parse("t.yaml", []byte(head+tc.rate+"\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := s.Schedule(); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Schedule() = %#v, want %#v", got, tc.want)
+			}
+		})
+	}
+}
+
+// valid is a scenario file with one field per line, for the error cases
+// to break; line numbers in the cases refer to it.
+const valid = `# test
+name: t
+batch_size: 50
+description: a test
+warmup: 1s
+duration: 5s
+rate:
+  shape: constant
+  unit: batches/s
+  rate: 20
+paths: [cdc, poll-100ms]
+`
+
+// edit replaces old (which must occur in valid) with new.
+func edit(t *testing.T, old, new string) string {
+	t.Helper()
+	if !strings.Contains(valid, old) {
+		t.Fatalf("%q not in the valid file", old)
+	}
+	return strings.Replace(valid, old, new, 1)
+}
+
+func TestParseErrors(t *testing.T) {
+	if _, err := scenarios.Parse("t.yaml", []byte(valid)); err != nil {
+		t.Fatalf("the valid file does not parse: %v", err)
+	}
+	for _, tc := range []struct {
+		name     string
+		old, new string
+		want     []string // substrings of the message
+		is       error
+	}{
+		{"unknown field", "batch_size: 50", "bach_size: 50",
+			[]string{`t.yaml:3: unknown field "bach_size"`, `did you mean "batch_size"`}, scenarios.ErrUnknownField},
+		{"unknown nested field", "  rate: 20", "  rat: 20",
+			[]string{`t.yaml:10: unknown field "rate.rat"`, `did you mean "rate.rate"`}, scenarios.ErrUnknownField},
+		{"wrong type", "batch_size: 50", `batch_size: "fifty"`,
+			[]string{`t.yaml:3: batch_size: want an integer, got a string "fifty"`}, nil},
+		{"rate not a mapping", "rate:\n  shape: constant\n  unit: batches/s\n  rate: 20", "rate: 20",
+			[]string{`t.yaml:7: rate: want a mapping of fields, got an integer "20"`}, nil},
+		{"duration without unit", "duration: 5s", "duration: 5",
+			[]string{`t.yaml:6: duration: want a duration with a unit such as "60s"`}, nil},
+		{"duration malformed", "warmup: 1s", "warmup: one second",
+			[]string{`t.yaml:5: warmup: want a duration`, `"one second"`}, nil},
+		{"negative rate", "rate: 20", "rate: -20",
+			[]string{`t.yaml:10: rate.rate: must be a finite number >= 0, got -20`}, nil},
+		{"zero rate", "rate: 20", "rate: 0",
+			[]string{`t.yaml:10: rate.rate: must be positive`}, nil},
+		{"batch size 0", "batch_size: 50", "batch_size: 0",
+			[]string{`t.yaml:3: batch_size: must be at least 1, got 0`}, nil},
+		{"batch size missing", "batch_size: 50\n", "",
+			[]string{`t.yaml: batch_size: must be at least 1, got 0`}, nil},
+		{"warmup longer than duration", "warmup: 1s", "warmup: 6s",
+			[]string{`t.yaml:5: warmup: must not be longer than duration (5s), got 6s`}, nil},
+		{"bad path", "[cdc, poll-100ms]", "[cdc, poll-fast]",
+			[]string{`t.yaml:11: paths[1]: want "cdc" or "poll-<interval>"`, `"poll-fast"`}, scenarios.ErrPath},
+		{"poll interval too short", "[cdc, poll-100ms]", "[poll-500us]",
+			[]string{`t.yaml:11: paths[0]:`, "at least 1ms"}, scenarios.ErrPath},
+		{"duplicate path", "[cdc, poll-100ms]", "[poll-1s, cdc, poll-1000ms]",
+			[]string{`t.yaml:11: paths[2]: "poll-1000ms" repeats paths[0]`}, nil},
+		{"no paths", "[cdc, poll-100ms]", "[]",
+			[]string{`t.yaml:11: paths: at least one path`}, nil},
+		{"unit missing", "  unit: batches/s\n", "",
+			[]string{`t.yaml:7: rate.unit: required`, `"rows/s"`}, nil},
+		{"unknown unit", "unit: batches/s", "unit: rows/min",
+			[]string{`t.yaml:9: rate.unit: must be one of`, `"rows/min"`}, nil},
+		{"unknown shape", "shape: constant", "shape: square",
+			[]string{`t.yaml:8: rate.shape: must be one of`, `"square"`}, nil},
+		{"field of another shape", "  rate: 20", "  rate: 20\n  peak: 50",
+			[]string{`t.yaml:11: rate.peak: not used by shape "constant"`}, nil},
+		{"sine amplitude above mean", "  shape: constant\n  unit: batches/s\n  rate: 20",
+			"  shape: sine\n  unit: batches/s\n  mean: 20\n  amplitude: 30\n  period: 2s",
+			[]string{`t.yaml:11: rate.amplitude: must not exceed mean (20)`}, nil},
+		{"step without stages", "  shape: constant\n  unit: batches/s\n  rate: 20", "  shape: step\n  unit: batches/s",
+			[]string{`t.yaml:7: rate.stages: a step shape needs at least one stage`}, nil},
+		{"step stages short of the schedule", "  shape: constant\n  unit: batches/s\n  rate: 20",
+			"  shape: step\n  unit: batches/s\n  stages:\n    - {rate: 5, duration: 2s}\n    - {rate: 5, duration: 1s}",
+			[]string{`t.yaml:10: rate.stages: stages last 3s in all; they must cover warmup + duration (6s)`}, nil},
+		{"stage duration wrong in a flow mapping", "  shape: constant\n  unit: batches/s\n  rate: 20",
+			"  shape: step\n  unit: batches/s\n  stages:\n    - {rate: 5, duration: six}",
+			[]string{`t.yaml:11: rate.stages[0].duration: want a duration`, `"six"`}, nil},
+		{"burst peak fills its period", "  shape: constant\n  unit: batches/s\n  rate: 20",
+			"  shape: burst\n  unit: batches/s\n  base: 1\n  peak: 5\n  period: 1s\n  length: 1s",
+			[]string{`t.yaml:13: rate.length: must be shorter than period (1s), got 1s`}, nil},
+		{"unknown arrivals", "  rate: 20", "  rate: 20\n  arrivals: bursty",
+			[]string{`t.yaml:11: rate.arrivals: must be one of "even", "poisson", got "bursty"`}, nil},
+		{"fraud rate too high", "name: t", "name: t\nfraud_rate: 0.6",
+			[]string{`t.yaml:3: fraud_rate: must be within [0, 0.5], got 0.6`}, nil},
+		{"too many connections", "name: t", "name: t\nconnections: 65",
+			[]string{`t.yaml:3: connections: must be within 1..64, got 65`}, nil},
+		{"unknown insert", "name: t", "name: t\ninsert: upsert",
+			[]string{`t.yaml:3: insert: must be one of "copy", "values", got "upsert"`}, nil},
+		{"unknown poll mode", "name: t", "name: t\npoll: {mode: eager}",
+			[]string{`t.yaml:3: poll.mode: must be one of "safe", "naive", got "eager"`}, nil},
+		{"unknown outlier rule", "name: t", "name: t\noutlier:\n  rule: mean2x",
+			[]string{`t.yaml:4: outlier.rule: must be one of "mean3x", "sigma3", got "mean2x"`}, nil},
+		{"no partitions", "name: t", "name: t\npartitions: 0",
+			[]string{`t.yaml:3: partitions: must be at least 1, got 0`}, nil},
+		{"no users", "name: t", "name: t\nusers: 0",
+			[]string{`t.yaml:3: users: must be within 1..`}, nil},
+		{"threshold no score reaches", "name: t", "name: t\nvelocity: {threshold: 100}",
+			[]string{`t.yaml:3: velocity.threshold: must be within 0..99`}, nil},
+		{"description on two lines", "description: a test", "description: \"a\\ntest\"",
+			[]string{`t.yaml:4: description: must be one line`}, nil},
+		{"bad name", "name: t", "name: a/b",
+			[]string{`t.yaml:2: name: may hold only`}, nil},
+		{"duplicate key", "name: t", "name: t\nname: u",
+			[]string{`t.yaml:3: mapping key "name" already defined at line 2`}, nil},
+		{"syntax error", "paths: [cdc, poll-100ms]", "paths: [cdc, poll-100ms",
+			[]string{`t.yaml:11: did not find expected ',' or ']'`}, nil},
+		{"not a mapping", valid, "- a\n- b\n",
+			[]string{`t.yaml:1: want a mapping of fields, got a list`}, nil},
+		{"empty", valid, "",
+			[]string{`t.yaml: empty scenario file`}, nil},
+		{"two documents", valid, valid + "---\nname: u\n",
+			[]string{`t.yaml:13: more than one YAML document`}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := scenarios.Parse("t.yaml", []byte(edit(t, tc.old, tc.new)))
+			if err == nil {
+				t.Fatal("Parse succeeded")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error\n%v\ndoes not contain\n%s", err, w)
+				}
+			}
+			if tc.is != nil && !errors.Is(err, tc.is) {
+				t.Errorf("error %v is not %v", err, tc.is)
+			}
+			var fe *scenarios.FieldError
+			if !errors.As(err, &fe) || fe.File != "t.yaml" {
+				t.Errorf("error %v is not a *FieldError of t.yaml", err)
+			}
+		})
+	}
+}
+
+// TestParseReportsEverythingOnce checks that all problems show together,
+// sorted by line, and that a value that failed to decode is not reported a
+// second time by Validate.
+func TestParseReportsEverythingOnce(t *testing.T) {
+	doc := strings.NewReplacer(
+		"batch_size: 50", "batch_size: fifty",
+		"warmup: 1s", "warmup: 9s",
+		"[cdc, poll-100ms]", "[cdc, poll-fast]",
+		"  unit: batches/s\n", "",
+	).Replace(valid) + "colour: blue\n"
+	_, err := scenarios.Parse("t.yaml", []byte(doc))
+	if err == nil {
+		t.Fatal("Parse succeeded")
+	}
+	want := []string{
+		`t.yaml:3: batch_size: want an integer, got a string "fifty"`,
+		`t.yaml:5: warmup: must not be longer than duration (5s), got 9s`,
+		`t.yaml:7: rate.unit: required: one of "rows/s", "batches/s"`,
+		`t.yaml:10: paths[1]: want "cdc" or "poll-<interval>" such as "poll-100ms", got "poll-fast"`,
+		`t.yaml:11: unknown field "colour"`,
+	}
+	if got := strings.Split(err.Error(), "\n"); !reflect.DeepEqual(got, want) {
+		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	s, err := scenarios.Parse("dir/minimal.yaml", []byte(edit(t, "name: t\n", "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := scenarios.Spec{
+		Name: "minimal", Description: "a test",
+		Duration: scenarios.Duration(5 * time.Second), Warmup: scenarios.Duration(time.Second),
+		DrainTimeout: scenarios.Duration(30 * time.Second), BatchSize: 50,
+		Rate:        scenarios.RateSpec{Shape: "constant", Unit: "batches/s", Arrivals: "even", Rate: 20},
+		Connections: 1, Insert: "copy", Users: 9000, FraudRate: 0.002,
+		Paths:      []string{"cdc", "poll-100ms"},
+		Poll:       scenarios.PollSpec{Mode: "safe", Limit: 10000},
+		Partitions: 1,
+		Outlier:    scenarios.OutlierSpec{Rule: "mean3x", History: 50, MinHistory: 3, Factor: 3, MinAmount: 500},
+		Velocity: scenarios.VelocitySpec{
+			Window: scenarios.Duration(time.Minute), MaxCount: 5, HighAmount: 4000, Threshold: 70},
+		Objective:         scenarios.ObjectiveSpec{P99: scenarios.Duration(250 * time.Millisecond)},
+		ScheduleTolerance: scenarios.Duration(time.Second),
+	}
+	if !reflect.DeepEqual(s, want) {
+		t.Errorf("Parse gave\n%+v\nwant\n%+v", s, want)
+	}
+	var zero scenarios.Spec
+	zero.ApplyDefaults()
+	zero.Name, zero.Description, zero.Duration, zero.Warmup, zero.BatchSize = want.Name, want.Description, want.Duration, want.Warmup, want.BatchSize
+	zero.Rate.Shape, zero.Rate.Unit, zero.Rate.Rate = "constant", "batches/s", 20
+	if !reflect.DeepEqual(zero, want) {
+		t.Errorf("ApplyDefaults gave\n%+v\nwant\n%+v", zero, want)
+	}
+	if got, want := s.Outlier.MinAmountCents(), int64(50000); got != want {
+		t.Errorf("MinAmountCents() = %d, want %d", got, want)
+	}
+	if got, want := s.Velocity.HighAmountCents(), int64(400000); got != want {
+		t.Errorf("HighAmountCents() = %d, want %d", got, want)
+	}
+
+	t.Run("explicit zeros in a file are kept", func(t *testing.T) {
+		s, err := scenarios.Parse("t.yaml", []byte(valid+"fraud_rate: 0\nvelocity: {max_count: 0, threshold: 0}\noutlier: {min_amount: 0}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.FraudRate != 0 || s.Velocity.MaxCount != 0 || s.Velocity.Threshold != 0 || s.Outlier.MinAmount != 0 {
+			t.Errorf("explicit zeros replaced by defaults: %+v %+v %+v", s.FraudRate, s.Velocity, s.Outlier)
+		}
+		if s.Velocity.HighAmount != 4000 || s.Outlier.History != 50 {
+			t.Errorf("fields not in the file lost their defaults: %+v %+v", s.Velocity, s.Outlier)
+		}
+	})
+}
+
+// TestValidateNamesFields checks Validate on a Spec built in Go: no file, no
+// line, but every field named.
+func TestValidateNamesFields(t *testing.T) {
+	var s scenarios.Spec
+	s.ApplyDefaults()
+	var fields []string
+	for _, err := range s.Validate() {
+		var fe *scenarios.FieldError
+		if !errors.As(err, &fe) || fe.File != "" || fe.Line != 0 {
+			t.Fatalf("%v is not a bare *FieldError", err)
+		}
+		if !strings.HasPrefix(err.Error(), fe.Field+": ") {
+			t.Errorf("%q does not start with its field", err)
+		}
+		fields = append(fields, fe.Field)
+	}
+	want := []string{"name", "description", "duration", "batch_size", "rate.unit", "rate.shape"}
+	if !reflect.DeepEqual(fields, want) {
+		t.Errorf("invalid fields %v, want %v", fields, want)
+	}
+}
+
+func TestYAMLRoundTrip(t *testing.T) {
+	specs := scenarios.List()
+	extra, err := scenarios.Parse("extra.yaml", []byte(`name: extra
+description: every shape field and odd durations
+warmup: 1500ms
+duration: 1h0m30s
+batch_size: 7
+seed: 18446744073709551615
+rate:
+  shape: step
+  unit: rows/s
+  arrivals: poisson
+  stages: [{rate: 70, duration: 1s}, {rate: 0, duration: 500ms}, {rate: 7.5, duration: 1h0m30s}]
+paths: [poll-1m30s, cdc, poll-2ms]
+fraud_rate: 0
+agent_delay: 3ms
+outlier: {rule: sigma3, factor: 2.5}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range append(specs, extra) {
+		t.Run(s.Name, func(t *testing.T) {
+			out, err := s.YAML()
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := scenarios.Parse(s.Name+".yaml", out)
+			if err != nil {
+				t.Fatalf("YAML() output does not parse: %v\n%s", err, out)
+			}
+			if !reflect.DeepEqual(back, s) {
+				t.Errorf("round trip changed the spec:\n%+v\n%+v\n%s", s, back, out)
+			}
+		})
+	}
+}
+
+func TestDurationString(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0s"}, {150 * time.Millisecond, "150ms"}, {time.Minute, "1m"}, {90 * time.Second, "1m30s"},
+		{time.Hour, "1h"}, {time.Hour + 30*time.Second, "1h0m30s"}, {time.Hour + time.Minute, "1h1m"},
+		{2*time.Minute + 500*time.Millisecond, "2m0.5s"},
+	} {
+		got := scenarios.Duration(tc.d).String()
+		if got != tc.want {
+			t.Errorf("Duration(%v).String() = %q, want %q", tc.d, got, tc.want)
+		}
+		if back, err := time.ParseDuration(got); err != nil || back != tc.d {
+			t.Errorf("%q parses back to %v, %v", got, back, err)
+		}
+	}
+}
+
+func TestParsePath(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want scenarios.Path
+		name string // canonical; "" for an error
+	}{
+		{"cdc", scenarios.Path{Kind: "cdc"}, "cdc"},
+		{"poll-100ms", scenarios.Path{Kind: "poll", Interval: 100 * time.Millisecond}, "poll-100ms"},
+		{"poll-1s", scenarios.Path{Kind: "poll", Interval: time.Second}, "poll-1s"},
+		{"poll-0.25s", scenarios.Path{Kind: "poll", Interval: 250 * time.Millisecond}, "poll-250ms"},
+		{"poll-1m30s", scenarios.Path{Kind: "poll", Interval: 90 * time.Second}, "poll-1m30s"},
+		{"poll-1ms", scenarios.Path{Kind: "poll", Interval: time.Millisecond}, "poll-1ms"},
+		{"poll-999us", scenarios.Path{}, ""},
+		{"poll--1s", scenarios.Path{}, ""},
+		{"poll-fast", scenarios.Path{}, ""},
+		{"poll-", scenarios.Path{}, ""},
+		{"poll100ms", scenarios.Path{}, ""},
+		{"CDC", scenarios.Path{}, ""},
+		{"debezium", scenarios.Path{}, ""},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := scenarios.ParsePath(tc.in)
+			if tc.name == "" {
+				if !errors.Is(err, scenarios.ErrPath) {
+					t.Errorf("ParsePath(%q) = %v, %v; want ErrPath", tc.in, got, err)
+				}
+				return
+			}
+			if err != nil || got != tc.want || got.String() != tc.name {
+				t.Errorf("ParsePath(%q) = %+v (%q), %v; want %+v (%q)", tc.in, got, got.String(), err, tc.want, tc.name)
+			}
+		})
+	}
+	s, err := scenarios.Builtin("smoke")
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths, err := s.ParsedPaths()
+	if err != nil || len(paths) != 2 || paths[1].Interval != 100*time.Millisecond {
+		t.Errorf("ParsedPaths() = %v, %v", paths, err)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "mine.yaml")
+	if err := os.WriteFile(file, []byte(valid), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, arg, wantName string
+		is                  error
+	}{
+		{"built-in", "steady", "steady", nil},
+		{"file", file, "t", nil},
+		{"missing file", filepath.Join(dir, "nope.yaml"), "", os.ErrNotExist},
+		{"yaml suffix is a file", "steady.yaml.yaml", "", os.ErrNotExist},
+		{"unknown name", "stead", "", scenarios.ErrUnknownScenario},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := scenarios.Resolve(tc.arg)
+			if tc.is != nil {
+				if !errors.Is(err, tc.is) {
+					t.Fatalf("Resolve(%q) error %v, want %v", tc.arg, err, tc.is)
+				}
+				return
+			}
+			if err != nil || s.Name != tc.wantName {
+				t.Fatalf("Resolve(%q) = %q, %v; want %q", tc.arg, s.Name, err, tc.wantName)
+			}
+		})
+	}
+	_, err := scenarios.Builtin("stead")
+	if err == nil || !strings.Contains(err.Error(), "burst, ramp, smoke, steady") {
+		t.Errorf("Builtin error %v does not list the built-ins", err)
+	}
+}

@@ -1,0 +1,282 @@
+package scenarios
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// FieldError is one problem with one field of a scenario. Validate returns
+// them with Field and Err; Parse adds File and Line, so that the message
+// points into the file: "smoke.yaml:3: batch_size: must be at least 1, got 0".
+type FieldError struct {
+	File  string // as given to Parse; "" for a Spec built in Go
+	Line  int    // 1-based; 0 when the file does not show the field
+	Field string // YAML path such as "rate.stages[1].duration"; "" when Err names what is wrong itself
+	Err   error
+}
+
+// Error implements error.
+func (e *FieldError) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		if e.Line > 0 {
+			fmt.Fprintf(&b, ":%d", e.Line)
+		}
+		b.WriteString(": ")
+	}
+	if e.Field != "" {
+		b.WriteString(e.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+// Unwrap returns the underlying error, such as ErrPath or ErrUnknownField.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Limits Validate enforces.
+const (
+	MaxConnections = 64            // producer connections; more only measures connection overhead on a 2-core box
+	MaxFraudRate   = 0.5           // beyond it the "normal" traffic the agents learn from is mostly fraud
+	maxUsers       = 1_000_000_000 // user ids start at 1000 and are int32
+	maxScore       = 100           // the velocity score's maximum: 40 + 50 + 10
+	maxStages      = 1000          // a step schedule is scanned on every call; keep it short
+)
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+
+// validator collects FieldErrors.
+type validator struct{ errs []error }
+
+func (v *validator) add(field, format string, args ...any) {
+	v.errs = append(v.errs, &FieldError{Field: field, Err: fmt.Errorf(format, args...)})
+}
+
+func (v *validator) positive(field string, d Duration) {
+	if d <= 0 {
+		v.add(field, "must be positive, got %v", d)
+	}
+}
+
+func (v *validator) notNegative(field string, d Duration) {
+	if d < 0 {
+		v.add(field, "must not be negative, got %v", d)
+	}
+}
+
+// rate checks a rate: finite and not negative. It reports whether it was.
+func (v *validator) rate(field string, r float64) bool {
+	if math.IsNaN(r) || math.IsInf(r, 0) || r < 0 {
+		v.add(field, "must be a finite number >= 0, got %v", r)
+		return false
+	}
+	return true
+}
+
+func (v *validator) oneOf(field, got string, allowed ...string) bool {
+	if slices.Contains(allowed, got) {
+		return true
+	}
+	if got == "" {
+		v.add(field, "required: one of %s", quoteAll(allowed))
+	} else {
+		v.add(field, "must be one of %s, got %q", quoteAll(allowed), got)
+	}
+	return false
+}
+
+func quoteAll(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(q, ", ")
+}
+
+// Validate reports every invalid field of s, each as a *FieldError naming
+// the field and the reason. Defaults are not applied first: call
+// ApplyDefaults (Parse does) if zero fields should get them.
+func (s Spec) Validate() []error {
+	var v validator
+	switch {
+	case s.Name == "":
+		v.add("name", "required")
+	case !nameRE.MatchString(s.Name):
+		v.add("name", "may hold only letters, digits, '.', '_' and '-' (it names result directories), got %q", s.Name)
+	}
+	switch {
+	case strings.TrimSpace(s.Description) == "":
+		v.add("description", "required: one line saying which question the scenario answers")
+	case strings.ContainsAny(strings.TrimSpace(s.Description), "\r\n"):
+		v.add("description", "must be one line")
+	}
+	v.positive("duration", s.Duration)
+	v.notNegative("warmup", s.Warmup)
+	if s.Duration > 0 && s.Warmup > s.Duration {
+		v.add("warmup", "must not be longer than duration (%v), got %v", s.Duration, s.Warmup)
+	}
+	v.positive("drain_timeout", s.DrainTimeout)
+	if s.BatchSize < 1 {
+		v.add("batch_size", "must be at least 1, got %d", s.BatchSize)
+	}
+	s.validateRate(&v)
+	if s.Connections < 1 || s.Connections > MaxConnections {
+		v.add("connections", "must be within 1..%d, got %d", MaxConnections, s.Connections)
+	}
+	v.oneOf("insert", s.Insert, InsertCopy, InsertValues)
+	if s.Users < 1 || s.Users > maxUsers {
+		v.add("users", "must be within 1..%d, got %d", maxUsers, s.Users)
+	}
+	if !(s.FraudRate >= 0 && s.FraudRate <= MaxFraudRate) {
+		v.add("fraud_rate", "must be within [0, %v], got %v", MaxFraudRate, s.FraudRate)
+	}
+	s.validatePaths(&v)
+	v.oneOf("poll.mode", s.Poll.Mode, PollSafe, PollNaive)
+	if s.Poll.Limit < 1 {
+		v.add("poll.limit", "must be at least 1, got %d", s.Poll.Limit)
+	}
+	if s.Partitions < 1 {
+		v.add("partitions", "must be at least 1, got %d", s.Partitions)
+	}
+	v.notNegative("agent_delay", s.AgentDelay)
+	s.validateAgents(&v)
+	v.positive("objective.p99", s.Objective.P99)
+	v.positive("schedule_tolerance", s.ScheduleTolerance)
+	return v.errs
+}
+
+func (s Spec) validatePaths(v *validator) {
+	if len(s.Paths) == 0 {
+		v.add("paths", "at least one path is required, such as %q", PathCDC)
+	}
+	seen := make(map[string]int, len(s.Paths))
+	for i, name := range s.Paths {
+		field := fmt.Sprintf("paths[%d]", i)
+		p, err := ParsePath(name)
+		if err != nil {
+			v.errs = append(v.errs, &FieldError{Field: field, Err: err})
+			continue
+		}
+		if j, dup := seen[p.String()]; dup {
+			v.add(field, "%q repeats paths[%d] (%q)", name, j, s.Paths[j])
+			continue
+		}
+		seen[p.String()] = i
+	}
+}
+
+func (s Spec) validateAgents(v *validator) {
+	o := s.Outlier
+	v.oneOf("outlier.rule", o.Rule, RuleMean3x, RuleSigma3)
+	if o.History < 1 {
+		v.add("outlier.history", "must be at least 1, got %d", o.History)
+	}
+	if o.MinHistory < 1 || o.MinHistory > max(o.History, 1) {
+		v.add("outlier.min_history", "must be within 1..history (%d), got %d", o.History, o.MinHistory)
+	}
+	if !(o.Factor > 0) || math.IsInf(o.Factor, 0) {
+		v.add("outlier.factor", "must be a finite number > 0, got %v", o.Factor)
+	}
+	v.rate("outlier.min_amount", o.MinAmount)
+	w := s.Velocity
+	v.positive("velocity.window", w.Window)
+	if w.MaxCount < 0 {
+		v.add("velocity.max_count", "must not be negative, got %d", w.MaxCount)
+	}
+	v.rate("velocity.high_amount", w.HighAmount)
+	if w.Threshold < 0 || w.Threshold >= maxScore {
+		v.add("velocity.threshold", "must be within 0..%d (an alert needs a score above it; the highest is %d), got %d", maxScore-1, maxScore, w.Threshold)
+	}
+}
+
+// shapeFields lists, per shape, the RateSpec fields it reads.
+var shapeFields = map[string][]string{
+	ShapeConstant: {"rate"},
+	ShapeBurst:    {"base", "peak", "period", "length"},
+	ShapeRamp:     {"from", "to"},
+	ShapeStep:     {"stages"},
+	ShapeSine:     {"mean", "amplitude", "period"},
+}
+
+func (s Spec) validateRate(v *validator) {
+	r := s.Rate
+	before := len(v.errs)
+	unitOK := v.oneOf("rate.unit", r.Unit, UnitRows, UnitBatches)
+	v.oneOf("rate.arrivals", r.Arrivals, ArrivalsEven, ArrivalsPoisson)
+	if !v.oneOf("rate.shape", r.Shape, ShapeConstant, ShapeBurst, ShapeRamp, ShapeStep, ShapeSine) {
+		return
+	}
+	set := []struct {
+		name string
+		set  bool
+	}{
+		{"rate", r.Rate != 0}, {"base", r.Base != 0}, {"peak", r.Peak != 0},
+		{"period", r.Period != 0}, {"length", r.Length != 0}, {"from", r.From != 0},
+		{"to", r.To != 0}, {"stages", r.Stages != nil}, {"mean", r.Mean != 0}, {"amplitude", r.Amplitude != 0},
+	}
+	for _, f := range set {
+		if f.set && !slices.Contains(shapeFields[r.Shape], f.name) {
+			v.add("rate."+f.name, "not used by shape %q (it reads %s)", r.Shape, strings.Join(shapeFields[r.Shape], ", "))
+		}
+	}
+	switch r.Shape {
+	case ShapeConstant:
+		if v.rate("rate.rate", r.Rate) && r.Rate == 0 {
+			v.add("rate.rate", "must be positive, got 0")
+		}
+	case ShapeBurst:
+		v.rate("rate.base", r.Base)
+		v.rate("rate.peak", r.Peak)
+		v.positive("rate.period", r.Period)
+		v.positive("rate.length", r.Length)
+		if r.Period > 0 && r.Length >= r.Period {
+			v.add("rate.length", "must be shorter than period (%v), got %v", r.Period, r.Length)
+		}
+	case ShapeRamp:
+		v.rate("rate.from", r.From)
+		v.rate("rate.to", r.To)
+	case ShapeStep:
+		s.validateStages(v)
+	case ShapeSine:
+		v.rate("rate.mean", r.Mean)
+		if v.rate("rate.amplitude", r.Amplitude) && r.Amplitude > r.Mean {
+			v.add("rate.amplitude", "must not exceed mean (%v), or the rate would go negative; got %v", r.Mean, r.Amplitude)
+		}
+		v.positive("rate.period", r.Period)
+	}
+	if len(v.errs) > before || !unitOK || s.BatchSize < 1 || s.Duration <= 0 || s.Warmup < 0 {
+		return
+	}
+	// The shape is well formed: check that it offers a load worth measuring.
+	sch := s.Schedule()
+	total, warm := s.Total(), time.Duration(s.Warmup)
+	if n := sch.Cumulative(total) - sch.Cumulative(warm); n < 1 {
+		v.add("rate", "offers %.2f batches in the measured window; at least 1 is needed", n)
+	}
+}
+
+func (s Spec) validateStages(v *validator) {
+	st := s.Rate.Stages
+	if len(st) == 0 {
+		v.add("rate.stages", "a step shape needs at least one stage")
+		return
+	}
+	if len(st) > maxStages {
+		v.add("rate.stages", "at most %d stages, got %d", maxStages, len(st))
+	}
+	var sum Duration
+	for i, g := range st {
+		v.rate(fmt.Sprintf("rate.stages[%d].rate", i), g.Rate)
+		v.positive(fmt.Sprintf("rate.stages[%d].duration", i), g.Duration)
+		sum += g.Duration
+	}
+	if want := s.Warmup + s.Duration; sum != want {
+		v.add("rate.stages", "stages last %v in all; they must cover warmup + duration (%v)", sum, want)
+	}
+}
