@@ -2,6 +2,7 @@ package bench_test
 
 import (
 	"context"
+	"github.com/HdrHistogram/hdrhistogram-go"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,7 +109,39 @@ func TestRunBothPaths(t *testing.T) {
 	if err != nil || back.Paths[0].Agents[0].E2E != cdc {
 		t.Errorf("result.json does not round-trip: %v", err)
 	}
+	assertHlogMatches(t, filepath.Join(out, bench.HlogFile), res)
 	assertNoSlots(t, st)
+}
+
+// assertHlogMatches decodes the interval log and checks that each tag's
+// intervals add up to the cumulative counts in the result.
+func assertHlogMatches(t *testing.T, path string, res *bench.Result) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rd := hdrhistogram.NewHistogramLogReader(f)
+	counts := map[string]int64{}
+	for {
+		h, err := rd.NextIntervalHistogram()
+		if err != nil {
+			t.Fatalf("interval log: %v", err)
+		}
+		if h == nil {
+			break
+		}
+		counts[h.Tag()] += h.TotalCount()
+	}
+	for _, p := range res.Paths {
+		for _, a := range p.Agents {
+			tag := p.Name + "/" + a.Name + "/e2e"
+			if counts[tag] != a.E2E.Count {
+				t.Errorf("%s: interval log holds %d samples, result.json %d", tag, counts[tag], a.E2E.Count)
+			}
+		}
+	}
 }
 
 // TestAgentDelayCalibrates checks the harness measures what it claims: an

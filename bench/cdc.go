@@ -112,4 +112,3 @@ func ServeCDC(ctx context.Context, st stack.Stack, ready func()) error {
 	}
 	return c.stop(context.WithoutCancel(ctx))
 }
-

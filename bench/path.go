@@ -157,6 +157,15 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 		}
 	}
 	res.ProbeRoundTripMs = ms(time.Since(probeStart))
+	stopIntervals := make(chan struct{})
+	intervalsDone := make(chan error, 1)
+	go func() { intervalsDone <- logIntervals(r.intervals, ps.String(), sets.agents, sets.sets, stopIntervals) }()
+	defer func() {
+		close(stopIntervals)
+		if ierr := <-intervalsDone; ierr != nil && err == nil {
+			err = ierr
+		}
+	}()
 	r.logf("path %s: probe made the round trip in %.1f ms; producing for %v (+%v warm-up)", ps.String(), res.ProbeRoundTripMs, plan.Duration, plan.Warmup)
 
 	// Workload.

@@ -49,10 +49,11 @@ const Schema = `CREATE TABLE transactions (
 
 // run is the state shared by a run's paths.
 type run struct {
-	cfg    Config
-	id     string
-	alerts *kgo.Client
-	logMu  sync.Mutex
+	cfg       Config
+	id        string
+	alerts    *kgo.Client
+	intervals *intervalLog
+	logMu     sync.Mutex
 }
 
 // Run executes every path of cfg.Plan in turn and writes the result
@@ -80,6 +81,9 @@ func Run(ctx context.Context, cfg Config) (*Result, string, error) {
 		return nil, "", fmt.Errorf("bench: alert producer: %w", err)
 	}
 	defer r.alerts.Close()
+	if r.intervals, err = openIntervalLog(filepath.Join(dir, HlogFile), start); err != nil {
+		return nil, "", err
+	}
 
 	var runErr error
 	var sets []pathSets
@@ -96,6 +100,9 @@ func Run(ctx context.Context, cfg Config) (*Result, string, error) {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	_ = r.alerts.Flush(fctx)
 	cancel()
+	if err := r.intervals.close(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("bench: interval log: %w", err)
+	}
 	res.FinishedAt = time.Now().UTC()
 	judge(res, runErr)
 	if err := writeHistograms(dir, sets); err != nil && runErr == nil {

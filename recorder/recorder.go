@@ -68,21 +68,48 @@ const (
 	SigFigs   = 3
 )
 
-// Set holds one path x agent's histograms. It is safe for concurrent use.
+// Set holds one path x agent's histograms: per stage a cumulative one for
+// the run and an interval one that Rotate hands out and replaces, for
+// latency-over-time logs. hdrhistogram-go has no Java-style Recorder, so the
+// interval histograms are swapped under the lock instead. Record is safe for
+// concurrent use; Rotate must be called from one goroutine at a time.
 type Set struct {
 	mu       sync.Mutex
 	h        [NumStages]*hdrhistogram.Histogram
+	iv       [NumStages]*hdrhistogram.Histogram
+	spare    [NumStages]*hdrhistogram.Histogram // owned by Rotate
 	negative [NumStages]int64
 	overflow [NumStages]int64
 }
+
+func newHistogram() *hdrhistogram.Histogram { return hdrhistogram.New(LowestUs, HighestUs, SigFigs) }
 
 // NewSet returns an empty Set.
 func NewSet() *Set {
 	s := &Set{}
 	for i := range s.h {
-		s.h[i] = hdrhistogram.New(LowestUs, HighestUs, SigFigs)
+		s.h[i], s.iv[i], s.spare[i] = newHistogram(), newHistogram(), newHistogram()
 	}
 	return s
+}
+
+// Rotate ends the current interval: it swaps in empty interval histograms
+// and calls fn with each stage's finished one that holds samples. fn must
+// not keep h, which is reset and reused afterwards.
+func (s *Set) Rotate(fn func(st Stage, h *hdrhistogram.Histogram) error) error {
+	s.mu.Lock()
+	taken := s.iv
+	s.iv = s.spare
+	s.mu.Unlock()
+	var err error
+	for st, h := range taken {
+		if h.TotalCount() > 0 && err == nil {
+			err = fn(Stage(st), h)
+		}
+		h.Reset()
+	}
+	s.spare = taken
+	return err
 }
 
 // Record adds one sample of us microseconds to stage st.
@@ -96,6 +123,7 @@ func (s *Set) Record(st Stage, us int64) {
 	default:
 		// Zero is a legitimate sub-microsecond span: record it as such.
 		_ = s.h[st].RecordValue(us)
+		_ = s.iv[st].RecordValue(us)
 	}
 	s.mu.Unlock()
 }

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/cdcbench/cdcbench/recorder"
 )
 
@@ -94,4 +96,38 @@ func BenchmarkRecord(b *testing.B) {
 			v = (v*7 + 13) % 500000
 		}
 	})
+}
+
+func TestRotate(t *testing.T) {
+	s := recorder.NewSet()
+	for i := int64(1); i <= 10; i++ {
+		s.Record(recorder.E2E, i)
+	}
+	s.Record(recorder.Agent, 5)
+	got := map[recorder.Stage]int64{}
+	rotate := func() {
+		got = map[recorder.Stage]int64{}
+		if err := s.Rotate(func(st recorder.Stage, h *hdrhistogram.Histogram) error {
+			got[st] = h.TotalCount()
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rotate()
+	if got[recorder.E2E] != 10 || got[recorder.Agent] != 1 || len(got) != 2 {
+		t.Fatalf("first interval = %v, want e2e 10, agent 1", got)
+	}
+	s.Record(recorder.E2E, 7)
+	rotate()
+	if got[recorder.E2E] != 1 || len(got) != 1 {
+		t.Fatalf("second interval = %v, want only e2e 1 (intervals must not accumulate)", got)
+	}
+	rotate()
+	if len(got) != 0 {
+		t.Fatalf("empty interval reported %v", got)
+	}
+	if n := s.Summary(recorder.E2E).Count; n != 11 {
+		t.Fatalf("cumulative count = %d, want 11", n)
+	}
 }

@@ -86,7 +86,8 @@ func Resolve(nameOrPath string) (Spec, error) {
 // reported at once (errors.Join of *FieldError), each located by line:
 //
 //	burst.yaml:3: unknown field "bach_size" (did you mean "batch_size"?)
-//	burst.yaml:4: batch_size: want an integer, got "fifty"
+//	burst.yaml:4: batch_size: want an integer, got a string "fifty"
+//	burst.yaml:7: rate.unit: required: one of "rows/s", "batches/s"
 //
 // Defaults are applied before decoding, so an explicit zero in the file is
 // kept rather than replaced.
@@ -99,16 +100,16 @@ func Parse(file string, data []byte) (Spec, error) {
 	if errors.Is(err, io.EOF) {
 		return Spec{}, &FieldError{File: file, Err: errors.New("empty scenario file")}
 	}
-	var doc yaml.Node
 	if err == nil {
 		// A second document would be silently ignored otherwise.
-		if extra := dec.Decode(&doc); !errors.Is(extra, io.EOF) {
-			return Spec{}, &FieldError{File: file, Line: doc.Line, Err: errors.New("more than one YAML document")}
+		var extra yaml.Node
+		if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+			return Spec{}, &FieldError{File: file, Line: extra.Line, Err: errors.New("more than one YAML document")}
 		}
 	}
 	var te *yaml.TypeError
 	if err != nil && !errors.As(err, &te) {
-		return Spec{}, syntaxError(file, err)
+		return Spec{}, syntaxError(file, data, err)
 	}
 	if s.Name == "" {
 		s.Name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
@@ -118,28 +119,25 @@ func Parse(file string, data []byte) (Spec, error) {
 		return s, nil
 	}
 	// Only now is the file indexed by line: the happy path does not pay.
+	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return Spec{}, syntaxError(file, err)
+		return Spec{}, syntaxError(file, data, err)
 	}
 	idx := newIndex(&doc)
 	var all []*FieldError
-	broken := map[string]bool{} // fields whose value did not decode
+	broken := map[string]bool{} // fields whose value did not decode; "" for the whole file
 	if te != nil {
 		for _, msg := range te.Errors {
-			fe := idx.decodeError(msg)
+			fe, scope, undecoded := idx.decodeError(msg)
 			fe.File = file
-			if fe.Field != "" {
-				broken[fe.Field] = true
+			if undecoded {
+				broken[scope] = true
 			}
 			all = append(all, fe)
 		}
 	}
 	for _, err := range errs {
-		var fe *FieldError
-		if !errors.As(err, &fe) {
-			all = append(all, &FieldError{File: file, Err: err})
-			continue
-		}
+		fe := err.(*FieldError) // Validate returns nothing else
 		if brokenField(broken, fe.Field) {
 			continue // its value is whatever failed to decode; one message is enough
 		}
@@ -166,7 +164,7 @@ func brokenField(broken map[string]bool, field string) bool {
 			return true
 		}
 	}
-	return false
+	return broken[""]
 }
 
 // parent returns the YAML path one level up: "rate.stages[1]" → "rate.stages" → "rate" → "".
@@ -179,12 +177,33 @@ func parent(path string) string {
 
 var syntaxRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-func syntaxError(file string, err error) error {
-	if m := syntaxRE.FindStringSubmatch(err.Error()); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &FieldError{File: file, Line: line, Err: errors.New(m[2])}
+// parserProblems are the messages of libyaml's parser (as opposed to its
+// scanner). yaml.v3 reports their line from a 0-based mark, one less than
+// the line at fault (go-yaml/yaml#1066), while scanner lines are right.
+var parserProblems = map[string]bool{
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected <document start>": true,
+	"did not find expected <stream-start>":   true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"found duplicate %TAG directive":         true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found undefined tag handle":             true,
+}
+
+func syntaxError(file string, data []byte, err error) error {
+	m := syntaxRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return &FieldError{File: file, Err: err}
 	}
-	return &FieldError{File: file, Err: err}
+	line, _ := strconv.Atoi(m[1])
+	if parserProblems[m[2]] {
+		line = min(line+1, bytes.Count(data, []byte("\n"))+1)
+	}
+	return &FieldError{File: file, Line: line, Err: errors.New(m[2])}
 }
 
 // index maps a parsed file's YAML paths to lines and back, to locate the
@@ -275,47 +294,60 @@ func (idx *index) first(line int) (indexEntry, bool) {
 
 var (
 	lineRE      = regexp.MustCompile(`^line (\d+): (?:column (\d+): )?(.*)$`)
-	notFoundRE  = regexp.MustCompile("^field (\\S+) not found in type (\\S+)$")
-	unmarshalRE = regexp.MustCompile("^cannot unmarshal (!!\\w+)(?: `(.*)`)? into (.+)$")
+	notFoundRE  = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
+	duplicateRE = regexp.MustCompile(`^mapping key "(.*)" already defined at line (\d+)$`)
+	unmarshalRE = regexp.MustCompile(`^cannot unmarshal (!!\w+)(?: ` + "`(.*)`" + `)? into (.+)$`)
 )
 
 // decodeError turns one of yaml.v3's "line N: ..." messages into a
-// FieldError naming the field.
-func (idx *index) decodeError(msg string) *FieldError {
+// FieldError naming the field. When the message means a value was not
+// decoded, undecoded is true and scope is its path ("" for the whole file),
+// so that Validate's complaints about the leftover value can be dropped.
+func (idx *index) decodeError(msg string) (fe *FieldError, scope string, undecoded bool) {
 	m := lineRE.FindStringSubmatch(msg)
 	if m == nil {
-		return &FieldError{Err: errors.New(msg)}
+		return &FieldError{Err: errors.New(msg)}, "", true
 	}
 	line, _ := strconv.Atoi(m[1])
 	rest := m[3]
 	if f := notFoundRE.FindStringSubmatch(rest); f != nil {
-		return &FieldError{Line: line, Err: idx.unknownField(line, f[1], f[2])}
+		return &FieldError{Line: line, Err: idx.unknownField(line, f[1], f[2])}, "", false
+	}
+	if d := duplicateRE.FindStringSubmatch(rest); d != nil {
+		// yaml.v3 skips a whole mapping that repeats a key.
+		first, _ := strconv.Atoi(d[2])
+		path := idx.keyAt(first, d[1])
+		return &FieldError{Line: line, Err: fmt.Errorf("duplicate field %q (first at line %d)", path, first)}, parent(path), true
 	}
 	if u := unmarshalRE.FindStringSubmatch(rest); u != nil {
 		e, ok := idx.scalarAt(line, strings.TrimSuffix(u[2], "..."))
 		if !ok || u[3] == specType.String() {
 			// The document itself is not a mapping.
-			return &FieldError{Line: line, Err: fmt.Errorf("want %s, got %s", typeWord(u[3]), tagWord(u[1]))}
+			return &FieldError{Line: line, Err: fmt.Errorf("want %s, got %s", typeWord(u[3]), tagWord(u[1]))}, "", true
 		}
-		return &FieldError{Line: line, Field: e.path, Err: fmt.Errorf("want %s, got %s", typeWord(u[3]), describe(e.value))}
+		return &FieldError{Line: line, Field: e.path, Err: fmt.Errorf("want %s, got %s", typeWord(u[3]), describe(e.value))}, e.path, true
 	}
 	// Messages of our own unmarshalers (Duration), already worded for
 	// users and carrying the column.
 	column, _ := strconv.Atoi(m[2])
 	e, _ := idx.valueAt(line, column)
-	return &FieldError{Line: line, Field: e.path, Err: errors.New(rest)}
+	return &FieldError{Line: line, Field: e.path, Err: errors.New(rest)}, e.path, true
+}
+
+// keyAt returns the path of the key name on line, or name if none is there.
+func (idx *index) keyAt(line int, name string) string {
+	for p, l := range idx.lines {
+		if l == line && (p == name || strings.HasSuffix(p, "."+name)) {
+			return p
+		}
+	}
+	return name
 }
 
 // unknownField words an unknown key with its full path and, when one is
 // close, the field probably meant.
 func (idx *index) unknownField(line int, name, typ string) error {
-	path := name
-	for p, l := range idx.lines {
-		if l == line && (p == name || strings.HasSuffix(p, "."+name)) {
-			path = p
-			break
-		}
-	}
+	path := idx.keyAt(line, name)
 	prefix := strings.TrimSuffix(path, name)
 	if guess := closest(name, fieldsOf(typ)); guess != "" {
 		return fmt.Errorf("%w %q (did you mean %q?)", ErrUnknownField, path, prefix+guess)

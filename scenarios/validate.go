@@ -99,8 +99,8 @@ func quoteAll(ss []string) string {
 	return strings.Join(q, ", ")
 }
 
-// Validate reports every invalid field of s, each as a *FieldError naming
-// the field and the reason. Defaults are not applied first: call
+// Validate reports every invalid field of s, each as a *FieldError (and
+// nothing else) naming the field and the reason. Defaults are not applied first: call
 // ApplyDefaults (Parse does) if zero fields should get them.
 func (s Spec) Validate() []error {
 	var v validator
