@@ -180,6 +180,7 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 		ar.measureFromUs.Store(measureFrom.UnixMicro())
 	}
 	var intendedInWindow int64
+	var timeline []RatePoint
 	prodDone := make(chan struct{})
 	var pst producer.Stats
 	var perr error
@@ -187,6 +188,11 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 		defer close(prodDone)
 		pst, perr = prod.Run(pctx, start, func(_ int64, rows []txn.Tx) {
 			orc.observe(rows)
+			sec := int((rows[0].CreatedAt - start.UnixMicro()) / 1e6)
+			for len(timeline) <= sec {
+				timeline = append(timeline, RatePoint{Second: len(timeline)})
+			}
+			timeline[sec].Target += int64(len(rows))
 			if at := rows[0].CreatedAt; at >= measureFrom.UnixMicro() && at < measureTo.UnixMicro() {
 				intendedInWindow += int64(len(rows))
 			}
@@ -215,6 +221,7 @@ wait:
 	res.MeasuredSeconds = plan.Duration.Seconds()
 	res.TargetRowsPerS = float64(intendedInWindow) / plan.Duration.Seconds()
 	res.AchievedRowsPerS = float64(committedIn(prod.Log(), pst.Batches, plan.BatchSize, measureFrom, measureTo)) / plan.Duration.Seconds()
+	res.Timeline = addCommits(timeline, prod.Log(), pst.Batches, plan.BatchSize, start)
 	if pst.MaxLag > plan.ScheduleTolerance {
 		res.InvalidReasons = append(res.InvalidReasons, fmt.Sprintf("the producer fell %v behind its schedule (tolerance %v)", pst.MaxLag.Round(time.Millisecond), plan.ScheduleTolerance))
 	}
@@ -306,6 +313,25 @@ func committedIn(log *producer.BatchLog, batches int64, batchSize int, from, to 
 		}
 	}
 	return n
+}
+
+// addCommits counts each second's acknowledged commits into the timeline.
+func addCommits(tl []RatePoint, log *producer.BatchLog, batches int64, batchSize int, start time.Time) []RatePoint {
+	for b := int64(0); b < batches; b++ {
+		c := log.Commit(b)
+		if c == 0 {
+			continue
+		}
+		sec := int((c - start.UnixNano()) / int64(time.Second))
+		if sec < 0 {
+			sec = 0
+		}
+		for len(tl) <= sec {
+			tl = append(tl, RatePoint{Second: len(tl)})
+		}
+		tl[sec].Committed += int64(batchSize)
+	}
+	return tl
 }
 
 func progressLine(start time.Time, total time.Duration, runs []*agentRun) string {

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/cdcbench/cdcbench/agents"
 	"github.com/cdcbench/cdcbench/scenarios"
 	"github.com/cdcbench/cdcbench/schedule"
@@ -77,6 +79,10 @@ func PlanFrom(s scenarios.Spec) (Plan, error) {
 	if err != nil {
 		return Plan{}, fmt.Errorf("scenario %s: %w", s.Name, err)
 	}
+	resolved, err := specMap(s)
+	if err != nil {
+		return Plan{}, err
+	}
 	p := Plan{
 		Name: s.Name, Warmup: time.Duration(s.Warmup), Duration: time.Duration(s.Duration),
 		DrainTimeout: time.Duration(s.DrainTimeout), BatchSize: s.BatchSize, Connections: s.Connections,
@@ -90,7 +96,21 @@ func PlanFrom(s scenarios.Spec) (Plan, error) {
 				HighAmount: s.Velocity.HighAmountCents(), Threshold: int64(s.Velocity.Threshold)},
 		},
 		ScheduleTolerance: time.Duration(s.ScheduleTolerance),
-		Spec:              s,
+		Spec:              resolved,
 	}
 	return p, p.Validate()
+}
+
+// specMap renders the scenario as the same fields and values its YAML file
+// has (durations as "5s", not nanoseconds), for result.json.
+func specMap(s scenarios.Spec) (map[string]any, error) {
+	b, err := s.YAML()
+	if err != nil {
+		return nil, fmt.Errorf("scenario %s: %w", s.Name, err)
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("scenario %s: %w", s.Name, err)
+	}
+	return m, nil
 }

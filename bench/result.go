@@ -53,8 +53,18 @@ type Path struct {
 	DrainSeconds     float64              `json:"drain_seconds"`
 	ProbeRoundTripMs float64              `json:"probe_round_trip_ms"`
 	RelayEvents      int64                `json:"relay_events,omitempty"`
-	Agents           []AgentResult        `json:"agents"`
-	InvalidReasons   []string             `json:"invalid_reasons,omitempty"`
+	// Timeline is the offered and achieved load per second of the schedule,
+	// warm-up included (second 0 is the schedule's start).
+	Timeline       []RatePoint   `json:"timeline"`
+	Agents         []AgentResult `json:"agents"`
+	InvalidReasons []string      `json:"invalid_reasons,omitempty"`
+}
+
+// RatePoint is one second of a path's load, in rows.
+type RatePoint struct {
+	Second    int   `json:"second"`
+	Target    int64 `json:"target_rows"`    // rows whose intended send time falls in this second
+	Committed int64 `json:"committed_rows"` // rows whose commit was acknowledged in this second
 }
 
 // AgentResult is one agent's figures on one path. Latencies are in ms.

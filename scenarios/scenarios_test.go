@@ -567,3 +567,43 @@ func TestResolve(t *testing.T) {
 		t.Errorf("Builtin error %v does not list the built-ins", err)
 	}
 }
+
+// TestReadme keeps the user reference honest: its example parses, and it
+// documents every field a file can hold.
+func TestReadme(t *testing.T) {
+	data, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(data)
+	_, after, ok := strings.Cut(readme, "```yaml\n")
+	example, _, closed := strings.Cut(after, "```")
+	if !ok || !closed {
+		t.Fatal("README has no yaml example")
+	}
+	if _, err := scenarios.Parse("README.md example", []byte(example)); err != nil {
+		t.Errorf("the README example does not parse: %v", err)
+	}
+	var fields func(prefix string, typ reflect.Type)
+	fields = func(prefix string, typ reflect.Type) {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(scenarios.RateSpec{}) {
+				fields(prefix+name+".", f.Type) // poll.mode, not poll
+				continue
+			}
+			documented := strings.Contains(readme, "`"+prefix+name+"`")
+			if prefix == "rate." { // the shape table names them bare: `base`, `stages: [...]`
+				documented = documented || strings.Contains(readme, "`"+name)
+			}
+			if !documented {
+				t.Errorf("README does not document %q", prefix+name)
+			}
+			if f.Type == reflect.TypeOf(scenarios.RateSpec{}) {
+				fields("rate.", f.Type)
+			}
+		}
+	}
+	fields("", reflect.TypeOf(scenarios.Spec{}))
+}
