@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -159,13 +160,8 @@ loop:
 			break
 		}
 		due := start.Add(off)
-		if d := time.Until(due); d > 0 {
-			timer.Reset(d)
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				break loop
-			}
+		if !sleepUntil(ctx, timer, due) {
+			break loop
 		}
 		rows := pool.Get().([]txn.Tx)
 		batch, conn := gen.Next(due.UnixMicro(), rows)
@@ -195,6 +191,33 @@ loop:
 		return st, err
 	}
 	return st, nil
+}
+
+// spinWindow is how long before a batch is due the scheduler stops sleeping
+// and spins. Go's timers ride on epoll_wait, whose timeout has millisecond
+// granularity, so a plain sleep wakes up to a millisecond late: that would
+// be the harness's own schedule lag, counted against the pipeline.
+const spinWindow = 1500 * time.Microsecond
+
+// sleepUntil waits for due, sleeping on timer while it is far and spinning
+// (yielding the processor) for the last stretch. It reports false if ctx
+// ended first.
+func sleepUntil(ctx context.Context, timer *time.Timer, due time.Time) bool {
+	if d := time.Until(due) - spinWindow; d > 0 {
+		timer.Reset(d)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	for time.Now().Before(due) {
+		if ctx.Err() != nil {
+			return false
+		}
+		runtime.Gosched()
+	}
+	return true
 }
 
 // writer writes batches on one connection.

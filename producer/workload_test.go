@@ -1,0 +1,119 @@
+package producer_test
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/cdcbench/cdcbench/agents"
+	"github.com/cdcbench/cdcbench/producer"
+	"github.com/cdcbench/cdcbench/txn"
+)
+
+func generate(cfg producer.WorkloadConfig, batches int) ([][]txn.Tx, []int) {
+	g := producer.NewGenerator(cfg)
+	var out [][]txn.Tx
+	var conns []int
+	for i := 0; i < batches; i++ {
+		rows := make([]txn.Tx, cfg.BatchSize)
+		b, c := g.Next(int64(i)*1000, rows)
+		if b != int64(i) {
+			panic("batch numbers must count up")
+		}
+		out = append(out, rows)
+		conns = append(conns, c)
+	}
+	return out, conns
+}
+
+func TestGeneratorIsDeterministic(t *testing.T) {
+	cfg := producer.WorkloadConfig{BatchSize: 50, Users: 9000, Conns: 3, FraudRate: 0.01, Seed: 42}
+	a, _ := generate(cfg, 200)
+	b, _ := generate(cfg, 200)
+	if !reflect.DeepEqual(a, b) {
+		t.Fatal("same config produced different rows")
+	}
+	cfg.Seed = 43
+	c, _ := generate(cfg, 200)
+	if reflect.DeepEqual(a, c) {
+		t.Fatal("different seeds produced the same rows")
+	}
+}
+
+func TestGeneratorRows(t *testing.T) {
+	cfg := producer.WorkloadConfig{BatchSize: 50, Users: 9000, Conns: 3, FraudRate: 0.01, Seed: 1}
+	batches, conns := generate(cfg, 300)
+	next := producer.FirstID
+	userConn := map[int32]int{}
+	for i, rows := range batches {
+		if conns[i] != i%cfg.Conns {
+			t.Fatalf("batch %d on connection %d, want %d", i, conns[i], i%cfg.Conns)
+		}
+		for _, r := range rows {
+			if r.ID != next {
+				t.Fatalf("ids not dense: got %d, want %d", r.ID, next)
+			}
+			next++
+			if producer.BatchOf(r.ID, cfg.BatchSize) != int64(i) {
+				t.Fatalf("BatchOf(%d) = %d, want %d", r.ID, producer.BatchOf(r.ID, cfg.BatchSize), i)
+			}
+			if r.UserID < producer.FirstUserID || r.UserID >= producer.FirstUserID+int32(cfg.Users) {
+				t.Fatalf("user %d out of range", r.UserID)
+			}
+			// A user always goes through one connection: per-user order.
+			if c, ok := userConn[r.UserID]; ok && c != conns[i] {
+				t.Fatalf("user %d on connections %d and %d", r.UserID, c, conns[i])
+			}
+			userConn[r.UserID] = conns[i]
+			if r.MerchantID < 1 || r.MerchantID > 500 || r.Card == txn.CardOther || r.CreatedAt != int64(i)*1000 {
+				t.Fatalf("row out of the seed's ranges: %+v", r)
+			}
+			if r.AmountCents < 100 || r.AmountCents > 5000000 {
+				t.Fatalf("amount %d out of range", r.AmountCents)
+			}
+		}
+	}
+	if producer.BatchOf(producer.ProbeID, cfg.BatchSize) != -1 {
+		t.Fatal("the probe id belongs to a batch")
+	}
+}
+
+// TestInjectedFraudsAlert checks that the injected patterns make both agents
+// alert, so every scenario has alerts to measure.
+func TestInjectedFraudsAlert(t *testing.T) {
+	cfg := producer.WorkloadConfig{BatchSize: 50, Users: 500, Conns: 2, FraudRate: 0.01, Seed: 5}
+	g := producer.NewGenerator(cfg)
+	out, _ := agents.NewOutlier(agents.DefaultOutlier())
+	vel, _ := agents.NewVelocity(agents.DefaultVelocity())
+	var outAlerts, velAlerts int
+	rows := make([]txn.Tx, cfg.BatchSize)
+	for i := 0; i < 200; i++ {
+		g.Next(int64(i)*50000, rows) // 20 batches/s
+		for j := range rows {
+			if _, ok := out.Observe(&rows[j]); ok {
+				outAlerts++
+			}
+			if _, ok := vel.Observe(&rows[j]); ok {
+				velAlerts++
+			}
+		}
+	}
+	f := g.Frauds()
+	if f.Outlier == 0 || f.Velocity == 0 {
+		t.Fatalf("no frauds injected: %+v", f)
+	}
+	if outAlerts < int(f.Outlier)/2 || velAlerts < int(f.Velocity) {
+		t.Fatalf("alerts outlier %d velocity %d for injected %+v", outAlerts, velAlerts, f)
+	}
+}
+
+func TestAppendCopyRow(t *testing.T) {
+	tx := txn.Tx{ID: 7, UserID: 1001, AmountCents: 235873, Card: txn.CardAmex, MerchantID: 40, CreatedAt: 1767806283683652}
+	got := string(producer.AppendCopyRow(nil, &tx))
+	want := "7\t1001\t2358.73\tAMEX\t40\t2026-01-07 17:18:03.683652\n"
+	if got != want {
+		t.Fatalf("copy row = %q, want %q", got, want)
+	}
+	if sql := producer.ValuesSQL(2); sql != "INSERT INTO transactions (id, user_id, amount, card_type, merchant_id, created_at) VALUES ($1,$2,$3,$4,$5,$6),($7,$8,$9,$10,$11,$12)" {
+		t.Fatalf("values sql = %s", sql)
+	}
+}
