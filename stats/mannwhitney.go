@@ -9,7 +9,6 @@ package stats
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"sort"
 )
@@ -22,9 +21,11 @@ var ErrEmpty = errors.New("stats: empty sample")
 var ErrNaN = errors.New("stats: sample holds NaN")
 
 // ExactLimit is the largest sample size, per side, for which MannWhitneyU
-// computes the exact distribution of U. Up to 10+10 the enumeration is
-// instant; beyond it the normal approximation is within a fraction of a
-// percent of the exact p-value, as in scipy and R.
+// computes the exact distribution of U; larger samples use the normal
+// approximation, as scipy and R do by default. The approximation is good
+// near the usual significance levels and overstates tiny p-values (11+11
+// fully separated runs: 8.2e-05 against an exact 2.8e-06), which does not
+// change a verdict at alpha = 0.05.
 const ExactLimit = 10
 
 // MannWhitney is the outcome of a Mann-Whitney U test.
@@ -172,9 +173,4 @@ func MinP(n1, n2 int) float64 {
 func lgamma(n int) float64 {
 	v, _ := math.Lgamma(float64(n))
 	return v
-}
-
-// String formats the outcome as benchstat does: "p=0.008".
-func (m MannWhitney) String() string {
-	return fmt.Sprintf("U=%g p=%.3f", m.U, m.P)
 }
