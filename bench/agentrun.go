@@ -23,8 +23,13 @@ type agentRun struct {
 	// Set once the probe is through, read on the source goroutine.
 	measureFromUs atomic.Int64
 	delay         time.Duration
-	publish       func(path string, a agents.Alert, verdictNs int64)
-	path          string
+	// slices, when the plan has any, time e2e per slice of the schedule,
+	// which started at startUs (set with measureFromUs).
+	slices  []*recorder.Single
+	plan    *Plan
+	startUs atomic.Int64
+	publish func(path string, a agents.Alert, verdictNs int64)
+	path    string
 
 	probe     chan struct{}
 	probeOnce sync.Once
@@ -132,6 +137,11 @@ func (r *agentRun) record(d *source.Delivery, alert bool, a agents.Alert, verdic
 	us := func(ns int64) int64 { return ns / 1000 }
 	s := r.set
 	s.Record(recorder.E2E, us(verdictNs-intendedNs))
+	if len(r.slices) > 0 {
+		if i := r.plan.sliceOf(time.Duration(d.Tx.CreatedAt-r.startUs.Load()) * time.Microsecond); i >= 0 {
+			r.slices[i].Record(us(verdictNs - intendedNs))
+		}
+	}
 	if alert {
 		s.Record(recorder.Alert, us(verdictNs-intendedNs))
 	}

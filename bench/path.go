@@ -95,6 +95,10 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 		ar := newAgentRun(ps.String(), det, nil, plan.BatchSize, plan.AgentDelay, func(path string, a agents.Alert, v int64) {
 			r.publishAlert(path, name, a, v)
 		})
+		ar.plan = plan
+		for range plan.Slices {
+			ar.slices = append(ar.slices, recorder.NewSingle())
+		}
 		var src source.Source
 		switch ps.Kind {
 		case scenarios.PathCDC:
@@ -177,6 +181,7 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 	measureFrom := start.Add(plan.Warmup)
 	measureTo := measureFrom.Add(plan.Duration)
 	for _, ar := range runs {
+		ar.startUs.Store(start.UnixMicro())
 		ar.measureFromUs.Store(measureFrom.UnixMicro())
 	}
 	var intendedInWindow int64
@@ -277,7 +282,65 @@ drain:
 		res.Agents = append(res.Agents, a)
 		res.InvalidReasons = append(res.InvalidReasons, agentProblems(a, ps, plan.PollMode)...)
 	}
+	res.Slices, res.Knee = slices(plan, start, prod.Log(), pst.Batches, runs)
 	return res, sets, nil
+}
+
+// slices reports each slice of the schedule, its offered rate from the
+// schedule itself and its achieved rate from the commit log, and finds the
+// knee.
+func slices(plan *Plan, start time.Time, log *producer.BatchLog, batches int64, runs []*agentRun) ([]SliceResult, *Knee) {
+	if len(plan.Slices) == 0 {
+		return nil, nil
+	}
+	var out []SliceResult
+	for i, sl := range plan.Slices {
+		secs := (sl.To - sl.From).Seconds()
+		r := SliceResult{
+			FromS: sl.From.Seconds(), ToS: sl.To.Seconds(), E2E: map[string]recorder.Summary{},
+			TargetRowsPerS:   (plan.Schedule.Cumulative(sl.To) - plan.Schedule.Cumulative(sl.From)) * float64(plan.BatchSize) / secs,
+			AchievedRowsPerS: float64(committedIn(log, batches, plan.BatchSize, start.Add(sl.From), start.Add(sl.To))) / secs,
+		}
+		for _, ar := range runs {
+			r.E2E[ar.det.Name()] = ar.slices[i].Summary()
+		}
+		out = append(out, r)
+	}
+	return out, knee(out, plan.ObjectiveP99)
+}
+
+// knee returns the highest offered rate among the slices whose every agent
+// met the p99 objective, and the lowest-rate slice that missed it above.
+func knee(sl []SliceResult, objective time.Duration) *Knee {
+	obj := ms(objective)
+	var k *Knee
+	for i := range sl {
+		worst, measured := 0.0, false
+		for _, s := range sl[i].E2E {
+			if s.Count > 0 {
+				measured = true
+				worst = max(worst, s.P99)
+			}
+		}
+		if !measured || worst > obj {
+			continue
+		}
+		if k == nil || sl[i].TargetRowsPerS > k.TargetRowsPerS {
+			k = &Knee{ObjectiveP99Ms: obj, TargetRowsPerS: sl[i].TargetRowsPerS, AchievedRowsPerS: sl[i].AchievedRowsPerS, P99Ms: worst}
+		}
+	}
+	if k == nil {
+		return nil
+	}
+	for i := range sl {
+		for _, s := range sl[i].E2E {
+			if s.Count > 0 && s.P99 > obj && sl[i].TargetRowsPerS > k.TargetRowsPerS &&
+				(k.FirstMiss == nil || sl[i].TargetRowsPerS < k.FirstMiss.TargetRowsPerS) {
+				k.FirstMiss = &sl[i]
+			}
+		}
+	}
+	return k
 }
 
 // agentProblems lists what makes an agent's figures untrustworthy.

@@ -37,8 +37,49 @@ type Plan struct {
 	AgentDelay        time.Duration
 	Agents            agents.Config
 	ScheduleTolerance time.Duration
+	// Slices cut the schedule into the spans reported on their own: a step
+	// shape's stages, or tenths of a ramp. Empty for other shapes.
+	Slices []Slice
+	// ObjectiveP99 is the CDC path's latency objective; the knee is the
+	// highest offered rate of a slice that met it.
+	ObjectiveP99 time.Duration
 	// Spec is the resolved scenario, written into result.json as it is.
 	Spec any
+}
+
+// Slice is a span of the schedule, from its start.
+type Slice struct{ From, To time.Duration }
+
+// rampSlices is how many slices a ramp is cut into.
+const rampSlices = 10
+
+// slicesOf returns the report slices of a scenario's rate shape.
+func slicesOf(s scenarios.Spec) []Slice {
+	var out []Slice
+	switch s.Rate.Shape {
+	case scenarios.ShapeStep:
+		var at time.Duration
+		for _, st := range s.Rate.Stages {
+			out = append(out, Slice{From: at, To: at + time.Duration(st.Duration)})
+			at += time.Duration(st.Duration)
+		}
+	case scenarios.ShapeRamp:
+		total := s.Total()
+		for i := 0; i < rampSlices; i++ {
+			out = append(out, Slice{From: total * time.Duration(i) / rampSlices, To: total * time.Duration(i+1) / rampSlices})
+		}
+	}
+	return out
+}
+
+// sliceOf returns the index of the slice holding offset, or -1.
+func (p *Plan) sliceOf(offset time.Duration) int {
+	for i, sl := range p.Slices {
+		if offset >= sl.From && offset < sl.To {
+			return i
+		}
+	}
+	return -1
 }
 
 // Validate reports what would make the plan fail half-way.
@@ -96,6 +137,8 @@ func PlanFrom(s scenarios.Spec) (Plan, error) {
 				HighAmount: s.Velocity.HighAmountCents(), Threshold: int64(s.Velocity.Threshold)},
 		},
 		ScheduleTolerance: time.Duration(s.ScheduleTolerance),
+		Slices:            slicesOf(s),
+		ObjectiveP99:      time.Duration(s.Objective.P99),
 		Spec:              resolved,
 	}
 	return p, p.Validate()

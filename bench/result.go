@@ -55,9 +55,33 @@ type Path struct {
 	RelayEvents      int64                `json:"relay_events,omitempty"`
 	// Timeline is the offered and achieved load per second of the schedule,
 	// warm-up included (second 0 is the schedule's start).
-	Timeline       []RatePoint   `json:"timeline"`
-	Agents         []AgentResult `json:"agents"`
+	Timeline []RatePoint   `json:"timeline"`
+	Agents   []AgentResult `json:"agents"`
+	// Slices report a step shape's stages or a ramp's tenths on their own,
+	// and Knee the highest offered rate whose slice met the objective.
+	Slices         []SliceResult `json:"slices,omitempty"`
+	Knee           *Knee         `json:"knee,omitempty"`
 	InvalidReasons []string      `json:"invalid_reasons,omitempty"`
+}
+
+// SliceResult is one span of the schedule.
+type SliceResult struct {
+	FromS            float64                     `json:"from_s"`
+	ToS              float64                     `json:"to_s"`
+	TargetRowsPerS   float64                     `json:"target_rows_per_s"`
+	AchievedRowsPerS float64                     `json:"achieved_rows_per_s"`
+	E2E              map[string]recorder.Summary `json:"e2e_ms"` // by agent
+}
+
+// Knee is where latency broke: the highest offered rate of a slice in which
+// every agent's e2e p99 met the objective, and the first slice above it that
+// did not (nil when none failed).
+type Knee struct {
+	ObjectiveP99Ms   float64      `json:"objective_p99_ms"`
+	TargetRowsPerS   float64      `json:"target_rows_per_s"`
+	AchievedRowsPerS float64      `json:"achieved_rows_per_s"`
+	P99Ms            float64      `json:"p99_ms"`
+	FirstMiss        *SliceResult `json:"first_miss,omitempty"`
 }
 
 // RatePoint is one second of a path's load, in rows.

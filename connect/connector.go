@@ -125,7 +125,7 @@ func (c *Client) Apply(ctx context.Context, name string, cfg Config) error {
 		return errors.New("connect: apply: empty connector name")
 	}
 	if err := c.call(ctx, http.MethodPut, connectorPath(name)+"/config", cfg, nil); err != nil {
-		return cfg.scrub(fmt.Errorf("connect: apply connector %q with %v: %w", name, cfg, err))
+		return fmt.Errorf("connect: apply connector %q with %v: %w", name, cfg, cfg.scrub(err))
 	}
 	return nil
 }

@@ -153,9 +153,12 @@ type Summary struct {
 func (s *Set) Summary(st Stage) Summary {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	h := s.h[st]
+	return summarize(s.h[st], s.negative[st], s.overflow[st])
+}
+
+func summarize(h *hdrhistogram.Histogram, negative, overflow int64) Summary {
 	ms := func(us int64) float64 { return float64(us) / 1000 }
-	sum := Summary{Count: h.TotalCount(), Negative: s.negative[st], Overflow: s.overflow[st]}
+	sum := Summary{Count: h.TotalCount(), Negative: negative, Overflow: overflow}
 	if sum.Count > 0 {
 		v := h.ValueAtPercentilesSlice([]float64{50, 90, 99, 99.9})
 		sum.P50, sum.P90, sum.P99, sum.P999 = ms(v[0]), ms(v[1]), ms(v[2]), ms(v[3])
@@ -173,4 +176,38 @@ func (s *Set) WriteHGRM(w io.Writer, st Stage) error {
 		return fmt.Errorf("recorder: write %s percentiles: %w", st, err)
 	}
 	return nil
+}
+
+// Single is one histogram with the same range and accounting as a Set's
+// stages, for places that need many cheap histograms (one per stage of a
+// ramp, say) rather than every stage of one path.
+type Single struct {
+	mu       sync.Mutex
+	h        *hdrhistogram.Histogram
+	negative int64
+	overflow int64
+}
+
+// NewSingle returns an empty Single.
+func NewSingle() *Single { return &Single{h: newHistogram()} }
+
+// Record adds one sample of us microseconds.
+func (s *Single) Record(us int64) {
+	s.mu.Lock()
+	switch {
+	case us < 0:
+		s.negative++
+	case us > HighestUs:
+		s.overflow++
+	default:
+		_ = s.h.RecordValue(us)
+	}
+	s.mu.Unlock()
+}
+
+// Summary returns the percentiles.
+func (s *Single) Summary() Summary {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return summarize(s.h, s.negative, s.overflow)
 }

@@ -86,18 +86,30 @@ func TestPollCommitOrder(t *testing.T) {
 			}
 		}()
 	}
-	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(got[source.PollNaive]) >= 3 && len(got[source.PollSafe]) >= 3 })
+	waitFor(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got[source.PollNaive]) >= 3 && len(got[source.PollSafe]) >= 3
+	})
 	time.Sleep(100 * time.Millisecond) // several polls with 3 in flight
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
 	exec(t, admin, insertRow, 5)
-	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(got[source.PollSafe]) >= 5 && contains(got[source.PollNaive], 5) })
+	waitFor(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got[source.PollSafe]) >= 5 && contains(got[source.PollNaive], 5)
+	})
 	time.Sleep(100 * time.Millisecond)
 	cancel()
 	wg.Wait()
 
-	sorted := func(s []int64) []int64 { s = append([]int64(nil), s...); sort.Slice(s, func(i, j int) bool { return s[i] < s[j] }); return s }
+	sorted := func(s []int64) []int64 {
+		s = append([]int64(nil), s...)
+		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+		return s
+	}
 	if g := sorted(got[source.PollSafe]); !equal(g, []int64{1, 2, 3, 4, 5}) {
 		t.Errorf("safe polling delivered %v, want every row exactly once", got[source.PollSafe])
 	}

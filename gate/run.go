@@ -1,0 +1,109 @@
+package gate
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cdcbench/cdcbench/bench"
+)
+
+// Run is what a gate reads of one benchmark run: its validity and every
+// agent's figures on every path. Baselines store runs in this form.
+type Run struct {
+	Label          string        `json:"label"` // the result directory's name
+	RunID          string        `json:"run_id"`
+	Scenario       string        `json:"scenario"`
+	StartedAt      time.Time     `json:"started_at"`
+	Machine        bench.Machine `json:"machine"`
+	Valid          bool          `json:"valid"`
+	InvalidReasons []string      `json:"invalid_reasons,omitempty"`
+	Paths          []RunPath     `json:"paths"`
+}
+
+// RunPath is one path's agents.
+type RunPath struct {
+	Name   string              `json:"name"`
+	Agents []bench.AgentResult `json:"agents"`
+}
+
+// FromResult takes the figures a gate reads from r; label names the run in
+// reports (usually its directory's name).
+func FromResult(label string, r *bench.Result) Run {
+	run := Run{
+		Label: label, RunID: r.RunID, Scenario: r.ScenarioName, StartedAt: r.StartedAt,
+		Machine: r.Machine, Valid: r.Valid, InvalidReasons: r.InvalidReasons,
+	}
+	for _, p := range r.Paths {
+		run.Paths = append(run.Paths, RunPath{Name: p.Name, Agents: p.Agents})
+	}
+	return run
+}
+
+// agent returns the figures of agent on path, or false.
+func (r Run) agent(path, agent string) (bench.AgentResult, bool) {
+	for _, p := range r.Paths {
+		if p.Name != path {
+			continue
+		}
+		for _, a := range p.Agents {
+			if a.Name == agent {
+				return a, true
+			}
+		}
+	}
+	return bench.AgentResult{}, false
+}
+
+// LoadRuns reads the runs at each path, in order. A path is a result
+// directory or its result.json (one run), or a baseline file (its runs), so
+// a baseline can stand wherever a set of runs is expected.
+func LoadRuns(paths ...string) ([]Run, error) {
+	var runs []Run
+	for _, p := range paths {
+		if isBaseline(p) {
+			b, err := ReadBaseline(p)
+			if err != nil {
+				return nil, err
+			}
+			runs = append(runs, b.Runs...)
+			continue
+		}
+		res, err := bench.ReadResult(p)
+		if err != nil {
+			return nil, fmt.Errorf("gate: %w", err)
+		}
+		runs = append(runs, FromResult(runLabel(p), res))
+	}
+	return runs, nil
+}
+
+// runLabel names a run after its directory: results/smoke-20261126T082554Z
+// and results/smoke-20261126T082554Z/result.json are both
+// "smoke-20261126T082554Z".
+func runLabel(path string) string {
+	path = filepath.Clean(path)
+	if filepath.Base(path) == "result.json" {
+		path = filepath.Dir(path)
+	}
+	return filepath.Base(path)
+}
+
+// isBaseline tells a baseline file from a result by its version field,
+// without trusting file names.
+func isBaseline(path string) bool {
+	fi, err := os.Stat(path)
+	if err != nil || fi.IsDir() {
+		return false
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	var probe struct {
+		Version int `json:"baseline_version"`
+	}
+	return json.Unmarshal(b, &probe) == nil && probe.Version > 0
+}

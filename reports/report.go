@@ -1,0 +1,182 @@
+package reports
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cdcbench/cdcbench/bench"
+)
+
+// ErrNotResult reports a directory that holds no result.json this cdcbench
+// can read: a typo, a parent directory, or a run that never finished.
+var ErrNotResult = errors.New("not a cdcbench result directory")
+
+// FilesDir is the directory beside report out that holds its charts:
+// REPORT.md's go into REPORT.files/, so report and charts move together
+// and two reports in one directory do not overwrite each other's charts.
+func FilesDir(out string) string {
+	return strings.TrimSuffix(out, filepath.Ext(out)) + ".files"
+}
+
+// run is one result directory, loaded.
+type run struct {
+	n   int    // 1-based position in the report
+	dir string // as given
+	res *bench.Result
+	// e2e holds the e2e stage of latency.hlog per path x agent; hasLog is
+	// false for a directory without the log (cdcbench before the log
+	// existed), whose latency charts are then left out.
+	e2e    []*tagSeries
+	hasLog bool
+	charts []chart
+}
+
+// chart is one SVG written beside the report.
+type chart struct {
+	file  string // relative to the report, slash-separated
+	title string
+	read  string // the "how to read this" line
+}
+
+// Write reads every result directory in dirs and writes a markdown report
+// to out and its SVG charts into FilesDir(out). Table figures are copied
+// from result.json as they are; the charts are drawn from latency.hlog
+// (latency) and result.json's timelines (rates). A directory that is not a
+// result fails with an error wrapping ErrNotResult, before anything is
+// written.
+func Write(dirs []string, out string) error {
+	if len(dirs) == 0 {
+		return fmt.Errorf("reports: no result directories given: %w", ErrNotResult)
+	}
+	runs := make([]*run, len(dirs))
+	for i, dir := range dirs {
+		r, err := load(dir)
+		if err != nil {
+			return err
+		}
+		r.n = i + 1
+		runs[i] = r
+	}
+	files := FilesDir(out)
+	if err := os.MkdirAll(files, 0o755); err != nil {
+		return fmt.Errorf("reports: %w", err)
+	}
+	for _, r := range runs {
+		if err := r.drawCharts(files); err != nil {
+			return fmt.Errorf("reports: %s: %w", r.dir, err)
+		}
+	}
+	var b bytes.Buffer
+	writeMarkdown(&b, runs)
+	if err := os.WriteFile(out, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("reports: %w", err)
+	}
+	return nil
+}
+
+// load reads dir's result.json and, when present, its latency.hlog.
+func load(dir string) (*run, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("reports: %w: %w", ErrNotResult, err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("reports: %s: %w: not a directory", dir, ErrNotResult)
+	}
+	res, err := bench.ReadResult(dir)
+	if err != nil {
+		return nil, fmt.Errorf("reports: %s: %w: %w", dir, ErrNotResult, err)
+	}
+	r := &run{dir: dir, res: res}
+	f, err := os.Open(filepath.Join(dir, bench.HlogFile))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return r, nil
+	case err != nil:
+		return nil, fmt.Errorf("reports: %w", err)
+	}
+	defer f.Close()
+	if r.e2e, err = readStage(f, "e2e"); err != nil {
+		return nil, fmt.Errorf("reports: %s: %w", f.Name(), err)
+	}
+	r.hasLog = true
+	return r, nil
+}
+
+// slug prefixes r's chart files: scenario and run id, unique per run.
+func (r *run) slug() string { return r.res.ScenarioName + "-" + r.res.RunID }
+
+// drawCharts writes r's charts into dir and records them for the markdown.
+func (r *run) drawCharts(dir string) error {
+	link := filepath.Base(dir) + "/"
+	if len(r.res.Paths) > 0 {
+		p, err := rateChart(r.res.Paths, r.warmup().Seconds())
+		if err != nil {
+			return err
+		}
+		name := r.slug() + "-rate.svg"
+		if err := saveSVG(p, filepath.Join(dir, name)); err != nil {
+			return err
+		}
+		r.charts = append(r.charts, chart{file: link + name, title: "Offered and committed rows per second",
+			read: "the dashed line is the schedule, each solid line what one path's producer got committed; a solid line below the dashed one means the producer could not keep up, and every latency figure of that stretch is suspect."})
+	}
+	if len(r.e2e) == 0 {
+		return nil
+	}
+	p, err := spectrumChart(r.e2e)
+	if err != nil {
+		return err
+	}
+	name := r.slug() + "-percentiles.svg"
+	if err := saveSVG(p, filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	r.charts = append(r.charts, chart{file: link + name, title: "End-to-end latency by percentile",
+		read: "each line is one path x agent over the whole measured window, the x axis stretched towards the tail (90%, 99%, 99.9%, …) as HdrHistogram's plotter draws it; a line that bends up steeply at the right has a heavy tail."})
+	for _, path := range r.res.Paths {
+		var series []*tagSeries
+		for _, s := range r.e2e {
+			if s.path == path.Name {
+				series = append(series, s)
+			}
+		}
+		if len(series) == 0 {
+			continue
+		}
+		p, err := latencyChart(path.Name, series)
+		if err != nil {
+			return err
+		}
+		name := r.slug() + "-latency-" + path.Name + ".svg"
+		if err := saveSVG(p, filepath.Join(dir, name)); err != nil {
+			return err
+		}
+		r.charts = append(r.charts, chart{file: link + name, title: "End-to-end latency over time: " + path.Name,
+			read: "one point per one-second interval: thick = p50, dashed = p99, dotted = max of that interval; a rise that outlasts a burst in the rate chart is a backlog draining."})
+	}
+	return nil
+}
+
+// warmup is the scenario's warm-up, 0 when result.json does not say.
+func (r *run) warmup() time.Duration {
+	m, ok := r.res.Scenario.(map[string]any)
+	if !ok {
+		return 0
+	}
+	s, ok := m["warmup"].(string)
+	if !ok {
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0
+	}
+	return d
+}
