@@ -66,6 +66,10 @@ relay that publishes Debezium-compatible change events.
 			stackCommand(),
 			replayCommand(),
 			scenariosCommand(),
+			gateCommand(),
+			compareCommand(),
+			reportCommand(),
+			cleanCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -104,7 +105,8 @@ per histogram, prints a summary, and exits 1 if the run is invalid.`,
 			if err != nil {
 				return err
 			}
-			defer st.Close(c.Context)
+			// Cleanup runs after Ctrl-C too: it must not inherit the cancellation.
+			defer st.Close(context.WithoutCancel(c.Context))
 			if log != nil {
 				fmt.Fprintf(log, "stack up in %v: PostgreSQL %s, Kafka %s\n", time.Since(t0).Round(time.Millisecond), stack.Redact(st.DSN()), strings.Join(st.Brokers(), ","))
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -33,7 +34,7 @@ Ctrl-C removes the slot and publication and stops everything it started.`,
 				if err != nil {
 					return err
 				}
-				defer st.Close(c.Context)
+				defer st.Close(context.WithoutCancel(c.Context))
 				err = bench.ServeCDC(c.Context, st, func() {
 					w := c.App.Writer
 					fmt.Fprintf(w, "PostgreSQL  %s\n", stack.Redact(st.DSN()))
