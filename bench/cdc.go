@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,68 +16,140 @@ import (
 // cdcPath is the built-in CDC path on a stack: a publication for the table,
 // a logical slot and the relay streaming it to the change topic.
 type cdcPath struct {
-	relay  *relay.Relay
-	cancel context.CancelFunc
-	exited chan struct{} // closed when the relay stopped; err says why
-	err    error
 	st     stack.Stack
 	admin  *pgx.Conn
 	pub    string
 	slot   string
+	onFail func(error)
+
+	mu      sync.Mutex
+	relay   *relay.Relay
+	cancel  context.CancelFunc
+	exited  chan struct{}
+	events  int64 // acknowledged by relays that were replaced
+	stopped bool
 }
 
-// startCDC creates the publication and slot and starts the relay. Whatever
-// it created is removed again if it fails; otherwise stop removes it.
-func startCDC(ctx context.Context, st stack.Stack, admin *pgx.Conn, pub, slot string) (_ *cdcPath, err error) {
-	c := &cdcPath{st: st, admin: admin, pub: pub, slot: slot, exited: make(chan struct{})}
+// startCDC creates the publication and slot and starts the relay; onFail
+// hears of a relay that stops on its own. Whatever startCDC created is
+// removed again if it fails; otherwise stop removes it.
+func startCDC(ctx context.Context, st stack.Stack, admin *pgx.Conn, pub, slot string, onFail func(error)) (_ *cdcPath, err error) {
+	c := &cdcPath{st: st, admin: admin, pub: pub, slot: slot, onFail: onFail}
 	if _, err := admin.Exec(ctx, "CREATE PUBLICATION "+pub+" FOR TABLE transactions"); err != nil {
 		return nil, fmt.Errorf("create publication: %w", err)
 	}
+	slotMade := false
 	defer func() {
 		if err != nil {
-			_ = c.stop(context.WithoutCancel(ctx))
+			_ = c.drop(context.WithoutCancel(ctx), slotMade)
 		}
 	}()
 	if err := relay.CreateSlot(ctx, st.ReplicationDSN(), slot); err != nil {
-		return c, err
+		return nil, err
 	}
-	dbName := admin.Config().Database
-	c.relay, err = relay.New(ctx, relay.Config{
-		ReplicationDSN: st.ReplicationDSN(), Slot: slot, Publication: pub, Brokers: st.Brokers(),
-		Topic: stack.ChangeTopic, Name: "dbserver1", Database: dbName, Schema: "public", Table: "transactions",
-	})
-	if err != nil {
-		return c, err
+	slotMade = true
+	if err := c.startRelay(ctx); err != nil {
+		return nil, err
 	}
-	rctx, cancel := context.WithCancel(ctx)
-	c.cancel = cancel
-	go func() {
-		c.err = c.relay.Run(rctx)
-		close(c.exited)
-	}()
 	return c, nil
 }
 
-// stopped is closed when the relay stops; before stop is called, that
-// means it failed, and Err says why.
-func (c *cdcPath) stopped() <-chan struct{} { return c.exited }
+// startRelay starts a relay on the slot; it resumes from the slot's
+// confirmed position.
+func (c *cdcPath) startRelay(ctx context.Context) error {
+	r, err := relay.New(ctx, relay.Config{
+		ReplicationDSN: c.st.ReplicationDSN(), Slot: c.slot, Publication: c.pub, Brokers: c.st.Brokers(),
+		Topic: stack.ChangeTopic, Name: "dbserver1", Database: c.admin.Config().Database, Schema: "public", Table: "transactions",
+	})
+	if err != nil {
+		return err
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	exited := make(chan struct{})
+	c.mu.Lock()
+	c.relay, c.cancel, c.exited = r, cancel, exited
+	c.mu.Unlock()
+	go func() {
+		defer close(exited)
+		if err := r.Run(rctx); err != nil && rctx.Err() == nil && c.onFail != nil {
+			c.onFail(err)
+		}
+	}()
+	return nil
+}
+
+// stopRelay ends the running relay, abruptly when crash is set.
+func (c *cdcPath) stopRelay(crash bool) {
+	c.mu.Lock()
+	r, cancel, exited := c.relay, c.cancel, c.exited
+	c.relay = nil
+	c.mu.Unlock()
+	if r == nil {
+		return
+	}
+	if crash {
+		r.Abort()
+	}
+	cancel()
+	<-exited
+	c.mu.Lock()
+	c.events += r.Stats().Events
+	c.mu.Unlock()
+}
+
+// pause stalls the relay for d.
+func (c *cdcPath) pause(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.relay != nil {
+		c.relay.Pause(d)
+	}
+}
+
+// kill crashes the relay and starts a new one after down.
+func (c *cdcPath) kill(ctx context.Context, down time.Duration) error {
+	c.stopRelay(true)
+	select {
+	case <-time.After(down):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	c.mu.Lock()
+	stopped := c.stopped
+	c.mu.Unlock()
+	if stopped {
+		return nil
+	}
+	return c.startRelay(ctx)
+}
+
+// relayEvents counts the events every relay of the path had acknowledged.
+func (c *cdcPath) relayEvents() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.events
+	if c.relay != nil {
+		n += c.relay.Stats().Events
+	}
+	return n
+}
 
 // stop ends the relay and drops the slot and the publication: a leaked slot
 // retains WAL until the disk fills, so this runs on every exit path.
 func (c *cdcPath) stop(ctx context.Context) error {
-	var errs []error
-	if c.cancel != nil {
-		c.cancel()
-		<-c.exited
-		if c.err != nil {
-			errs = append(errs, c.err)
-		}
-		c.cancel = nil
-	}
+	c.mu.Lock()
+	c.stopped = true
+	c.mu.Unlock()
+	c.stopRelay(false)
+	return c.drop(ctx, true)
+}
+
+func (c *cdcPath) drop(ctx context.Context, slot bool) error {
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if c.relay != nil || c.slot != "" {
-		if err := relay.DropSlot(dctx, c.st.ReplicationDSN(), c.slot); err != nil && c.relay != nil {
+	var errs []error
+	if slot {
+		if err := relay.DropSlot(dctx, c.st.ReplicationDSN(), c.slot); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -101,14 +174,16 @@ func ServeCDC(ctx context.Context, st stack.Stack, ready func()) error {
 	if err := resetTable(ctx, admin, pub); err != nil {
 		return err
 	}
-	c, err := startCDC(ctx, st, admin, pub, "cdcbench_"+id)
+	failed := make(chan error, 1)
+	c, err := startCDC(ctx, st, admin, pub, "cdcbench_"+id, func(err error) { failed <- err })
 	if err != nil {
 		return err
 	}
 	ready()
+	var runErr error
 	select {
 	case <-ctx.Done():
-	case <-c.stopped():
+	case runErr = <-failed:
 	}
-	return c.stop(context.WithoutCancel(ctx))
+	return errors.Join(runErr, c.stop(context.WithoutCancel(ctx)))
 }

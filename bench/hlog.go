@@ -54,12 +54,18 @@ func openIntervalLog(path string, base time.Time) (*intervalLog, error) {
 	return l, nil
 }
 
-// rotate ends the interval [from, to) of every set and writes it.
-func (l *intervalLog) rotate(path string, names []string, sets []*recorder.Set, from, to time.Time) error {
+// rotate ends the interval [from, to) of every set, writes it, and adds
+// its e2e p99s to tl.
+func (l *intervalLog) rotate(path string, names []string, sets []*recorder.Set, from, to time.Time, tl *latencyTimeline) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	p99 := make([]float64, len(sets))
 	for i, s := range sets {
+		p99[i] = -1
 		err := s.Rotate(func(st recorder.Stage, h *hdrhistogram.Histogram) error {
+			if st == recorder.E2E {
+				p99[i] = float64(h.ValueAtQuantile(99)) / 1000
+			}
 			h.SetTag(path + "/" + names[i] + "/" + st.String())
 			h.SetStartTimeMs(from.UnixMilli())
 			h.SetEndTimeMs(to.UnixMilli())
@@ -69,6 +75,7 @@ func (l *intervalLog) rotate(path string, names []string, sets []*recorder.Set, 
 			return fmt.Errorf("bench: interval log: %w", err)
 		}
 	}
+	tl.add(to, p99)
 	return nil
 }
 
@@ -76,19 +83,19 @@ func (l *intervalLog) close() error { return l.f.Close() }
 
 // logIntervals rotates sets every IntervalTick until stop is closed, then
 // once more for the last partial interval, and reports the first error.
-func logIntervals(l *intervalLog, path string, names []string, sets []*recorder.Set, stop <-chan struct{}) error {
+func logIntervals(l *intervalLog, path string, names []string, sets []*recorder.Set, tl *latencyTimeline, stop <-chan struct{}) error {
 	t := time.NewTicker(IntervalTick)
 	defer t.Stop()
 	from := time.Now()
 	for {
 		select {
 		case now := <-t.C:
-			if err := l.rotate(path, names, sets, from, now); err != nil {
+			if err := l.rotate(path, names, sets, from, now, tl); err != nil {
 				return err
 			}
 			from = now
 		case <-stop:
-			return l.rotate(path, names, sets, from, time.Now())
+			return l.rotate(path, names, sets, from, time.Now(), tl)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -46,7 +45,6 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 
 	pctx, stopPath := context.WithCancel(ctx)
 	defer stopPath()
-	var wg sync.WaitGroup
 	errCh := make(chan error, 8)
 	fail := func(err error) {
 		select {
@@ -55,37 +53,23 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 		}
 	}
 
-	var relayStopped <-chan struct{}
-	var relayErr func() error
+	var cdc *cdcPath
 	if ps.Kind == scenarios.PathCDC {
-		c, err := startCDC(ctx, st, admin, pub, "cdcbench_"+r.id+"_cdc")
+		cdc, err = startCDC(ctx, st, admin, pub, "cdcbench_"+r.id+"_cdc", fail)
 		if err != nil {
 			return res, sets, err
 		}
-		relayStopped, relayErr = c.stopped(), func() error { return c.err }
 		defer func() {
-			res.RelayEvents = c.relay.Stats().Events
-			if serr := c.stop(context.WithoutCancel(ctx)); serr != nil && err == nil {
+			if serr := cdc.stop(context.WithoutCancel(ctx)); serr != nil && err == nil {
 				err = serr
 			}
-		}()
-	}
-
-	if relayStopped != nil {
-		go func() {
-			select {
-			case <-relayStopped:
-				if err := relayErr(); err != nil {
-					fail(err)
-				}
-			case <-pctx.Done():
-			}
+			res.RelayEvents = cdc.relayEvents()
 		}()
 	}
 
 	// Agents.
 	var runs []*agentRun
-	var srcs []source.Source
+	var srcs []*agentSource
 	for _, name := range agents.Names {
 		det, err := agents.New(name, plan.Agents)
 		if err != nil {
@@ -99,18 +83,14 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 		for range plan.Slices {
 			ar.slices = append(ar.slices, recorder.NewSingle())
 		}
-		var src source.Source
-		switch ps.Kind {
-		case scenarios.PathCDC:
-			src, err = source.NewKafka(source.KafkaConfig{Brokers: st.Brokers(), Topic: stack.ChangeTopic,
-				Group: "cdcbench-" + r.id + "-" + ps.String() + "-" + name, Since: pathStart})
-		case scenarios.PathPoll:
-			src, err = source.NewPoll(ctx, source.PollConfig{DSN: st.DSN(), Interval: ps.Interval, Mode: plan.PollMode,
+		src := &agentSource{handle: ar.handle, fail: fail, open: func(ctx context.Context) (source.Source, error) {
+			if ps.Kind == scenarios.PathCDC {
+				return source.NewKafka(source.KafkaConfig{Brokers: st.Brokers(), Topic: stack.ChangeTopic,
+					Group: "cdcbench-" + r.id + "-" + ps.String() + "-" + name, Since: pathStart})
+			}
+			return source.NewPoll(ctx, source.PollConfig{DSN: st.DSN(), Interval: ps.Interval, Mode: plan.PollMode,
 				Limit: plan.PollLimit, FirstID: producer.ProbeID})
-		}
-		if err != nil {
-			return res, sets, err
-		}
+		}}
 		runs = append(runs, ar)
 		srcs = append(srcs, src)
 		sets.agents = append(sets.agents, name)
@@ -125,24 +105,22 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 		return res, sets, err
 	}
 	defer prod.Close(context.WithoutCancel(ctx))
-	for i, ar := range runs {
-		ar.log = prod.Log()
-		src := srcs[i]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := src.Run(pctx, ar.handle); err != nil {
-				fail(err)
-			}
-		}()
-	}
-	defer func() {
+	stopAgents := func() {
 		stopPath()
-		wg.Wait()
+		for _, src := range srcs {
+			src.stop()
+		}
 		for _, ar := range runs {
 			ar.close()
 		}
-	}()
+	}
+	defer stopAgents()
+	for i, ar := range runs {
+		ar.log = prod.Log()
+		if err := srcs[i].start(pctx); err != nil {
+			return res, sets, err
+		}
+	}
 
 	// Probe: one row must make the whole trip before anything is measured.
 	probeStart := time.Now()
@@ -163,12 +141,17 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 	res.ProbeRoundTripMs = ms(time.Since(probeStart))
 	stopIntervals := make(chan struct{})
 	intervalsDone := make(chan error, 1)
-	go func() { intervalsDone <- logIntervals(r.intervals, ps.String(), sets.agents, sets.sets, stopIntervals) }()
+	var tl latencyTimeline
+	go func() {
+		intervalsDone <- logIntervals(r.intervals, ps.String(), sets.agents, sets.sets, &tl, stopIntervals)
+	}()
+	var start time.Time // of the schedule, set below
 	defer func() {
 		close(stopIntervals)
 		if ierr := <-intervalsDone; ierr != nil && err == nil {
 			err = ierr
 		}
+		tl.recovery(res.Faults, start, plan.ObjectiveP99)
 	}()
 	r.logf("path %s: probe made the round trip in %.1f ms; producing for %v (+%v warm-up)", ps.String(), res.ProbeRoundTripMs, plan.Duration, plan.Warmup)
 
@@ -177,7 +160,7 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 	if err != nil {
 		return res, sets, err
 	}
-	start := time.Now().Add(50 * time.Millisecond)
+	start = time.Now().Add(50 * time.Millisecond)
 	measureFrom := start.Add(plan.Warmup)
 	measureTo := measureFrom.Add(plan.Duration)
 	for _, ar := range runs {
@@ -202,6 +185,10 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 				intendedInWindow += int64(len(rows))
 			}
 		})
+	}()
+	faultsDone := make(chan []FaultResult, 1)
+	go func() {
+		faultsDone <- injectFaults(pctx, plan.Faults, start, faultTargets{dsn: st.DSN(), cdc: cdc, srcs: srcs, agents: sets.agents})
 	}()
 	progress := time.NewTicker(10 * time.Second)
 	defer progress.Stop()
@@ -257,20 +244,15 @@ drain:
 		}
 	}
 	res.DrainSeconds = time.Since(drainStart).Seconds()
-	stopPath()
-	wg.Wait()
-	for _, ar := range runs {
-		ar.close()
-	}
+	stopAgents()
+	res.Faults = <-faultsDone
 
 	for i, ar := range runs {
 		a := AgentResult{
 			Name: ar.det.Name(), Events: ar.events.Load(), ExpectedEvents: pst.Rows,
 			DuplicateEvents: ar.duplicates.Load(), BeforeCommitAck: ar.beforeCommit.Load(),
-			Skipped: srcs[i].Skipped(), E2E: ar.set.Summary(recorder.E2E), Stages: map[string]recorder.Summary{},
-		}
-		if p, ok := srcs[i].(*source.Poll); ok {
-			a.PollStatements = p.Statements()
+			Skipped: srcs[i].skipped(), E2E: ar.set.Summary(recorder.E2E), Stages: map[string]recorder.Summary{},
+			PollStatements: srcs[i].statements(),
 		}
 		d := diffAlerts(orc.expected[i], ar.alertIDs())
 		a.Alerts, a.ExpectedAlerts, a.MissedAlerts, a.UnexpectedAlerts = d.Received, d.Expected, d.Missed, d.Unexpected

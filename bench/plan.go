@@ -43,6 +43,9 @@ type Plan struct {
 	// ObjectiveP99 is the CDC path's latency objective; the knee is the
 	// highest offered rate of a slice that met it.
 	ObjectiveP99 time.Duration
+	// Faults are injected during every path, at their time from the start
+	// of the schedule.
+	Faults []scenarios.FaultSpec
 	// Spec is the resolved scenario, written into result.json as it is.
 	Spec any
 }
@@ -139,6 +142,7 @@ func PlanFrom(s scenarios.Spec) (Plan, error) {
 		ScheduleTolerance: time.Duration(s.ScheduleTolerance),
 		Slices:            slicesOf(s),
 		ObjectiveP99:      time.Duration(s.Objective.P99),
+		Faults:            s.Faults,
 		Spec:              resolved,
 	}
 	return p, p.Validate()

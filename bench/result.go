@@ -59,8 +59,10 @@ type Path struct {
 	Agents   []AgentResult `json:"agents"`
 	// Slices report a step shape's stages or a ramp's tenths on their own,
 	// and Knee the highest offered rate whose slice met the objective.
-	Slices         []SliceResult `json:"slices,omitempty"`
-	Knee           *Knee         `json:"knee,omitempty"`
+	Slices []SliceResult `json:"slices,omitempty"`
+	Knee   *Knee         `json:"knee,omitempty"`
+	// Faults are the faults injected into this path and what they did.
+	Faults         []FaultResult `json:"faults,omitempty"`
 	InvalidReasons []string      `json:"invalid_reasons,omitempty"`
 }
 

@@ -66,7 +66,22 @@ type Relay struct {
 	commits   atomic.Int64
 	skipped   atomic.Int64
 	failed    chan error
+	// pausedUntil (unix ns) stops reading the slot until then: a stalled
+	// CDC path, for fault injection.
+	pausedUntil atomic.Int64
+	// abort makes the shutdown abrupt, as a crash would be: records in
+	// flight are dropped and nothing more is confirmed to the slot.
+	abort atomic.Bool
 }
+
+// Pause stops reading the slot for d; WAL accumulates in the slot and is
+// read when the pause ends.
+func (r *Relay) Pause(d time.Duration) { r.pausedUntil.Store(time.Now().Add(d).UnixNano()) }
+
+// Abort marks the next shutdown as a crash: cancel Run's context after it.
+// The slot then replays from the last confirmed position, so events are
+// duplicated, never lost.
+func (r *Relay) Abort() { r.abort.Store(true) }
 
 type relation struct {
 	ours bool
@@ -160,6 +175,13 @@ func (r *Relay) Run(ctx context.Context) error {
 				return fmt.Errorf("relay: standby status: %w", err)
 			}
 			nextStatus = now.Add(r.cfg.StatusTick)
+		}
+		if until := time.Unix(0, r.pausedUntil.Load()); time.Now().Before(until) {
+			select {
+			case <-ctx.Done():
+			case <-time.After(min(time.Until(until), time.Until(nextStatus), 50*time.Millisecond)):
+			}
+			continue
 		}
 		rctx, cancel := context.WithDeadline(ctx, nextStatus)
 		raw, err := r.conn.ReceiveMessage(rctx)
@@ -336,6 +358,11 @@ func (rel *relation) decode(t *pglogrepl.TupleData, tx *txn.Tx) error {
 }
 
 func (r *Relay) close(ctx context.Context) {
+	if r.abort.Load() {
+		r.client.Close()
+		_ = r.conn.Close(context.WithoutCancel(ctx))
+		return
+	}
 	// Let records in flight finish so their LSNs are confirmed.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	_ = r.client.Flush(fctx)

@@ -41,7 +41,33 @@ type Spec struct {
 	Velocity          VelocitySpec  `yaml:"velocity"`
 	Objective         ObjectiveSpec `yaml:"objective"`
 	ScheduleTolerance Duration      `yaml:"schedule_tolerance"` // lag behind the schedule that invalidates a run
+	Faults            []FaultSpec   `yaml:"faults,omitempty"`   // injected at a time, for a duration
 }
+
+// FaultSpec is one injected fault: Kind happens At (from the start of the
+// schedule, warm-up included) and lasts Duration.
+type FaultSpec struct {
+	Kind     string   `yaml:"kind"`
+	At       Duration `yaml:"at"`
+	Duration Duration `yaml:"duration"`
+	// Agent names the agent for kill-agent; empty means every agent.
+	Agent string `yaml:"agent,omitempty"`
+}
+
+// Fault kinds.
+const (
+	// FaultLockTable holds an ACCESS EXCLUSIVE lock on the table: inserts
+	// and polls wait, the database stalls.
+	FaultLockTable = "lock-table"
+	// FaultPauseRelay stops the relay reading the slot; it resumes where it was.
+	FaultPauseRelay = "pause-relay"
+	// FaultKillRelay closes the relay's connections; a new relay resumes from
+	// the slot's confirmed position, so events are replayed, never lost.
+	FaultKillRelay = "kill-relay"
+	// FaultKillAgent closes an agent's consumer without committing; a new one
+	// rejoins the group and re-reads from the last committed offset.
+	FaultKillAgent = "kill-agent"
+)
 
 // RateSpec is the offered load's shape. Only the fields of the chosen Shape
 // may be set; the rest must stay zero, so a field meant for another shape

@@ -148,7 +148,26 @@ func (s Spec) Validate() []error {
 	s.validateAgents(&v)
 	v.positive("objective.p99", s.Objective.P99)
 	v.positive("schedule_tolerance", s.ScheduleTolerance)
+	s.validateFaults(&v)
 	return v.errs
+}
+
+func (s Spec) validateFaults(v *validator) {
+	for i, f := range s.Faults {
+		field := fmt.Sprintf("faults[%d]", i)
+		v.oneOf(field+".kind", f.Kind, FaultLockTable, FaultPauseRelay, FaultKillRelay, FaultKillAgent)
+		v.notNegative(field+".at", f.At)
+		v.positive(field+".duration", f.Duration)
+		if end := f.At + f.Duration; s.Duration > 0 && time.Duration(end) > s.Total() {
+			v.add(field, "ends at %v, after the schedule (%v)", end, Duration(s.Total()))
+		}
+		if f.Agent != "" && f.Agent != "outlier" && f.Agent != "velocity" {
+			v.add(field+".agent", "must be outlier or velocity, got %q", f.Agent)
+		}
+		if f.Agent != "" && f.Kind != FaultKillAgent {
+			v.add(field+".agent", "only kill-agent names an agent")
+		}
+	}
 }
 
 func (s Spec) validatePaths(v *validator) {

@@ -1,0 +1,169 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cdcbench/cdcbench/scenarios"
+)
+
+// FaultResult is what one injected fault did to a path.
+type FaultResult struct {
+	Kind      string  `json:"kind"`
+	Agent     string  `json:"agent,omitempty"`
+	AtS       float64 `json:"at_s"` // from the start of the schedule
+	DurationS float64 `json:"duration_s"`
+	// Skipped says why the fault did not apply to this path (a relay fault
+	// on a polling path), Error why it failed.
+	Skipped string `json:"skipped,omitempty"`
+	Error   string `json:"error,omitempty"`
+	// RecoveredAfterS runs from the fault's end to the end of the first 1 s
+	// interval in which every agent's e2e p99 was back under the objective;
+	// absent when that never happened before the path ended.
+	RecoveredAfterS *float64 `json:"recovered_after_s,omitempty"`
+	// PeakP99Ms is the highest interval e2e p99 from the fault's start to
+	// recovery.
+	PeakP99Ms float64 `json:"peak_p99_ms"`
+}
+
+// faultTargets are the parts of a path a fault can hit.
+type faultTargets struct {
+	dsn    string
+	cdc    *cdcPath // nil on a polling path
+	srcs   []*agentSource
+	agents []string
+}
+
+// injectFaults runs the plan's faults against the path, each at its time
+// from start, and returns when all are over or ctx ends.
+func injectFaults(ctx context.Context, faults []scenarios.FaultSpec, start time.Time, t faultTargets) []FaultResult {
+	out := make([]FaultResult, len(faults))
+	var wg sync.WaitGroup
+	for i, f := range faults {
+		out[i] = FaultResult{Kind: f.Kind, Agent: f.Agent, AtS: time.Duration(f.At).Seconds(), DurationS: time.Duration(f.Duration).Seconds()}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case <-time.After(time.Until(start.Add(time.Duration(f.At)))):
+			case <-ctx.Done():
+				out[i].Skipped = "the path ended first"
+				return
+			}
+			skipped, err := inject(ctx, f, t)
+			out[i].Skipped = skipped
+			if err != nil && ctx.Err() == nil {
+				out[i].Error = err.Error()
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func inject(ctx context.Context, f scenarios.FaultSpec, t faultTargets) (skipped string, err error) {
+	d := time.Duration(f.Duration)
+	switch f.Kind {
+	case scenarios.FaultLockTable:
+		return "", lockTable(ctx, t.dsn, d)
+	case scenarios.FaultPauseRelay, scenarios.FaultKillRelay:
+		if t.cdc == nil {
+			return "no relay on a polling path", nil
+		}
+		if f.Kind == scenarios.FaultPauseRelay {
+			t.cdc.pause(d)
+			return "", nil
+		}
+		return "", t.cdc.kill(ctx, d)
+	case scenarios.FaultKillAgent:
+		var wg sync.WaitGroup
+		errs := make([]error, len(t.srcs))
+		for i, src := range t.srcs {
+			if f.Agent == "" || f.Agent == t.agents[i] {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs[i] = src.restart(ctx, d)
+				}()
+			}
+		}
+		wg.Wait()
+		return "", errors.Join(errs...)
+	}
+	return "", fmt.Errorf("unknown fault %q", f.Kind)
+}
+
+// lockTable holds an ACCESS EXCLUSIVE lock on the table for d.
+func lockTable(ctx context.Context, dsn string, d time.Duration) error {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("lock-table: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("lock-table: %w", err)
+	}
+	if _, err := tx.Exec(ctx, "LOCK TABLE transactions IN ACCESS EXCLUSIVE MODE"); err != nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return fmt.Errorf("lock-table: %w", err)
+	}
+	select {
+	case <-time.After(d):
+	case <-ctx.Done():
+	}
+	return tx.Commit(context.WithoutCancel(ctx))
+}
+
+// latencyTimeline keeps each interval's e2e p99 per agent, for recovery
+// times: the interval log on disk has the full histograms.
+type latencyTimeline struct {
+	mu     sync.Mutex
+	points []latencyPoint
+}
+
+type latencyPoint struct {
+	end time.Time
+	p99 []float64 // ms by agent; -1 when the agent timed nothing
+}
+
+func (l *latencyTimeline) add(end time.Time, p99 []float64) {
+	l.mu.Lock()
+	l.points = append(l.points, latencyPoint{end: end, p99: p99})
+	l.mu.Unlock()
+}
+
+// recovery fills in each fault's recovery time and peak from the timeline.
+func (l *latencyTimeline) recovery(faults []FaultResult, start time.Time, objective time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	obj := ms(objective)
+	for i := range faults {
+		f := &faults[i]
+		if f.Skipped != "" || f.Error != "" {
+			continue
+		}
+		from := start.Add(time.Duration(f.AtS * float64(time.Second)))
+		end := from.Add(time.Duration(f.DurationS * float64(time.Second)))
+		for _, p := range l.points {
+			if p.end.Before(from) {
+				continue
+			}
+			worst := -1.0
+			for _, v := range p.p99 {
+				worst = max(worst, v)
+			}
+			f.PeakP99Ms = max(f.PeakP99Ms, worst)
+			if !p.end.Before(end) && worst >= 0 && worst <= obj {
+				after := p.end.Sub(end).Seconds()
+				f.RecoveredAfterS = &after
+				break
+			}
+		}
+	}
+}
