@@ -98,12 +98,13 @@ func (c *cdcPath) stopRelay(crash bool) {
 }
 
 // pause stalls the relay for d.
-func (c *cdcPath) pause(d time.Duration) {
+func (c *cdcPath) pause(d time.Duration) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.relay != nil {
 		c.relay.Pause(d)
 	}
+	return nil
 }
 
 // kill crashes the relay and starts a new one after down.

@@ -34,7 +34,7 @@ type FaultResult struct {
 // faultTargets are the parts of a path a fault can hit.
 type faultTargets struct {
 	dsn    string
-	cdc    *cdcPath // nil on a polling path
+	cdc    capture // nil on a polling path
 	srcs   []*agentSource
 	agents []string
 }
@@ -75,11 +75,16 @@ func inject(ctx context.Context, f scenarios.FaultSpec, t faultTargets) (skipped
 		if t.cdc == nil {
 			return "no relay on a polling path", nil
 		}
+		var err error
 		if f.Kind == scenarios.FaultPauseRelay {
-			t.cdc.pause(d)
-			return "", nil
+			err = t.cdc.pause(d)
+		} else {
+			err = t.cdc.kill(ctx, d)
 		}
-		return "", t.cdc.kill(ctx, d)
+		if errors.Is(err, errNoFault) {
+			return err.Error(), nil
+		}
+		return "", err
 	case scenarios.FaultKillAgent:
 		var wg sync.WaitGroup
 		errs := make([]error, len(t.srcs))

@@ -53,9 +53,14 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 		}
 	}
 
-	var cdc *cdcPath
+	var cdc capture
 	if ps.Kind == scenarios.PathCDC {
-		cdc, err = startCDC(ctx, st, admin, pub, "cdcbench_"+r.id+"_cdc", fail)
+		slot := "cdcbench_" + r.id + "_cdc"
+		if r.cfg.CDC.Kind == CDCDebezium {
+			cdc, err = startDebezium(ctx, st, admin, r.cfg.CDC, "cdcbench-"+r.id, pub, slot)
+		} else {
+			cdc, err = startCDC(ctx, st, admin, pub, slot, fail)
+		}
 		if err != nil {
 			return res, sets, err
 		}

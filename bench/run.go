@@ -20,7 +20,6 @@ import (
 	"github.com/cdcbench/cdcbench/agents"
 	"github.com/cdcbench/cdcbench/producer"
 	"github.com/cdcbench/cdcbench/recorder"
-	"github.com/cdcbench/cdcbench/relay"
 	"github.com/cdcbench/cdcbench/stack"
 	"github.com/cdcbench/cdcbench/txn"
 )
@@ -31,6 +30,7 @@ type Config struct {
 	Stack      stack.Stack
 	ResultsDir string // parent of the run's directory
 	Version    string
+	CDC        CDC
 	// Log receives progress lines; nil is quiet.
 	Log io.Writer
 }
@@ -73,9 +73,12 @@ func Run(ctx context.Context, cfg Config) (*Result, string, error) {
 	res := &Result{
 		SchemaVersion: SchemaVersion, Version: cfg.Version, RunID: r.id, StartedAt: start,
 		ScenarioName: cfg.Plan.Name, Scenario: cfg.Plan.Spec, Machine: machine(),
-		Stack: StackResult{Info: cfg.Stack.Info(), CDC: "relay " + relay.Version},
+		Stack: StackResult{Info: cfg.Stack.Info()},
 	}
 	var err error
+	if res.Stack.CDC, err = cfg.CDC.Describe(ctx); err != nil {
+		return nil, "", fmt.Errorf("bench: %w", err)
+	}
 	r.alerts, err = kgo.NewClient(kgo.SeedBrokers(cfg.Stack.Brokers()...), kgo.DefaultProduceTopic(stack.AlertTopic))
 	if err != nil {
 		return nil, "", fmt.Errorf("bench: alert producer: %w", err)

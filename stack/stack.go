@@ -13,7 +13,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcbench/cdcbench/pgcluster"
 )
@@ -105,10 +108,40 @@ func Start(ctx context.Context, opts Options) (_ Stack, err error) {
 			return nil, fmt.Errorf("stack: kfake: %w", err)
 		}
 		s.brokers = s.kafka.ListenAddrs()
-	} else if err := checkKafka(ctx, s.brokers); err != nil {
-		return nil, err
+	} else {
+		if err := checkKafka(ctx, s.brokers); err != nil {
+			return nil, err
+		}
+		if err := ensureTopics(ctx, s.brokers, max(opts.Partitions, 1)); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
+}
+
+// ensureTopics creates the change and alert topics on an external Kafka
+// when they are missing, so that a broker without auto-creation works and
+// the change topic gets the scenario's partitions. Existing topics are left
+// as they are.
+func ensureTopics(ctx context.Context, brokers []string, partitions int) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return fmt.Errorf("stack: kafka: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	for topic, n := range map[string]int{ChangeTopic: partitions, AlertTopic: 1} {
+		res, err := adm.CreateTopic(cctx, int32(n), -1, nil, topic)
+		if err == nil {
+			err = res.Err
+		}
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("stack: create topic %s on %v: %w", topic, brokers, err)
+		}
+	}
+	return nil
 }
 
 // checkPostgres fails fast, naming host and port and what to check.

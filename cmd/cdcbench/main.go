@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -17,7 +18,8 @@ import (
 // version is set at build time by the Makefile (-ldflags -X main.version=...).
 var version = "dev"
 
-// exitCode maps errors to exit codes: 2 for bad input, 1 otherwise.
+// usageError marks bad input: a wrong flag, scenario or results directory.
+// It exits 2, everything else that fails exits 1.
 type usageError struct{ err error }
 
 func (e usageError) Error() string { return e.err.Error() }
@@ -32,15 +34,32 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
+	os.Exit(run(ctx, os.Args, os.Stdout, os.Stderr))
+}
+
+// run runs the command line and returns the exit code: 0 success, 1 failure
+// (or what a command's cli.ExitCoder says), 2 bad input.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := newApp()
-	if err := app.RunContext(ctx, os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "cdcbench:", err)
-		var ue usageError
-		if errors.As(err, &ue) {
-			os.Exit(2)
-		}
-		os.Exit(1)
+	app.Writer, app.ErrWriter = stdout, stderr
+	// Exit codes are decided here, not by urfave/cli calling os.Exit.
+	app.ExitErrHandler = func(*cli.Context, error) {}
+	err := app.RunContext(ctx, args)
+	if err == nil {
+		return 0
 	}
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintln(stderr, "cdcbench:", msg)
+	}
+	var ue usageError
+	var ec cli.ExitCoder
+	switch {
+	case errors.As(err, &ue):
+		return 2
+	case errors.As(err, &ec):
+		return ec.ExitCode()
+	}
+	return 1
 }
 
 func newApp() *cli.App {

@@ -2,39 +2,151 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/cdcbench/cdcbench/bench"
+	"github.com/cdcbench/cdcbench/connect"
 	"github.com/cdcbench/cdcbench/pgcluster"
 	"github.com/cdcbench/cdcbench/reports"
 	"github.com/cdcbench/cdcbench/scenarios"
 	"github.com/cdcbench/cdcbench/stack"
 )
 
+// Stack kinds for --stack.
+const (
+	stackEmbedded = "embedded" // private PostgreSQL, in-process Kafka, the relay
+	stackCompose  = "compose"  // the endpoints of compose/docker-compose.yml
+	stackExternal = "external" // whatever --pg-dsn, --brokers and --connect-url say
+)
+
+// The compose stack's endpoints as seen from the host, and the database as
+// the Connect container sees it.
+const (
+	composeDSN        = "postgres://cdcbench:cdcbench@localhost:5433/cdcbench?sslmode=disable"
+	composeBrokers    = "localhost:9094"
+	composeConnectURL = "http://localhost:8083"
+	composeDBHost     = "postgres"
+	composeDBPort     = 5432
+)
+
 // stackFlags select the stack; shared by run and stack up.
 func stackFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "pg-dsn", Usage: "use this PostgreSQL (needs wal_level=logical and a role that may replicate) instead of a private cluster", EnvVars: []string{"CDCBENCH_PG_DSN"}},
-		&cli.StringSliceFlag{Name: "brokers", Usage: "use this Kafka (host:port, repeatable) instead of the in-process kfake", EnvVars: []string{"KAFKA_BOOTSTRAP_SERVERS"}},
+		&cli.StringFlag{Name: "stack", Value: stackEmbedded, Usage: "embedded (private PostgreSQL + in-process Kafka), compose (make compose-up's endpoints) or external (--pg-dsn, --brokers)"},
+		&cli.StringFlag{Name: "cdc", Usage: "relay (built-in, the default off compose) or debezium (Kafka Connect at --connect-url; the default on compose)"},
+		&cli.StringFlag{Name: "pg-dsn", Usage: "PostgreSQL to use (needs wal_level=logical and a role that may replicate); with --stack external, PGHOST, PGPORT, PGUSER, PGPASSWORD and PGDATABASE work too", EnvVars: []string{"CDCBENCH_PG_DSN"}},
+		&cli.StringSliceFlag{Name: "brokers", Usage: "Kafka to use (host:port, repeatable or comma-separated)", EnvVars: []string{"KAFKA_BOOTSTRAP_SERVERS"}},
+		&cli.StringFlag{Name: "connect-url", Usage: "Kafka Connect REST URL for --cdc debezium", EnvVars: []string{"CONNECT_URL"}},
+		&cli.StringFlag{Name: "connect-db-host", Usage: "host:port of PostgreSQL as the Connect worker reaches it, when that differs from --pg-dsn"},
 		&cli.IntFlag{Name: "kafka-port", Usage: "port for the in-process Kafka (0 = any free port)"},
 		&cli.IntFlag{Name: "pg-port", Usage: "port for the private PostgreSQL cluster (0 = any free port)"},
 		&cli.BoolFlag{Name: "keep", Usage: "keep the private cluster's directory after the run, for debugging"},
 	}
 }
 
-func startStack(c *cli.Context, partitions int) (stack.Stack, error) {
-	return stack.Start(c.Context, stack.Options{
+// stackChoice resolves --stack, --cdc and the endpoint flags.
+type stackChoice struct {
+	opts stack.Options
+	cdc  bench.CDC
+}
+
+func chooseStack(c *cli.Context, partitions int) (stackChoice, error) {
+	ch := stackChoice{opts: stack.Options{
 		PostgresDSN: c.String("pg-dsn"),
 		Brokers:     splitBrokers(c.StringSlice("brokers")),
 		Postgres:    pgcluster.Options{Port: c.Int("pg-port"), Keep: c.Bool("keep")},
 		KafkaPort:   c.Int("kafka-port"),
 		Partitions:  partitions,
-	})
+	}}
+	connectURL := c.String("connect-url")
+	ch.cdc.Kind = c.String("cdc")
+	switch c.String("stack") {
+	case stackEmbedded:
+	case stackCompose:
+		if ch.opts.PostgresDSN == "" {
+			ch.opts.PostgresDSN = composeDSN
+		}
+		if len(ch.opts.Brokers) == 0 {
+			ch.opts.Brokers = []string{composeBrokers}
+		}
+		if connectURL == "" {
+			connectURL = composeConnectURL
+		}
+		if ch.cdc.Kind == "" {
+			ch.cdc.Kind = bench.CDCDebezium
+		}
+		if ch.cdc.Kind == bench.CDCDebezium && !c.IsSet("connect-db-host") {
+			ch.cdc.DBHost, ch.cdc.DBPort = composeDBHost, composeDBPort
+		}
+	case stackExternal:
+		if ch.opts.PostgresDSN == "" {
+			if os.Getenv("PGHOST") == "" {
+				return ch, errors.New("--stack external needs --pg-dsn (or CDCBENCH_PG_DSN, or PGHOST and friends)")
+			}
+			// pgx fills every unset field from PGHOST, PGPORT, PGUSER,
+			// PGPASSWORD and PGDATABASE, as libpq does.
+			ch.opts.PostgresDSN = "application_name=cdcbench"
+		}
+		if len(ch.opts.Brokers) == 0 {
+			return ch, errors.New("--stack external needs --brokers (or KAFKA_BOOTSTRAP_SERVERS)")
+		}
+	default:
+		return ch, fmt.Errorf("--stack must be %s, %s or %s, got %q", stackEmbedded, stackCompose, stackExternal, c.String("stack"))
+	}
+	if ch.cdc.Kind == "" {
+		ch.cdc.Kind = bench.CDCRelay
+	}
+	switch ch.cdc.Kind {
+	case bench.CDCRelay:
+	case bench.CDCDebezium:
+		if connectURL == "" {
+			return ch, errors.New("--cdc debezium needs --connect-url (Kafka Connect's REST URL)")
+		}
+		if len(ch.opts.Brokers) == 0 {
+			return ch, errors.New("--cdc debezium needs the Kafka that Connect writes to: --brokers")
+		}
+		cl, err := connect.New(connectURL)
+		if err != nil {
+			return ch, err
+		}
+		ch.cdc.Connect = cl
+		if hp := c.String("connect-db-host"); hp != "" {
+			host, port, err := net.SplitHostPort(hp)
+			if err != nil {
+				return ch, fmt.Errorf("--connect-db-host: %w", err)
+			}
+			ch.cdc.DBHost = host
+			if ch.cdc.DBPort, err = strconv.Atoi(port); err != nil {
+				return ch, fmt.Errorf("--connect-db-host: port: %w", err)
+			}
+		}
+	default:
+		return ch, fmt.Errorf("--cdc must be %s or %s, got %q", bench.CDCRelay, bench.CDCDebezium, ch.cdc.Kind)
+	}
+	return ch, nil
+}
+
+// startStack brings up the chosen stack and, for Debezium, checks that the
+// Connect URL is Kafka Connect with the Debezium plugin before anything runs.
+func startStack(c *cli.Context, ch stackChoice) (stack.Stack, error) {
+	if ch.cdc.Connect != nil {
+		if _, err := ch.cdc.Connect.Check(c.Context); err != nil {
+			return nil, err
+		}
+		if _, err := ch.cdc.Connect.DebeziumVersion(c.Context); err != nil {
+			return nil, err
+		}
+	}
+	return stack.Start(c.Context, ch.opts)
 }
 
 // splitBrokers accepts repeated flags and comma lists alike, as
@@ -93,15 +205,19 @@ per histogram, prints a summary, and exits 1 if the run is invalid.`,
 			if err != nil {
 				return usageError{err}
 			}
-			var log *os.File
+			var log io.Writer
 			if !c.Bool("quiet") {
-				log = os.Stderr
+				log = c.App.ErrWriter
 			}
 			if log != nil {
 				fmt.Fprintf(log, "cdcbench %s: starting the stack\n", spec.Name)
 			}
+			choice, err := chooseStack(c, spec.Partitions)
+			if err != nil {
+				return usageError{err}
+			}
 			t0 := time.Now()
-			st, err := startStack(c, spec.Partitions)
+			st, err := startStack(c, choice)
 			if err != nil {
 				return err
 			}
@@ -110,7 +226,7 @@ per histogram, prints a summary, and exits 1 if the run is invalid.`,
 			if log != nil {
 				fmt.Fprintf(log, "stack up in %v: PostgreSQL %s, Kafka %s\n", time.Since(t0).Round(time.Millisecond), stack.Redact(st.DSN()), strings.Join(st.Brokers(), ","))
 			}
-			cfg := bench.Config{Plan: plan, Stack: st, ResultsDir: c.String("results"), Version: version}
+			cfg := bench.Config{Plan: plan, Stack: st, CDC: choice.cdc, ResultsDir: c.String("results"), Version: version}
 			if log != nil {
 				cfg.Log = log
 			}

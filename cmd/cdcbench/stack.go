@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -30,7 +31,14 @@ Ctrl-C removes the slot and publication and stops everything it started.`,
 				&cli.IntFlag{Name: "partitions", Value: 1, Usage: "partitions of the change topic (in-process Kafka)"},
 			}, stackFlags()...),
 			Action: func(c *cli.Context) error {
-				st, err := startStack(c, c.Int("partitions"))
+				choice, err := chooseStack(c, c.Int("partitions"))
+				if err != nil {
+					return usageError{err}
+				}
+				if choice.cdc.Kind != bench.CDCRelay {
+					return usageError{errors.New("stack up runs the built-in relay; with Debezium, `make compose-up` is the stack")}
+				}
+				st, err := startStack(c, choice)
 				if err != nil {
 					return err
 				}

@@ -1,0 +1,137 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cdcbench/cdcbench/connect"
+	"github.com/cdcbench/cdcbench/relay"
+	"github.com/cdcbench/cdcbench/stack"
+)
+
+// CDC kinds: which change-data-capture path a run measures.
+const (
+	CDCRelay    = "relay"    // the built-in relay
+	CDCDebezium = "debezium" // Debezium's PostgreSQL connector in Kafka Connect
+)
+
+// CDC configures the CDC path of a run.
+type CDC struct {
+	Kind string // CDCRelay (default) or CDCDebezium
+	// Connect is the Kafka Connect worker running Debezium.
+	Connect *connect.Client
+	// DBHost and DBPort are the database as the Connect worker reaches it,
+	// which is not always how cdcbench reaches it (compose: postgres:5432
+	// inside, localhost:5433 outside). Empty takes the stack DSN's.
+	DBHost string
+	DBPort int
+}
+
+// Describe returns the CDC label for results, asking Connect for versions.
+func (c CDC) Describe(ctx context.Context) (string, error) {
+	if c.Kind != CDCDebezium {
+		return "relay " + relay.Version, nil
+	}
+	dv, err := c.Connect.DebeziumVersion(ctx)
+	if err != nil {
+		return "", err
+	}
+	kv, err := c.Connect.Version(ctx)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("debezium %s on Kafka Connect %s", dv, kv), nil
+}
+
+// capture is a running CDC path: the relay or a Debezium connector.
+type capture interface {
+	// pause and kill inject faults; a path that cannot take them says so.
+	pause(d time.Duration) error
+	kill(ctx context.Context, down time.Duration) error
+	relayEvents() int64
+	stop(ctx context.Context) error
+}
+
+var _ capture = (*cdcPath)(nil)
+
+// debeziumPath is a Debezium connector registered for one path.
+type debeziumPath struct {
+	client *connect.Client
+	name   string
+	st     stack.Stack
+	admin  *pgx.Conn
+	pub    string
+	slot   string
+}
+
+var _ capture = (*debeziumPath)(nil)
+
+// errNoFault reports a fault the path cannot take.
+var errNoFault = errors.New("only the built-in relay takes relay faults")
+
+// startDebezium creates the publication (explicitly: autocreation is off),
+// registers the connector and waits until it and its task run. On failure
+// the connector, slot and publication are removed again.
+func startDebezium(ctx context.Context, st stack.Stack, admin *pgx.Conn, cfg CDC, name, pub, slot string) (_ *debeziumPath, err error) {
+	d := &debeziumPath{client: cfg.Connect, name: name, st: st, admin: admin, pub: pub, slot: slot}
+	if _, err := admin.Exec(ctx, "CREATE PUBLICATION "+pub+" FOR TABLE public.transactions"); err != nil {
+		return nil, fmt.Errorf("create publication: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, d.stop(context.WithoutCancel(ctx)))
+		}
+	}()
+	pc := admin.Config()
+	host, port := cfg.DBHost, cfg.DBPort
+	if host == "" {
+		host, port = pc.Host, int(pc.Port)
+	}
+	conf, err := connect.DebeziumConfig{
+		Host: host, Port: port, User: pc.User, Password: pc.Password, DBName: pc.Database,
+		Slot: slot, Publication: pub,
+	}.Config()
+	if err != nil {
+		return d, err
+	}
+	if err := cfg.Connect.Apply(ctx, name, conf); err != nil {
+		return d, err
+	}
+	if _, err := cfg.Connect.WaitRunning(ctx, name); err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
+func (d *debeziumPath) pause(time.Duration) error                 { return errNoFault }
+func (d *debeziumPath) kill(context.Context, time.Duration) error { return errNoFault }
+
+// relayEvents is unknown for Debezium: Connect does not count per run.
+func (d *debeziumPath) relayEvents() int64 { return 0 }
+
+// stop deletes the connector, then drops the slot Debezium created (it
+// never drops it itself) once its task let go, then the publication.
+func (d *debeziumPath) stop(ctx context.Context) error {
+	var errs []error
+	if err := d.client.Delete(ctx, d.name); err != nil {
+		errs = append(errs, err)
+	}
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var exists bool
+	if err := d.admin.QueryRow(dctx, "SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)", d.slot).Scan(&exists); err != nil {
+		errs = append(errs, err)
+	} else if exists {
+		if err := relay.DropSlot(dctx, d.st.ReplicationDSN(), d.slot); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if _, err := d.admin.Exec(dctx, "DROP PUBLICATION IF EXISTS "+d.pub); err != nil {
+		errs = append(errs, fmt.Errorf("drop publication: %w", err))
+	}
+	return errors.Join(errs...)
+}
