@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -65,7 +66,8 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 			return res, sets, err
 		}
 		defer func() {
-			if serr := cdc.stop(context.WithoutCancel(ctx)); serr != nil && err == nil {
+			cctx := context.WithoutCancel(ctx)
+			if serr := errors.Join(cdc.stop(cctx), stack.DeleteGroups(cctx, st.Brokers(), "cdcbench-"+r.id+"-")); serr != nil && err == nil {
 				err = serr
 			}
 			res.RelayEvents = cdc.relayEvents()

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -69,11 +70,12 @@ var ErrUnreachable = errors.New("unreachable")
 const connectTimeout = 5 * time.Second
 
 type local struct {
-	pg      *pgcluster.Cluster
-	dsn     string
-	version string
-	kafka   *kfake.Cluster
-	brokers []string
+	stopTrim context.CancelFunc
+	pg       *pgcluster.Cluster
+	dsn      string
+	version  string
+	kafka    *kfake.Cluster
+	brokers  []string
 }
 
 // Start brings up the embedded parts and checks the external ones; on error
@@ -108,6 +110,9 @@ func Start(ctx context.Context, opts Options) (_ Stack, err error) {
 			return nil, fmt.Errorf("stack: kfake: %w", err)
 		}
 		s.brokers = s.kafka.ListenAddrs()
+		tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		s.stopTrim = cancel
+		go trimRead(tctx, s.brokers)
 	} else {
 		if err := checkKafka(ctx, s.brokers); err != nil {
 			return nil, err
@@ -215,6 +220,9 @@ func (s *local) Info() Info {
 }
 
 func (s *local) Close(ctx context.Context) error {
+	if s.stopTrim != nil {
+		s.stopTrim()
+	}
 	if s.kafka != nil {
 		s.kafka.Close()
 		s.kafka = nil
@@ -238,10 +246,14 @@ func WithReplication(dsn string) string {
 	return dsn + " replication=database"
 }
 
-// Redact hides the password of a URL DSN, for logs and results.
+// Redact hides the password of a URL or keyword/value DSN, for logs and
+// results.
 func Redact(dsn string) string {
 	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
+	if err != nil || u.Scheme == "" {
+		return kvPassword.ReplaceAllString(dsn, "${1}xxxxx")
+	}
+	if u.User == nil {
 		return dsn
 	}
 	if _, ok := u.User.Password(); ok {
@@ -249,3 +261,5 @@ func Redact(dsn string) string {
 	}
 	return u.String()
 }
+
+var kvPassword = regexp.MustCompile(`(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)

@@ -1,0 +1,103 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// trimEvery is how often the in-process broker drops what every consumer
+// group has read.
+const trimEvery = 5 * time.Second
+
+// trimRead deletes the change topic's records that every consumer group
+// has committed past, until ctx ends. kfake keeps every record in memory,
+// so without it a soak at 2,000 rows/s would hold gigabytes; with it the
+// broker holds what the slowest group has yet to commit. A partition some
+// group has no commit for is left alone: that group may still need it.
+func trimRead(ctx context.Context, brokers []string) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	t := time.NewTicker(trimEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if to := committedByAll(ctx, adm); len(to) > 0 {
+			_, _ = adm.DeleteRecords(ctx, to)
+		}
+	}
+}
+
+// committedByAll returns, per partition of the change topic, the lowest
+// offset every group has committed; nil when that cannot be known.
+func committedByAll(ctx context.Context, adm *kadm.Client) kadm.Offsets {
+	listed, err := adm.ListGroups(ctx)
+	if err != nil || len(listed) == 0 {
+		return nil
+	}
+	fetched := adm.FetchManyOffsets(ctx, listed.Groups()...)
+	low := map[int32]int64{}
+	seen := map[int32]int{}
+	for _, r := range fetched {
+		if r.Err != nil {
+			return nil
+		}
+		r.Fetched.Each(func(o kadm.OffsetResponse) {
+			if o.Topic != ChangeTopic || o.Err != nil || o.At < 0 {
+				return
+			}
+			if n, ok := low[o.Partition]; !ok || o.At < n {
+				low[o.Partition] = o.At
+			}
+			seen[o.Partition]++
+		})
+	}
+	var out kadm.Offsets
+	for p, at := range low {
+		if seen[p] == len(fetched) {
+			out.AddOffset(ChangeTopic, p, at, -1)
+		}
+	}
+	return out
+}
+
+// DeleteGroups removes the consumer groups whose names start with prefix:
+// a run's groups are its own, and a real cluster should not collect them.
+func DeleteGroups(ctx context.Context, brokers []string, prefix string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return fmt.Errorf("stack: kafka: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	listed, err := adm.ListGroups(ctx)
+	if err != nil {
+		return fmt.Errorf("stack: list groups: %w", err)
+	}
+	var ours []string
+	for _, g := range listed.Groups() {
+		if strings.HasPrefix(g, prefix) {
+			ours = append(ours, g)
+		}
+	}
+	if len(ours) == 0 {
+		return nil
+	}
+	res, err := adm.DeleteGroups(ctx, ours...)
+	if err != nil {
+		return fmt.Errorf("stack: delete groups: %w", err)
+	}
+	return res.Error()
+}
