@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cdcbench/cdcbench/agents"
+	"github.com/cdcbench/cdcbench/dbcost"
 	"github.com/cdcbench/cdcbench/producer"
 	"github.com/cdcbench/cdcbench/recorder"
 	"github.com/cdcbench/cdcbench/scenarios"
@@ -193,6 +194,8 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 			}
 		})
 	}()
+	costDone := make(chan costResult, 1)
+	go func() { costDone <- measureCost(pctx, st, measureFrom, measureTo) }()
 	faultsDone := make(chan []FaultResult, 1)
 	go func() {
 		faultsDone <- injectFaults(pctx, plan.Faults, start, faultTargets{dsn: st.DSN(), cdc: cdc, srcs: srcs, agents: sets.agents})
@@ -251,6 +254,15 @@ drain:
 		}
 	}
 	res.DrainSeconds = time.Since(drainStart).Seconds()
+	if c := <-costDone; c.err != nil {
+		res.InvalidReasons = append(res.InvalidReasons, "db cost: "+c.err.Error())
+	} else {
+		cost := dbcost.Diff(c.before, c.after, committedIn(prod.Log(), pst.Batches, plan.BatchSize, measureFrom, measureTo))
+		res.DBCost = &cost
+		for _, p := range cost.Problems {
+			res.InvalidReasons = append(res.InvalidReasons, "db cost: "+p)
+		}
+	}
 	stopAgents()
 	res.Faults = <-faultsDone
 
@@ -397,3 +409,42 @@ func progressLine(start time.Time, total time.Duration, runs []*agentRun) string
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// costResult is the database's counters around the measured window.
+type costResult struct {
+	before, after dbcost.Sample
+	err           error
+}
+
+// measureCost samples the database at the start and the end of the
+// measured window, on a connection of its own, so each path's database cost
+// covers the same span as its latency figures.
+func measureCost(ctx context.Context, st stack.Stack, from, to time.Time) costResult {
+	conn, err := pgx.Connect(ctx, st.DSN())
+	if err != nil {
+		return costResult{err: err}
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	s, err := dbcost.NewSampler(ctx, conn, st.ServerPID())
+	if err != nil {
+		return costResult{err: err}
+	}
+	var r costResult
+	for i, at := range []time.Time{from, to} {
+		select {
+		case <-time.After(time.Until(at)):
+		case <-ctx.Done():
+			return costResult{err: ctx.Err()}
+		}
+		smp, err := s.Take(ctx)
+		if err != nil {
+			return costResult{err: err}
+		}
+		if i == 0 {
+			r.before = smp
+		} else {
+			r.after = smp
+		}
+	}
+	return r
+}

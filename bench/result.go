@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/cdcbench/cdcbench/dbcost"
 	"github.com/cdcbench/cdcbench/producer"
 	"github.com/cdcbench/cdcbench/recorder"
 	"github.com/cdcbench/cdcbench/stack"
@@ -62,8 +63,10 @@ type Path struct {
 	Slices []SliceResult `json:"slices,omitempty"`
 	Knee   *Knee         `json:"knee,omitempty"`
 	// Faults are the faults injected into this path and what they did.
-	Faults         []FaultResult `json:"faults,omitempty"`
-	InvalidReasons []string      `json:"invalid_reasons,omitempty"`
+	Faults []FaultResult `json:"faults,omitempty"`
+	// DBCost is what the path cost the database over the measured window.
+	DBCost         *dbcost.Cost `json:"db_cost,omitempty"`
+	InvalidReasons []string     `json:"invalid_reasons,omitempty"`
 }
 
 // SliceResult is one span of the schedule.

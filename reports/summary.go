@@ -50,5 +50,103 @@ func WriteSummary(w io.Writer, r *bench.Result) error {
 			fmt.Fprintf(tw, "%.2f\t\n", a.Stages["e2e_uncorrected"].P99)
 		}
 	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if err := writeCost(w, r); err != nil {
+		return err
+	}
+	writeLosses(w, r)
+	writeKnees(w, r)
+	return writeFaults(w, r)
+}
+
+// writeCost puts each path's database cost side by side, per 1,000
+// transactions: the price of polling the CDC architecture claims to avoid.
+func writeCost(w io.Writer, r *bench.Result) error {
+	fmt.Fprintln(w, "\ndatabase cost per 1,000 transactions (measured window):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "path\tagent statements\trows read\tserver CPU s\tWAL kB\tmax slot lag kB\t")
+	na := func(f *float64, format string) string {
+		if f == nil {
+			return "n/a"
+		}
+		return fmt.Sprintf(format, *f)
+	}
+	for _, p := range r.Paths {
+		c := p.DBCost
+		if c == nil || c.Per1000 == nil {
+			fmt.Fprintf(tw, "%s\tnot measured\t\t\t\t\t\n", p.Name)
+			continue
+		}
+		lag := "-"
+		if c.SlotLagBytesMax != nil {
+			lag = fmt.Sprintf("%.1f", float64(*c.SlotLagBytesMax)/1000)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%.1f\t%s\t\n", p.Name, na(c.Per1000.AgentStatements, "%.1f"), c.Per1000.RowsRead,
+			na(c.Per1000.ServerCPUSeconds, "%.3f"), c.Per1000.WALBytes/1000, lag)
+	}
+	return tw.Flush()
+}
+
+// writeLosses names the rows a naive poller never saw: the finding, shown.
+func writeLosses(w io.Writer, r *bench.Result) {
+	for _, p := range r.Paths {
+		for _, a := range p.Agents {
+			if lost := a.ExpectedEvents - a.Events; lost > 0 && p.PollMode == "naive" {
+				fmt.Fprintf(w, "\n%s/%s: naive polling lost %d of %d rows (committed behind its id cursor)\n", p.Name, a.Name, lost, a.ExpectedEvents)
+			}
+		}
+	}
+}
+
+// writeKnees prints ramp and step runs slice by slice, and their knee.
+func writeKnees(w io.Writer, r *bench.Result) {
+	for _, p := range r.Paths {
+		if len(p.Slices) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s by slice of the schedule (e2e p99 ms per agent):\n", p.Name)
+		for _, sl := range p.Slices {
+			fmt.Fprintf(w, "  %5.1f-%5.1f s  target %7.0f rows/s  achieved %7.0f", sl.FromS, sl.ToS, sl.TargetRowsPerS, sl.AchievedRowsPerS)
+			for _, a := range p.Agents {
+				fmt.Fprintf(w, "  %s %.1f", a.Name, sl.E2E[a.Name].P99)
+			}
+			fmt.Fprintln(w)
+		}
+		switch k := p.Knee; {
+		case k == nil:
+			fmt.Fprintf(w, "  knee: no slice of %s met the objective\n", p.Name)
+		case k.FirstMiss == nil:
+			fmt.Fprintf(w, "  knee: not reached; p99 stayed under %.0f ms up to %.0f rows/s\n", k.ObjectiveP99Ms, k.TargetRowsPerS)
+		default:
+			fmt.Fprintf(w, "  knee: %.0f rows/s met p99 < %.0f ms (%.1f ms); %.0f rows/s did not\n", k.TargetRowsPerS, k.ObjectiveP99Ms, k.P99Ms, k.FirstMiss.TargetRowsPerS)
+		}
+	}
+}
+
+// writeFaults prints what each injected fault did.
+func writeFaults(w io.Writer, r *bench.Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	header := false
+	for _, p := range r.Paths {
+		for _, f := range p.Faults {
+			if !header {
+				fmt.Fprintln(w, "\nfaults:")
+				fmt.Fprintln(tw, "path\tfault\tat s\tfor s\tpeak p99 ms\trecovered after s\t")
+				header = true
+			}
+			rec := "not within the run"
+			switch {
+			case f.Skipped != "":
+				rec = "skipped: " + f.Skipped
+			case f.Error != "":
+				rec = "failed: " + f.Error
+			case f.RecoveredAfterS != nil:
+				rec = fmt.Sprintf("%.1f", *f.RecoveredAfterS)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.1f\t%.1f\t%s\t\n", p.Name, f.Kind, f.AtS, f.DurationS, f.PeakP99Ms, rec)
+		}
+	}
 	return tw.Flush()
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -168,6 +169,8 @@ func runCommand() *cli.Command {
 		&cli.StringFlag{Name: "scenario", Aliases: []string{"s"}, Value: "smoke", Usage: "built-in scenario name or path to a scenario file"},
 		&cli.StringFlag{Name: "results", Value: "results", Usage: "parent directory of the run's result directory"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress lines on stderr"},
+		&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the whole run to this file (go tool pprof)"},
+		&cli.StringFlag{Name: "memprofile", Usage: "write an allocation profile at the end of the run to this file"},
 		// Overrides: each replaces one scenario field.
 		&cli.DurationFlag{Name: "duration", Usage: "override: measured window"},
 		&cli.DurationFlag{Name: "warmup", Usage: "override: warm-up before the measured window"},
@@ -216,6 +219,11 @@ per histogram, prints a summary, and exits 1 if the run is invalid.`,
 			if err != nil {
 				return usageError{err}
 			}
+			stopProfiles, err := startProfiles(c.String("cpuprofile"), c.String("memprofile"))
+			if err != nil {
+				return usageError{err}
+			}
+			defer stopProfiles()
 			t0 := time.Now()
 			st, err := startStack(c, choice)
 			if err != nil {
@@ -297,4 +305,33 @@ func applyOverrides(c *cli.Context, s *scenarios.Spec) error {
 		return fmt.Errorf("scenario %s after flags:\n  %s", s.Name, strings.Join(msgs, "\n  "))
 	}
 	return nil
+}
+
+// startProfiles starts a CPU profile and arranges an allocation profile;
+// the returned function finishes both.
+func startProfiles(cpu, mem string) (func(), error) {
+	var cpuFile *os.File
+	if cpu != "" {
+		f, err := os.Create(cpu)
+		if err != nil {
+			return nil, fmt.Errorf("--cpuprofile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("--cpuprofile: %w", err)
+		}
+		cpuFile = f
+	}
+	return func() {
+		if cpuFile != nil {
+			pprof.StopCPUProfile()
+			cpuFile.Close()
+		}
+		if mem != "" {
+			if f, err := os.Create(mem); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}
+	}, nil
 }
