@@ -15,7 +15,7 @@ import (
 // Detector, drops redelivered rows (at-least-once delivery must not make an
 // agent alert twice), and times every stage of each row's trip.
 type agentRun struct {
-	det       agents.Detector
+	name      string
 	set       *recorder.Set
 	log       *producer.BatchLog
 	batchSize int
@@ -34,6 +34,7 @@ type agentRun struct {
 	probe     chan struct{}
 	probeOnce sync.Once
 
+	seenMu        sync.Mutex // instances of the agent share the accounting
 	seen          bitset
 	events        atomic.Int64
 	duplicates    atomic.Int64
@@ -53,10 +54,10 @@ type verdict struct {
 	due   time.Time
 }
 
-func newAgentRun(path string, det agents.Detector, log *producer.BatchLog, batchSize int, delay time.Duration,
+func newAgentRun(path, name string, log *producer.BatchLog, batchSize int, delay time.Duration,
 	publish func(string, agents.Alert, int64)) *agentRun {
 	r := &agentRun{
-		det: det, set: recorder.NewSet(), log: log, batchSize: batchSize, delay: delay,
+		name: name, set: recorder.NewSet(), log: log, batchSize: batchSize, delay: delay,
 		publish: publish, path: path, probe: make(chan struct{}),
 	}
 	r.measureFromUs.Store(1<<63 - 1)
@@ -71,22 +72,28 @@ func newAgentRun(path string, det agents.Detector, log *producer.BatchLog, batch
 	return r
 }
 
-// handle is the Source callback: it runs on the source's goroutine.
-func (r *agentRun) handle(d *source.Delivery) {
-	if d.Tx.ID == producer.ProbeID {
-		r.probeOnce.Do(func() { close(r.probe) })
-		return
+// handler returns the Source callback of one instance of the agent, with
+// its own detector state; it runs on that instance's source goroutine.
+func (r *agentRun) handler(det agents.Detector) func(d *source.Delivery) {
+	return func(d *source.Delivery) {
+		if d.Tx.ID == producer.ProbeID {
+			r.probeOnce.Do(func() { close(r.probe) })
+			return
+		}
+		r.seenMu.Lock()
+		fresh := r.seen.add(d.Tx.ID - producer.FirstID)
+		r.seenMu.Unlock()
+		if !fresh {
+			r.duplicates.Add(1)
+			return
+		}
+		a, alert := det.Observe(&d.Tx)
+		if r.delay > 0 {
+			r.delayed <- verdict{d: *d, alert: alert, a: a, due: time.Unix(0, d.ReceivedNs).Add(r.delay)}
+			return
+		}
+		r.record(d, alert, a, time.Now().UnixNano())
 	}
-	if !r.seen.add(d.Tx.ID - producer.FirstID) {
-		r.duplicates.Add(1)
-		return
-	}
-	a, alert := r.det.Observe(&d.Tx)
-	if r.delay > 0 {
-		r.delayed <- verdict{d: *d, alert: alert, a: a, due: time.Unix(0, d.ReceivedNs).Add(r.delay)}
-		return
-	}
-	r.record(d, alert, a, time.Now().UnixNano())
 }
 
 func (r *agentRun) delayLine() {

@@ -8,22 +8,42 @@ import (
 	"github.com/cdcbench/cdcbench/source"
 )
 
-// agentSource runs one agent's Source and can replace it mid-run, as a
-// crashed agent process would be: the new source starts from whatever the
-// path kept (the group's committed offset, or nothing for a poller).
+// agentSource runs one agent's instances, each a Source with its own
+// detector (a consumer in the agent's group, or a poller), and can replace
+// an instance mid-run as a crashed agent process would be: the new one
+// starts from whatever the path kept (the group's committed offset, or
+// nothing for a poller).
 type agentSource struct {
-	open   func(context.Context) (source.Source, error)
-	handle func(*source.Delivery)
-	fail   func(error)
+	open func(context.Context) (source.Source, error)
+	// handlers holds one callback per instance.
+	handlers []func(*source.Delivery)
+	fail     func(error)
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
-	all    []source.Source
+	mu    sync.Mutex
+	insts []instance
+	all   []source.Source
 }
 
-// start opens a source and runs it until stop or ctx ends.
+type instance struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	src    source.Source
+}
+
+// start starts every instance.
 func (a *agentSource) start(ctx context.Context) error {
+	a.mu.Lock()
+	a.insts = make([]instance, len(a.handlers))
+	a.mu.Unlock()
+	for i := range a.handlers {
+		if err := a.startInstance(ctx, i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *agentSource) startInstance(ctx context.Context, i int) error {
 	src, err := a.open(ctx)
 	if err != nil {
 		return err
@@ -31,39 +51,73 @@ func (a *agentSource) start(ctx context.Context) error {
 	sctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	a.mu.Lock()
-	a.cancel, a.done = cancel, done
+	a.insts[i] = instance{cancel: cancel, done: done, src: src}
 	a.all = append(a.all, src)
 	a.mu.Unlock()
 	go func() {
 		defer close(done)
-		if err := src.Run(sctx, a.handle); err != nil {
+		if err := src.Run(sctx, a.handlers[i]); err != nil {
 			a.fail(err)
 		}
 	}()
 	return nil
 }
 
-// stop ends the running source and waits for it.
-func (a *agentSource) stop() {
+// assigned waits until every Kafka instance holds partitions (up to
+// partitions of them can), so a probe sent next finds the group settled.
+func (a *agentSource) assigned(ctx context.Context, partitions int) {
 	a.mu.Lock()
-	cancel, done := a.cancel, a.done
-	a.cancel = nil
+	var waits []<-chan struct{}
+	for _, in := range a.insts {
+		if k, ok := in.src.(*source.Kafka); ok {
+			waits = append(waits, k.Assigned())
+		}
+	}
 	a.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-done
+	need := min(len(waits), partitions)
+	for _, w := range waits {
+		if need == 0 {
+			return
+		}
+		select {
+		case <-w:
+			need--
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
-// restart stops the source and starts a new one after down.
+func (a *agentSource) stopInstance(i int) {
+	a.mu.Lock()
+	in := a.insts[i]
+	a.insts[i].cancel = nil
+	a.mu.Unlock()
+	if in.cancel != nil {
+		in.cancel()
+		<-in.done
+	}
+}
+
+// stop ends every instance and waits for them.
+func (a *agentSource) stop() {
+	for i := range a.insts {
+		a.stopInstance(i)
+	}
+}
+
+// restart stops the first instance and starts a new one in its place after
+// down, with the same detector: a restarted process would lose its state
+// too, but the oracle could not follow that, so the loss measured is the
+// delivery's, not the detector's.
 func (a *agentSource) restart(ctx context.Context, down time.Duration) error {
-	a.stop()
+	a.stopInstance(0)
 	select {
 	case <-time.After(down):
 	case <-ctx.Done():
 		return nil
 	}
-	return a.start(ctx)
+	return a.startInstance(ctx, 0)
 }
 
 // skipped sums the skip counts of every source the agent had.

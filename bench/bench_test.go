@@ -40,7 +40,7 @@ func plan(rateBatches float64, seconds int, delay time.Duration, paths ...scenar
 	dur := time.Duration(seconds) * time.Second
 	return bench.Plan{
 		Name: "test", Warmup: warm, Duration: dur, DrainTimeout: 20 * time.Second,
-		BatchSize: 50, Connections: 2, Users: 500, Insert: "copy", FraudRate: 0.01, Seed: 7,
+		BatchSize: 50, Connections: 2, Users: 500, AgentInstances: 1, Partitions: 1, Insert: "copy", FraudRate: 0.01, Seed: 7,
 		Schedule: schedule.Constant{PerSecond: rateBatches, Length: warm + dur},
 		Paths:    paths, PollMode: "safe", PollLimit: 10000, AgentDelay: delay,
 		Agents:            agents.Config{Outlier: agents.DefaultOutlier(), Velocity: agents.DefaultVelocity()},
@@ -188,5 +188,31 @@ func assertNoSlots(t *testing.T, st stack.Stack) {
 	}
 	if strings.TrimSpace(out) != "" {
 		t.Errorf("replication slots left behind: %s", out)
+	}
+}
+
+// TestScaleOut runs 3 instances of each agent over 3 partitions with events
+// keyed by user: no alert may be lost, invented or duplicated.
+func TestScaleOut(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	st, err := stack.Start(ctx, stack.Options{Partitions: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(context.Background())
+	p := plan(20, 3, 0, scenarios.Path{Kind: scenarios.PathCDC})
+	p.Partitions, p.AgentInstances, p.KeyByUser = 3, 3, true
+	res, _, err := bench.Run(ctx, bench.Config{Plan: p, Stack: st, ResultsDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Valid {
+		t.Fatalf("invalid: %v", res.InvalidReasons)
+	}
+	for _, a := range res.Paths[0].Agents {
+		if a.ExpectedAlerts == 0 || a.Alerts != a.ExpectedAlerts || a.MissedAlerts != 0 || a.UnexpectedAlerts != 0 || a.Events != a.ExpectedEvents {
+			t.Errorf("%s: %+v", a.Name, a)
+		}
 	}
 }

@@ -16,11 +16,12 @@ import (
 // cdcPath is the built-in CDC path on a stack: a publication for the table,
 // a logical slot and the relay streaming it to the change topic.
 type cdcPath struct {
-	st     stack.Stack
-	admin  *pgx.Conn
-	pub    string
-	slot   string
-	onFail func(error)
+	st        stack.Stack
+	admin     *pgx.Conn
+	pub       string
+	slot      string
+	keyByUser bool
+	onFail    func(error)
 
 	mu      sync.Mutex
 	relay   *relay.Relay
@@ -33,8 +34,8 @@ type cdcPath struct {
 // startCDC creates the publication and slot and starts the relay; onFail
 // hears of a relay that stops on its own. Whatever startCDC created is
 // removed again if it fails; otherwise stop removes it.
-func startCDC(ctx context.Context, st stack.Stack, admin *pgx.Conn, pub, slot string, onFail func(error)) (_ *cdcPath, err error) {
-	c := &cdcPath{st: st, admin: admin, pub: pub, slot: slot, onFail: onFail}
+func startCDC(ctx context.Context, st stack.Stack, admin *pgx.Conn, pub, slot string, keyByUser bool, onFail func(error)) (_ *cdcPath, err error) {
+	c := &cdcPath{st: st, admin: admin, pub: pub, slot: slot, keyByUser: keyByUser, onFail: onFail}
 	if _, err := admin.Exec(ctx, "CREATE PUBLICATION "+pub+" FOR TABLE transactions"); err != nil {
 		return nil, fmt.Errorf("create publication: %w", err)
 	}
@@ -60,6 +61,7 @@ func (c *cdcPath) startRelay(ctx context.Context) error {
 	r, err := relay.New(ctx, relay.Config{
 		ReplicationDSN: c.st.ReplicationDSN(), Slot: c.slot, Publication: c.pub, Brokers: c.st.Brokers(),
 		Topic: stack.ChangeTopic, Name: "dbserver1", Database: c.admin.Config().Database, Schema: "public", Table: "transactions",
+		KeyByUser: c.keyByUser,
 	})
 	if err != nil {
 		return err
@@ -176,7 +178,7 @@ func ServeCDC(ctx context.Context, st stack.Stack, ready func()) error {
 		return err
 	}
 	failed := make(chan error, 1)
-	c, err := startCDC(ctx, st, admin, pub, "cdcbench_"+id, func(err error) { failed <- err })
+	c, err := startCDC(ctx, st, admin, pub, "cdcbench_"+id, false, func(err error) { failed <- err })
 	if err != nil {
 		return err
 	}

@@ -76,7 +76,7 @@ var errNoFault = errors.New("only the built-in relay takes relay faults")
 // startDebezium creates the publication (explicitly: autocreation is off),
 // registers the connector and waits until it and its task run. On failure
 // the connector, slot and publication are removed again.
-func startDebezium(ctx context.Context, st stack.Stack, admin *pgx.Conn, cfg CDC, name, pub, slot string) (_ *debeziumPath, err error) {
+func startDebezium(ctx context.Context, st stack.Stack, admin *pgx.Conn, cfg CDC, name, pub, slot string, keyByUser bool) (_ *debeziumPath, err error) {
 	d := &debeziumPath{client: cfg.Connect, name: name, st: st, admin: admin, pub: pub, slot: slot}
 	if _, err := admin.Exec(ctx, "CREATE PUBLICATION "+pub+" FOR TABLE public.transactions"); err != nil {
 		return nil, fmt.Errorf("create publication: %w", err)
@@ -97,6 +97,9 @@ func startDebezium(ctx context.Context, st stack.Stack, admin *pgx.Conn, cfg CDC
 	}.Config()
 	if err != nil {
 		return d, err
+	}
+	if keyByUser {
+		conf["message.key.columns"] = "public.transactions:user_id"
 	}
 	if err := cfg.Connect.Apply(ctx, name, conf); err != nil {
 		return d, err

@@ -59,9 +59,9 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 	if ps.Kind == scenarios.PathCDC {
 		slot := "cdcbench_" + r.id + "_cdc"
 		if r.cfg.CDC.Kind == CDCDebezium {
-			cdc, err = startDebezium(ctx, st, admin, r.cfg.CDC, "cdcbench-"+r.id, pub, slot)
+			cdc, err = startDebezium(ctx, st, admin, r.cfg.CDC, "cdcbench-"+r.id, pub, slot, plan.KeyByUser)
 		} else {
-			cdc, err = startCDC(ctx, st, admin, pub, slot, fail)
+			cdc, err = startCDC(ctx, st, admin, pub, slot, plan.KeyByUser, fail)
 		}
 		if err != nil {
 			return res, sets, err
@@ -79,19 +79,15 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 	var runs []*agentRun
 	var srcs []*agentSource
 	for _, name := range agents.Names {
-		det, err := agents.New(name, plan.Agents)
-		if err != nil {
-			return res, sets, err
-		}
 		name := name
-		ar := newAgentRun(ps.String(), det, nil, plan.BatchSize, plan.AgentDelay, func(path string, a agents.Alert, v int64) {
+		ar := newAgentRun(ps.String(), name, nil, plan.BatchSize, plan.AgentDelay, func(path string, a agents.Alert, v int64) {
 			r.publishAlert(path, name, a, v)
 		})
 		ar.plan = plan
 		for range plan.Slices {
 			ar.slices = append(ar.slices, recorder.NewSingle())
 		}
-		src := &agentSource{handle: ar.handle, fail: fail, open: func(ctx context.Context) (source.Source, error) {
+		src := &agentSource{fail: fail, open: func(ctx context.Context) (source.Source, error) {
 			if ps.Kind == scenarios.PathCDC {
 				return source.NewKafka(source.KafkaConfig{Brokers: st.Brokers(), Topic: stack.ChangeTopic,
 					Group: "cdcbench-" + r.id + "-" + ps.String() + "-" + name, Since: pathStart})
@@ -99,6 +95,13 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 			return source.NewPoll(ctx, source.PollConfig{DSN: st.DSN(), Interval: ps.Interval, Mode: plan.PollMode,
 				Limit: plan.PollLimit, FirstID: producer.ProbeID})
 		}}
+		for range plan.AgentInstances {
+			det, err := agents.New(name, plan.Agents)
+			if err != nil {
+				return res, sets, err
+			}
+			src.handlers = append(src.handlers, ar.handler(det))
+		}
 		runs = append(runs, ar)
 		srcs = append(srcs, src)
 		sets.agents = append(sets.agents, name)
@@ -130,6 +133,12 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 		}
 	}
 
+	// A group whose members are still joining would move partitions, and
+	// the state that goes with them, once rows flow.
+	for _, src := range srcs {
+		src.assigned(ctx, plan.Partitions)
+	}
+
 	// Probe: one row must make the whole trip before anything is measured.
 	probeStart := time.Now()
 	if err := insertProbe(ctx, admin); err != nil {
@@ -143,7 +152,7 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 		case <-ctx.Done():
 			return res, sets, ctx.Err()
 		case <-time.After(probeTimeout - time.Since(probeStart)):
-			return res, sets, fmt.Errorf("the probe row did not reach agent %s within %v: the path is not connected", ar.det.Name(), probeTimeout)
+			return res, sets, fmt.Errorf("the probe row did not reach agent %s within %v: the path is not connected", ar.name, probeTimeout)
 		}
 	}
 	res.ProbeRoundTripMs = ms(time.Since(probeStart))
@@ -268,7 +277,7 @@ drain:
 
 	for i, ar := range runs {
 		a := AgentResult{
-			Name: ar.det.Name(), Events: ar.events.Load(), ExpectedEvents: pst.Rows,
+			Name: ar.name, Events: ar.events.Load(), ExpectedEvents: pst.Rows,
 			DuplicateEvents: ar.duplicates.Load(), BeforeCommitAck: ar.beforeCommit.Load(),
 			Skipped: srcs[i].skipped(), E2E: ar.set.Summary(recorder.E2E), Stages: map[string]recorder.Summary{},
 			PollStatements: srcs[i].statements(),
@@ -303,7 +312,7 @@ func slices(plan *Plan, start time.Time, log *producer.BatchLog, batches int64, 
 			AchievedRowsPerS: float64(committedIn(log, batches, plan.BatchSize, start.Add(sl.From), start.Add(sl.To))) / secs,
 		}
 		for _, ar := range runs {
-			r.E2E[ar.det.Name()] = ar.slices[i].Summary()
+			r.E2E[ar.name] = ar.slices[i].Summary()
 		}
 		out = append(out, r)
 	}
@@ -403,7 +412,7 @@ func progressLine(start time.Time, total time.Duration, runs []*agentRun) string
 	s := fmt.Sprintf("%v/%v", el, total)
 	for _, ar := range runs {
 		p99 := ar.set.Summary(recorder.E2E).P99
-		s += fmt.Sprintf(" | %s %d events p99 %.1f ms", ar.det.Name(), ar.events.Load(), p99)
+		s += fmt.Sprintf(" | %s %d events p99 %.1f ms", ar.name, ar.events.Load(), p99)
 	}
 	return s
 }

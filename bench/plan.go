@@ -33,6 +33,9 @@ type Plan struct {
 	Poisson           bool
 	Paths             []scenarios.Path
 	PollMode          string
+	Partitions        int  // of the change topic
+	KeyByUser         bool // change events keyed by user_id instead of id
+	AgentInstances    int  // consumers per agent
 	PollLimit         int
 	AgentDelay        time.Duration
 	Agents            agents.Config
@@ -91,8 +94,8 @@ func (p *Plan) Validate() error {
 	if p.Duration <= 0 || p.Warmup < 0 {
 		errs = append(errs, fmt.Errorf("plan: duration must be positive and warmup not negative, got %v and %v", p.Duration, p.Warmup))
 	}
-	if p.BatchSize < 1 || p.Connections < 1 || p.Users < 1 {
-		errs = append(errs, fmt.Errorf("plan: batch size, connections and users must be positive"))
+	if p.BatchSize < 1 || p.Connections < 1 || p.Users < 1 || p.AgentInstances < 1 {
+		errs = append(errs, fmt.Errorf("plan: batch size, connections, users and agent instances must be positive"))
 	}
 	if p.Schedule == nil {
 		errs = append(errs, errors.New("plan: no schedule"))
@@ -132,7 +135,8 @@ func PlanFrom(s scenarios.Spec) (Plan, error) {
 		DrainTimeout: time.Duration(s.DrainTimeout), BatchSize: s.BatchSize, Connections: s.Connections,
 		Users: s.Users, Insert: s.Insert, FraudRate: s.FraudRate, Seed: s.Seed,
 		Schedule: s.Schedule(), Poisson: s.Rate.Arrivals == scenarios.ArrivalsPoisson,
-		Paths: paths, PollMode: s.Poll.Mode, PollLimit: s.Poll.Limit, AgentDelay: time.Duration(s.AgentDelay),
+		Paths: paths, PollMode: s.Poll.Mode, Partitions: s.Partitions, KeyByUser: s.Key == scenarios.KeyUserID,
+		AgentInstances: s.AgentInstances, PollLimit: s.Poll.Limit, AgentDelay: time.Duration(s.AgentDelay),
 		Agents: agents.Config{
 			Outlier: agents.OutlierConfig{Rule: s.Outlier.Rule, History: s.Outlier.History, MinHistory: s.Outlier.MinHistory,
 				Factor: s.Outlier.Factor, MinAmount: s.Outlier.MinAmountCents()},

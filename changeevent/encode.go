@@ -134,10 +134,28 @@ func AppendValue(dst []byte, tx *txn.Tx, src *Source, op byte, eventTsUs int64) 
 // AppendKey appends the message key for row id with its schema wrapper, as
 // Debezium writes it for a table whose primary key is id bigint.
 func AppendKey(dst []byte, id int64, src *Source) []byte {
-	dst = append(dst, `{"schema":{"type":"struct","fields":[{"type":"int64","optional":false,"field":"id"}],"optional":false,"name":"`...)
+	return appendKey(dst, "int64", "id", id, src)
+}
+
+// AppendUserKey appends the key Debezium writes with
+// message.key.columns=public.transactions:user_id: keying by user sends all
+// of a user's events to one partition, so agents scaled out over several
+// partitions keep each user's history in one instance.
+func AppendUserKey(dst []byte, userID int32, src *Source) []byte {
+	return appendKey(dst, "int32", "user_id", int64(userID), src)
+}
+
+func appendKey(dst []byte, typ, field string, v int64, src *Source) []byte {
+	dst = append(dst, `{"schema":{"type":"struct","fields":[{"type":"`...)
+	dst = append(dst, typ...)
+	dst = append(dst, `","optional":false,"field":"`...)
+	dst = append(dst, field...)
+	dst = append(dst, `"}],"optional":false,"name":"`...)
 	dst = appendRecordName(dst, src, ".Key")
-	dst = append(dst, `"},"payload":{"id":`...)
-	dst = strconv.AppendInt(dst, id, 10)
+	dst = append(dst, `"},"payload":{"`...)
+	dst = append(dst, field...)
+	dst = append(dst, `":`...)
+	dst = strconv.AppendInt(dst, v, 10)
 	return append(dst, "}}"...)
 }
 

@@ -38,6 +38,11 @@ func TestAppendKey(t *testing.T) {
 	if got != want {
 		t.Fatalf("AppendKey:\n got %s\nwant %s", got, want)
 	}
+	got = string(changeevent.AppendUserKey(nil, 1715, &src))
+	want = `{"schema":{"type":"struct","fields":[{"type":"int32","optional":false,"field":"user_id"}],"optional":false,"name":"dbserver1.public.transactions.Key"},"payload":{"user_id":1715}}`
+	if got != want {
+		t.Fatalf("AppendUserKey:\n got %s\nwant %s", got, want)
+	}
 }
 
 func TestAppendValueRoundTrip(t *testing.T) {

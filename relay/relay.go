@@ -37,11 +37,15 @@ type Config struct {
 	Brokers        []string
 	Topic          string
 	// Name is Debezium's topic.prefix, written into source.name.
-	Name       string
-	Database   string
-	Schema     string
-	Table      string
-	KafkaOpts  []kgo.Opt
+	Name      string
+	Database  string
+	Schema    string
+	Table     string
+	KafkaOpts []kgo.Opt
+	// KeyByUser keys events by user_id instead of the primary key, as
+	// Debezium does with message.key.columns: a user's events then share a
+	// partition, and agents scaled out over partitions keep per-user order.
+	KeyByUser  bool
 	StatusTick time.Duration // how often to confirm the flushed LSN (default 1s)
 }
 
@@ -264,7 +268,7 @@ func (r *Relay) handleWAL(ctx context.Context, xld pglogrepl.XLogData, cur *txnS
 		src.LSN = int64(xld.WALStart)
 		now := time.Now().UnixMicro()
 		rec := &kgo.Record{
-			Key:   changeevent.AppendKey(nil, tx.ID, &src),
+			Key:   r.key(&tx, &src),
 			Value: changeevent.AppendValue(nil, &tx, &src, 'c', now),
 		}
 		p := cur.pending
@@ -290,6 +294,13 @@ func (r *Relay) handleWAL(ctx context.Context, xld pglogrepl.XLogData, cur *txnS
 		r.commits.Add(1)
 	}
 	return nil
+}
+
+func (r *Relay) key(tx *txn.Tx, src *changeevent.Source) []byte {
+	if r.cfg.KeyByUser {
+		return changeevent.AppendUserKey(nil, tx.UserID, src)
+	}
+	return changeevent.AppendKey(nil, tx.ID, src)
 }
 
 func (r *Relay) describe(m *pglogrepl.RelationMessage) *relation {

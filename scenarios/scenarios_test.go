@@ -373,8 +373,8 @@ func TestDefaults(t *testing.T) {
 		Connections: 1, Insert: "copy", Users: 9000, FraudRate: 0.002,
 		Paths:      []string{"cdc", "poll-100ms"},
 		Poll:       scenarios.PollSpec{Mode: "safe", Limit: 10000},
-		Partitions: 1,
-		Outlier:    scenarios.OutlierSpec{Rule: "mean3x", History: 50, MinHistory: 3, Factor: 3, MinAmount: 500},
+		Partitions: 1, Key: "id", AgentInstances: 1,
+		Outlier: scenarios.OutlierSpec{Rule: "mean3x", History: 50, MinHistory: 3, Factor: 3, MinAmount: 500},
 		Velocity: scenarios.VelocitySpec{
 			Window: scenarios.Duration(time.Minute), MaxCount: 5, HighAmount: 4000, Threshold: 70},
 		Objective:         scenarios.ObjectiveSpec{P99: scenarios.Duration(250 * time.Millisecond)},
@@ -563,7 +563,7 @@ func TestResolve(t *testing.T) {
 		})
 	}
 	_, err := scenarios.Builtin("stead")
-	if err == nil || !strings.Contains(err.Error(), "burst, faults, fraud-heavy, many-users, poll-intervals, ramp, smoke, soak, spike, steady, wide-batches") {
+	if err == nil || !strings.Contains(err.Error(), "burst, faults, fraud-heavy, many-users, poll-intervals, ramp, scale-out, smoke, soak, spike, steady, wide-batches") {
 		t.Errorf("Builtin error %v does not list the built-ins", err)
 	}
 }

@@ -35,8 +35,10 @@ type Spec struct {
 	Seed              uint64        `yaml:"seed"`
 	Paths             []string      `yaml:"paths"` // see ParsePath
 	Poll              PollSpec      `yaml:"poll"`
-	Partitions        int           `yaml:"partitions"`  // of the change topic
-	AgentDelay        Duration      `yaml:"agent_delay"` // calibration: fixed delay added in every agent
+	Partitions        int           `yaml:"partitions"`      // of the change topic
+	Key               string        `yaml:"key"`             // KeyID or KeyUserID: the change events' Kafka key
+	AgentInstances    int           `yaml:"agent_instances"` // consumers per agent in its group
+	AgentDelay        Duration      `yaml:"agent_delay"`     // calibration: fixed delay added in every agent
 	Outlier           OutlierSpec   `yaml:"outlier"`
 	Velocity          VelocitySpec  `yaml:"velocity"`
 	Objective         ObjectiveSpec `yaml:"objective"`
@@ -146,6 +148,9 @@ const (
 	PollSafe  = "safe"  // cursor that cannot skip rows committed out of id order
 	PollNaive = "naive" // WHERE id > last seen, as a naive poller does
 
+	KeyID     = "id"      // the primary key, as Debezium keys by default
+	KeyUserID = "user_id" // message.key.columns=public.transactions:user_id
+
 	RuleMean3x = "mean3x"
 	RuleSigma3 = "sigma3"
 )
@@ -183,6 +188,8 @@ func (s *Spec) ApplyDefaults() {
 	setString(&s.Poll.Mode, PollSafe)
 	setInt(&s.Poll.Limit, DefaultPollLimit)
 	setInt(&s.Partitions, DefaultPartitions)
+	setString(&s.Key, KeyID)
+	setInt(&s.AgentInstances, 1)
 	setString(&s.Outlier.Rule, RuleMean3x)
 	setInt(&s.Outlier.History, 50)
 	setInt(&s.Outlier.MinHistory, 3)

@@ -144,6 +144,10 @@ func (s Spec) Validate() []error {
 	if s.Partitions < 1 {
 		v.add("partitions", "must be at least 1, got %d", s.Partitions)
 	}
+	v.oneOf("key", s.Key, KeyID, KeyUserID)
+	if s.AgentInstances < 1 || s.AgentInstances > 64 {
+		v.add("agent_instances", "must be within 1..64, got %d", s.AgentInstances)
+	}
 	v.notNegative("agent_delay", s.AgentDelay)
 	s.validateAgents(&v)
 	v.positive("objective.p99", s.Objective.P99)

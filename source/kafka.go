@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -15,9 +16,11 @@ import (
 // decodes them. Each agent has its own group, as in the seed's deployment, so
 // each sees every event.
 type Kafka struct {
-	client *kgo.Client
-	dec    *changeevent.Decoder
-	skips  changeevent.Counts
+	client   *kgo.Client
+	dec      *changeevent.Decoder
+	skips    changeevent.Counts
+	assigned chan struct{}
+	once     sync.Once
 }
 
 var _ Source = (*Kafka)(nil)
@@ -43,7 +46,11 @@ func NewKafka(cfg KafkaConfig) (*Kafka, error) {
 	if !cfg.Since.IsZero() {
 		start = kgo.NewOffset().AfterMilli(cfg.Since.UnixMilli())
 	}
+	k := &Kafka{dec: changeevent.NewDecoder(), assigned: make(chan struct{})}
 	opts := append([]kgo.Opt{
+		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {
+			k.once.Do(func() { close(k.assigned) })
+		}),
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Topic),
@@ -57,8 +64,12 @@ func NewKafka(cfg KafkaConfig) (*Kafka, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka source %s: %w", cfg.Group, err)
 	}
-	return &Kafka{client: cl, dec: changeevent.NewDecoder()}, nil
+	k.client = cl
+	return k, nil
 }
+
+// Assigned is closed once the group gave this consumer partitions.
+func (k *Kafka) Assigned() <-chan struct{} { return k.assigned }
 
 // Run implements Source.
 func (k *Kafka) Run(ctx context.Context, fn func(d *Delivery)) error {

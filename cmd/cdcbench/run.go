@@ -186,6 +186,9 @@ func runCommand() *cli.Command {
 		&cli.StringFlag{Name: "poll-mode", Usage: "override: safe or naive polling cursor"},
 		&cli.DurationFlag{Name: "agent-delay", Usage: "calibration: add this delay to every agent verdict; e2e must grow by it"},
 		&cli.StringFlag{Name: "outlier-rule", Usage: "override: mean3x (the seed's rule) or sigma3"},
+		&cli.IntFlag{Name: "partitions", Usage: "override: partitions of the change topic"},
+		&cli.IntFlag{Name: "agent-instances", Usage: "override: consumers per agent in its group"},
+		&cli.StringFlag{Name: "key", Usage: "override: Kafka key of change events, id or user_id"},
 	}, stackFlags()...)
 	return &cli.Command{
 		Name:  "run",
@@ -296,6 +299,15 @@ func applyOverrides(c *cli.Context, s *scenarios.Spec) error {
 	}
 	if c.IsSet("outlier-rule") {
 		s.Outlier.Rule = c.String("outlier-rule")
+	}
+	if c.IsSet("partitions") {
+		s.Partitions = c.Int("partitions")
+	}
+	if c.IsSet("agent-instances") {
+		s.AgentInstances = c.Int("agent-instances")
+	}
+	if c.IsSet("key") {
+		s.Key = c.String("key")
 	}
 	if errs := s.Validate(); len(errs) > 0 {
 		msgs := make([]string, len(errs))
