@@ -89,6 +89,7 @@ relay that publishes Debezium-compatible change events.
 			compareCommand(),
 			reportCommand(),
 			cleanCommand(),
+			agentCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",

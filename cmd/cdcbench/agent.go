@@ -1,0 +1,112 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/urfave/cli/v2"
+
+	"github.com/cdcbench/cdcbench/agents"
+	"github.com/cdcbench/cdcbench/source"
+	"github.com/cdcbench/cdcbench/stack"
+)
+
+// agentAlert is what a standalone agent publishes to fraud.alerts. Its
+// timestamps come from the agent's host clock, which may not be the
+// producer's: a collector on another host must measure on its own clock.
+type agentAlert struct {
+	Agent       string `json:"agent"`
+	Instance    string `json:"instance"`
+	TxID        int64  `json:"tx_id"`
+	UserID      int32  `json:"user_id"`
+	Score       int64  `json:"score"`
+	CreatedAtUs int64  `json:"created_at_us"`
+	ReceivedNs  int64  `json:"received_ns"`
+	VerdictNs   int64  `json:"verdict_ns"`
+	Clock       string `json:"clock"`
+}
+
+func agentCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "agent",
+		Usage: "run one agent instance as its own process, in the agent's consumer group",
+		Description: `Consumes the change topic in the agent's consumer group (one group per agent, as in
+the seed's deployment), judges every transaction and publishes each alert to
+fraud.alerts as JSON with the transaction id and the agent host's timestamps. Start
+several on any hosts to scale an agent out over the topic's partitions; key the
+change events by user_id (Debezium: message.key.columns=public.transactions:user_id)
+so that each user's history stays in one instance.
+
+  cdcbench agent --agent velocity --brokers kafka-1:9092,kafka-2:9092`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "agent", Required: true, Usage: "outlier or velocity"},
+			&cli.StringSliceFlag{Name: "brokers", Required: true, Usage: "Kafka (host:port, repeatable or comma-separated)", EnvVars: []string{"KAFKA_BOOTSTRAP_SERVERS"}},
+			&cli.StringFlag{Name: "group", Usage: "consumer group (default cdcbench-agent-<agent>)"},
+			&cli.StringFlag{Name: "topic", Value: stack.ChangeTopic, Usage: "change topic"},
+			&cli.StringFlag{Name: "alerts", Value: stack.AlertTopic, Usage: "topic the alerts go to"},
+			&cli.StringFlag{Name: "outlier-rule", Value: agents.RuleMean3x, Usage: "mean3x (the seed's rule) or sigma3"},
+		},
+		Action: func(c *cli.Context) error {
+			name := c.String("agent")
+			cfg := agents.Config{Outlier: agents.DefaultOutlier(), Velocity: agents.DefaultVelocity()}
+			cfg.Outlier.Rule = c.String("outlier-rule")
+			det, err := agents.New(name, cfg)
+			if err != nil {
+				return usageError{err}
+			}
+			brokers := splitBrokers(c.StringSlice("brokers"))
+			group := c.String("group")
+			if group == "" {
+				group = "cdcbench-agent-" + name
+			}
+			host, _ := os.Hostname()
+			inst := fmt.Sprintf("%s-%d", host, os.Getpid())
+			src, err := source.NewKafka(source.KafkaConfig{Brokers: brokers, Topic: c.String("topic"), Group: group})
+			if err != nil {
+				return err
+			}
+			out, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(c.String("alerts")))
+			if err != nil {
+				return err
+			}
+			defer out.Close()
+			var events, alerts int64
+			var mu sync.Mutex
+			var produceErr error
+			fmt.Fprintf(c.App.ErrWriter, "agent %s (%s) consuming %s in group %s; Ctrl-C stops\n", name, inst, c.String("topic"), group)
+			runErr := src.Run(c.Context, func(d *source.Delivery) {
+				events++
+				a, ok := det.Observe(&d.Tx)
+				if !ok {
+					return
+				}
+				alerts++
+				b, _ := json.Marshal(agentAlert{Agent: name, Instance: inst, TxID: a.TxID, UserID: a.UserID, Score: a.Score,
+					CreatedAtUs: d.Tx.CreatedAt, ReceivedNs: d.ReceivedNs, VerdictNs: time.Now().UnixNano(), Clock: host})
+				out.Produce(c.Context, &kgo.Record{Key: []byte(name), Value: b}, func(_ *kgo.Record, err error) {
+					if err != nil && c.Context.Err() == nil {
+						mu.Lock()
+						produceErr = errors.Join(produceErr, err)
+						mu.Unlock()
+					}
+				})
+			})
+			_ = out.Flush(c.Context)
+			skipped := src.Skipped()
+			var parts []string
+			for k, v := range skipped {
+				parts = append(parts, fmt.Sprintf("%s %d", k, v))
+			}
+			fmt.Fprintf(c.App.ErrWriter, "agent %s: %d events, %d alerts, skipped: %s\n", name, events, alerts, strings.Join(parts, ", "))
+			mu.Lock()
+			defer mu.Unlock()
+			return errors.Join(runErr, produceErr)
+		},
+	}
+}

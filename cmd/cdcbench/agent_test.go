@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cdcbench/cdcbench/changeevent"
+	"github.com/cdcbench/cdcbench/stack"
+	"github.com/cdcbench/cdcbench/txn"
+)
+
+// TestAgentCommand runs a standalone velocity agent against a broker and
+// reads its alert back from fraud.alerts.
+func TestAgentCommand(t *testing.T) {
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, stack.ChangeTopic, stack.AlertTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kc.ListenAddrs()...), kgo.ConsumeTopics(stack.AlertTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	src := changeevent.Source{Version: "test", Connector: "postgresql", Name: "dbserver1", DB: "db", Schema: "public", Table: "transactions"}
+	for i := int64(1); i <= 6; i++ {
+		tx := txn.Tx{ID: i, UserID: 1001, AmountCents: 100, Card: txn.CardVisa, MerchantID: 1, CreatedAt: 1767806283000000 + i}
+		if i == 6 {
+			tx.AmountCents = 450000 // the sixth in 60 s, above 4000: 40 + 50
+		}
+		v := changeevent.AppendValue(nil, &tx, &src, 'c', tx.CreatedAt)
+		if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: stack.ChangeTopic, Value: v}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: stack.ChangeTopic, Value: []byte("not json")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var stderr bytes.Buffer
+	go func() {
+		done <- run(ctx, []string{"cdcbench", "agent", "--agent", "velocity", "--brokers", kc.ListenAddrs()[0]}, &bytes.Buffer{}, &stderr)
+	}()
+	fctx, fcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer fcancel()
+	var got agentAlert
+	for got.TxID == 0 {
+		f := cl.PollFetches(fctx)
+		if err := f.Err(); err != nil {
+			t.Fatalf("no alert: %v", err)
+		}
+		for _, r := range f.Records() {
+			if err := json.Unmarshal(r.Value, &got); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("agent exited %d: %s", code, stderr.String())
+	}
+	if got.Agent != "velocity" || got.TxID != 6 || got.Score != 90 || got.CreatedAtUs != 1767806283000006 || got.VerdictNs < got.ReceivedNs || got.Clock == "" {
+		t.Fatalf("alert %+v", got)
+	}
+	if !bytes.Contains(stderr.Bytes(), []byte("6 events, 1 alerts, skipped: not_json 1")) {
+		t.Fatalf("summary: %s", stderr.String())
+	}
+}
