@@ -19,18 +19,20 @@ const SchemaVersion = 1
 
 // Result is result.json.
 type Result struct {
-	SchemaVersion  int         `json:"schema_version"`
-	Version        string      `json:"cdcbench_version"`
-	RunID          string      `json:"run_id"`
-	StartedAt      time.Time   `json:"started_at"`
-	FinishedAt     time.Time   `json:"finished_at"`
-	ScenarioName   string      `json:"scenario_name"`
-	Scenario       any         `json:"scenario"`
-	Stack          StackResult `json:"stack"`
-	Machine        Machine     `json:"machine"`
-	Valid          bool        `json:"valid"`
-	InvalidReasons []string    `json:"invalid_reasons,omitempty"`
-	Paths          []Path      `json:"paths"`
+	SchemaVersion int         `json:"schema_version"`
+	Version       string      `json:"cdcbench_version"`
+	RunID         string      `json:"run_id"`
+	StartedAt     time.Time   `json:"started_at"`
+	FinishedAt    time.Time   `json:"finished_at"`
+	ScenarioName  string      `json:"scenario_name"`
+	Scenario      any         `json:"scenario"`
+	Stack         StackResult `json:"stack"`
+	// Clock says whose clock the timestamps come from.
+	Clock          string   `json:"clock"`
+	Machine        Machine  `json:"machine"`
+	Valid          bool     `json:"valid"`
+	InvalidReasons []string `json:"invalid_reasons,omitempty"`
+	Paths          []Path   `json:"paths"`
 }
 
 // StackResult says what ran.

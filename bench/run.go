@@ -74,6 +74,8 @@ func Run(ctx context.Context, cfg Config) (*Result, string, error) {
 		SchemaVersion: SchemaVersion, Version: cfg.Version, RunID: r.id, StartedAt: start,
 		ScenarioName: cfg.Plan.Name, Scenario: cfg.Plan.Spec, Machine: machine(),
 		Stack: StackResult{Info: cfg.Stack.Info()},
+		// Producer, relay and agents run in this process: one clock, no skew.
+		Clock: "one host: every timestamp is read from the cdcbench process's clock",
 	}
 	var err error
 	if res.Stack.CDC, err = cfg.CDC.Describe(ctx); err != nil {
