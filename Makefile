@@ -38,7 +38,7 @@ test: ## unit and integration tests (installs PostgreSQL with apt-get if missing
 .PHONY: lint
 lint: ## gofmt, go vet and staticcheck
 	@scripts/check.sh
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 .PHONY: perf
 perf: ## micro-benchmarks of the hot path (decode, detect, record, encode)
@@ -47,3 +47,32 @@ perf: ## micro-benchmarks of the hot path (decode, detect, record, encode)
 .PHONY: clean
 clean: ## remove build output
 	rm -rf bin
+
+.PHONY: compose-up
+compose-up: ## start the real stack (PostgreSQL, Kafka, Debezium Connect, Kafka UI) and wait until it is healthy
+	docker compose -f compose/docker-compose.yml up -d --wait
+
+.PHONY: compose-down
+compose-down: ## stop the real stack and delete its volumes
+	docker compose -f compose/docker-compose.yml down -v
+
+dirs ?= $(shell ls -t results/*/result.json 2>/dev/null | head -1 | xargs -r dirname)
+
+.PHONY: report
+report: build ## markdown report with SVG charts into REPORT.md and REPORT.files/: newest run under results/, or make report dirs="results/a results/b"
+	$(BIN) report -o REPORT.md $(dirs)
+
+rules ?= gates/ci.yaml
+baseline ?=
+N ?= 3
+
+.PHONY: gate
+gate: build ## CI latency gate: newest run under results/ (or dirs="d1 d2") against gates/ci.yaml (rules=FILE) [baseline=gates/baseline-smoke.json]; exit 1 on a regression
+	$(BIN) gate --rules $(rules) $(if $(baseline),--baseline $(baseline)) $(dirs)
+
+.PHONY: baseline
+baseline: build ## run smoke N=3 times and record gates/baseline-smoke.json, the reference of relative gate rules
+	@scripts/ensure-postgres.sh
+	@set -e; out=results/baseline-$$(date -u +%Y%m%dT%H%M%SZ); \
+	for i in $$(seq $(N)); do echo "baseline run $$i of $(N)"; $(BIN) run --scenario smoke --quiet --results $$out; done; \
+	$(BIN) gate --record-baseline gates/baseline-smoke.json $$out/*/

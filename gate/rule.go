@@ -8,7 +8,8 @@
 //	  - valid
 //	  - missed_alerts == 0
 //	  - cdc/velocity e2e p99 < 250ms
-//	  - cdc e2e p50 <= 0.3 x poll-100ms e2e p50
+//	  - cdc e2e p50 <= 8 x cdc stages.insert_commit p50
+//	  - cdc e2e p50 <= 0.15 x poll-100ms e2e p99
 //	  - cdc e2e p50 <= 1.2 x baseline
 //
 // The rule grammar is documented on Parse.
@@ -40,7 +41,7 @@ const (
 	// ("e2e p50 <= 1.2 x baseline").
 	Relative
 	// Ratio: a figure against another figure of the same run
-	// ("cdc e2e p50 <= 0.3 x poll-100ms e2e p50"), which a slower or
+	// ("cdc e2e p50 <= 8 x cdc stages.insert_commit p50"), which a slower or
 	// busier machine moves less than either figure alone.
 	Ratio
 )
@@ -84,9 +85,9 @@ func (m Metric) Latency() bool { return m.Stat != "" }
 // stage is the stage a latency metric reads ("e2e" for e2e).
 func (m Metric) stage() string { return strings.TrimPrefix(m.Name, "stages.") }
 
-// stats are the latency statistics a rule may name, as result.json holds
+// latencyStats are the latency statistics a rule may name, as result.json holds
 // them; "p99.9" is accepted for p999.
-var stats = map[string]func(recorder.Summary) float64{
+var latencyStats = map[string]func(recorder.Summary) float64{
 	"p50":  func(s recorder.Summary) float64 { return s.P50 },
 	"p90":  func(s recorder.Summary) float64 { return s.P90 },
 	"p99":  func(s recorder.Summary) float64 { return s.P99 },
@@ -326,14 +327,14 @@ func parseMetric(tok []string) (Metric, []string, error) {
 	if name != "e2e" && (!strings.HasPrefix(name, "stages.") || len(name) == len("stages.")) {
 		return Metric{}, nil, fmt.Errorf("%q is not a metric: use e2e <stat>, stages.<stage> <stat> or one of %s", name, strings.Join(countNames(), ", "))
 	}
-	if len(tok) < 2 {
+	if len(tok) < 2 || strings.ContainsAny(tok[1][:1], "<>=!") {
 		return Metric{}, nil, fmt.Errorf("%s needs a statistic: one of %s", name, strings.Join(statNames(), ", "))
 	}
 	st := tok[1]
 	if st == "p99.9" {
 		st = "p999"
 	}
-	if _, ok := stats[st]; !ok {
+	if _, ok := latencyStats[st]; !ok {
 		return Metric{}, nil, fmt.Errorf("%q is not a statistic of %s: use one of %s", tok[1], name, strings.Join(statNames(), ", "))
 	}
 	return Metric{Name: name, Stat: st}, tok[2:], nil
@@ -358,4 +359,4 @@ func parseLimit(m Metric, s string) (float64, error) {
 
 func countNames() []string { return slices.Sorted(maps.Keys(counts)) }
 
-func statNames() []string { return slices.Sorted(maps.Keys(stats)) }
+func statNames() []string { return slices.Sorted(maps.Keys(latencyStats)) }

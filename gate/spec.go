@@ -63,7 +63,7 @@ func LoadSpec(path string) (*Spec, error) {
 //	                                       without /agent, the rule's own agent
 //
 // Examples: "cdc/velocity e2e p99 < 250ms", "missed_alerts == 0",
-// "cdc e2e p50 <= 1.2 x baseline", "cdc e2e p99 <= 0.5 x poll-100ms e2e p50".
+// "cdc e2e p50 <= 1.2 x baseline", "cdc e2e p50 <= 0.15 x poll-100ms e2e p99".
 // A YAML comment (# ...) may follow a rule. A path called "*" must be
 // quoted in YAML ("'*/velocity e2e p99 < 1s'"), since YAML reads * as an
 // alias; a rule without a selector says the same.

@@ -112,7 +112,7 @@ type Stats struct {
 type job struct {
 	batch    int64
 	intended time.Time
-	rows     []txn.Tx
+	rows     *[]txn.Tx // pooled
 }
 
 // Run sends the schedule's batches from start on, open loop, and returns when
@@ -124,7 +124,7 @@ func (p *Producer) Run(ctx context.Context, start time.Time, onBatch func(batch 
 	defer cancel(nil)
 	var st Stats
 	var maxLag atomic.Int64
-	pool := sync.Pool{New: func() any { return make([]txn.Tx, p.cfg.Workload.BatchSize) }}
+	pool := sync.Pool{New: func() any { rows := make([]txn.Tx, p.cfg.Workload.BatchSize); return &rows }}
 	queues := make([]chan job, len(p.conns))
 	var wg sync.WaitGroup
 	for i, c := range p.conns {
@@ -139,12 +139,12 @@ func (p *Producer) Run(ctx context.Context, start time.Time, onBatch func(batch 
 					maxLag.Store(int64(lag))
 				}
 				p.log.setSend(j.batch, send.UnixNano())
-				if err := w.write(ctx, j.rows); err != nil {
+				if err := w.write(ctx, *j.rows); err != nil {
 					cancel(fmt.Errorf("producer: batch %d: %w", j.batch, err))
 					return
 				}
 				p.log.setCommit(j.batch, time.Now().UnixNano())
-				pool.Put(j.rows) //nolint:staticcheck // a slice header is cheap next to a batch
+				pool.Put(j.rows)
 			}
 		}(c, queues[i])
 	}
@@ -163,15 +163,15 @@ loop:
 		if !sleepUntil(ctx, timer, due) {
 			break loop
 		}
-		rows := pool.Get().([]txn.Tx)
-		batch, conn := gen.Next(due.UnixMicro(), rows)
+		rows := pool.Get().(*[]txn.Tx)
+		batch, conn := gen.Next(due.UnixMicro(), *rows)
 		if onBatch != nil {
-			onBatch(batch, rows)
+			onBatch(batch, *rows)
 		}
 		select {
 		case queues[conn] <- job{batch: batch, intended: due, rows: rows}:
 			st.Batches++
-			st.Rows += int64(len(rows))
+			st.Rows += int64(len(*rows))
 		case <-ctx.Done():
 			break loop
 		}

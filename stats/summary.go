@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 )
 
 // Median is the middle value of xs (the mean of the two middle values for an
@@ -58,19 +59,21 @@ func (s Summary) String() string {
 	return fmt.Sprintf("%s ±%.0f%%", m, s.Spread)
 }
 
-// FormatSig formats v with about three significant digits and never in
-// exponent notation, as people read latencies: 0.153, 4.09, 82.1, 1234.
+// FormatSig formats v with three significant digits, trailing zeros kept
+// and never in exponent notation, as people read latencies: 0.153, 4.00,
+// 82.1; values from 100 up print as integers (1234, not 1.23e+03).
 func FormatSig(v float64) string {
-	switch a := math.Abs(v); {
-	case math.IsNaN(v) || math.IsInf(v, 0):
+	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return fmt.Sprint(v)
-	case a >= 100 || a == 0 && v == math.Trunc(v):
-		return fmt.Sprintf("%.0f", v)
-	case a >= 10:
-		return fmt.Sprintf("%.1f", v)
-	case a >= 1:
-		return fmt.Sprintf("%.2f", v)
-	default:
-		return fmt.Sprintf("%.3g", v)
 	}
+	// Round first, so that 99.96 becomes 100 rather than "100.0".
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 3, 64), 64)
+	if r == 0 {
+		return "0"
+	}
+	if math.Abs(r) >= 100 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	decimals := 2 - int(math.Floor(math.Log10(math.Abs(r))))
+	return fmt.Sprintf("%.*f", decimals, r)
 }

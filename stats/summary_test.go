@@ -68,7 +68,8 @@ func TestSummarize(t *testing.T) {
 
 func TestFormatSig(t *testing.T) {
 	for in, want := range map[float64]string{
-		0: "0", 0.000123: "0.000123", 0.1534: "0.153", 4.093: "4.09", 82.14: "82.1", 250: "250", 12345.6: "12346", -4.5: "-4.50",
+		0: "0", 0.000123: "0.000123", 0.0035: "0.00350", 0.1534: "0.153", 0.9: "0.900", 4: "4.00", 4.093: "4.09",
+		9.996: "10.0", 82.14: "82.1", 99.96: "100", 250: "250", 12345.6: "12346", -4.5: "-4.50", math.Inf(1): "+Inf",
 	} {
 		if got := stats.FormatSig(in); got != want {
 			t.Errorf("FormatSig(%g) = %q, want %q", in, got, want)
