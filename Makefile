@@ -41,8 +41,13 @@ lint: ## gofmt, go vet and staticcheck
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 .PHONY: perf
-perf: ## micro-benchmarks of the hot path (decode, detect, record, encode)
-	$(GO) test -run '^$$' -bench . -benchmem ./changeevent ./agents ./recorder
+perf: ## the harness's own overhead: hot-path micro-benchmarks, then producer, relay, CPU and start-up beside psql and pg_recvlogical (perf/README.md)
+	@scripts/ensure-postgres.sh
+	@set -eo pipefail; out=results/perf-$$(date -u +%Y%m%dT%H%M%SZ); mkdir -p $$out; \
+	echo "$(GO) test -run '^\$$' -bench . -benchmem -cpu 1 ./changeevent ./agents ./recorder | tee $$out/bench.txt"; \
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./changeevent ./agents ./recorder | tee $$out/bench.txt; \
+	echo "$(GO) run ./perf -bench $$out/bench.txt -out $$out"; \
+	$(GO) run ./perf -bench $$out/bench.txt -out $$out
 
 .PHONY: clean
 clean: ## remove build output

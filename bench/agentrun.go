@@ -34,8 +34,13 @@ type agentRun struct {
 	probe     chan struct{}
 	probeOnce sync.Once
 
-	seenMu        sync.Mutex // instances of the agent share the accounting
-	seen          bitset
+	seenMu sync.Mutex // instances of the agent share the accounting
+	seen   bitset
+	// lastID is the highest id the producer has generated so far: a row
+	// above it (or below the first id) was not written by this run, such
+	// as a stray message on a shared topic, and is counted, not judged.
+	lastID        *atomic.Int64
+	foreign       atomic.Int64
 	events        atomic.Int64
 	duplicates    atomic.Int64
 	beforeCommit  atomic.Int64 // rows received before the producer saw their commit ack
@@ -78,6 +83,10 @@ func (r *agentRun) handler(det agents.Detector) func(d *source.Delivery) {
 	return func(d *source.Delivery) {
 		if d.Tx.ID == producer.ProbeID {
 			r.probeOnce.Do(func() { close(r.probe) })
+			return
+		}
+		if d.Tx.ID < producer.FirstID || d.Tx.ID > r.lastID.Load() {
+			r.foreign.Add(1)
 			return
 		}
 		r.seenMu.Lock()

@@ -34,6 +34,9 @@ func openIntervalLog(path string, base time.Time) (*intervalLog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: interval log: %w", err)
 	}
+	// The log's header holds the base time in whole seconds; a base with a
+	// fraction would shift every absolute time read back by up to a second.
+	base = base.Truncate(time.Second)
 	l := &intervalLog{f: f, w: hdrhistogram.NewHistogramLogWriter(f), base: base}
 	ms := base.UnixMilli()
 	l.w.SetBaseTime(ms)

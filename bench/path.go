@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -78,12 +79,14 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 	// Agents.
 	var runs []*agentRun
 	var srcs []*agentSource
+	var lastID atomic.Int64 // highest id generated so far
 	for _, name := range agents.Names {
 		name := name
 		ar := newAgentRun(ps.String(), name, nil, plan.BatchSize, plan.AgentDelay, func(path string, a agents.Alert, v int64) {
 			r.publishAlert(path, name, a, v)
 		})
 		ar.plan = plan
+		ar.lastID = &lastID
 		for range plan.Slices {
 			ar.slices = append(ar.slices, recorder.NewSingle())
 		}
@@ -193,6 +196,7 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 		defer close(prodDone)
 		pst, perr = prod.Run(pctx, start, func(_ int64, rows []txn.Tx) {
 			orc.observe(rows)
+			lastID.Store(rows[len(rows)-1].ID)
 			sec := int((rows[0].CreatedAt - start.UnixMicro()) / 1e6)
 			for len(timeline) <= sec {
 				timeline = append(timeline, RatePoint{Second: len(timeline)})
@@ -281,6 +285,11 @@ drain:
 			DuplicateEvents: ar.duplicates.Load(), BeforeCommitAck: ar.beforeCommit.Load(),
 			Skipped: srcs[i].skipped(), E2E: ar.set.Summary(recorder.E2E), Stages: map[string]recorder.Summary{},
 			PollStatements: srcs[i].statements(),
+		}
+		if n := ar.foreign.Load(); n > 0 {
+			// Rows this run did not write: another writer, a stray message
+			// on a shared topic. Counted, not judged.
+			a.Skipped["foreign_row"] = n
 		}
 		d := diffAlerts(orc.expected[i], ar.alertIDs())
 		a.Alerts, a.ExpectedAlerts, a.MissedAlerts, a.UnexpectedAlerts = d.Received, d.Expected, d.Missed, d.Unexpected

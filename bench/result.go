@@ -100,10 +100,13 @@ type RatePoint struct {
 
 // AgentResult is one agent's figures on one path. Latencies are in ms.
 type AgentResult struct {
-	Name             string                      `json:"name"`
-	Events           int64                       `json:"events"`
-	ExpectedEvents   int64                       `json:"expected_events"`
-	DuplicateEvents  int64                       `json:"duplicate_events"`
+	Name            string `json:"name"`
+	Events          int64  `json:"events"`
+	ExpectedEvents  int64  `json:"expected_events"`
+	DuplicateEvents int64  `json:"duplicate_events"`
+	// ForeignRows are rows of the table this run did not write (another
+	// writer, a stray message on a shared topic): counted, not judged.
+	ForeignRows      int64                       `json:"foreign_rows,omitempty"`
 	BeforeCommitAck  int64                       `json:"received_before_commit_ack"`
 	Alerts           int64                       `json:"alerts"`
 	ExpectedAlerts   int64                       `json:"expected_alerts"`

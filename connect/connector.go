@@ -18,13 +18,11 @@ var ErrFailed = errors.New("connector failed")
 // tasks, within the wait timeout.
 var ErrNotRunning = errors.New("connector not running")
 
-// Connector and task states of the status endpoint.
+// The states WaitRunning acts on; the status endpoint also reports
+// UNASSIGNED, PAUSED and STOPPED, which it waits out.
 const (
-	StateRunning    = "RUNNING"
-	StateFailed     = "FAILED"
-	StateUnassigned = "UNASSIGNED"
-	StatePaused     = "PAUSED"
-	StateStopped    = "STOPPED"
+	StateRunning = "RUNNING"
+	StateFailed  = "FAILED"
 )
 
 // State is the state of the connector or of one task, with the worker that

@@ -116,5 +116,5 @@ func (w *fakeWorker) client(opts ...connect.Option) *connect.Client {
 	return c
 }
 
-func ok(file string) reply          { return reply{status: http.StatusOK, file: file} }
+func ok(file string) reply               { return reply{status: http.StatusOK, file: file} }
 func status(code int, file string) reply { return reply{status: code, file: file} }

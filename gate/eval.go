@@ -233,7 +233,7 @@ func checkValid(rule Rule, runs []Run) Check {
 func figures(runs []Run, path, agent string, m Metric) ([]float64, error) {
 	out := make([]float64, 0, len(runs))
 	for _, r := range runs {
-		a, ok := r.agent(path, agent)
+		a, ok := r.Agent(path, agent)
 		if !ok {
 			return nil, fmt.Errorf("run %s has no agent %s on path %s", r.Label, agent, path)
 		}

@@ -42,8 +42,8 @@ func FromResult(label string, r *bench.Result) Run {
 	return run
 }
 
-// agent returns the figures of agent on path, or false.
-func (r Run) agent(path, agent string) (bench.AgentResult, bool) {
+// Agent returns the figures of agent on path, or false.
+func (r Run) Agent(path, agent string) (bench.AgentResult, bool) {
 	for _, p := range r.Paths {
 		if p.Name != path {
 			continue

@@ -1,25 +1,38 @@
 package reports
 
 import (
+	"bytes"
 	"fmt"
 	"image/color"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/cdcbench/cdcbench/bench"
 )
 
 // Chart size: wide enough for a minute of one-second intervals to stay
-// readable when the SVG is shown at a review page's width.
+// readable when the SVG is shown at a review page's width. The margin keeps
+// tick labels at the canvas edge visible when a viewer substitutes a wider
+// font than the one gonum measured.
 const (
 	chartWidth  = 9 * vg.Inch
 	chartHeight = 4.5 * vg.Inch
+	chartMargin = 14 * vg.Millimeter / 2
 )
+
+// sans is the charts' typeface. The SVG names it "Liberation Sans", which
+// has Arial's and Helvetica's metrics, and saveSVG adds those as fallbacks,
+// so the layout gonum measured holds where Liberation is not installed.
+var sans = font.Font{Typeface: "Liberation", Variant: "Sans"}
 
 // wideRatio is the spread (largest / smallest value) above which a latency
 // axis turns logarithmic: beyond it a linear axis squeezes the median of a
@@ -69,7 +82,10 @@ func spectrumPoints(s *tagSeries) plotter.XYs {
 }
 
 // latencySeries is one path x agent's p50, p99 and max per interval; x is
-// seconds from originMs to the middle of the interval.
+// seconds from originMs to the middle of the interval. The report's origin
+// is the path's first logged interval: the warm-up is not timed, so that is
+// the interval in which the measured window began, give or take the 50 ms
+// between the interval clock's start and the schedule's.
 func latencySeries(s *tagSeries, originMs int64) (p50, p99, max plotter.XYs) {
 	for _, iv := range s.intervals {
 		x := float64(iv.startMs-originMs)/1000 + bench.IntervalTick.Seconds()/2
@@ -107,19 +123,24 @@ type chartLine struct {
 	step  plotter.StepKind
 }
 
-// newPlot returns a plot with the report's title and axis labels and a
-// light grid, the legend in the top left corner.
+// newPlot returns a plot with the report's title, axis labels and fonts, a
+// light grid, and the legend in the top right corner.
 func newPlot(title, x, y string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
+	p.Title.TextStyle.Font = font.From(sans, 13)
+	p.Title.Padding = vg.Points(8)
 	p.X.Label.Text = x
 	p.Y.Label.Text = y
+	for _, a := range []*plot.Axis{&p.X, &p.Y} {
+		a.Label.TextStyle.Font = font.From(sans, 11)
+		a.Tick.Label.Font = font.From(sans, 10)
+	}
 	p.Legend.Top = true
-	p.Legend.Left = true
-	p.Legend.XOffs = vg.Points(6)
+	p.Legend.XOffs = -vg.Points(6)
 	p.Legend.YOffs = -vg.Points(4)
 	p.Legend.ThumbnailWidth = vg.Points(28)
-	p.Legend.TextStyle.Font.Size = vg.Points(9)
+	p.Legend.TextStyle.Font = font.From(sans, 9)
 	grid := plotter.NewGrid()
 	grid.Vertical.Color = color.Gray{Y: 225}
 	grid.Horizontal.Color = color.Gray{Y: 225}
@@ -129,8 +150,9 @@ func newPlot(title, x, y string) *plot.Plot {
 
 // addLines draws lines on p. A latency y axis turns logarithmic when
 // the values spread wider than wideRatio, and the y range gets headroom for
-// the legend either way, so it does not cover the data.
-func addLines(p *plot.Plot, lines []chartLine, latency bool) error {
+// the legend either way, so it does not cover the data: one row per line
+// plus extraRows for entries added later (marks, spans).
+func addLines(p *plot.Plot, lines []chartLine, latency bool, extraRows int) error {
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, l := range lines {
 		for _, pt := range l.xy {
@@ -163,11 +185,11 @@ func addLines(p *plot.Plot, lines []chartLine, latency bool) error {
 	}
 	// Room above the data for the legend: one legend row is about 1/20 of
 	// the plot's height.
-	rows := float64(len(lines)) + 1
+	rows := float64(len(lines)+extraRows) + 1
 	switch {
 	case logY:
 		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.Y.Tick.Marker = plot.TickerFunc(logTicks)
 		p.Y.Min = math.Max(lo, logFloor)
 		p.Y.Max = hi * math.Pow(hi/p.Y.Min, rows/20)
 	case hi > 0:
@@ -178,8 +200,8 @@ func addLines(p *plot.Plot, lines []chartLine, latency bool) error {
 }
 
 // latencyChart draws a path's e2e p50, p99 and max per interval, one colour
-// per agent.
-func latencyChart(path string, series []*tagSeries) (*plot.Plot, error) {
+// per agent, and shades the faults (seconds on the same axis).
+func latencyChart(path string, series []*tagSeries, faults []span) (*plot.Plot, error) {
 	origin := int64(math.MaxInt64)
 	for _, s := range series {
 		if len(s.intervals) > 0 {
@@ -187,7 +209,7 @@ func latencyChart(path string, series []*tagSeries) (*plot.Plot, error) {
 		}
 	}
 	p := newPlot(fmt.Sprintf("%s: end-to-end latency per %v interval", path, bench.IntervalTick),
-		"seconds since the first measured interval", "latency (ms)")
+		"seconds since the measured window began", "latency (ms)")
 	var lines []chartLine
 	for i, s := range series {
 		p50, p99, max := latencySeries(s, origin)
@@ -198,7 +220,15 @@ func latencyChart(path string, series []*tagSeries) (*plot.Plot, error) {
 			chartLine{name: s.agent + " p50", xy: p50, color: c, width: vg.Points(2)},
 		)
 	}
-	return p, addLines(p, lines, true)
+	if err := addLines(p, lines, true, min(len(faults), 1)); err != nil {
+		return nil, err
+	}
+	p.X.Min = 0
+	p.X.Tick.Marker = plot.TickerFunc(secondTicks)
+	if err := addSpans(p, "fault injected", faults); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // spectrumChart draws every path x agent's percentile spectrum on one
@@ -222,7 +252,7 @@ func spectrumChart(series []*tagSeries) (*plot.Plot, error) {
 		lines = append(lines, chartLine{name: s.path + " " + s.agent, xy: xy,
 			color: paletteColor(pathIdx[s.path]), dash: dash(agentIdx[s.agent]), width: vg.Points(1.6)})
 	}
-	if err := addLines(p, lines, true); err != nil {
+	if err := addLines(p, lines, true, 0); err != nil {
 		return nil, err
 	}
 	nines := int(math.Ceil(math.Log10(maxX)))
@@ -250,41 +280,108 @@ func percentileTicks(nines int) plot.ConstantTicks {
 }
 
 // rateChart draws target and committed rows per second of every path. The
-// paths run one after another on the same schedule, so their targets
-// normally coincide and are drawn once.
+// paths run one after another on the same schedule, so their lines often
+// coincide: earlier paths are drawn wider so later ones stay visible on top,
+// the targets come last, and identical targets are drawn once.
 func rateChart(paths []bench.Path, warmupS float64) (*plot.Plot, error) {
 	p := newPlot("offered (target) and committed rows per second", "seconds since the measured window began (warm-up is negative)", "rows/s")
-	var lines []chartLine
+	var lines, targets []chartLine
 	sameTarget := true
 	for _, path := range paths[1:] {
 		sameTarget = sameTarget && sameTargets(paths[0].Timeline, path.Timeline)
 	}
 	for i, path := range paths {
 		target, committed := rateSeries(path.Timeline, warmupS)
-		if i == 0 && sameTarget {
+		width := vg.Points(1.5 + 2*float64(len(paths)-1-i))
+		lines = append(lines, chartLine{name: path.Name + " committed", xy: committed, color: paletteColor(i), width: width, step: plotter.PostStep})
+		switch {
+		case !sameTarget:
+			targets = append(targets, chartLine{name: path.Name + " target", xy: target, color: paletteColor(i), dash: dash(1), step: plotter.PostStep})
+		case i == 0:
 			name := "target"
 			if len(paths) > 1 {
 				name = "target (all paths)"
 			}
-			lines = append(lines, chartLine{name: name, xy: target, color: color.Black, dash: dash(1), step: plotter.PostStep})
-		} else if !sameTarget {
-			lines = append(lines, chartLine{name: path.Name + " target", xy: target, color: paletteColor(i), dash: dash(1), step: plotter.PostStep})
+			targets = append(targets, chartLine{name: name, xy: target, color: color.Black, dash: dash(1), step: plotter.PostStep})
 		}
-		lines = append(lines, chartLine{name: path.Name + " committed", xy: committed, color: paletteColor(i), step: plotter.PostStep})
 	}
-	if err := addLines(p, lines, false); err != nil {
+	lines = append(lines, targets...)
+	var faults []span
+	for _, path := range paths {
+		for _, sp := range faultSpans(path, warmupS) {
+			if !slices.Contains(faults, sp) {
+				faults = append(faults, sp)
+			}
+		}
+	}
+	marks := min(len(faults), 1)
+	if warmupS > 0 {
+		marks++
+	}
+	if err := addLines(p, lines, false, marks); err != nil {
 		return nil, err
 	}
+	p.X.Tick.Marker = plot.TickerFunc(secondTicks)
 	if warmupS > 0 {
-		start, err := plotter.NewLine(plotter.XYs{{X: 0, Y: p.Y.Min}, {X: 0, Y: p.Y.Max}})
-		if err != nil {
-			return nil, fmt.Errorf("chart %q: %w", p.Title.Text, err)
+		if err := addMarks(p, "measuring starts", []float64{0}, color.Gray{Y: 120}); err != nil {
+			return nil, err
 		}
-		start.Color, start.Dashes = color.Gray{Y: 120}, dash(2)
-		p.Add(start)
-		p.Legend.Add("measuring starts", start)
+	}
+	if err := addSpans(p, "fault injected", faults); err != nil {
+		return nil, err
 	}
 	return p, nil
+}
+
+// span is a stretch of a chart's x axis, from and to.
+type span struct{ from, to float64 }
+
+// faultSpans are the stretches, in seconds on the charts' measured-window
+// axis, during which the faults that applied to path were in force.
+func faultSpans(path bench.Path, warmupS float64) []span {
+	var out []span
+	for _, f := range path.Faults {
+		if f.Skipped == "" && f.Error == "" {
+			out = append(out, span{f.AtS - warmupS, f.AtS + f.DurationS - warmupS})
+		}
+	}
+	return out
+}
+
+// addSpans shades each span across p's height in translucent orange, with
+// one legend entry. Call it after addLines, which sets the y range.
+func addSpans(p *plot.Plot, name string, spans []span) error {
+	for i, sp := range spans {
+		box, err := plotter.NewPolygon(plotter.XYs{
+			{X: sp.from, Y: p.Y.Min}, {X: sp.to, Y: p.Y.Min}, {X: sp.to, Y: p.Y.Max}, {X: sp.from, Y: p.Y.Max}})
+		if err != nil {
+			return fmt.Errorf("chart %q: %s: %w", p.Title.Text, name, err)
+		}
+		box.Color = color.NRGBA{230, 140, 0, 60}
+		box.LineStyle.Width = 0
+		p.Add(box)
+		if i == 0 {
+			p.Legend.Add(name, box)
+		}
+	}
+	return nil
+}
+
+// addMarks draws a vertical line across p at each x, with one legend entry.
+// Call it after addLines, which sets the y range the lines span.
+func addMarks(p *plot.Plot, name string, xs []float64, c color.Color) error {
+	for i, x := range xs {
+		l, err := plotter.NewLine(plotter.XYs{{X: x, Y: p.Y.Min}, {X: x, Y: p.Y.Max}})
+		if err != nil {
+			return fmt.Errorf("chart %q: %s: %w", p.Title.Text, name, err)
+		}
+		l.Color, l.Dashes, l.Width = c, dash(2), vg.Points(1.2)
+		p.Add(l)
+		if i == 0 {
+			p.Legend.Add(name, l)
+		}
+	}
+	return nil
 }
 
 func sameTargets(a, b []bench.RatePoint) bool {
@@ -299,23 +396,70 @@ func sameTargets(a, b []bench.RatePoint) bool {
 	return true
 }
 
-// saveSVG writes p to file. Fonts are not embedded: it keeps a chart at
-// tens of KB, and viewers substitute a metric-compatible sans-serif.
+// secondTicks labels a time axis in whole seconds at a step of 1, 2 or 5
+// times a power of ten giving at most ten labels, with a minor tick between:
+// gonum's default picks steps such as 2.5 s.
+func secondTicks(lo, hi float64) []plot.Tick {
+	step := 1.0
+	for k := 1; (hi-lo)/step > 10; k++ {
+		step = []float64{1, 2, 5}[k%3] * math.Pow10(k/3)
+	}
+	var ticks []plot.Tick
+	for v := math.Ceil(lo/step) * step; v <= hi; v += step {
+		if v == 0 {
+			v = 0 // not -0 from rounding up a negative lo
+		}
+		ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', 0, 64)})
+		if v+step/2 <= hi {
+			ticks = append(ticks, plot.Tick{Value: v + step/2})
+		}
+	}
+	return ticks
+}
+
+// logTicks labels 1, 2 and 5 times each power of ten on a logarithmic axis
+// of up to three decades, and powers of ten only on a wider one, with the
+// other integer multiples as minor ticks: plot.LogTicks labels powers of ten
+// only, which leaves a 2 to 9 ms axis without a single number.
+func logTicks(lo, hi float64) []plot.Tick {
+	first, last := int(math.Floor(math.Log10(lo))), int(math.Ceil(math.Log10(hi)))
+	labelled := map[int]bool{1: true}
+	if last-first <= 3 {
+		labelled[2], labelled[5] = true, true
+	}
+	var ticks []plot.Tick
+	for k := first; k <= last; k++ {
+		for m := 1; m < 10; m++ {
+			v := float64(m) * math.Pow10(k)
+			if v < lo || v > hi {
+				continue
+			}
+			t := plot.Tick{Value: v}
+			if labelled[m] {
+				t.Label = strconv.FormatFloat(v, 'f', -1, 64)
+			}
+			ticks = append(ticks, t)
+		}
+	}
+	return ticks
+}
+
+// saveSVG writes p to file on a white canvas with a margin. Fonts are not
+// embedded, which keeps a chart at tens of KB; the font-family list gets
+// metric-compatible fallbacks instead (see sans).
 func saveSVG(p *plot.Plot, file string) error {
-	wt, err := p.WriterTo(chartWidth, chartHeight, "svg")
-	if err != nil {
+	c := vgsvg.New(chartWidth, chartHeight)
+	dc := draw.New(c)
+	dc.FillPolygon(color.White, []vg.Point{{X: 0, Y: 0}, {X: chartWidth, Y: 0}, {X: chartWidth, Y: chartHeight}, {X: 0, Y: chartHeight}})
+	p.Draw(draw.Crop(dc, chartMargin, -chartMargin, chartMargin/2, -chartMargin/2))
+	var b bytes.Buffer
+	if _, err := c.WriteTo(&b); err != nil {
 		return fmt.Errorf("chart %s: %w", file, err)
 	}
-	f, err := os.Create(file)
-	if err != nil {
+	svg := bytes.ReplaceAll(b.Bytes(), []byte("font-family:Liberation Sans;"),
+		[]byte("font-family:'Liberation Sans',Arial,Helvetica,sans-serif;"))
+	if err := os.WriteFile(file, svg, 0o644); err != nil {
 		return fmt.Errorf("chart: %w", err)
-	}
-	_, err = wt.WriteTo(f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("chart %s: %w", file, err)
 	}
 	return nil
 }

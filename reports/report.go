@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/cdcbench/cdcbench/bench"
 )
@@ -109,12 +110,27 @@ func load(dir string) (*run, error) {
 	return r, nil
 }
 
-// slug prefixes r's chart files: scenario and run id, unique per run.
-func (r *run) slug() string { return r.res.ScenarioName + "-" + r.res.RunID }
+// slug prefixes r's chart files: scenario and run id, unique per run, with
+// anything but letters, digits, '.', '_' and '-' replaced, as a scenario
+// file may name itself anything.
+func (r *run) slug() string {
+	return strings.Map(func(c rune) rune {
+		if c == '.' || c == '_' || c == '-' || unicode.IsLetter(c) || unicode.IsDigit(c) {
+			return c
+		}
+		return '-'
+	}, r.res.ScenarioName+"-"+r.res.RunID)
+}
 
 // drawCharts writes r's charts into dir and records them for the markdown.
 func (r *run) drawCharts(dir string) error {
-	link := filepath.Base(dir) + "/"
+	link := strings.ReplaceAll(filepath.Base(dir), " ", "%20") + "/"
+	faultNote := ""
+	for _, path := range r.res.Paths {
+		if len(faultSpans(path, 0)) > 0 {
+			faultNote = " Orange shading marks an injected fault."
+		}
+	}
 	if len(r.res.Paths) > 0 {
 		p, err := rateChart(r.res.Paths, r.warmup().Seconds())
 		if err != nil {
@@ -125,7 +141,7 @@ func (r *run) drawCharts(dir string) error {
 			return err
 		}
 		r.charts = append(r.charts, chart{file: link + name, title: "Offered and committed rows per second",
-			read: "the dashed line is the schedule, each solid line what one path's producer got committed; a solid line below the dashed one means the producer could not keep up, and every latency figure of that stretch is suspect."})
+			read: "the dashed line is the schedule, each solid line what one path's producer got committed; a solid line below the dashed one means the producer could not keep up, and every latency figure of that stretch is suspect." + faultNote})
 	}
 	if len(r.e2e) == 0 {
 		return nil
@@ -150,7 +166,7 @@ func (r *run) drawCharts(dir string) error {
 		if len(series) == 0 {
 			continue
 		}
-		p, err := latencyChart(path.Name, series)
+		p, err := latencyChart(path.Name, series, faultSpans(path, r.warmup().Seconds()))
 		if err != nil {
 			return err
 		}
@@ -159,7 +175,7 @@ func (r *run) drawCharts(dir string) error {
 			return err
 		}
 		r.charts = append(r.charts, chart{file: link + name, title: "End-to-end latency over time: " + path.Name,
-			read: "one point per one-second interval: thick = p50, dashed = p99, dotted = max of that interval; a rise that outlasts a burst in the rate chart is a backlog draining."})
+			read: "one point per one-second interval: thick = p50, dashed = p99, dotted = max of that interval; a rise that outlasts a burst or a fault in the rate chart is a backlog draining." + faultNote})
 	}
 	return nil
 }

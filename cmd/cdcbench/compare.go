@@ -10,7 +10,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/gate"
 	"github.com/cdcbench/cdcbench/recorder"
 	"github.com/cdcbench/cdcbench/stats"
@@ -164,7 +163,7 @@ func compareRuns(a, b []gate.Run, alpha float64, withStages bool) (*comparison, 
 		cmp.notes = append(cmp.notes, fmt.Sprintf("%d+%d runs cannot reach p < %g: no change can show as significant", len(a), len(b), alpha))
 	}
 	for _, t := range comparePairs(a[0]) {
-		if _, ok := compareAgent(b[0], t[0], t[1]); !ok {
+		if _, ok := b[0].Agent(t[0], t[1]); !ok {
 			cmp.notes = append(cmp.notes, fmt.Sprintf("only A has %s/%s", t[0], t[1]))
 			continue
 		}
@@ -179,7 +178,7 @@ func compareRuns(a, b []gate.Run, alpha float64, withStages bool) (*comparison, 
 		}
 	}
 	for _, t := range comparePairs(b[0]) {
-		if _, ok := compareAgent(a[0], t[0], t[1]); !ok {
+		if _, ok := a[0].Agent(t[0], t[1]); !ok {
 			cmp.notes = append(cmp.notes, fmt.Sprintf("only B has %s/%s", t[0], t[1]))
 		}
 	}
@@ -246,7 +245,7 @@ func compareChange(a, b []float64, alpha float64) (string, error) {
 func compareFigures(runs []gate.Run, path, agent, stage string, get func(recorder.Summary) float64) ([]float64, error) {
 	var out []float64
 	for i, r := range runs {
-		a, ok := compareAgent(r, path, agent)
+		a, ok := r.Agent(path, agent)
 		if !ok {
 			return nil, fmt.Errorf("run %s has no %s/%s", r.Label, path, agent)
 		}
@@ -264,20 +263,6 @@ func compareFigures(runs []gate.Run, path, agent, stage string, get func(recorde
 	return out, nil
 }
 
-func compareAgent(r gate.Run, path, agent string) (bench.AgentResult, bool) {
-	for _, p := range r.Paths {
-		if p.Name != path {
-			continue
-		}
-		for _, a := range p.Agents {
-			if a.Name == agent {
-				return a, true
-			}
-		}
-	}
-	return bench.AgentResult{}, false
-}
-
 // comparePairs lists the [path, agent] pairs of r in order.
 func comparePairs(r gate.Run) [][2]string {
 	var out [][2]string
@@ -292,7 +277,7 @@ func comparePairs(r gate.Run) [][2]string {
 // compareStages lists the stages of path/agent in r but e2e (shown already),
 // sorted.
 func compareStages(r gate.Run, path, agent string) []string {
-	a, _ := compareAgent(r, path, agent)
+	a, _ := r.Agent(path, agent)
 	var out []string
 	for name := range a.Stages {
 		if name != "e2e" {

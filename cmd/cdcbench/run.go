@@ -261,54 +261,26 @@ per histogram, prints a summary, and exits 1 if the run is invalid.`,
 
 // applyOverrides writes the flags the user set into spec.
 func applyOverrides(c *cli.Context, s *scenarios.Spec) error {
-	dur := func(name string, p *scenarios.Duration) {
-		if c.IsSet(name) {
-			*p = scenarios.Duration(c.Duration(name))
-		}
-	}
-	dur("duration", &s.Duration)
-	dur("warmup", &s.Warmup)
-	dur("drain-timeout", &s.DrainTimeout)
-	dur("agent-delay", &s.AgentDelay)
+	dur := func(name string) scenarios.Duration { return scenarios.Duration(c.Duration(name)) }
+	override(c, "duration", dur, &s.Duration)
+	override(c, "warmup", dur, &s.Warmup)
+	override(c, "drain-timeout", dur, &s.DrainTimeout)
+	override(c, "agent-delay", dur, &s.AgentDelay)
 	if c.IsSet("rate") {
 		s.Rate = scenarios.RateSpec{Shape: scenarios.ShapeConstant, Unit: scenarios.UnitRows, Arrivals: s.Rate.Arrivals, Rate: c.Float64("rate")}
 	}
-	if c.IsSet("batch-size") {
-		s.BatchSize = c.Int("batch-size")
-	}
-	if c.IsSet("connections") {
-		s.Connections = c.Int("connections")
-	}
-	if c.IsSet("insert") {
-		s.Insert = c.String("insert")
-	}
-	if c.IsSet("users") {
-		s.Users = c.Int("users")
-	}
-	if c.IsSet("fraud-rate") {
-		s.FraudRate = c.Float64("fraud-rate")
-	}
-	if c.IsSet("seed") {
-		s.Seed = c.Uint64("seed")
-	}
-	if c.IsSet("paths") {
-		s.Paths = strings.Split(c.String("paths"), ",")
-	}
-	if c.IsSet("poll-mode") {
-		s.Poll.Mode = c.String("poll-mode")
-	}
-	if c.IsSet("outlier-rule") {
-		s.Outlier.Rule = c.String("outlier-rule")
-	}
-	if c.IsSet("partitions") {
-		s.Partitions = c.Int("partitions")
-	}
-	if c.IsSet("agent-instances") {
-		s.AgentInstances = c.Int("agent-instances")
-	}
-	if c.IsSet("key") {
-		s.Key = c.String("key")
-	}
+	override(c, "batch-size", c.Int, &s.BatchSize)
+	override(c, "connections", c.Int, &s.Connections)
+	override(c, "insert", c.String, &s.Insert)
+	override(c, "users", c.Int, &s.Users)
+	override(c, "fraud-rate", c.Float64, &s.FraudRate)
+	override(c, "seed", c.Uint64, &s.Seed)
+	override(c, "paths", func(n string) []string { return strings.Split(c.String(n), ",") }, &s.Paths)
+	override(c, "poll-mode", c.String, &s.Poll.Mode)
+	override(c, "outlier-rule", c.String, &s.Outlier.Rule)
+	override(c, "partitions", c.Int, &s.Partitions)
+	override(c, "agent-instances", c.Int, &s.AgentInstances)
+	override(c, "key", c.String, &s.Key)
 	if errs := s.Validate(); len(errs) > 0 {
 		msgs := make([]string, len(errs))
 		for i, e := range errs {
@@ -346,4 +318,11 @@ func startProfiles(cpu, mem string) (func(), error) {
 			}
 		}
 	}, nil
+}
+
+// override sets *dst from flag name when the user gave it.
+func override[T any](c *cli.Context, name string, get func(string) T, dst *T) {
+	if c.IsSet(name) {
+		*dst = get(name)
+	}
 }

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestReportCommand(t *testing.T) {
+	const fixture = "../../reports/testdata/smoke"
+	for _, tc := range []struct {
+		name   string
+		args   []string // after "cdcbench report -o OUT"
+		code   int
+		stderr string // part of the message on stderr
+	}{
+		{"a result directory", []string{fixture}, 0, ""},
+		{"no directories", nil, 2, "want at least one result directory"},
+		{"not a result directory", []string{"."}, 2, "not a cdcbench result directory"},
+		{"missing directory", []string{"no-such-dir"}, 2, "not a cdcbench result directory"},
+		{"flag after a directory", []string{fixture, "-o", "x.md"}, 2, "flags go before the directories"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "REPORT.md")
+			var stderr bytes.Buffer
+			code := run(context.Background(), append([]string{"cdcbench", "report", "-o", out}, tc.args...), io.Discard, &stderr)
+			if code != tc.code {
+				t.Fatalf("exit code %d, want %d (stderr: %s)", code, tc.code, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tc.stderr) {
+				t.Errorf("stderr %q does not say %q", stderr.String(), tc.stderr)
+			}
+			_, err := os.Stat(out)
+			if wrote := err == nil; wrote != (tc.code == 0) {
+				t.Errorf("exit code %d, report written: %v", code, wrote)
+			}
+		})
+	}
+}
