@@ -1,0 +1,120 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cdcbench/cdcbench/agents"
+	"github.com/cdcbench/cdcbench/recorder"
+	"github.com/cdcbench/cdcbench/scenarios"
+	"github.com/cdcbench/cdcbench/txn"
+)
+
+func TestDiffAlerts(t *testing.T) {
+	cases := []struct {
+		name               string
+		expected, received []int64
+		want               alertDiff
+	}{
+		{"exact", []int64{3, 1, 2}, []int64{1, 2, 3}, alertDiff{Expected: 3, Received: 3}},
+		{"missed", []int64{1, 2, 3}, []int64{2}, alertDiff{Expected: 3, Received: 1, Missed: 2}},
+		{"unexpected", []int64{2}, []int64{1, 2, 9}, alertDiff{Expected: 1, Received: 3, Unexpected: 2}},
+		{"both", []int64{1, 5}, []int64{5, 7}, alertDiff{Expected: 2, Received: 2, Missed: 1, Unexpected: 1}},
+		{"none", nil, nil, alertDiff{}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := diffAlerts(c.expected, c.received); got != c.want {
+				t.Fatalf("diffAlerts = %+v, want %+v", got, c.want)
+			}
+		})
+	}
+}
+
+// TestOracle checks the ground truth against a hand-computed sequence:
+// user 7 spends 10.00 three times then 900.00 (outlier: > 3x 10.00 and >
+// 500.00), then five more small ones and 4,500.00 within a minute
+// (velocity: 40 + 50).
+func TestOracle(t *testing.T) {
+	o, err := newOracle(agents.Config{Outlier: agents.DefaultOutlier(), Velocity: agents.DefaultVelocity()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []txn.Tx
+	add := func(cents int64) {
+		rows = append(rows, txn.Tx{ID: int64(len(rows) + 2), UserID: 7, AmountCents: cents, CreatedAt: int64(len(rows)) * 1e6, Card: txn.CardVisa})
+	}
+	for _, c := range []int64{1000, 1000, 1000, 90000, 1000, 1000, 1000, 1000, 1000, 450000} {
+		add(c)
+	}
+	o.observe(rows[:5])
+	o.observe(rows[5:])
+	// Row 5 (id 5, 900.00): outlier. Row 10 (id 11, 4,500.00): the tenth in
+	// 60 s and above 4,000.00, so velocity; against a history averaging
+	// about 100 it is also an outlier. Rows 6..9 are the sixth to ninth in a
+	// minute but small: 40 points, no alert.
+	want := [][]int64{{5, 11}, {11}}
+	for k, name := range agents.Names {
+		if fmt.Sprint(o.expected[k]) != fmt.Sprint(want[k]) {
+			t.Errorf("%s expected %v, want %v", name, o.expected[k], want[k])
+		}
+	}
+}
+
+// TestValidityRules: each rule that makes a run invalid, with a case that
+// trips it, and a clean case that does not.
+func TestValidityRules(t *testing.T) {
+	clean := AgentResult{Name: "outlier", Events: 100, ExpectedEvents: 100, Alerts: 5, ExpectedAlerts: 5, E2E: recorder.Summary{Count: 90}}
+	cdc := scenarios.Path{Kind: scenarios.PathCDC}
+	poll := scenarios.Path{Kind: scenarios.PathPoll, Interval: 100 * time.Millisecond}
+	cases := []struct {
+		name   string
+		mutate func(*AgentResult)
+		path   scenarios.Path
+		mode   string
+		want   string // "" = valid
+	}{
+		{"clean", func(*AgentResult) {}, cdc, "safe", ""},
+		{"rows missing", func(a *AgentResult) { a.Events = 90 }, cdc, "safe", "10 of 100 rows never arrived"},
+		{"rows missing on a safe poller", func(a *AgentResult) { a.Events = 99 }, poll, "safe", "1 of 100 rows never arrived"},
+		{"naive poller losses are the finding", func(a *AgentResult) { a.Events = 90 }, poll, "naive", ""},
+		{"alerts missing", func(a *AgentResult) { a.MissedAlerts = 1 }, cdc, "safe", "1 of 5 expected alerts missing"},
+		{"alerts invented", func(a *AgentResult) { a.UnexpectedAlerts = 2 }, cdc, "safe", "2 alerts the oracle did not expect"},
+		{"histogram overflow", func(a *AgentResult) { a.E2E.Overflow = 1 }, cdc, "safe", "overflowed"},
+		{"negative latency", func(a *AgentResult) { a.E2E.Negative = 3 }, cdc, "safe", "3 were negative"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := clean
+			c.mutate(&a)
+			why := strings.Join(agentProblems(a, c.path, c.mode), "; ")
+			if c.want == "" && why != "" || c.want != "" && !strings.Contains(why, c.want) {
+				t.Fatalf("problems %q, want %q", why, c.want)
+			}
+		})
+	}
+	res := &Result{Paths: []Path{{Name: "cdc", InvalidReasons: []string{"the producer fell 2s behind its schedule (tolerance 1s)"}}}}
+	judge(res, nil)
+	if res.Valid || !strings.Contains(res.InvalidReasons[0], "behind its schedule") {
+		t.Fatalf("a lagging producer left the run valid: %+v", res)
+	}
+	res = &Result{}
+	judge(res, fmt.Errorf("path cdc: %w", context.Canceled))
+	if res.Valid || res.InvalidReasons[0] != "interrupted" {
+		t.Fatalf("an interrupted run: %+v", res)
+	}
+	res = &Result{}
+	judge(res, errors.New("boom"))
+	if res.Valid || !strings.Contains(res.InvalidReasons[0], "boom") {
+		t.Fatalf("a failed run: %+v", res)
+	}
+	res = &Result{Paths: []Path{{Name: "cdc"}}}
+	judge(res, nil)
+	if !res.Valid {
+		t.Fatalf("a clean run is invalid: %+v", res)
+	}
+}
