@@ -36,19 +36,22 @@ type cdcPath struct {
 // removed again if it fails; otherwise stop removes it.
 func startCDC(ctx context.Context, st stack.Stack, admin *pgx.Conn, pub, slot string, keyByUser bool, onFail func(error)) (_ *cdcPath, err error) {
 	c := &cdcPath{st: st, admin: admin, pub: pub, slot: slot, keyByUser: keyByUser, onFail: onFail}
+	// Set up the cleanup before creating anything: a statement cancelled by
+	// Ctrl-C may still have committed, and dropping what does not exist is
+	// harmless.
+	slotTried := false
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, c.drop(context.WithoutCancel(ctx), slotTried))
+		}
+	}()
 	if _, err := admin.Exec(ctx, "CREATE PUBLICATION "+pub+" FOR TABLE transactions"); err != nil {
 		return nil, fmt.Errorf("create publication: %w", err)
 	}
-	slotMade := false
-	defer func() {
-		if err != nil {
-			_ = c.drop(context.WithoutCancel(ctx), slotMade)
-		}
-	}()
+	slotTried = true
 	if err := relay.CreateSlot(ctx, st.ReplicationDSN(), slot); err != nil {
 		return nil, err
 	}
-	slotMade = true
 	if err := c.startRelay(ctx); err != nil {
 		return nil, err
 	}
@@ -156,10 +159,25 @@ func (c *cdcPath) drop(ctx context.Context, slot bool) error {
 			errs = append(errs, err)
 		}
 	}
-	if _, err := c.admin.Exec(dctx, "DROP PUBLICATION IF EXISTS "+c.pub); err != nil {
-		errs = append(errs, fmt.Errorf("drop publication: %w", err))
+	if err := dropPublication(dctx, c.st, c.pub); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// dropPublication drops pub on a connection of its own: the run's admin
+// connection is closed by pgx when a query on it is cancelled, which is
+// exactly when cleanup matters most.
+func dropPublication(ctx context.Context, st stack.Stack, pub string) error {
+	conn, err := pgx.Connect(ctx, st.DSN())
+	if err != nil {
+		return fmt.Errorf("drop publication %s: %w", pub, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "DROP PUBLICATION IF EXISTS "+pub); err != nil {
+		return fmt.Errorf("drop publication %s: %w", pub, err)
+	}
+	return nil
 }
 
 // ServeCDC gives st a fresh transactions table and runs the built-in CDC

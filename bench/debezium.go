@@ -63,7 +63,6 @@ type debeziumPath struct {
 	client *connect.Client
 	name   string
 	st     stack.Stack
-	admin  *pgx.Conn
 	pub    string
 	slot   string
 }
@@ -77,15 +76,15 @@ var errNoFault = errors.New("only the built-in relay takes relay faults")
 // registers the connector and waits until it and its task run. On failure
 // the connector, slot and publication are removed again.
 func startDebezium(ctx context.Context, st stack.Stack, admin *pgx.Conn, cfg CDC, name, pub, slot string, keyByUser bool) (_ *debeziumPath, err error) {
-	d := &debeziumPath{client: cfg.Connect, name: name, st: st, admin: admin, pub: pub, slot: slot}
-	if _, err := admin.Exec(ctx, "CREATE PUBLICATION "+pub+" FOR TABLE public.transactions"); err != nil {
-		return nil, fmt.Errorf("create publication: %w", err)
-	}
+	d := &debeziumPath{client: cfg.Connect, name: name, st: st, pub: pub, slot: slot}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, d.stop(context.WithoutCancel(ctx)))
 		}
 	}()
+	if _, err := admin.Exec(ctx, "CREATE PUBLICATION "+pub+" FOR TABLE public.transactions"); err != nil {
+		return d, fmt.Errorf("create publication: %w", err)
+	}
 	pc := admin.Config()
 	host, port := cfg.DBHost, cfg.DBPort
 	if host == "" {
@@ -125,16 +124,12 @@ func (d *debeziumPath) stop(ctx context.Context) error {
 	}
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	var exists bool
-	if err := d.admin.QueryRow(dctx, "SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)", d.slot).Scan(&exists); err != nil {
+	// Debezium created the slot; it may not exist if the connector never ran.
+	if err := relay.DropSlot(dctx, d.st.ReplicationDSN(), d.slot); err != nil {
 		errs = append(errs, err)
-	} else if exists {
-		if err := relay.DropSlot(dctx, d.st.ReplicationDSN(), d.slot); err != nil {
-			errs = append(errs, err)
-		}
 	}
-	if _, err := d.admin.Exec(dctx, "DROP PUBLICATION IF EXISTS "+d.pub); err != nil {
-		errs = append(errs, fmt.Errorf("drop publication: %w", err))
+	if err := dropPublication(dctx, d.st, d.pub); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

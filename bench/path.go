@@ -69,8 +69,10 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 		}
 		defer func() {
 			cctx := context.WithoutCancel(ctx)
-			if serr := errors.Join(cdc.stop(cctx), stack.DeleteGroups(cctx, st.Brokers(), "cdcbench-"+r.id+"-")); serr != nil && err == nil {
-				err = serr
+			// A cleanup failure is reported even when the path already
+			// failed: a slot left behind retains WAL until someone drops it.
+			if serr := errors.Join(cdc.stop(cctx), stack.DeleteGroups(cctx, st.Brokers(), "cdcbench-"+r.id+"-")); serr != nil {
+				err = errors.Join(err, fmt.Errorf("cleanup (run `cdcbench clean --pg-dsn ...` if a cdcbench_ slot remains): %w", serr))
 			}
 			res.RelayEvents = cdc.relayEvents()
 		}()

@@ -101,7 +101,9 @@ func writeConf(dataDir string, settings map[string]string, port int, socketDir s
 	}
 	all["port"] = strconv.Itoa(port)
 	all["listen_addresses"] = "127.0.0.1"
-	all["unix_socket_directories"] = socketDir
+	// The setting is a comma-separated list: quote the one entry so a temp
+	// dir with a comma in its path still works.
+	all["unix_socket_directories"] = `"` + socketDir + `"`
 
 	keys := make([]string, 0, len(all))
 	for k := range all {

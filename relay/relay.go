@@ -98,17 +98,23 @@ type relation struct {
 // owns the slot's lifetime: DropSlot on every exit path, since a leaked slot
 // retains WAL until the disk fills.
 func CreateSlot(ctx context.Context, replicationDSN, slot string) error {
-	conn, err := pgconn.Connect(ctx, replicationDSN)
+	// Creating a slot is not interrupted half-way: a cancelled request can
+	// still complete on the server after the client gave up, leaving a slot
+	// nobody knows to drop. It runs to the end (bounded), and the caller's
+	// cleanup, which runs after, finds it.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	conn, err := pgconn.Connect(cctx, replicationDSN)
 	if err != nil {
 		return fmt.Errorf("relay: connect for slot: %w", err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	_, err = pglogrepl.CreateReplicationSlot(ctx, conn, slot, "pgoutput",
+	defer conn.Close(cctx)
+	_, err = pglogrepl.CreateReplicationSlot(cctx, conn, slot, "pgoutput",
 		pglogrepl.CreateReplicationSlotOptions{Mode: pglogrepl.LogicalReplication, SnapshotAction: "NOEXPORT_SNAPSHOT"})
 	if err != nil {
 		return fmt.Errorf("relay: create slot %s: %w", slot, err)
 	}
-	return nil
+	return ctx.Err()
 }
 
 // New connects to PostgreSQL and Kafka; Run starts streaming.
@@ -470,7 +476,8 @@ func (r *Relay) close(ctx context.Context) {
 }
 
 // DropSlot drops the slot, waiting briefly for a relay still holding it to
-// let go.
+// let go. A slot that does not exist is not an error: cleanup calls it
+// whenever creating the slot was attempted.
 func DropSlot(ctx context.Context, replicationDSN, slot string) error {
 	conn, err := pgconn.Connect(ctx, replicationDSN)
 	if err != nil {
@@ -480,7 +487,8 @@ func DropSlot(ctx context.Context, replicationDSN, slot string) error {
 	var lastErr error
 	for i := 0; i < 50; i++ {
 		lastErr = pglogrepl.DropReplicationSlot(ctx, conn, slot, pglogrepl.DropReplicationSlotOptions{Wait: true})
-		if lastErr == nil {
+		var pgErr *pgconn.PgError
+		if lastErr == nil || errors.As(lastErr, &pgErr) && pgErr.Code == "42704" { // undefined_object: already gone
 			return nil
 		}
 		select {

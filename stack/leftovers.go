@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -116,19 +117,44 @@ func RemoveLeftovers(ctx context.Context, dsn string, ls []Leftover) error {
 }
 
 // orphanDirs finds private cluster directories whose postmaster is gone: a
-// run killed with SIGKILL cannot remove its own.
+// run killed with SIGKILL cannot remove its own. A directory without a
+// postmaster.pid may belong to a run still in initdb, so it counts only once
+// it is older than a start-up could take.
 func orphanDirs() []Leftover {
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "cdcbench-pg-*"))
 	var out []Leftover
 	for _, d := range dirs {
 		b, err := os.ReadFile(filepath.Join(d, "data", "postmaster.pid"))
-		if err == nil {
+		if err != nil {
+			if fi, serr := os.Stat(d); serr != nil || time.Since(fi.ModTime()) < startupGrace {
+				continue
+			}
+		} else {
 			pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
-			if pid > 0 && syscall.Kill(pid, 0) == nil {
+			if alive(pid) {
 				continue // its server still runs: a live run or stack up
 			}
 		}
 		out = append(out, Leftover{Kind: "cluster dir", Name: d, Detail: "private cluster whose server is not running"})
 	}
 	return out
+}
+
+// startupGrace is how long a cluster directory may lack a postmaster.pid.
+const startupGrace = 2 * time.Minute
+
+// alive reports whether pid is a running process; a zombie is not.
+func alive(pid int) bool {
+	if pid <= 0 || syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true // no /proc: trust kill
+	}
+	// The state follows the parenthesised command name: "pid (comm) S ...".
+	if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) {
+		return stat[i+2] != 'Z'
+	}
+	return true
 }

@@ -37,8 +37,8 @@ func main() {
 	os.Exit(run(ctx, os.Args, os.Stdout, os.Stderr))
 }
 
-// run runs the command line and returns the exit code: 0 success, 1 failure
-// (or what a command's cli.ExitCoder says), 2 bad input.
+// run runs the command line and returns the exit code: 0 success, 1 failure,
+// 2 bad input.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := newApp()
 	app.Writer, app.ErrWriter = stdout, stderr
@@ -51,13 +51,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if msg := err.Error(); msg != "" {
 		fmt.Fprintln(stderr, "cdcbench:", msg)
 	}
-	var ue usageError
-	var ec cli.ExitCoder
-	switch {
-	case errors.As(err, &ue):
+	// Only usageError picks the code: a wrapped *exec.ExitError (initdb
+	// interrupted) must not lend its own exit status to cdcbench.
+	if errors.As(err, new(usageError)) {
 		return 2
-	case errors.As(err, &ec):
-		return ec.ExitCode()
 	}
 	return 1
 }
