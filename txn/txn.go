@@ -177,6 +177,35 @@ func ParseTimestamp(b []byte) (int64, error) {
 
 // AppendTimestamp appends µs since the epoch in PostgreSQL's text format,
 // the inverse of ParseTimestamp, so COPY text and the relay agree exactly.
+// It formats the digits itself: time.AppendFormat was over half of the
+// producer's CPU per row.
 func AppendTimestamp(dst []byte, micros int64) []byte {
-	return time.UnixMicro(micros).UTC().AppendFormat(dst, "2006-01-02 15:04:05.000000")
+	t := time.UnixMicro(micros).UTC()
+	y, mo, d := t.Date()
+	h, mi, sec := t.Clock()
+	us := t.Nanosecond() / 1000
+	dst = appendDigits(dst, y, 4)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, int(mo), 2)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, d, 2)
+	dst = append(dst, ' ')
+	dst = appendDigits(dst, h, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, mi, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, sec, 2)
+	dst = append(dst, '.')
+	return appendDigits(dst, us, 6)
+}
+
+// appendDigits appends v zero-padded to n digits (v must be non-negative
+// and fit in n digits, which dates from year 0 to 9999 do).
+func appendDigits(dst []byte, v, n int) []byte {
+	var buf [8]byte
+	for i := n - 1; i >= 0; i-- {
+		buf[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(dst, buf[:n]...)
 }
