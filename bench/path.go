@@ -215,7 +215,11 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 	go func() {
 		faultsDone <- injectFaults(pctx, plan.Faults, start, faultTargets{dsn: st.DSN(), cdc: cdc, srcs: srcs, agents: sets.agents})
 	}()
-	progress := time.NewTicker(10 * time.Second)
+	every := 10 * time.Second
+	if r.cfg.Terminal {
+		every = time.Second
+	}
+	progress := time.NewTicker(every)
 	defer progress.Stop()
 wait:
 	for {
@@ -227,7 +231,7 @@ wait:
 			<-prodDone
 			return res, sets, err
 		case <-progress.C:
-			r.logf("path %s: %s", ps.String(), progressLine(start, plan.Warmup+plan.Duration, runs))
+			r.progress(progressLine(ps.String(), start, plan, prod.Log(), lastID.Load(), runs))
 		}
 	}
 	if perr != nil {
@@ -418,14 +422,38 @@ func addCommits(tl []RatePoint, log *producer.BatchLog, batches int64, batchSize
 	return tl
 }
 
-func progressLine(start time.Time, total time.Duration, runs []*agentRun) string {
-	el := time.Since(start).Round(time.Second)
-	s := fmt.Sprintf("%v/%v", el, total)
-	for _, ar := range runs {
-		p99 := ar.set.Summary(recorder.E2E).P99
-		s += fmt.Sprintf(" | %s %d events p99 %.1f ms", ar.name, ar.events.Load(), p99)
+// progressLine says where a path is: phase, elapsed of total, target and
+// achieved rate over the last second, the rows produced but not yet seen by
+// the slowest agent, and each agent's e2e p99 so far.
+func progressLine(path string, start time.Time, plan *Plan, log *producer.BatchLog, lastID int64, runs []*agentRun) string {
+	el := time.Since(start)
+	phase := "measuring"
+	if el < plan.Warmup {
+		phase = "warm-up"
 	}
-	return s
+	produced := max(lastID-producer.FirstID+1, 0)
+	batches := produced / int64(plan.BatchSize)
+	// Commits of the last second, scanning back over batches sent in the
+	// last few seconds (those not sent yet have no times).
+	var lastSecond int64
+	since := time.Now().Add(-time.Second).UnixNano()
+	for b := batches - 1; b >= 0; b-- {
+		if sent := log.Send(b); sent != 0 && sent < since-int64(5*time.Second) {
+			break
+		}
+		if log.Commit(b) >= since {
+			lastSecond += int64(plan.BatchSize)
+		}
+	}
+	slowest := produced
+	p99s := ""
+	for _, ar := range runs {
+		slowest = min(slowest, ar.events.Load())
+		p99s += fmt.Sprintf(" %s %.1f", ar.name, ar.set.Summary(recorder.E2E).P99)
+	}
+	return fmt.Sprintf("%s %s %v/%v | rows/s target %.0f achieved %d | backlog %d | p99 ms%s",
+		path, phase, el.Round(time.Second), plan.Warmup+plan.Duration,
+		plan.Schedule.Rate(el)*float64(plan.BatchSize), lastSecond, produced-slowest, p99s)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

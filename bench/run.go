@@ -33,6 +33,9 @@ type Config struct {
 	CDC        CDC
 	// Log receives progress lines; nil is quiet.
 	Log io.Writer
+	// Terminal makes progress one line updated in place every second (Log
+	// is a terminal) instead of a plain line every 10 s (a log file, CI).
+	Terminal bool
 }
 
 // Schema is the seed's table. id has an identity default so that rows
@@ -66,9 +69,9 @@ func Run(ctx context.Context, cfg Config) (*Result, string, error) {
 	}
 	r := &run{cfg: cfg, id: runID()}
 	start := time.Now().UTC()
-	dir := filepath.Join(cfg.ResultsDir, fmt.Sprintf("%s-%s", cfg.Plan.Name, start.Format("20060102T150405Z")))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, "", fmt.Errorf("bench: results directory: %w", err)
+	dir, err := resultDir(cfg.ResultsDir, fmt.Sprintf("%s-%s", cfg.Plan.Name, start.Format("20060102T150405Z")))
+	if err != nil {
+		return nil, "", err
 	}
 	res := &Result{
 		SchemaVersion: SchemaVersion, Version: cfg.Version, RunID: r.id, StartedAt: start,
@@ -77,7 +80,6 @@ func Run(ctx context.Context, cfg Config) (*Result, string, error) {
 		// Producer, relay and agents run in this process: one clock, no skew.
 		Clock: "one host: every timestamp is read from the cdcbench process's clock",
 	}
-	var err error
 	if res.Stack.CDC, err = cfg.CDC.Describe(ctx); err != nil {
 		return nil, "", fmt.Errorf("bench: %w", err)
 	}
@@ -119,6 +121,27 @@ func Run(ctx context.Context, cfg Config) (*Result, string, error) {
 	return res, dir, runErr
 }
 
+// resultDir creates parent/name, or name-2, name-3, ... when runs start in
+// the same second: a result directory is never reused.
+func resultDir(parent, name string) (string, error) {
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", fmt.Errorf("bench: results directory: %w", err)
+	}
+	for i := 1; ; i++ {
+		dir := filepath.Join(parent, name)
+		if i > 1 {
+			dir = fmt.Sprintf("%s-%d", dir, i)
+		}
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			return dir, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return "", fmt.Errorf("bench: results directory: %w", err)
+		}
+	}
+}
+
 // judge decides validity: a run whose numbers cannot be trusted says so.
 func judge(res *Result, runErr error) {
 	var reasons []string
@@ -144,7 +167,25 @@ func (r *run) logf(format string, args ...any) {
 	}
 	r.logMu.Lock()
 	defer r.logMu.Unlock()
-	fmt.Fprintf(r.cfg.Log, "%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
+	clear := ""
+	if r.cfg.Terminal {
+		clear = "\r\033[K" // over the progress line
+	}
+	fmt.Fprintf(r.cfg.Log, "%s%s %s\n", clear, time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
+}
+
+// progress shows line: in place on a terminal, as a log line otherwise.
+func (r *run) progress(line string) {
+	if r.cfg.Log == nil {
+		return
+	}
+	if !r.cfg.Terminal {
+		r.logf("%s", line)
+		return
+	}
+	r.logMu.Lock()
+	defer r.logMu.Unlock()
+	fmt.Fprintf(r.cfg.Log, "\r\033[K%s", line)
 }
 
 func runID() string {

@@ -168,6 +168,7 @@ func runCommand() *cli.Command {
 	flags := append([]cli.Flag{
 		&cli.StringFlag{Name: "scenario", Aliases: []string{"s"}, Value: "smoke", Usage: "built-in scenario name or path to a scenario file"},
 		&cli.StringFlag{Name: "results", Value: "results", Usage: "parent directory of the run's result directory"},
+		&cli.IntFlag{Name: "repeat", Value: 1, Usage: "run the scenario this many times on the same stack (one result directory each), for gate and compare statistics"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress lines on stderr"},
 		&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the whole run to this file (go tool pprof)"},
 		&cli.StringFlag{Name: "memprofile", Usage: "write an allocation profile at the end of the run to this file"},
@@ -211,6 +212,9 @@ per histogram, prints a summary, and exits 1 if the run is invalid.`,
 			if err != nil {
 				return usageError{err}
 			}
+			if c.Int("repeat") < 1 {
+				return usageError{fmt.Errorf("--repeat must be at least 1, got %d", c.Int("repeat"))}
+			}
 			var log io.Writer
 			if !c.Bool("quiet") {
 				log = c.App.ErrWriter
@@ -240,19 +244,37 @@ per histogram, prints a summary, and exits 1 if the run is invalid.`,
 			cfg := bench.Config{Plan: plan, Stack: st, CDC: choice.cdc, ResultsDir: c.String("results"), Version: version}
 			if log != nil {
 				cfg.Log = log
-			}
-			res, dir, runErr := bench.Run(c.Context, cfg)
-			if res != nil {
-				if err := reports.WriteSummary(c.App.Writer, res); err != nil {
-					return err
+				if f, ok := log.(*os.File); ok {
+					if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+						cfg.Terminal = true
+					}
 				}
-				fmt.Fprintf(c.App.Writer, "\nresults: %s\n", dir)
 			}
-			if runErr != nil {
-				return runErr
+			var dirs, invalid []string
+			for i := 1; i <= c.Int("repeat"); i++ {
+				if c.Int("repeat") > 1 && log != nil {
+					fmt.Fprintf(log, "run %d of %d\n", i, c.Int("repeat"))
+				}
+				res, dir, runErr := bench.Run(c.Context, cfg)
+				if res != nil {
+					if err := reports.WriteSummary(c.App.Writer, res); err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "\nresults: %s\n", dir)
+					dirs = append(dirs, dir)
+				}
+				if runErr != nil {
+					return runErr
+				}
+				if !res.Valid {
+					invalid = append(invalid, fmt.Sprintf("%s: %s", dir, strings.Join(res.InvalidReasons, "; ")))
+				}
 			}
-			if !res.Valid {
-				return fmt.Errorf("the run is invalid: %s", strings.Join(res.InvalidReasons, "; "))
+			if len(dirs) > 1 {
+				fmt.Fprintf(c.App.Writer, "\n%d runs: cdcbench gate %s\n", len(dirs), strings.Join(dirs, " "))
+			}
+			if len(invalid) > 0 {
+				return fmt.Errorf("invalid: %s", strings.Join(invalid, "; "))
 			}
 			return nil
 		},
