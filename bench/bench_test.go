@@ -58,7 +58,7 @@ func TestRunBothPaths(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	p := plan(20, 3, 0, scenarios.Path{Kind: scenarios.PathCDC}, scenarios.Path{Kind: scenarios.PathPoll, Interval: 100 * time.Millisecond})
-	res, out, err := bench.Run(ctx, bench.Config{Plan: p, Stack: st, ResultsDir: dir, Version: "test"})
+	res, out, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, ResultsDir: dir, Version: "test"})
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
@@ -154,11 +154,11 @@ func TestAgentDelayCalibrates(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cdc := scenarios.Path{Kind: scenarios.PathCDC}
-	base, _, err := bench.Run(ctx, bench.Config{Plan: plan(20, 3, 0, cdc), Stack: st, ResultsDir: t.TempDir()})
+	base, _, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: plan(20, 3, 0, cdc), Stack: st, ResultsDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	slow, _, err := bench.Run(ctx, bench.Config{Plan: plan(20, 3, 40*time.Millisecond, cdc), Stack: st, ResultsDir: t.TempDir()})
+	slow, _, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: plan(20, 3, 40*time.Millisecond, cdc), Stack: st, ResultsDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestScaleOut(t *testing.T) {
 	defer st.Close(context.Background())
 	p := plan(20, 3, 0, scenarios.Path{Kind: scenarios.PathCDC})
 	p.Partitions, p.AgentInstances, p.KeyByUser = 3, 3, true
-	res, _, err := bench.Run(ctx, bench.Config{Plan: p, Stack: st, ResultsDir: t.TempDir()})
+	res, _, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, ResultsDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

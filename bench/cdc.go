@@ -184,7 +184,7 @@ func dropPublication(ctx context.Context, st stack.Stack, pub string) error {
 // path on it until ctx ends, then removes the slot and publication. ready is
 // called once rows inserted into the table flow to the change topic. It is
 // what `cdcbench stack up` runs.
-func ServeCDC(ctx context.Context, st stack.Stack, ready func()) error {
+func ServeCDC(ctx context.Context, st stack.Stack, dropExisting bool, ready func()) error {
 	admin, err := pgx.Connect(ctx, st.DSN())
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
@@ -192,7 +192,7 @@ func ServeCDC(ctx context.Context, st stack.Stack, ready func()) error {
 	defer admin.Close(context.WithoutCancel(ctx))
 	id := "stack_" + runID()
 	pub := "cdcbench_" + id
-	if err := resetTable(ctx, admin, pub); err != nil {
+	if err := resetTable(ctx, admin, pub, dropExisting); err != nil {
 		return err
 	}
 	failed := make(chan error, 1)

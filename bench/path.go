@@ -42,9 +42,10 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 	}
 	defer admin.Close(context.WithoutCancel(ctx))
 	pub := "cdcbench_" + r.id
-	if err := resetTable(ctx, admin, pub); err != nil {
+	if err := resetTable(ctx, admin, pub, r.cfg.DropExisting || r.createdTable); err != nil {
 		return res, sets, err
 	}
+	r.createdTable = true
 
 	pctx, stopPath := context.WithCancel(ctx)
 	defer stopPath()

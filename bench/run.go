@@ -31,6 +31,9 @@ type Config struct {
 	ResultsDir string // parent of the run's directory
 	Version    string
 	CDC        CDC
+	// DropExisting lets a run drop a transactions table it did not create
+	// (always true on the private cluster, which holds nothing else).
+	DropExisting bool
 	// Log receives progress lines; nil is quiet.
 	Log io.Writer
 	// Terminal makes progress one line updated in place every second (Log
@@ -57,6 +60,9 @@ type run struct {
 	alerts    *kgo.Client
 	intervals *intervalLog
 	logMu     sync.Mutex
+	// createdTable is set once the run made the table: later paths may
+	// drop their predecessor's.
+	createdTable bool
 }
 
 // Run executes every path of cfg.Plan in turn and writes the result
@@ -226,8 +232,23 @@ func writeHistograms(dir string, all []pathSets) error {
 	return nil
 }
 
-// resetTable gives a path a fresh, empty table.
-func resetTable(ctx context.Context, conn *pgx.Conn, publication string) error {
+// ErrTableExists reports a transactions table cdcbench did not create on a
+// database it does not own.
+var ErrTableExists = errors.New("a transactions table already exists")
+
+// resetTable gives a path a fresh, empty table. On a database cdcbench does
+// not own it refuses to drop an existing table unless dropExisting says so:
+// pointed at a real pipeline's database, it must not destroy its data.
+func resetTable(ctx context.Context, conn *pgx.Conn, publication string, dropExisting bool) error {
+	if !dropExisting {
+		var exists bool
+		if err := conn.QueryRow(ctx, "SELECT to_regclass('public.transactions') IS NOT NULL").Scan(&exists); err != nil {
+			return fmt.Errorf("bench: reset table: %w", err)
+		}
+		if exists {
+			return fmt.Errorf("bench: %w in this database; every path of a run starts from a new one, so cdcbench would drop it: pass --reset-table if that is what you want", ErrTableExists)
+		}
+	}
 	for _, sql := range []string{
 		"DROP PUBLICATION IF EXISTS " + publication,
 		"DROP TABLE IF EXISTS transactions",

@@ -371,7 +371,7 @@ func TestInterrupt(t *testing.T) {
 			results := filepath.Join(t.TempDir(), "results")
 			args := append([]string{"run", "--scenario", "smoke", "--results", results}, c.args...)
 			if c.external {
-				args = append(args, "--pg-dsn", pg.DSN())
+				args = append(args, "--pg-dsn", pg.DSN(), "--reset-table")
 			}
 			p := startCdcbench(t, []string{"TMPDIR=" + tmp}, args...)
 			if !eventually(90*time.Second, func() bool { return p.exited() || c.when(p, tmp) }) || p.exited() {

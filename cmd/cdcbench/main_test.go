@@ -154,6 +154,12 @@ func TestExternalStack(t *testing.T) {
 	if len(dirs) != 1 {
 		t.Fatalf("result dirs %v", dirs)
 	}
+	// A second run finds the first run's table: on a database cdcbench did
+	// not start it refuses to drop it unless told to.
+	if _, stderr, code := cdcbench(t, "run", "-q", "--scenario", "smoke", "--duration", "1s", "--warmup", "0s", "--paths", "cdc",
+		"--stack", "external", "--pg-dsn", pg.DSN(), "--brokers", kc.ListenAddrs()[0], "--results", t.TempDir()); code != 1 || !strings.Contains(stderr, "--reset-table") {
+		t.Fatalf("second run over an existing table: exit %d, %s", code, stderr)
+	}
 	res, err := bench.ReadResult(dirs[0])
 	if err != nil {
 		t.Fatal(err)

@@ -51,6 +51,7 @@ func stackFlags() []cli.Flag {
 		&cli.IntFlag{Name: "kafka-port", Usage: "port for the in-process Kafka (0 = any free port)"},
 		&cli.IntFlag{Name: "pg-port", Usage: "port for the private PostgreSQL cluster (0 = any free port)"},
 		&cli.BoolFlag{Name: "keep", Usage: "keep the private cluster's directory after the run, for debugging"},
+		&cli.BoolFlag{Name: "reset-table", Usage: "allow dropping an existing public.transactions on a database cdcbench did not start (each path starts from a new table)"},
 	}
 }
 
@@ -58,6 +59,9 @@ func stackFlags() []cli.Flag {
 type stackChoice struct {
 	opts stack.Options
 	cdc  bench.CDC
+	// dropExisting: the database is cdcbench's own (private cluster, the
+	// compose stack) or the user said --reset-table.
+	dropExisting bool
 }
 
 func chooseStack(c *cli.Context, partitions int) (stackChoice, error) {
@@ -70,9 +74,12 @@ func chooseStack(c *cli.Context, partitions int) (stackChoice, error) {
 	}}
 	connectURL := c.String("connect-url")
 	ch.cdc.Kind = c.String("cdc")
+	ch.dropExisting = c.Bool("reset-table")
 	switch c.String("stack") {
 	case stackEmbedded:
+		ch.dropExisting = ch.dropExisting || ch.opts.PostgresDSN == ""
 	case stackCompose:
+		ch.dropExisting = true // the compose database is the benchmark's own
 		if ch.opts.PostgresDSN == "" {
 			ch.opts.PostgresDSN = composeDSN
 		}
@@ -241,7 +248,7 @@ per histogram, prints a summary, and exits 1 if the run is invalid.`,
 			if log != nil {
 				fmt.Fprintf(log, "stack up in %v: PostgreSQL %s, Kafka %s\n", time.Since(t0).Round(time.Millisecond), stack.Redact(st.DSN()), strings.Join(st.Brokers(), ","))
 			}
-			cfg := bench.Config{Plan: plan, Stack: st, CDC: choice.cdc, ResultsDir: c.String("results"), Version: version}
+			cfg := bench.Config{Plan: plan, Stack: st, CDC: choice.cdc, DropExisting: choice.dropExisting, ResultsDir: c.String("results"), Version: version}
 			if log != nil {
 				cfg.Log = log
 				if f, ok := log.(*os.File); ok {

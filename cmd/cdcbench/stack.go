@@ -43,7 +43,7 @@ Ctrl-C removes the slot and publication and stops everything it started.`,
 					return err
 				}
 				defer st.Close(context.WithoutCancel(c.Context))
-				err = bench.ServeCDC(c.Context, st, func() {
+				err = bench.ServeCDC(c.Context, st, choice.dropExisting, func() {
 					w := c.App.Writer
 					fmt.Fprintf(w, "PostgreSQL  %s\n", stack.Redact(st.DSN()))
 					fmt.Fprintf(w, "Kafka       %s\n", strings.Join(st.Brokers(), ","))
