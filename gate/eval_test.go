@@ -94,14 +94,7 @@ func TestEvaluate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in := gate.Input{Runs: tt.runs}
-			if tt.baseline != nil {
-				b, err := gate.NewBaseline(tt.baseline, testTime)
-				if err != nil {
-					t.Fatal(err)
-				}
-				in.Baseline, in.BaselineName = b, "baseline.json"
-			}
+			in := input(t, tt.runs, tt.baseline)
 			rules := []string{"valid", tt.rule}
 			if tt.rule == "valid" {
 				rules = rules[1:]
@@ -161,14 +154,7 @@ func TestEvaluateErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in := gate.Input{Runs: tt.runs}
-			if tt.baseline != nil {
-				b, err := gate.NewBaseline(tt.baseline, testTime)
-				if err != nil {
-					t.Fatal(err)
-				}
-				in.Baseline, in.BaselineName = b, "baseline.json"
-			}
+			in := input(t, tt.runs, tt.baseline)
 			_, err := gate.Evaluate(mustParse(t, "valid", tt.rule), in)
 			if err == nil || err.Error() != tt.want {
 				t.Fatalf("err\n got %v\nwant %s", err, tt.want)
@@ -199,4 +185,18 @@ func TestEvaluateForeignBaselineAllowed(t *testing.T) {
 	if len(rep.Warnings) != 1 || rep.Warnings[0] != want {
 		t.Errorf("warnings = %q, want %q", rep.Warnings, want)
 	}
+}
+
+// input gates runs, against a baseline made of baseline's runs when given.
+func input(t *testing.T, runs, baseline []gate.Run) gate.Input {
+	t.Helper()
+	in := gate.Input{Runs: runs}
+	if baseline != nil {
+		b, err := gate.NewBaseline(baseline, testTime)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.Baseline, in.BaselineName = b, "baseline.json"
+	}
+	return in
 }

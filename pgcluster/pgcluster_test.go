@@ -144,7 +144,7 @@ func TestStartStop(t *testing.T) {
 			{"shared_buffers", "256MB"},
 			{"max_replication_slots", "10"},
 			{"port", strconv.Itoa(c.Port())},
-			{"unix_socket_directories", filepath.Join(c.Dir(), "sock")},
+			{"unix_socket_directories", `"` + filepath.Join(c.Dir(), "sock") + `"`}, // quoted: the setting is a list
 			{"server_encoding", "UTF8"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
@@ -487,4 +487,27 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestCommaInTempDir: unix_socket_directories is a comma-separated list, so
+// a temp dir with a comma in its path must still start.
+func TestCommaInTempDir(t *testing.T) {
+	// Not t.TempDir: its parents are 0700, and the server runs as another
+	// user when the tests run as root.
+	tmp, err := os.MkdirTemp("", "cdcbench-test-a,b-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(tmp) })
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TMPDIR", tmp)
+	c, err := pgcluster.Start(context.Background(), pgcluster.Options{})
+	if err != nil {
+		t.Fatalf("start with TMPDIR %q: %v", tmp, err)
+	}
+	if err := c.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -15,7 +15,6 @@ import (
 
 	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/changeevent"
-	"github.com/cdcbench/cdcbench/pgcluster"
 	"github.com/cdcbench/cdcbench/producer"
 	"github.com/cdcbench/cdcbench/stack"
 	"github.com/cdcbench/cdcbench/txn"
@@ -88,17 +87,7 @@ func TestHostileChangeTopic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs cdcbench end to end")
 	}
-	ctx := context.Background()
-	pg, err := pgcluster.Start(ctx, pgcluster.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pg.Stop(ctx)
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, stack.ChangeTopic), kfake.AllowAutoTopicCreation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
+	pg, kc := externalStack(t, kfake.SeedTopics(1, stack.ChangeTopic))
 	garbage := hostileRecords(t)
 
 	results := t.TempDir()
@@ -118,7 +107,7 @@ func TestHostileChangeTopic(t *testing.T) {
 	defer cl.Close()
 	want := map[string]int64{}
 	for i, h := range garbage {
-		if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte{byte(i)}, Value: h.value}).FirstErr(); err != nil {
+		if err := cl.ProduceSync(context.Background(), &kgo.Record{Key: []byte{byte(i)}, Value: h.value}).FirstErr(); err != nil {
 			t.Fatalf("produce %s: %v", h.name, err)
 		}
 		if h.reason != "" {

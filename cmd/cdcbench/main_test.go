@@ -133,17 +133,7 @@ func TestReplayFixtures(t *testing.T) {
 // TestExternalStack runs against a PostgreSQL and a Kafka started outside
 // cdcbench, proving nothing assumes the embedded stack.
 func TestExternalStack(t *testing.T) {
-	ctx := context.Background()
-	pg, err := pgcluster.Start(ctx, pgcluster.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pg.Stop(ctx)
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
+	pg, kc := externalStack(t)
 	results := t.TempDir()
 	out, stderr, code := cdcbench(t, "run", "-q", "--scenario", "smoke", "--duration", "2s", "--warmup", "1s",
 		"--stack", "external", "--pg-dsn", pg.DSN(), "--brokers", kc.ListenAddrs()[0], "--results", results)
@@ -171,4 +161,21 @@ func TestExternalStack(t *testing.T) {
 	if left, _, code := cdcbench(t, "clean", "--dry-run", "--pg-dsn", pg.DSN()); code != 0 || strings.Contains(left, "slot") || strings.Contains(left, "publication") {
 		t.Fatalf("leftovers after a run: %s", left)
 	}
+}
+
+// externalStack starts a PostgreSQL and a Kafka outside cdcbench, as a user's
+// own services would be, and stops them when the test ends.
+func externalStack(t *testing.T, kopts ...kfake.Opt) (*pgcluster.Cluster, *kfake.Cluster) {
+	t.Helper()
+	pg, err := pgcluster.Start(context.Background(), pgcluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pg.Stop(context.Background()) })
+	kc, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.AllowAutoTopicCreation()}, kopts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(kc.Close)
+	return pg, kc
 }
