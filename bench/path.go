@@ -178,6 +178,14 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 	}()
 	r.logf("path %s: probe made the round trip in %.1f ms; producing for %v (+%v warm-up)", ps.String(), res.ProbeRoundTripMs, plan.Duration, plan.Warmup)
 
+	var coll *collector
+	if ps.Kind == scenarios.PathCDC && len(plan.ExternalAgents) > 0 {
+		if coll, err = startCollector(pctx, st.Brokers(), plan.ExternalAgents, pathStart); err != nil {
+			return res, sets, err
+		}
+		defer coll.stop()
+	}
+
 	// Workload.
 	orc, err := newOracle(plan.Agents)
 	if err != nil {
@@ -273,6 +281,29 @@ drain:
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+	if coll != nil {
+		// External agents: wait, within the same deadline, until each has
+		// raised the alerts the oracle expects.
+	external:
+		for {
+			done := true
+			for _, n := range plan.ExternalAgents {
+				if coll.received(n) < len(orc.expected[agentIndex(n)]) {
+					done = false
+				}
+			}
+			if done {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return res, sets, ctx.Err()
+			case <-deadline:
+				break external
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
 	res.DrainSeconds = time.Since(drainStart).Seconds()
 	if c := <-costDone; c.err != nil {
 		res.InvalidReasons = append(res.InvalidReasons, "db cost: "+c.err.Error())
@@ -307,6 +338,19 @@ drain:
 		}
 		res.Agents = append(res.Agents, a)
 		res.InvalidReasons = append(res.InvalidReasons, agentProblems(a, ps, plan.PollMode)...)
+	}
+	if coll != nil {
+		expected := map[string][]int64{}
+		for k, n := range agents.Names {
+			expected[n] = orc.expected[k]
+		}
+		res.ExternalAgents = coll.results(expected)
+		for _, e := range res.ExternalAgents {
+			if e.MissedAlerts > 0 || e.UnexpectedAlerts > 0 {
+				res.InvalidReasons = append(res.InvalidReasons, fmt.Sprintf("external %s: %d of %d expected alerts missing, %d unexpected (instances: %v)",
+					e.Name, e.MissedAlerts, e.ExpectedAlerts, e.UnexpectedAlerts, e.Instances))
+			}
+		}
 	}
 	res.Slices, res.Knee = slices(plan, start, prod.Log(), pst.Batches, runs)
 	return res, sets, nil
@@ -367,6 +411,16 @@ func knee(sl []SliceResult, objective time.Duration) *Knee {
 		}
 	}
 	return k
+}
+
+// agentIndex returns name's position in agents.Names.
+func agentIndex(name string) int {
+	for i, n := range agents.Names {
+		if n == name {
+			return i
+		}
+	}
+	return -1
 }
 
 // agentProblems lists what makes an agent's figures untrustworthy.

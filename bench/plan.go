@@ -19,23 +19,27 @@ import (
 // Plan is what a run needs from a scenario, in the units the code uses. The
 // scenario file is the user's language; the plan is the program's.
 type Plan struct {
-	Name              string
-	Warmup            time.Duration
-	Duration          time.Duration
-	DrainTimeout      time.Duration
-	BatchSize         int
-	Connections       int
-	Users             int
-	Insert            string
-	FraudRate         float64
-	Seed              uint64
-	Schedule          schedule.Schedule // covers Warmup + Duration
-	Poisson           bool
-	Paths             []scenarios.Path
-	PollMode          string
-	Partitions        int  // of the change topic
-	KeyByUser         bool // change events keyed by user_id instead of id
-	AgentInstances    int  // consumers per agent
+	Name           string
+	Warmup         time.Duration
+	Duration       time.Duration
+	DrainTimeout   time.Duration
+	BatchSize      int
+	Connections    int
+	Users          int
+	Insert         string
+	FraudRate      float64
+	Seed           uint64
+	Schedule       schedule.Schedule // covers Warmup + Duration
+	Poisson        bool
+	Paths          []scenarios.Path
+	PollMode       string
+	Partitions     int  // of the change topic
+	KeyByUser      bool // change events keyed by user_id instead of id
+	AgentInstances int  // consumers per agent
+	// ExternalAgents names agents that run as their own processes
+	// (`cdcbench agent`) whose alerts the CDC path collects from
+	// fraud.alerts, beside the in-process agents.
+	ExternalAgents    []string
 	PollLimit         int
 	AgentDelay        time.Duration
 	Agents            agents.Config
@@ -106,6 +110,11 @@ func (p *Plan) Validate() error {
 	for _, ps := range p.Paths {
 		if ps.Kind != scenarios.PathCDC && ps.Kind != scenarios.PathPoll {
 			errs = append(errs, fmt.Errorf("plan: path %q has unknown kind %q", ps, ps.Kind))
+		}
+	}
+	for _, n := range p.ExternalAgents {
+		if agentIndex(n) < 0 {
+			errs = append(errs, fmt.Errorf("plan: external agent %q is not one of %v", n, agents.Names))
 		}
 	}
 	if err := p.Agents.Outlier.Validate(); err != nil {

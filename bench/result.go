@@ -67,8 +67,10 @@ type Path struct {
 	// Faults are the faults injected into this path and what they did.
 	Faults []FaultResult `json:"faults,omitempty"`
 	// DBCost is what the path cost the database over the measured window.
-	DBCost         *dbcost.Cost `json:"db_cost,omitempty"`
-	InvalidReasons []string     `json:"invalid_reasons,omitempty"`
+	DBCost *dbcost.Cost `json:"db_cost,omitempty"`
+	// ExternalAgents are agents in other processes, seen through their alerts.
+	ExternalAgents []ExternalAgentResult `json:"external_agents,omitempty"`
+	InvalidReasons []string              `json:"invalid_reasons,omitempty"`
 }
 
 // SliceResult is one span of the schedule.

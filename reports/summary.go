@@ -57,6 +57,7 @@ func WriteSummary(w io.Writer, r *bench.Result) error {
 		return err
 	}
 	writeLosses(w, r)
+	writeExternal(w, r)
 	writeKnees(w, r)
 	return writeFaults(w, r)
 }
@@ -149,4 +150,16 @@ func writeFaults(w io.Writer, r *bench.Result) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// writeExternal prints agents that ran as their own processes, seen through
+// their alerts and timed on the collector's clock.
+func writeExternal(w io.Writer, r *bench.Result) {
+	for _, p := range r.Paths {
+		for _, e := range p.ExternalAgents {
+			fmt.Fprintf(w, "\n%s external %s (%d instances): alerts %d of %d expected, %d missed, %d unexpected, %d duplicated; alert p50/p99 %.2f/%.2f ms on the collector's clock (agent clock %.2f/%.2f ms)\n",
+				p.Name, e.Name, len(e.Instances), e.Alerts, e.ExpectedAlerts, e.MissedAlerts, e.UnexpectedAlerts, e.DuplicateAlerts,
+				e.AlertMs.P50, e.AlertMs.P99, e.AgentClockMs.P50, e.AgentClockMs.P99)
+		}
+	}
 }

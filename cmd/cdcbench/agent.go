@@ -43,7 +43,12 @@ several on any hosts to scale an agent out over the topic's partitions; key the
 change events by user_id (Debezium: message.key.columns=public.transactions:user_id)
 so that each user's history stays in one instance.
 
-  cdcbench agent --agent velocity --brokers kafka-1:9092,kafka-2:9092`,
+  cdcbench agent --agent velocity --brokers kafka-1:9092,kafka-2:9092
+
+A run collects these alerts with --external-agents outlier,velocity: it times them on
+its own clock (receipt on fraud.alerts minus the row's intended send time), keeps the
+agent host's figure beside it, and checks them against its oracle. Start the agents
+with --from-now before the run, with the scenario's detector settings.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "agent", Required: true, Usage: "outlier or velocity"},
 			&cli.StringSliceFlag{Name: "brokers", Required: true, Usage: "Kafka (host:port, repeatable or comma-separated)", EnvVars: []string{"KAFKA_BOOTSTRAP_SERVERS"}},
@@ -51,6 +56,7 @@ so that each user's history stays in one instance.
 			&cli.StringFlag{Name: "topic", Value: stack.ChangeTopic, Usage: "change topic"},
 			&cli.StringFlag{Name: "alerts", Value: stack.AlertTopic, Usage: "topic the alerts go to"},
 			&cli.StringFlag{Name: "outlier-rule", Value: agents.RuleMean3x, Usage: "mean3x (the seed's rule) or sigma3"},
+			&cli.BoolFlag{Name: "from-now", Usage: "a new group starts at records produced from now on, not at the start of the topic"},
 		},
 		Action: func(c *cli.Context) error {
 			name := c.String("agent")
@@ -67,7 +73,11 @@ so that each user's history stays in one instance.
 			}
 			host, _ := os.Hostname()
 			inst := fmt.Sprintf("%s-%d", host, os.Getpid())
-			src, err := source.NewKafka(source.KafkaConfig{Brokers: brokers, Topic: c.String("topic"), Group: group})
+			kc := source.KafkaConfig{Brokers: brokers, Topic: c.String("topic"), Group: group}
+			if c.Bool("from-now") {
+				kc.Since = time.Now()
+			}
+			src, err := source.NewKafka(kc)
 			if err != nil {
 				return err
 			}

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/changeevent"
 	"github.com/cdcbench/cdcbench/stack"
 	"github.com/cdcbench/cdcbench/txn"
@@ -72,5 +74,49 @@ func TestAgentCommand(t *testing.T) {
 	}
 	if !bytes.Contains(stderr.Bytes(), []byte("6 events, 1 alerts, skipped: not_json 1")) {
 		t.Fatalf("summary: %s", stderr.String())
+	}
+}
+
+// TestExternalAgents runs both agents as their own `cdcbench agent`
+// processes' worth of code (in goroutines, each with its own client), and a
+// run that collects their alerts from fraud.alerts: every alert the oracle
+// expects arrives once, timed on the collector's clock.
+func TestExternalAgents(t *testing.T) {
+	pg, kc := externalStack(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 2)
+	for _, name := range []string{"outlier", "velocity"} {
+		go func() {
+			done <- run(ctx, []string{"cdcbench", "agent", "--agent", name, "--brokers", kc.ListenAddrs()[0], "--from-now"}, &bytes.Buffer{}, &bytes.Buffer{})
+		}()
+	}
+	results := t.TempDir()
+	out, stderr, code := cdcbench(t, "run", "-q", "--scenario", "smoke", "--duration", "3s", "--warmup", "1s", "--paths", "cdc",
+		"--stack", "external", "--pg-dsn", pg.DSN(), "--brokers", kc.ListenAddrs()[0], "--results", results,
+		"--external-agents", "outlier,velocity")
+	cancel()
+	for range 2 {
+		if c := <-done; c != 0 {
+			t.Errorf("agent exited %d", c)
+		}
+	}
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
+	}
+	dirs, _ := filepath.Glob(filepath.Join(results, "smoke-*"))
+	res, err := bench.ReadResult(dirs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext := res.Paths[0].ExternalAgents
+	if len(ext) != 2 {
+		t.Fatalf("external agents: %+v", ext)
+	}
+	for _, e := range ext {
+		if e.ExpectedAlerts == 0 || e.Alerts != e.ExpectedAlerts || e.MissedAlerts != 0 || e.DuplicateAlerts != 0 ||
+			len(e.Instances) != 1 || e.AlertMs.Count != e.Alerts || e.AlertMs.P50 <= 0 || e.Clock != bench.CollectorClock {
+			t.Errorf("%s: %+v", e.Name, e)
+		}
 	}
 }

@@ -197,6 +197,7 @@ func runCommand() *cli.Command {
 		&cli.IntFlag{Name: "partitions", Usage: "override: partitions of the change topic"},
 		&cli.IntFlag{Name: "agent-instances", Usage: "override: consumers per agent in its group"},
 		&cli.StringFlag{Name: "key", Usage: "override: Kafka key of change events, id or user_id"},
+		&cli.StringFlag{Name: "external-agents", Usage: "comma list of agents running as their own processes (cdcbench agent) whose alerts the cdc path collects from fraud.alerts and times on this host's clock"},
 	}, stackFlags()...)
 	return &cli.Command{
 		Name:  "run",
@@ -218,6 +219,12 @@ per histogram, prints a summary, and exits 1 if the run is invalid.`,
 			plan, err := bench.PlanFrom(spec)
 			if err != nil {
 				return usageError{err}
+			}
+			if ext := c.String("external-agents"); ext != "" {
+				plan.ExternalAgents = strings.Split(ext, ",")
+				if err := plan.Validate(); err != nil {
+					return usageError{err}
+				}
 			}
 			if c.Int("repeat") < 1 {
 				return usageError{fmt.Errorf("--repeat must be at least 1, got %d", c.Int("repeat"))}

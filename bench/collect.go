@@ -1,0 +1,149 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cdcbench/cdcbench/agents"
+	"github.com/cdcbench/cdcbench/recorder"
+	"github.com/cdcbench/cdcbench/stack"
+)
+
+// CollectorClock names the clock external agents' alerts are timed on.
+const CollectorClock = "collector: the cdcbench host's receive time of the alert on fraud.alerts minus the row's intended send time; the agent host's own figure is kept beside it, not trusted"
+
+// ExternalAgentResult is what agents running as their own processes
+// (`cdcbench agent`, on any host) raised during a CDC path, read back from
+// fraud.alerts. Their events are not observable from here, only alerts.
+type ExternalAgentResult struct {
+	Name             string   `json:"name"`
+	Instances        []string `json:"instances"`
+	Alerts           int64    `json:"alerts"`
+	ExpectedAlerts   int64    `json:"expected_alerts"`
+	MissedAlerts     int64    `json:"missed_alerts"`
+	UnexpectedAlerts int64    `json:"unexpected_alerts"`
+	DuplicateAlerts  int64    `json:"duplicate_alerts"`
+	// AlertMs is timed on the collector's clock, AgentClockMs on the agent
+	// host's; their difference is transport plus clock skew.
+	AlertMs      recorder.Summary `json:"alert_ms"`
+	AgentClockMs recorder.Summary `json:"agent_clock_ms"`
+	Clock        string           `json:"clock"`
+}
+
+// externalAlert is the part of an agent's alert record the collector reads
+// (see cmd/cdcbench agent).
+type externalAlert struct {
+	Agent       string `json:"agent"`
+	Instance    string `json:"instance"`
+	TxID        int64  `json:"tx_id"`
+	CreatedAtUs int64  `json:"created_at_us"`
+	VerdictNs   int64  `json:"verdict_ns"`
+}
+
+// collector reads fraud.alerts for the external agents of one path.
+type collector struct {
+	client *kgo.Client
+	done   chan struct{}
+	fromUs int64
+	mu     sync.Mutex
+	agents map[string]*collected
+}
+
+type collected struct {
+	instances map[string]bool
+	ids       map[int64]int
+	alert     *recorder.Single
+	agent     *recorder.Single
+}
+
+// startCollector starts reading alerts produced from since on, for the
+// named agents.
+func startCollector(ctx context.Context, brokers []string, names []string, since time.Time) (*collector, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(stack.AlertTopic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AfterMilli(since.UnixMilli())))
+	if err != nil {
+		return nil, fmt.Errorf("alert collector: %w", err)
+	}
+	c := &collector{client: cl, done: make(chan struct{}), fromUs: since.UnixMicro(), agents: map[string]*collected{}}
+	for _, n := range names {
+		c.agents[n] = &collected{instances: map[string]bool{}, ids: map[int64]int{}, alert: recorder.NewSingle(), agent: recorder.NewSingle()}
+	}
+	go c.run(ctx)
+	return c, nil
+}
+
+func (c *collector) run(ctx context.Context) {
+	defer close(c.done)
+	for {
+		f := c.client.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		now := time.Now().UnixNano()
+		f.EachRecord(func(r *kgo.Record) {
+			var a externalAlert
+			if json.Unmarshal(r.Value, &a) != nil || a.Instance == "" || a.CreatedAtUs < c.fromUs {
+				return // the run's own agents' alerts, or an earlier run's
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			g := c.agents[a.Agent]
+			if g == nil {
+				return
+			}
+			g.instances[a.Instance] = true
+			g.ids[a.TxID]++
+			if g.ids[a.TxID] == 1 {
+				g.alert.Record((now - a.CreatedAtUs*1000) / 1000)
+				g.agent.Record((a.VerdictNs - a.CreatedAtUs*1000) / 1000)
+			}
+		})
+	}
+}
+
+// received counts distinct alerts per agent so far.
+func (c *collector) received(name string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.agents[name].ids)
+}
+
+// stop ends collection.
+func (c *collector) stop() {
+	c.client.Close()
+	<-c.done
+}
+
+// results compares each agent's alerts with the oracle's.
+func (c *collector) results(expected map[string][]int64) []ExternalAgentResult {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []ExternalAgentResult
+	for _, name := range agents.Names {
+		g := c.agents[name]
+		if g == nil {
+			continue
+		}
+		var got []int64
+		var dups int64
+		for id, n := range g.ids {
+			got = append(got, id)
+			dups += int64(n - 1)
+		}
+		d := diffAlerts(expected[name], got)
+		r := ExternalAgentResult{Name: name, Alerts: d.Received, ExpectedAlerts: d.Expected, MissedAlerts: d.Missed,
+			UnexpectedAlerts: d.Unexpected, DuplicateAlerts: dups, AlertMs: g.alert.Summary(), AgentClockMs: g.agent.Summary(), Clock: CollectorClock}
+		for in := range g.instances {
+			r.Instances = append(r.Instances, in)
+		}
+		sort.Strings(r.Instances)
+		out = append(out, r)
+	}
+	return out
+}
