@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -78,27 +80,28 @@ func TestAgentCommand(t *testing.T) {
 }
 
 // TestExternalAgents runs both agents as their own `cdcbench agent`
-// processes' worth of code (in goroutines, each with its own client), and a
-// run that collects their alerts from fraud.alerts: every alert the oracle
-// expects arrives once, timed on the collector's clock.
+// processes and a run that collects their alerts from fraud.alerts: every
+// alert the oracle expects arrives once, timed on the collector's clock.
 func TestExternalAgents(t *testing.T) {
 	pg, kc := externalStack(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan int, 2)
+	var procs []*cdcProc
 	for _, name := range []string{"outlier", "velocity"} {
-		go func() {
-			done <- run(ctx, []string{"cdcbench", "agent", "--agent", name, "--brokers", kc.ListenAddrs()[0], "--from-now"}, &bytes.Buffer{}, &bytes.Buffer{})
-		}()
+		procs = append(procs, startCdcbench(t, nil, "agent", "--agent", name, "--brokers", kc.ListenAddrs()[0], "--from-now"))
+	}
+	for _, p := range procs {
+		if !eventually(30*time.Second, func() bool { return strings.Contains(p.stderr.String(), "consuming") || p.exited() }) || p.exited() {
+			t.Fatalf("agent did not start: %s", p.stderr.String())
+		}
 	}
 	results := t.TempDir()
 	out, stderr, code := cdcbench(t, "run", "-q", "--scenario", "smoke", "--duration", "3s", "--warmup", "1s", "--paths", "cdc",
 		"--stack", "external", "--pg-dsn", pg.DSN(), "--brokers", kc.ListenAddrs()[0], "--results", results,
 		"--external-agents", "outlier,velocity")
-	cancel()
-	for range 2 {
-		if c := <-done; c != 0 {
-			t.Errorf("agent exited %d", c)
+	for _, p := range procs {
+		p.signal(t, syscall.SIGINT, false)
+		p.waitExit(t, 10*time.Second)
+		if p.waitErr != nil {
+			t.Errorf("agent: %v\n%s", p.waitErr, p.stderr.String())
 		}
 	}
 	if code != 0 {
