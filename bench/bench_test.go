@@ -216,3 +216,53 @@ func TestScaleOut(t *testing.T) {
 		}
 	}
 }
+
+// TestFaultsLoseNothing injects the faults that break connections, a relay
+// crash, dropped database connections and a broker restart, into one short
+// run: every row must still reach every agent with the right alerts, the
+// producer and the relay must have reconnected, and each fault must report
+// its peak.
+func TestFaultsLoseNothing(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	st, err := stack.Start(ctx, stack.Options{PersistKafka: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(context.Background())
+	p := plan(20, 9, 0, scenarios.Path{Kind: scenarios.PathCDC})
+	p.ScheduleTolerance = 5 * time.Second
+	sec := func(s float64) scenarios.Duration { return scenarios.Duration(s * float64(time.Second)) }
+	p.Faults = []scenarios.FaultSpec{
+		{Kind: scenarios.FaultRestartKafka, At: sec(1), Duration: sec(0.5)},
+		{Kind: scenarios.FaultKillRelay, At: sec(6), Duration: sec(0.3)},
+		{Kind: scenarios.FaultDropConnections, At: sec(3.5), Duration: sec(0.5)},
+	}
+	res, _, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, ResultsDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Valid {
+		t.Fatalf("invalid: %v", res.InvalidReasons)
+	}
+	path := res.Paths[0]
+	// The WAL sender is dropped too, but whether the relay notices within
+	// the window depends on timing (under -race it often does not), so
+	// only the producer's reconnects are certain.
+	if path.ProducerReconnects == 0 {
+		t.Errorf("producer reconnects %d: drop-connections dropped nothing", path.ProducerReconnects)
+	}
+	t.Logf("producer reconnects %d, relay restarts %d", path.ProducerReconnects, path.RelayRestarts)
+	for _, f := range path.Faults {
+		// Recovery times need a run longer than a test's; the faults
+		// scenario reports them.
+		if f.Error != "" || f.Skipped != "" || f.PeakP99Ms <= 0 {
+			t.Errorf("fault %s: %+v", f.Kind, f)
+		}
+	}
+	for _, a := range path.Agents {
+		if a.Events != a.ExpectedEvents || a.MissedAlerts != 0 || a.DuplicateEvents == 0 {
+			t.Errorf("%s: events %d of %d, missed alerts %d, duplicates %d (a killed relay replays)", a.Name, a.Events, a.ExpectedEvents, a.MissedAlerts, a.DuplicateEvents)
+		}
+	}
+}

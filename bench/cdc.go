@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/cdcbench/cdcbench/relay"
 	"github.com/cdcbench/cdcbench/stack"
@@ -23,12 +27,13 @@ type cdcPath struct {
 	keyByUser bool
 	onFail    func(error)
 
-	mu      sync.Mutex
-	relay   *relay.Relay
-	cancel  context.CancelFunc
-	exited  chan struct{}
-	events  int64 // acknowledged by relays that were replaced
-	stopped bool
+	mu       sync.Mutex
+	relay    *relay.Relay
+	cancel   context.CancelFunc
+	exited   chan struct{}
+	events   int64 // acknowledged by relays that were replaced
+	restarts int64 // relays started again after a lost connection
+	stopped  bool
 }
 
 // startCDC creates the publication and slot and starts the relay; onFail
@@ -61,6 +66,13 @@ func startCDC(ctx context.Context, st stack.Stack, admin *pgx.Conn, pub, slot st
 // startRelay starts a relay on the slot; it resumes from the slot's
 // confirmed position.
 func (c *cdcPath) startRelay(ctx context.Context) error {
+	// Held across the start so that stop cannot slip between the check
+	// and the new relay becoming the one it stops.
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		return errStopped
+	}
 	r, err := relay.New(ctx, relay.Config{
 		ReplicationDSN: c.st.ReplicationDSN(), Slot: c.slot, Publication: c.pub, Brokers: c.st.Brokers(),
 		Topic: stack.ChangeTopic, Name: "dbserver1", Database: c.admin.Config().Database, Schema: "public", Table: "transactions",
@@ -71,16 +83,66 @@ func (c *cdcPath) startRelay(ctx context.Context) error {
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	exited := make(chan struct{})
-	c.mu.Lock()
 	c.relay, c.cancel, c.exited = r, cancel, exited
-	c.mu.Unlock()
 	go func() {
 		defer close(exited)
-		if err := r.Run(rctx); err != nil && rctx.Err() == nil && c.onFail != nil {
+		err := r.Run(rctx)
+		if err == nil || rctx.Err() != nil {
+			return
+		}
+		// A WAL sender the server dropped (a restart, pg_terminate_backend)
+		// is resumed from the slot, as Kafka Connect restarts a task.
+		if lostConnection(err) && c.resume(ctx, r) == nil {
+			return
+		}
+		if c.onFail != nil {
 			c.onFail(err)
 		}
 	}()
 	return nil
+}
+
+var errStopped = errors.New("the CDC path is stopping")
+
+// resume replaces relay r, whose connection was lost, with a new one,
+// retrying for up to 30 s.
+func (c *cdcPath) resume(ctx context.Context, r *relay.Relay) error {
+	c.mu.Lock()
+	if c.relay == r {
+		c.relay = nil
+		c.events += r.Stats().Events
+	}
+	c.mu.Unlock()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case <-time.After(200 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		err := c.startRelay(ctx)
+		if err == nil {
+			c.mu.Lock()
+			c.restarts++
+			c.mu.Unlock()
+			return nil
+		}
+		if errors.Is(err, errStopped) || time.Now().After(deadline) {
+			return err
+		}
+	}
+}
+
+// lostConnection reports an error after which a new connection may work.
+func lostConnection(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// 55006: the slot is still held by the WAL sender that was just
+		// terminated and has not exited yet.
+		return pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03" || pgErr.Code == "55006"
+	}
+	var netErr net.Error
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &netErr) || strings.Contains(err.Error(), "conn closed")
 }
 
 // stopRelay ends the running relay, abruptly when crash is set.
@@ -140,6 +202,13 @@ func (c *cdcPath) relayEvents() int64 {
 	return n
 }
 
+// relayRestarts counts relays resumed after a lost connection.
+func (c *cdcPath) relayRestarts() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.restarts
+}
+
 // stop ends the relay and drops the slot and the publication: a leaked slot
 // retains WAL until the disk fills, so this runs on every exit path.
 func (c *cdcPath) stop(ctx context.Context) error {
@@ -151,15 +220,17 @@ func (c *cdcPath) stop(ctx context.Context) error {
 }
 
 func (c *cdcPath) drop(ctx context.Context, slot bool) error {
-	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
 	var errs []error
 	if slot {
+		dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		if err := relay.DropSlot(dctx, c.st.ReplicationDSN(), c.slot); err != nil {
 			errs = append(errs, err)
 		}
+		cancel()
 	}
-	if err := dropPublication(dctx, c.st, c.pub); err != nil {
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := dropPublication(pctx, c.st, c.pub); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -169,7 +240,7 @@ func (c *cdcPath) drop(ctx context.Context, slot bool) error {
 // connection is closed by pgx when a query on it is cancelled, which is
 // exactly when cleanup matters most.
 func dropPublication(ctx context.Context, st stack.Stack, pub string) error {
-	conn, err := pgx.Connect(ctx, st.DSN())
+	conn, err := connectHarness(ctx, st.DSN())
 	if err != nil {
 		return fmt.Errorf("drop publication %s: %w", pub, err)
 	}
@@ -185,7 +256,7 @@ func dropPublication(ctx context.Context, st stack.Stack, pub string) error {
 // called once rows inserted into the table flow to the change topic. It is
 // what `cdcbench stack up` runs.
 func ServeCDC(ctx context.Context, st stack.Stack, dropExisting bool, ready func()) error {
-	admin, err := pgx.Connect(ctx, st.DSN())
+	admin, err := connectHarness(ctx, st.DSN())
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}

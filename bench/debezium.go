@@ -53,6 +53,7 @@ type capture interface {
 	pause(d time.Duration) error
 	kill(ctx context.Context, down time.Duration) error
 	relayEvents() int64
+	relayRestarts() int64
 	stop(ctx context.Context) error
 }
 
@@ -114,6 +115,9 @@ func (d *debeziumPath) kill(context.Context, time.Duration) error { return errNo
 
 // relayEvents is unknown for Debezium: Connect does not count per run.
 func (d *debeziumPath) relayEvents() int64 { return 0 }
+
+// relayRestarts: Connect restarts its own tasks, out of sight.
+func (d *debeziumPath) relayRestarts() int64 { return 0 }
 
 // stop deletes the connector, then drops the slot Debezium created (it
 // never drops it itself) once its task let go, then the publication.

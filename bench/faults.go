@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cdcbench/cdcbench/scenarios"
+	"github.com/cdcbench/cdcbench/stack"
 )
 
 // FaultResult is what one injected fault did to a path.
@@ -37,6 +38,7 @@ type faultTargets struct {
 	cdc    capture // nil on a polling path
 	srcs   []*agentSource
 	agents []string
+	kafka  stack.KafkaRestarter // nil when Kafka cannot be restarted
 }
 
 // injectFaults runs the plan's faults against the path, each at its time
@@ -71,6 +73,13 @@ func inject(ctx context.Context, f scenarios.FaultSpec, t faultTargets) (skipped
 	switch f.Kind {
 	case scenarios.FaultLockTable:
 		return "", lockTable(ctx, t.dsn, d)
+	case scenarios.FaultDropConnections:
+		return "", dropConnections(ctx, t.dsn, d)
+	case scenarios.FaultRestartKafka:
+		if t.kafka == nil {
+			return "only the embedded Kafka can be restarted", nil
+		}
+		return "", t.kafka.RestartKafka(ctx, d)
 	case scenarios.FaultPauseRelay, scenarios.FaultKillRelay:
 		if t.cdc == nil {
 			return "no relay on a polling path", nil
@@ -105,7 +114,7 @@ func inject(ctx context.Context, f scenarios.FaultSpec, t faultTargets) (skipped
 
 // lockTable holds an ACCESS EXCLUSIVE lock on the table for d.
 func lockTable(ctx context.Context, dsn string, d time.Duration) error {
-	conn, err := pgx.Connect(ctx, dsn)
+	conn, err := connectHarness(ctx, dsn)
 	if err != nil {
 		return fmt.Errorf("lock-table: %w", err)
 	}
@@ -169,6 +178,50 @@ func (l *latencyTimeline) recovery(faults []FaultResult, start time.Time, object
 				f.RecoveredAfterS = &after
 				break
 			}
+		}
+	}
+}
+
+// harnessApp is the application_name of the harness's own connections
+// (admin, cost sampler, faults): drop-connections spares them, as it spares
+// a monitoring connection, and drops the producer's, the pollers' and the
+// WAL sender's.
+const harnessApp = "cdcbench-harness"
+
+// connectHarness connects as the harness.
+func connectHarness(ctx context.Context, dsn string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	cfg.RuntimeParams["application_name"] = harnessApp
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+// dropConnections terminates every other client backend and WAL sender of
+// the database, again every 200 ms for d, so that reconnects made during
+// the window are dropped too. It reports how many it ended.
+func dropConnections(ctx context.Context, dsn string, d time.Duration) error {
+	conn, err := connectHarness(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("drop-connections: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	end := time.Now().Add(d)
+	for {
+		_, err := conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			WHERE pid <> pg_backend_pid() AND backend_type IN ('client backend', 'walsender')
+			AND (datname = current_database() OR backend_type = 'walsender') AND application_name <> $1`, harnessApp)
+		if err != nil {
+			return fmt.Errorf("drop-connections: %w", err)
+		}
+		if time.Now().After(end) {
+			return nil
+		}
+		select {
+		case <-time.After(200 * time.Millisecond):
+		case <-ctx.Done():
+			return nil
 		}
 	}
 }

@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/cdcbench/cdcbench/agents"
 	"github.com/cdcbench/cdcbench/dbcost"
 	"github.com/cdcbench/cdcbench/producer"
@@ -36,7 +34,7 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 	st := r.cfg.Stack
 
 	pathStart := time.Now()
-	admin, err := pgx.Connect(ctx, st.DSN())
+	admin, err := connectHarness(ctx, st.DSN())
 	if err != nil {
 		return res, sets, fmt.Errorf("connect: %w", err)
 	}
@@ -76,6 +74,7 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 				err = errors.Join(err, fmt.Errorf("cleanup (run `cdcbench clean --pg-dsn ...` if a cdcbench_ slot remains): %w", serr))
 			}
 			res.RelayEvents = cdc.relayEvents()
+			res.RelayRestarts = cdc.relayRestarts()
 		}()
 	}
 
@@ -222,7 +221,8 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 	go func() { costDone <- measureCost(pctx, st, measureFrom, measureTo) }()
 	faultsDone := make(chan []FaultResult, 1)
 	go func() {
-		faultsDone <- injectFaults(pctx, plan.Faults, start, faultTargets{dsn: st.DSN(), cdc: cdc, srcs: srcs, agents: sets.agents})
+		kafka, _ := st.(stack.KafkaRestarter)
+		faultsDone <- injectFaults(pctx, plan.Faults, start, faultTargets{dsn: st.DSN(), cdc: cdc, srcs: srcs, agents: sets.agents, kafka: kafka})
 	}()
 	every := 10 * time.Second
 	if r.cfg.Terminal {
@@ -248,6 +248,7 @@ wait:
 	}
 	res.RowsProduced, res.Batches, res.FraudsInjected = pst.Rows, pst.Batches, pst.Frauds
 	res.MaxScheduleLagMs = ms(pst.MaxLag)
+	res.ProducerReconnects = pst.Reconnects
 	res.MeasuredSeconds = plan.Duration.Seconds()
 	res.TargetRowsPerS = float64(intendedInWindow) / plan.Duration.Seconds()
 	res.AchievedRowsPerS = float64(committedIn(prod.Log(), pst.Batches, plan.BatchSize, measureFrom, measureTo)) / plan.Duration.Seconds()
@@ -523,7 +524,7 @@ type costResult struct {
 // measured window, on a connection of its own, so each path's database cost
 // covers the same span as its latency figures.
 func measureCost(ctx context.Context, st stack.Stack, from, to time.Time) costResult {
-	conn, err := pgx.Connect(ctx, st.DSN())
+	conn, err := connectHarness(ctx, st.DSN())
 	if err != nil {
 		return costResult{err: err}
 	}

@@ -52,10 +52,14 @@ type Path struct {
 	Batches          int64                `json:"batches"`
 	FraudsInjected   producer.FraudCounts `json:"frauds_injected"`
 	MaxScheduleLagMs float64              `json:"max_schedule_lag_ms"`
-	MeasuredSeconds  float64              `json:"measured_seconds"`
-	DrainSeconds     float64              `json:"drain_seconds"`
-	ProbeRoundTripMs float64              `json:"probe_round_trip_ms"`
-	RelayEvents      int64                `json:"relay_events,omitempty"`
+	// Reconnects count connections replaced after the server dropped them:
+	// the producer's, and relays resumed from the slot.
+	ProducerReconnects int64   `json:"producer_reconnects,omitempty"`
+	RelayRestarts      int64   `json:"relay_restarts,omitempty"`
+	MeasuredSeconds    float64 `json:"measured_seconds"`
+	DrainSeconds       float64 `json:"drain_seconds"`
+	ProbeRoundTripMs   float64 `json:"probe_round_trip_ms"`
+	RelayEvents        int64   `json:"relay_events,omitempty"`
 	// Timeline is the offered and achieved load per second of the schedule,
 	// warm-up included (second 0 is the schedule's start).
 	Timeline []RatePoint   `json:"timeline"`

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/cdcbench/cdcbench/schedule"
 	"github.com/cdcbench/cdcbench/txn"
@@ -106,6 +107,7 @@ type Stats struct {
 	FirstSend   time.Time
 	LastCommit  time.Time
 	MaxLag      time.Duration // the largest intended-to-send lag of any batch
+	Reconnects  int64         // connections replaced after the server dropped them
 	Errors      int64
 	Interrupted bool
 }
@@ -124,30 +126,31 @@ func (p *Producer) Run(ctx context.Context, start time.Time, onBatch func(batch 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var st Stats
-	var maxLag atomic.Int64
+	var maxLag, reconnects atomic.Int64
 	pool := sync.Pool{New: func() any { rows := make([]txn.Tx, p.cfg.Workload.BatchSize); return &rows }}
 	queues := make([]chan job, len(p.conns))
 	var wg sync.WaitGroup
 	for i, c := range p.conns {
 		queues[i] = make(chan job, p.cfg.Queue)
 		wg.Add(1)
-		go func(c *pgx.Conn, q <-chan job) {
+		go func(i int, c *pgx.Conn, q <-chan job) {
 			defer wg.Done()
 			w := writer{conn: c, insert: p.cfg.Insert}
+			defer func() { p.conns[i] = w.conn }() // Close closes the last one
 			for j := range q {
 				send := time.Now()
 				if lag := send.Sub(j.intended); int64(lag) > maxLag.Load() {
 					maxLag.Store(int64(lag))
 				}
 				p.log.setSend(j.batch, send.UnixNano())
-				if err := w.write(ctx, *j.rows); err != nil {
+				if err := p.writeRetrying(ctx, &w, *j.rows, &reconnects); err != nil {
 					cancel(fmt.Errorf("producer: batch %d: %w", j.batch, err))
 					return
 				}
 				p.log.setCommit(j.batch, time.Now().UnixNano())
 				pool.Put(j.rows)
 			}
-		}(c, queues[i])
+		}(i, c, queues[i])
 	}
 
 	gen := NewGenerator(p.cfg.Workload)
@@ -183,6 +186,7 @@ loop:
 	wg.Wait()
 	st.Frauds = gen.Frauds()
 	st.MaxLag = time.Duration(maxLag.Load())
+	st.Reconnects = reconnects.Load()
 	if st.Batches > 0 {
 		st.FirstSend = time.Unix(0, p.log.Send(0))
 		st.LastCommit = time.Unix(0, p.log.LastCommit(st.Batches))
@@ -227,6 +231,53 @@ func sleepUntil(ctx context.Context, timer *time.Timer, due time.Time) bool {
 		runtime.Gosched()
 	}
 	return true
+}
+
+// reconnectFor bounds how long a writer tries to get a connection back.
+const reconnectFor = 30 * time.Second
+
+// writeRetrying writes a batch and, when the server dropped the connection
+// (a restart, pg_terminate_backend), reconnects and writes it again, as a
+// production writer would. A batch whose commit landed before the drop
+// fails the retry on its primary key, which means it is in: done.
+func (p *Producer) writeRetrying(ctx context.Context, w *writer, rows []txn.Tx, reconnects *atomic.Int64) error {
+	err := w.write(ctx, rows)
+	deadline := time.Now().Add(reconnectFor)
+	for err != nil && connLost(w.conn, err) && ctx.Err() == nil && time.Now().Before(deadline) {
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			return err
+		}
+		c, cerr := pgx.Connect(ctx, p.cfg.DSN)
+		if cerr != nil {
+			continue
+		}
+		_ = w.conn.Close(context.WithoutCancel(ctx))
+		w.conn = c
+		reconnects.Add(1)
+		if err = w.write(ctx, rows); isUniqueViolation(err) {
+			return nil
+		}
+	}
+	return err
+}
+
+// connLost reports an error after which a new connection may succeed.
+func connLost(c *pgx.Conn, err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "57P01", "57P02", "57P03": // admin_shutdown, crash_shutdown, cannot_connect_now
+			return true
+		}
+	}
+	return c.IsClosed()
+}
+
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }
 
 // writer writes batches on one connection.

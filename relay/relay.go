@@ -509,11 +509,17 @@ func DropSlot(ctx context.Context, replicationDSN, slot string) error {
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	var lastErr error
-	for i := 0; i < 50; i++ {
-		lastErr = pglogrepl.DropReplicationSlot(ctx, conn, slot, pglogrepl.DropReplicationSlotOptions{Wait: true})
+	for i := 0; ; i++ {
+		// Without WAIT, so that a slot held by a consumer that will not let
+		// go does not block cleanup: after a few tries its WAL sender is
+		// terminated. A leaked slot costs more than a killed consumer.
+		lastErr = pglogrepl.DropReplicationSlot(ctx, conn, slot, pglogrepl.DropReplicationSlotOptions{})
 		var pgErr *pgconn.PgError
 		if lastErr == nil || errors.As(lastErr, &pgErr) && pgErr.Code == "42704" { // undefined_object: already gone
 			return nil
+		}
+		if i == 20 {
+			terminateHolder(ctx, replicationDSN, slot)
 		}
 		select {
 		case <-ctx.Done():
@@ -521,7 +527,22 @@ func DropSlot(ctx context.Context, replicationDSN, slot string) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("relay: drop slot %s: %w", slot, lastErr)
+}
+
+// terminateHolder ends the WAL sender that holds slot, best effort.
+func terminateHolder(ctx context.Context, replicationDSN, slot string) {
+	cfg, err := pgconn.ParseConfig(replicationDSN)
+	if err != nil {
+		return
+	}
+	delete(cfg.RuntimeParams, "replication")
+	conn, err := pgconn.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	_ = conn.ExecParams(ctx, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL",
+		[][]byte{[]byte(slot)}, nil, nil, nil).Read().Err
 }
 
 // ackQueue tracks transactions whose records are in flight, in commit order,

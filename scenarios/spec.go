@@ -69,7 +69,24 @@ const (
 	// FaultKillAgent closes an agent's consumer without committing; a new one
 	// rejoins the group and re-reads from the last committed offset.
 	FaultKillAgent = "kill-agent"
+	// FaultDropConnections terminates the database connections of the
+	// producer, the pollers and the WAL sender, again and again for the
+	// duration: each must reconnect and carry on without losing a row.
+	FaultDropConnections = "drop-connections"
+	// FaultRestartKafka stops the embedded broker and starts it again after
+	// the duration, with its data: producers and consumers reconnect.
+	FaultRestartKafka = "restart-kafka"
 )
+
+// HasFault reports whether the scenario injects a fault of kind.
+func (s Spec) HasFault(kind string) bool {
+	for _, f := range s.Faults {
+		if f.Kind == kind {
+			return true
+		}
+	}
+	return false
+}
 
 // RateSpec is the offered load's shape. Only the fields of the chosen Shape
 // may be set; the rest must stay zero, so a field meant for another shape

@@ -76,6 +76,7 @@ func (k *Kafka) Run(ctx context.Context, fn func(d *Delivery)) error {
 	defer k.client.Close()
 	var d Delivery
 	var ev changeevent.Event
+	var failingSince time.Time
 	for {
 		fetches := k.client.PollFetches(ctx)
 		if ctx.Err() != nil {
@@ -88,7 +89,13 @@ func (k *Kafka) Run(ctx context.Context, fn func(d *Delivery)) error {
 				ferr = errors.Join(ferr, fmt.Errorf("kafka source: fetch %s[%d]: %w", topic, p, err))
 			}
 		})
-		if ferr != nil {
+		// The client retries by itself (a broker restarting, a group
+		// rebalancing): fail only when errors outlast failFor.
+		if ferr == nil {
+			failingSince = time.Time{}
+		} else if failingSince.IsZero() {
+			failingSince = time.Now()
+		} else if time.Since(failingSince) > failFor {
 			return ferr
 		}
 		fetches.EachRecord(func(r *kgo.Record) {
@@ -104,6 +111,9 @@ func (k *Kafka) Run(ctx context.Context, fn func(d *Delivery)) error {
 		})
 	}
 }
+
+// failFor is how long fetch errors may go on before the source gives up.
+const failFor = 30 * time.Second
 
 // Skipped implements Source.
 func (k *Kafka) Skipped() map[string]int64 { return k.skips.Snapshot() }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/cdcbench/cdcbench/txn"
@@ -46,6 +47,8 @@ type Poll struct {
 	seen map[int64]struct{}
 	// Statements counts the queries issued (database cost).
 	statements int64
+	// reconnects counts connections replaced after the server dropped them.
+	reconnects int64
 }
 
 var _ Source = (*Poll)(nil)
@@ -69,6 +72,10 @@ func NewPoll(ctx context.Context, cfg PollConfig) (*Poll, error) {
 	return &Poll{cfg: cfg, conn: conn, next: cfg.FirstID, seen: make(map[int64]struct{})}, nil
 }
 
+// Reconnects returns how many times the source replaced its connection;
+// read it after Run returned.
+func (p *Poll) Reconnects() int64 { return p.reconnects }
+
 // Statements returns how many queries the source has issued.
 func (p *Poll) Statements() int64 { return p.statements }
 
@@ -79,7 +86,7 @@ func (p *Poll) Skipped() map[string]int64 { return nil }
 // to the start of the next, as a ticker-driven poller would be; a poll that
 // returns a full page asks again at once.
 func (p *Poll) Run(ctx context.Context, fn func(d *Delivery)) error {
-	defer p.conn.Close(context.WithoutCancel(ctx))
+	defer func() { _ = p.conn.Close(context.WithoutCancel(ctx)) }() // the last connection, after reconnects
 	tick := time.NewTicker(p.cfg.Interval)
 	defer tick.Stop()
 	var last int64 = p.cfg.FirstID - 1 // naive cursor
@@ -94,7 +101,10 @@ func (p *Poll) Run(ctx context.Context, fn func(d *Delivery)) error {
 				if ctx.Err() != nil {
 					return nil
 				}
-				return err
+				if !p.reconnect(ctx, err) {
+					return err
+				}
+				break // poll again at the next tick, on the new connection
 			}
 			last = max(last, top)
 			if n < p.cfg.Limit {
@@ -107,6 +117,35 @@ func (p *Poll) Run(ctx context.Context, fn func(d *Delivery)) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// reconnectFor bounds how long a poller tries to get its connection back.
+const reconnectFor = 30 * time.Second
+
+// reconnect replaces a connection the server dropped and reports whether
+// it could. The cursor is kept: a poller that reconnects carries on where
+// it was, as a production poller would.
+func (p *Poll) reconnect(ctx context.Context, err error) bool {
+	var pgErr *pgconn.PgError
+	lost := p.conn.IsClosed() || errors.As(err, &pgErr) && (pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03")
+	if !lost {
+		return false
+	}
+	deadline := time.Now().Add(reconnectFor)
+	for time.Now().Before(deadline) {
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			return false
+		}
+		if c, err := pgx.Connect(ctx, p.cfg.DSN); err == nil {
+			_ = p.conn.Close(context.WithoutCancel(ctx))
+			p.conn = c
+			p.reconnects++
+			return true
+		}
+	}
+	return false
 }
 
 // poll runs one query from cursor and returns the rows it read and the

@@ -10,7 +10,10 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"regexp"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -60,6 +63,16 @@ type Options struct {
 	Postgres    pgcluster.Options
 	KafkaPort   int // kfake's port; 0 = any free port
 	Partitions  int // of the change topic on kfake
+	// PersistKafka keeps kfake's state in a temp dir, so that RestartKafka
+	// brings the same topics and offsets back (the restart-kafka fault).
+	PersistKafka bool
+}
+
+// KafkaRestarter is a stack whose Kafka can be stopped and started again.
+type KafkaRestarter interface {
+	// RestartKafka stops the broker, waits down, and starts it again on
+	// the same port with the same data.
+	RestartKafka(ctx context.Context, down time.Duration) error
 }
 
 // ErrUnreachable reports a server that did not answer in time.
@@ -70,12 +83,15 @@ var ErrUnreachable = errors.New("unreachable")
 const connectTimeout = 5 * time.Second
 
 type local struct {
-	stopTrim context.CancelFunc
-	pg       *pgcluster.Cluster
-	dsn      string
-	version  string
-	kafka    *kfake.Cluster
-	brokers  []string
+	stopTrim  context.CancelFunc
+	kafkaDir  string
+	kafkaOpts []kfake.Opt
+	kafkaMu   sync.Mutex
+	pg        *pgcluster.Cluster
+	dsn       string
+	version   string
+	kafka     *kfake.Cluster
+	brokers   []string
 }
 
 // Start brings up the embedded parts and checks the external ones; on error
@@ -109,10 +125,17 @@ func Start(ctx context.Context, opts Options) (_ Stack, err error) {
 		if opts.KafkaPort > 0 {
 			kopts = append(kopts, kfake.Ports(opts.KafkaPort))
 		}
+		if opts.PersistKafka {
+			if s.kafkaDir, err = os.MkdirTemp("", "cdcbench-kafka-*"); err != nil {
+				return nil, fmt.Errorf("stack: kfake data dir: %w", err)
+			}
+			kopts = append(kopts, kfake.DataDir(s.kafkaDir))
+		}
 		if s.kafka, err = kfake.NewCluster(kopts...); err != nil {
 			return nil, fmt.Errorf("stack: kfake: %w", err)
 		}
 		s.brokers = s.kafka.ListenAddrs()
+		s.kafkaOpts = append(kopts, kfake.Ports(PortOf(s.brokers[0])))
 		tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		s.stopTrim = cancel
 		go trimRead(tctx, s.brokers)
@@ -222,13 +245,38 @@ func (s *local) Info() Info {
 	return i
 }
 
+// RestartKafka implements KafkaRestarter for the in-process broker started
+// with PersistKafka.
+func (s *local) RestartKafka(ctx context.Context, down time.Duration) error {
+	s.kafkaMu.Lock()
+	defer s.kafkaMu.Unlock()
+	if s.kafka == nil || s.kafkaDir == "" {
+		return errors.New("stack: only an in-process Kafka started with persistence can be restarted")
+	}
+	s.kafka.Close()
+	select {
+	case <-time.After(down):
+	case <-ctx.Done():
+	}
+	var err error
+	if s.kafka, err = kfake.NewCluster(s.kafkaOpts...); err != nil {
+		return fmt.Errorf("stack: restart kfake: %w", err)
+	}
+	return nil
+}
+
 func (s *local) Close(ctx context.Context) error {
 	if s.stopTrim != nil {
 		s.stopTrim()
 	}
+	s.kafkaMu.Lock()
 	if s.kafka != nil {
 		s.kafka.Close()
 		s.kafka = nil
+	}
+	s.kafkaMu.Unlock()
+	if s.kafkaDir != "" {
+		_ = os.RemoveAll(s.kafkaDir)
 	}
 	if s.pg != nil {
 		err := s.pg.Stop(ctx)
@@ -236,6 +284,16 @@ func (s *local) Close(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// PortOf returns the port of a host:port, 0 if there is none.
+func PortOf(hostport string) int {
+	_, p, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(p)
+	return n
 }
 
 // WithReplication adds replication=database to a URL or keyword/value DSN.

@@ -240,6 +240,7 @@ per histogram, prints a summary, and exits 1 if the run is invalid.`,
 			if err != nil {
 				return usageError{err}
 			}
+			choice.opts.PersistKafka = spec.HasFault(scenarios.FaultRestartKafka)
 			stopProfiles, err := startProfiles(c.String("cpuprofile"), c.String("memprofile"))
 			if err != nil {
 				return usageError{err}
