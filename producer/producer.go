@@ -284,7 +284,7 @@ func isUniqueViolation(err error) bool {
 type writer struct {
 	conn   *pgx.Conn
 	insert string
-	buf    bytes.Buffer
+	buf    *bytes.Buffer
 	args   []any
 	sql    string
 }
@@ -299,14 +299,20 @@ func (w *writer) write(ctx context.Context, rows []txn.Tx) error {
 // copy sends the batch as one COPY in text format, in its own implicit
 // transaction: the commit ack is COPY's completion.
 func (w *writer) copy(ctx context.Context, rows []txn.Tx) error {
+	if w.buf == nil {
+		w.buf = new(bytes.Buffer)
+	}
 	w.buf.Reset()
 	b := w.buf.AvailableBuffer()
 	for i := range rows {
 		b = AppendCopyRow(b, &rows[i])
 	}
 	w.buf.Write(b)
-	_, err := w.conn.PgConn().CopyFrom(ctx, &w.buf, "COPY transactions ("+strings.Join(Columns, ", ")+") FROM STDIN")
+	_, err := w.conn.PgConn().CopyFrom(ctx, w.buf, "COPY transactions ("+strings.Join(Columns, ", ")+") FROM STDIN")
 	if err != nil {
+		// A failed CopyFrom may leave its reader goroutine still holding
+		// the buffer: the next batch gets a new one.
+		w.buf = nil
 		return fmt.Errorf("copy: %w", err)
 	}
 	return nil
