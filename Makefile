@@ -69,14 +69,14 @@ report: build ## markdown report with SVG charts into REPORT.md and REPORT.files
 
 rules ?= gates/ci.yaml
 baseline ?=
-N ?= 3
+N ?= 5
 
 .PHONY: gate
 gate: build ## CI latency gate: newest run under results/ (or dirs="d1 d2") against gates/ci.yaml (rules=FILE) [baseline=gates/baseline-smoke.json]; exit 1 on a regression
 	$(BIN) gate --rules $(rules) $(if $(baseline),--baseline $(baseline)) $(dirs)
 
 .PHONY: baseline
-baseline: build ## run smoke N=3 times and record gates/baseline-smoke.json, the reference of relative gate rules
+baseline: build ## run smoke N=5 times (3+3 runs can never reach p < 0.05) and record gates/baseline-smoke.json, the reference of relative gate rules
 	@scripts/ensure-postgres.sh
 	@set -e; out=results/baseline-$$(date -u +%Y%m%dT%H%M%SZ); \
 	for i in $$(seq $(N)); do echo "baseline run $$i of $(N)"; $(BIN) run --scenario smoke --quiet --results $$out; done; \
