@@ -28,7 +28,7 @@ type agentRun struct {
 	slices  []*recorder.Single
 	plan    *Plan
 	startUs atomic.Int64
-	publish func(path string, a agents.Alert, verdictNs int64)
+	publish func(AlertRecord)
 	path    string
 
 	probe     chan struct{}
@@ -60,7 +60,7 @@ type verdict struct {
 }
 
 func newAgentRun(path, name string, log *producer.BatchLog, batchSize int, delay time.Duration,
-	publish func(string, agents.Alert, int64)) *agentRun {
+	publish func(AlertRecord)) *agentRun {
 	r := &agentRun{
 		name: name, set: recorder.NewSet(), log: log, batchSize: batchSize, delay: delay,
 		publish: publish, path: path, probe: make(chan struct{}),
@@ -134,7 +134,8 @@ func (r *agentRun) record(d *source.Delivery, alert bool, a agents.Alert, verdic
 		r.alerts = append(r.alerts, a.TxID)
 		r.alertsMu.Unlock()
 		if r.publish != nil {
-			r.publish(r.path, a, verdictNs)
+			r.publish(AlertRecord{Path: r.path, Agent: r.name, TxID: a.TxID, UserID: a.UserID, Score: a.Score,
+				CreatedAtUs: d.Tx.CreatedAt, ReceivedNs: d.ReceivedNs, VerdictNs: verdictNs})
 		}
 	}
 	r.events.Add(1)

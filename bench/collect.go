@@ -36,14 +36,22 @@ type ExternalAgentResult struct {
 	Clock        string           `json:"clock"`
 }
 
-// externalAlert is the part of an agent's alert record the collector reads
-// (see cmd/cdcbench agent).
-type externalAlert struct {
+// AlertRecord is one alert as it goes to fraud.alerts, written by the
+// run's own agents (Run and Path set) and by `cdcbench agent` processes
+// (Instance and Clock set). Its timestamps come from the writer's host:
+// a collector on another host measures on its own clock instead.
+type AlertRecord struct {
+	Run         string `json:"run,omitempty"`
+	Path        string `json:"path,omitempty"`
 	Agent       string `json:"agent"`
-	Instance    string `json:"instance"`
+	Instance    string `json:"instance,omitempty"`
 	TxID        int64  `json:"tx_id"`
+	UserID      int32  `json:"user_id"`
+	Score       int64  `json:"score"`
 	CreatedAtUs int64  `json:"created_at_us"`
+	ReceivedNs  int64  `json:"received_ns"`
 	VerdictNs   int64  `json:"verdict_ns"`
+	Clock       string `json:"clock,omitempty"`
 }
 
 // collector reads fraud.alerts for the external agents of one path.
@@ -87,7 +95,7 @@ func (c *collector) run(ctx context.Context) {
 		}
 		now := time.Now().UnixNano()
 		f.EachRecord(func(r *kgo.Record) {
-			var a externalAlert
+			var a AlertRecord
 			if json.Unmarshal(r.Value, &a) != nil || a.Instance == "" || a.CreatedAtUs < c.fromUs {
 				return // the run's own agents' alerts, or an earlier run's
 			}

@@ -84,9 +84,7 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 	var lastID atomic.Int64 // highest id generated so far
 	for _, name := range agents.Names {
 		name := name
-		ar := newAgentRun(ps.String(), name, nil, plan.BatchSize, plan.AgentDelay, func(path string, a agents.Alert, v int64) {
-			r.publishAlert(path, name, a, v)
-		})
+		ar := newAgentRun(ps.String(), name, nil, plan.BatchSize, plan.AgentDelay, r.publishAlert)
 		ar.plan = plan
 		ar.lastID = &lastID
 		for range plan.Slices {

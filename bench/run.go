@@ -17,7 +17,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/cdcbench/cdcbench/agents"
 	"github.com/cdcbench/cdcbench/producer"
 	"github.com/cdcbench/cdcbench/recorder"
 	"github.com/cdcbench/cdcbench/stack"
@@ -275,15 +274,8 @@ func insertProbe(ctx context.Context, conn *pgx.Conn) error {
 }
 
 // publishAlert sends an alert to fraud.alerts, off the measured path.
-func (r *run) publishAlert(path string, agent string, a agents.Alert, verdictNs int64) {
-	b, _ := json.Marshal(struct {
-		Run       string `json:"run"`
-		Path      string `json:"path"`
-		Agent     string `json:"agent"`
-		TxID      int64  `json:"tx_id"`
-		UserID    int32  `json:"user_id"`
-		Score     int64  `json:"score"`
-		VerdictNs int64  `json:"verdict_ns"`
-	}{r.id, path, agent, a.TxID, a.UserID, a.Score, verdictNs})
-	r.alerts.Produce(context.Background(), &kgo.Record{Key: []byte(agent), Value: b}, nil)
+func (r *run) publishAlert(rec AlertRecord) {
+	rec.Run = r.id
+	b, _ := json.Marshal(rec)
+	r.alerts.Produce(context.Background(), &kgo.Record{Key: []byte(rec.Agent), Value: b}, nil)
 }

@@ -51,10 +51,8 @@ type Config struct {
 
 // Stats are the relay's counters.
 type Stats struct {
-	Events     int64 // change events acknowledged by Kafka
-	Commits    int64
-	Skipped    int64 // changes that were not inserts into the table
-	ConfirmedL string
+	Events  int64 // change events acknowledged by Kafka
+	Skipped int64 // changes that were not inserts into the table
 }
 
 // Relay streams one slot into one topic.
@@ -68,7 +66,6 @@ type Relay struct {
 	cols      [][]byte // reused by insert
 	acks      ackQueue
 	events    atomic.Int64
-	commits   atomic.Int64
 	skipped   atomic.Int64
 	failed    chan error
 	// pausedUntil (unix ns) stops reading the slot until then: a stalled
@@ -152,8 +149,7 @@ func New(ctx context.Context, cfg Config) (*Relay, error) {
 
 // Stats returns the counters.
 func (r *Relay) Stats() Stats {
-	return Stats{Events: r.events.Load(), Commits: r.commits.Load(), Skipped: r.skipped.Load(),
-		ConfirmedL: pglogrepl.LSN(r.acks.confirmed.Load()).String()}
+	return Stats{Events: r.events.Load(), Skipped: r.skipped.Load()}
 }
 
 // Run streams from the slot until ctx ends (returns nil) or something fails.
@@ -295,7 +291,6 @@ func (r *Relay) handleWAL(ctx context.Context, xld pglogrepl.XLogData, cur *txnS
 			r.acks.commit(cur.pending, int64(m.TransactionEndLSN))
 			cur.pending = nil
 		}
-		r.commits.Add(1)
 	}
 	return nil
 }

@@ -13,24 +13,10 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cdcbench/cdcbench/agents"
+	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/source"
 	"github.com/cdcbench/cdcbench/stack"
 )
-
-// agentAlert is what a standalone agent publishes to fraud.alerts. Its
-// timestamps come from the agent's host clock, which may not be the
-// producer's: a collector on another host must measure on its own clock.
-type agentAlert struct {
-	Agent       string `json:"agent"`
-	Instance    string `json:"instance"`
-	TxID        int64  `json:"tx_id"`
-	UserID      int32  `json:"user_id"`
-	Score       int64  `json:"score"`
-	CreatedAtUs int64  `json:"created_at_us"`
-	ReceivedNs  int64  `json:"received_ns"`
-	VerdictNs   int64  `json:"verdict_ns"`
-	Clock       string `json:"clock"`
-}
 
 func agentCommand() *cli.Command {
 	return &cli.Command{
@@ -97,7 +83,7 @@ with --from-now before the run, with the scenario's detector settings.`,
 					return
 				}
 				alerts++
-				b, _ := json.Marshal(agentAlert{Agent: name, Instance: inst, TxID: a.TxID, UserID: a.UserID, Score: a.Score,
+				b, _ := json.Marshal(bench.AlertRecord{Agent: name, Instance: inst, TxID: a.TxID, UserID: a.UserID, Score: a.Score,
 					CreatedAtUs: d.Tx.CreatedAt, ReceivedNs: d.ReceivedNs, VerdictNs: time.Now().UnixNano(), Clock: host})
 				out.Produce(c.Context, &kgo.Record{Key: []byte(name), Value: b}, func(_ *kgo.Record, err error) {
 					if err != nil && c.Context.Err() == nil {

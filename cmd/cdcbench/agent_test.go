@@ -55,7 +55,7 @@ func TestAgentCommand(t *testing.T) {
 	}()
 	fctx, fcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer fcancel()
-	var got agentAlert
+	var got bench.AlertRecord
 	for got.TxID == 0 {
 		f := cl.PollFetches(fctx)
 		if err := f.Err(); err != nil {
