@@ -1,6 +1,8 @@
 package changeevent
 
 import (
+	"bytes"
+
 	"github.com/valyala/fastjson"
 
 	"github.com/cdcbench/cdcbench/txn"
@@ -37,13 +39,29 @@ func WithTable(schema, table string) Option {
 	return func(d *Decoder) { d.schema, d.table = schema, table }
 }
 
-// Decoder decodes Debezium change event values. It keeps one fastjson
-// parser, whose buffers are reused, so Decode allocates nothing once warmed
+// Decoder decodes Debezium change event values. It keeps its fastjson
+// parsers, whose buffers are reused, so Decode allocates nothing once warmed
 // up. A Decoder is not safe for concurrent use; each consumer goroutine owns one.
 type Decoder struct {
 	p             fastjson.Parser
 	schema, table string
+
+	// The JsonConverter repeats the same ~2.5 kB schema in every event of a
+	// table, and parsing it was three quarters of decoding. The decoder keeps
+	// the last schema it parsed, byte for byte, with the column kinds it
+	// implies; a value that starts with the same bytes has only its payload
+	// parsed (see splitWrapped).
+	sp         fastjson.Parser // parses a schema seen for the first time
+	lastSchema []byte
+	lastCols   columns
 }
+
+// The form the JsonConverter writes a schema-wrapped value in: the schema
+// first, the payload second, no whitespace.
+const (
+	wrappedHead = `{"schema":`
+	payloadKey  = `,"payload":`
+)
 
 // NewDecoder returns a Decoder for public.transactions unless an Option says otherwise.
 func NewDecoder(opts ...Option) *Decoder {
@@ -60,6 +78,53 @@ func NewDecoder(opts ...Option) *Decoder {
 // (never panics). On success ev is fully overwritten; on a skip it is left
 // unchanged.
 func (d *Decoder) Decode(value []byte, ev *Event) error {
+	if payload, cols, ok := d.splitWrapped(value); ok {
+		if p, err := d.p.ParseBytes(payload); err == nil {
+			return d.decodeWrapped(p, cols, nil, ev)
+		}
+	}
+	return d.decodeWhole(value, ev)
+}
+
+// splitWrapped returns the payload bytes of a value in the JsonConverter's
+// form and the column kinds of its schema, parsing the schema only if it
+// differs from the last one. It never decides a verdict: whatever it cannot
+// split (another key order, whitespace, a payload followed by more keys)
+// goes to decodeWhole, and so does a payload that does not parse alone, so
+// both paths judge every value alike (TestDecodeSplitMatchesWhole).
+//
+// A schema's bytes followed by `,"payload":` are the whole schema value
+// only if they parse as one JSON value: a "payload" key nested in the
+// schema would leave an unfinished object before it. Inside a JSON string
+// the sequence cannot occur, since its quotes would be escaped.
+func (d *Decoder) splitWrapped(value []byte) (payload []byte, cols columns, ok bool) {
+	if len(value) < len(wrappedHead)+len(payloadKey)+2 || string(value[:len(wrappedHead)]) != wrappedHead || value[len(value)-1] != '}' {
+		return nil, cols, false
+	}
+	rest := value[len(wrappedHead) : len(value)-1]
+	n := len(d.lastSchema)
+	if n == 0 || !bytes.HasPrefix(rest, d.lastSchema) || !bytes.HasPrefix(rest[n:], []byte(payloadKey)) {
+		i := bytes.Index(rest, []byte(payloadKey))
+		if i < 0 {
+			return nil, cols, false
+		}
+		s, err := d.sp.ParseBytes(rest[:i])
+		if err != nil || s.Type() != fastjson.TypeObject {
+			return nil, cols, false
+		}
+		if d.lastCols, err = columnKinds(s); err != nil {
+			d.lastSchema = d.lastSchema[:0]
+			return nil, cols, false
+		}
+		d.lastSchema = append(d.lastSchema[:0], rest[:i]...)
+		n = i
+	}
+	return rest[n+len(payloadKey):], d.lastCols, true
+}
+
+// decodeWhole parses the whole value: the bare envelope, or a wrapped one
+// in any form splitWrapped does not take.
+func (d *Decoder) decodeWhole(value []byte, ev *Event) error {
 	if len(value) == 0 {
 		return skip(ReasonTombstone, "")
 	}
@@ -77,23 +142,35 @@ func (d *Decoder) Decode(value []byte, ev *Event) error {
 
 	// The JsonConverter with schemas.enable=true wraps the envelope as
 	// {"schema":..., "payload":...}; without it the envelope is the top level.
-	payload, schema := root, (*fastjson.Value)(nil)
-	if p, s := root.Get("payload"), root.Get("schema"); p != nil && s != nil {
-		switch p.Type() {
-		case fastjson.TypeNull:
-			return skip(ReasonTombstone, "payload")
-		case fastjson.TypeObject:
-		default:
-			return skip(ReasonNoPayload, "payload is a "+p.Type().String())
+	p, s := root.Get("payload"), root.Get("schema")
+	if p == nil || s == nil {
+		var e Event
+		if err := d.decodeEnvelope(root, columns{scale: 2}, nil, &e); err != nil {
+			return err
 		}
-		payload = p
-		if s.Type() == fastjson.TypeObject {
-			schema = s
-		}
+		*ev = e
+		return nil
 	}
+	var schema *fastjson.Value
+	if s.Type() == fastjson.TypeObject {
+		schema = s
+	}
+	cols, colsErr := columnKinds(schema)
+	return d.decodeWrapped(p, cols, colsErr, ev)
+}
 
+// decodeWrapped decodes the payload of a schema-wrapped value; cols and
+// colsErr are what its schema says about the columns.
+func (d *Decoder) decodeWrapped(payload *fastjson.Value, cols columns, colsErr error, ev *Event) error {
+	switch payload.Type() {
+	case fastjson.TypeNull:
+		return skip(ReasonTombstone, "payload")
+	case fastjson.TypeObject:
+	default:
+		return skip(ReasonNoPayload, "payload is a "+payload.Type().String())
+	}
 	var e Event
-	if err := d.decodeEnvelope(payload, schema, &e); err != nil {
+	if err := d.decodeEnvelope(payload, cols, colsErr, &e); err != nil {
 		return err
 	}
 	*ev = e
@@ -101,8 +178,9 @@ func (d *Decoder) Decode(value []byte, ev *Event) error {
 }
 
 // decodeEnvelope checks op and table before looking at the row, so that
-// other tables' events, whatever their shape, skip as other_table.
-func (d *Decoder) decodeEnvelope(payload, schema *fastjson.Value, e *Event) error {
+// other tables' events, whatever their shape, skip as other_table; only then
+// does a schema that could not be read (colsErr) count.
+func (d *Decoder) decodeEnvelope(payload *fastjson.Value, cols columns, colsErr error, e *Event) error {
 	opv := payload.Get("op")
 	if opv == nil {
 		if payload.Get("status") != nil {
@@ -154,9 +232,8 @@ func (d *Decoder) decodeEnvelope(payload, schema *fastjson.Value, e *Event) erro
 	if err != nil {
 		return err
 	}
-	cols, err := columnKinds(schema)
-	if err != nil {
-		return err
+	if colsErr != nil {
+		return colsErr
 	}
 	return decodeRow(after, cols, &e.Tx)
 }

@@ -43,9 +43,9 @@ type columns struct {
 	created timeKind
 }
 
-// columnKinds walks schema.fields[field=after].fields. Walking the parsed
-// schema costs little next to parsing it and does not allocate, so there is
-// no cache to keep consistent with schema changes mid-stream.
+// columnKinds walks schema.fields[field=after].fields; a nil schema says
+// nothing (the JSON types decide). The Decoder keeps its result for as long
+// as the schema's bytes stay the same.
 func columnKinds(schema *fastjson.Value) (columns, error) {
 	cols := columns{scale: 2}
 	if schema == nil {

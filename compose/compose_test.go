@@ -177,6 +177,9 @@ func TestChecksCatchMistakes(t *testing.T) {
 		{"schemas off", "connect worker", func(f file) {
 			f.Services["connect"].Environment["CONNECT_KEY_CONVERTER_SCHEMAS_ENABLE"] = "false"
 		}},
+		{"uncompressed batches", "connect worker", func(f file) {
+			delete(f.Services["connect"].Environment, "CONNECT_PRODUCER_COMPRESSION_TYPE")
+		}},
 		{"rest api on the container ip only", "connect worker", func(f file) {
 			delete(f.Services["connect"].Environment, "CONNECT_LISTENERS")
 		}},
@@ -418,6 +421,9 @@ func checkConnect(f file) []error {
 		if v := e["CONNECT_"+k+"_SCHEMAS_ENABLE"]; v != "true" {
 			errs = append(errs, fmt.Errorf("connect: CONNECT_%s_SCHEMAS_ENABLE = %q, want true", k, v))
 		}
+	}
+	if c := e["CONNECT_PRODUCER_COMPRESSION_TYPE"]; c != "lz4" {
+		errs = append(errs, fmt.Errorf("connect: CONNECT_PRODUCER_COMPRESSION_TYPE = %q, want lz4 as the relay produces", c))
 	}
 	if e["CONNECT_LISTENERS"] != "http://0.0.0.0:8083" {
 		errs = append(errs, errors.New("connect: CONNECT_LISTENERS must be http://0.0.0.0:8083 for the health check on localhost"))

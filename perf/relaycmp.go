@@ -161,10 +161,10 @@ func (cfg relayConfig) relay(slot string, brokers []string) relay.Config {
 		Topic: stack.ChangeTopic, Name: "dbserver1", Database: "postgres", Schema: "public", Table: "transactions"}
 }
 
-// newKafka starts a fresh kfake broker with the change topic, as the
-// embedded stack does, so that no run inherits another's records.
+// newKafka starts a fresh kfake broker configured as the embedded stack's,
+// so that no run inherits another's records.
 func newKafka() (*kfake.Cluster, error) {
-	kf, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, stack.ChangeTopic))
+	kf, err := kfake.NewCluster(stack.KafkaOptions(1)...)
 	if err != nil {
 		return nil, fmt.Errorf("relay: kfake: %w", err)
 	}

@@ -94,6 +94,22 @@ type local struct {
 	brokers   []string
 }
 
+// KafkaOptions are the settings the embedded stack starts kfake with: one
+// broker, the change topic with partitions partitions (at least one), the
+// alert topic, and small log segments. They are exported so that perf
+// measures the relay against the very broker a run uses.
+func KafkaOptions(partitions int) []kfake.Opt {
+	return []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.SeedTopics(int32(max(partitions, 1)), ChangeTopic),
+		kfake.SeedTopics(1, AlertTopic),
+		kfake.AllowAutoTopicCreation(),
+		// kfake copies every batch into an in-memory segment that grows
+		// by doubling up to 100 MiB; small segments keep that copy short.
+		kfake.BrokerConfigs(map[string]string{"log.segment.bytes": "1048576"}),
+	}
+}
+
 // Start brings up the embedded parts and checks the external ones; on error
 // nothing it started is left running.
 func Start(ctx context.Context, opts Options) (_ Stack, err error) {
@@ -113,15 +129,7 @@ func Start(ctx context.Context, opts Options) (_ Stack, err error) {
 		return nil, err
 	}
 	if len(s.brokers) == 0 {
-		kopts := []kfake.Opt{
-			kfake.NumBrokers(1),
-			kfake.SeedTopics(int32(max(opts.Partitions, 1)), ChangeTopic),
-			kfake.SeedTopics(1, AlertTopic),
-			kfake.AllowAutoTopicCreation(),
-			// kfake copies every batch into an in-memory segment that grows
-			// by doubling up to 100 MiB; small segments keep that copy short.
-			kfake.BrokerConfigs(map[string]string{"log.segment.bytes": "1048576"}),
-		}
+		kopts := KafkaOptions(opts.Partitions)
 		if opts.KafkaPort > 0 {
 			kopts = append(kopts, kfake.Ports(opts.KafkaPort))
 		}
