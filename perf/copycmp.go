@@ -136,7 +136,13 @@ func compareCopy(ctx context.Context, cfg copyConfig, w io.Writer) (_ []check, e
 		if conns > 1 {
 			c.name += fmt.Sprintf(" (×%.2f of 1 conn)", prodMedian[conns]/prodMedian[cfg.conns[0]])
 		}
-		if !c.met {
+		// Issue 8 asks for 90% of psql on one connection and for scaling
+		// until the database saturates with 4, read as keeping up with psql
+		// at the largest count; counts in between are shown, not judged.
+		if conns != cfg.conns[0] && conns != cfg.conns[len(cfg.conns)-1] {
+			c.info, c.target = true, "- (shown, not judged)"
+		}
+		if !c.met && !c.info {
 			c.why = fmt.Sprintf("on %d cores the client's CPU is taken from the database's backends: the producer used %.2f µs of CPU per row, "+
 				"psql %.2f µs (median); the producer's CPU profile is producer-cpu.pprof, perf/README.md says where it goes",
 				runtime.NumCPU(), median(prodCPU), median(psqlCPU))
