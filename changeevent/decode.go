@@ -54,6 +54,11 @@ type Decoder struct {
 	sp         fastjson.Parser // parses a schema seen for the first time
 	lastSchema []byte
 	lastCols   columns
+	// nested holds a payload or new schema inside one pair of brackets, so
+	// that it is parsed at the depth it has in the whole value: fastjson
+	// refuses values nested deeper than 300, and a part parsed alone would
+	// get one level more than the whole parse gives it.
+	nested []byte
 }
 
 // The form the JsonConverter writes a schema-wrapped value in: the schema
@@ -79,11 +84,27 @@ func NewDecoder(opts ...Option) *Decoder {
 // unchanged.
 func (d *Decoder) Decode(value []byte, ev *Event) error {
 	if payload, cols, ok := d.splitWrapped(value); ok {
-		if p, err := d.p.ParseBytes(payload); err == nil {
+		if p, ok := parseNested(&d.p, &d.nested, payload); ok {
 			return d.decodeWrapped(p, cols, nil, ev)
 		}
 	}
 	return d.decodeWhole(value, ev)
+}
+
+// parseNested parses part as the element of a one-element array built in
+// *buf, i.e. at depth 2, where a schema-wrapped value's schema and payload
+// sit; ok is false if it does not parse.
+func parseNested(p *fastjson.Parser, buf *[]byte, part []byte) (*fastjson.Value, bool) {
+	*buf = append(append(append((*buf)[:0], '['), part...), ']')
+	v, err := p.ParseBytes(*buf)
+	if err != nil {
+		return nil, false
+	}
+	a := v.GetArray()
+	if len(a) != 1 {
+		return nil, false
+	}
+	return a[0], true
 }
 
 // splitWrapped returns the payload bytes of a value in the JsonConverter's
@@ -91,7 +112,8 @@ func (d *Decoder) Decode(value []byte, ev *Event) error {
 // differs from the last one. It never decides a verdict: whatever it cannot
 // split (another key order, whitespace, a payload followed by more keys)
 // goes to decodeWhole, and so does a payload that does not parse alone, so
-// both paths judge every value alike (TestDecodeSplitMatchesWhole).
+// both paths judge every value alike (TestDecodeSplitMatchesWhole,
+// FuzzDecode).
 //
 // A schema's bytes followed by `,"payload":` are the whole schema value
 // only if they parse as one JSON value: a "payload" key nested in the
@@ -108,10 +130,11 @@ func (d *Decoder) splitWrapped(value []byte) (payload []byte, cols columns, ok b
 		if i < 0 {
 			return nil, cols, false
 		}
-		s, err := d.sp.ParseBytes(rest[:i])
-		if err != nil || s.Type() != fastjson.TypeObject {
+		s, ok := parseNested(&d.sp, &d.nested, rest[:i])
+		if !ok || s.Type() != fastjson.TypeObject {
 			return nil, cols, false
 		}
+		var err error
 		if d.lastCols, err = columnKinds(s); err != nil {
 			d.lastSchema = d.lastSchema[:0]
 			return nil, cols, false
@@ -339,7 +362,7 @@ func timestampUs(obj *fastjson.Value, prefix string) (int64, error) {
 	if ns, present, ok := optInt64(obj.Get("ts_ns")); !ok {
 		return 0, skip(ReasonBadValue, prefix+"ts_ns")
 	} else if present {
-		return floorDiv(ns, 1000), nil
+		return txn.FloorDiv(ns, 1000), nil
 	}
 	ms, present, ok := optInt64(obj.Get("ts_ms"))
 	if !ok {

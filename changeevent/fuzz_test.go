@@ -8,29 +8,35 @@ import (
 	"github.com/cdcbench/cdcbench/changeevent"
 )
 
-// FuzzDecode feeds arbitrary values to Decode. It must never panic, must
-// agree with a whole parse whatever its schema cache holds, must report
-// every failure as a *SkipError, and whatever it accepts must survive
-// a round trip through AppendValue unchanged.
+// FuzzDecode feeds arbitrary values to Decode, after warm has filled its
+// schema cache (a pair, so that a failure replays from its corpus entry
+// alone). Decode must never panic, must agree with a whole parse whatever
+// its cache holds, must report every failure as a *SkipError, and whatever
+// it accepts must survive a round trip through AppendValue unchanged.
 func FuzzDecode(f *testing.F) {
+	var seeds [][]byte
 	for _, value := range readFixtures(f) {
-		f.Add(value)
+		seeds = append(seeds, value)
 	}
 	src := relaySource()
 	value := changeevent.AppendValue(nil, &tx001, &src, 'c', 1767808119035456)
-	f.Add(value)
 	var w struct{ Payload json.RawMessage }
 	if err := json.Unmarshal(value, &w); err != nil {
 		f.Fatal(err)
 	}
-	f.Add([]byte(w.Payload))
-	f.Add([]byte(wrapped(preciseField(`"3"`), microField, bare(row(b64(2358730), `"2026-01-07T17:18:03.683652+01:00"`)))))
-	f.Add([]byte(bare(row(`{"scale":2,"value":"A5lh"}`, created001))))
+	seeds = append(seeds, value, []byte(w.Payload),
+		[]byte(wrapped(preciseField(`"3"`), microField, bare(row(b64(2358730), `"2026-01-07T17:18:03.683652+01:00"`)))),
+		[]byte(bare(row(`{"scale":2,"value":"A5lh"}`, created001))))
+	for _, s := range seeds {
+		f.Add(value, s)
+		f.Add(s, s)
+	}
 
-	d := changeevent.NewDecoder()
-	f.Fuzz(func(t *testing.T, value []byte) {
-		sameVerdict(t, d, value)
+	f.Fuzz(func(t *testing.T, warm, value []byte) {
+		d := changeevent.NewDecoder()
 		var ev changeevent.Event
+		_ = d.Decode(warm, &ev)
+		sameVerdict(t, d, value)
 		err := d.Decode(value, &ev)
 		if err != nil {
 			var se *changeevent.SkipError

@@ -32,10 +32,24 @@ func TestDecodeSplitMatchesWhole(t *testing.T) {
 	// A "payload" key inside the schema: the first `,"payload":` is not the split.
 	nested := strings.Replace(precise, `"connect.decimal.precision":"10"`, `"connect.decimal.precision":"10","x":{"a":1,"payload":2}`, 1)
 	schemaOnly, _, _ := strings.Cut(precise, `,"payload":`)
+	// deep nests a value n arrays deep inside the payload's after image
+	// or the schema: fastjson refuses depth past 300, and both paths must
+	// refuse (or accept) the same values.
+	deepPayload := func(n int) string {
+		return strings.TrimSuffix(precise, "}}") + `,"x":` + strings.Repeat("[", n) + "1" + strings.Repeat("]", n) + "}}"
+	}
+	deepSchema := func(n int) string {
+		return strings.Replace(precise, `"connect.decimal.precision":"10"`, `"connect.decimal.precision":"10","x":`+strings.Repeat("[", n)+"1"+strings.Repeat("]", n), 1)
+	}
+	var deep []string
+	for n := 294; n <= 300; n++ {
+		deep = append(deep, precise, deepPayload(n), deepSchema(n), deepSchema(n))
+	}
 	tests := []struct {
 		name   string
 		values []string
 	}{
+		{"nesting depth at fastjson's limit", deep},
 		{"same schema repeated", []string{precise, precise, precise}},
 		{"schema changes mid-stream", []string{precise, double, text, precise, double}},
 		{"payload key nested in the schema", []string{nested, nested, precise, nested}},

@@ -177,10 +177,14 @@ func ParseTimestamp(b []byte) (int64, error) {
 
 // AppendTimestamp appends µs since the epoch in PostgreSQL's text format,
 // the inverse of ParseTimestamp, so COPY text and the relay agree exactly.
-// It does the calendar arithmetic itself (years 0 to 9999): through
+// It does the calendar arithmetic itself for years 1 to 9999: through
 // time.Time's Date, Clock and AppendFormat this was over half of the
-// producer's CPU per row.
+// producer's CPU per row. Instants outside those years, which PostgreSQL
+// writes differently anyway, are formatted by the time package.
 func AppendTimestamp(dst []byte, micros int64) []byte {
+	if micros < minTimestampUs || micros > maxTimestampUs {
+		return time.UnixMicro(micros).UTC().AppendFormat(dst, "2006-01-02 15:04:05.000000")
+	}
 	secs, us := divMod(micros, 1_000_000)
 	days, sod := divMod(secs, 86_400)
 	y, m, d := civilDate(days)
@@ -204,14 +208,28 @@ func AppendTimestamp(dst []byte, micros int64) []byte {
 	return append(dst, b[:]...)
 }
 
-// divMod is floor division: the remainder is never negative, so instants
-// before the epoch fall on the right day.
-func divMod(a, b int64) (q, r int64) {
-	q, r = a/b, a%b
-	if r < 0 {
-		q, r = q-1, r+b
+// The instants AppendTimestamp formats itself: 0001-01-01 00:00:00 to
+// 9999-12-31 23:59:59.999999 UTC.
+const (
+	minTimestampUs = -62_135_596_800_000_000
+	maxTimestampUs = 253_402_300_799_999_999
+)
+
+// FloorDiv divides rounding toward negative infinity, so that instants
+// before 1970 fall on the earlier unit like later ones do (Go's / truncates
+// toward zero).
+func FloorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
 	}
-	return q, r
+	return q
+}
+
+// divMod is FloorDiv with its remainder, which is never negative for b > 0.
+func divMod(a, b int64) (q, r int64) {
+	q = FloorDiv(a, b)
+	return q, a - q*b
 }
 
 // civilDate converts days since 1970-01-01 to a proleptic Gregorian date

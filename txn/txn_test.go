@@ -1,6 +1,7 @@
 package txn_test
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -51,6 +52,10 @@ func TestAppendTimestampCalendar(t *testing.T) {
 	}
 	check(lo)
 	check(hi)
+	// Outside years 1 to 9999 the time package formats: no panic.
+	check(lo - 1)
+	check(hi + 1)
+	check(math.MinInt64 / 1000)
 }
 
 func TestAmount(t *testing.T) {
