@@ -174,6 +174,7 @@ func TestAgentDelayCalibrates(t *testing.T) {
 		if ag := b.Stages["agent"]; ag.P50 >= 40 {
 			t.Errorf("%s: without a delay the agent stage median is %.1f ms", b.Name, ag.P50)
 		}
+		t.Logf("%s: e2e p50 %.1f -> %.1f ms, agent stage p50 %.1f -> %.1f ms", s.Name, b.E2E.P50, s.E2E.P50, b.Stages["agent"].P50, s.Stages["agent"].P50)
 		if s.E2E.P50 <= b.E2E.P50 {
 			t.Errorf("%s: e2e median did not grow with the delay: %.1f -> %.1f ms", s.Name, b.E2E.P50, s.E2E.P50)
 		}

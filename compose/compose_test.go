@@ -422,8 +422,8 @@ func checkConnect(f file) []error {
 			errs = append(errs, fmt.Errorf("connect: CONNECT_%s_SCHEMAS_ENABLE = %q, want true", k, v))
 		}
 	}
-	if c := e["CONNECT_PRODUCER_COMPRESSION_TYPE"]; c != "lz4" {
-		errs = append(errs, fmt.Errorf("connect: CONNECT_PRODUCER_COMPRESSION_TYPE = %q, want lz4 as the relay produces", c))
+	if c := e["CONNECT_PRODUCER_COMPRESSION_TYPE"]; c != "snappy" {
+		errs = append(errs, fmt.Errorf("connect: CONNECT_PRODUCER_COMPRESSION_TYPE = %q, want snappy as the relay produces", c))
 	}
 	if e["CONNECT_LISTENERS"] != "http://0.0.0.0:8083" {
 		errs = append(errs, errors.New("connect: CONNECT_LISTENERS must be http://0.0.0.0:8083 for the health check on localhost"))

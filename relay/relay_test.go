@@ -104,9 +104,9 @@ func TestRelayEndToEnd(t *testing.T) {
 		if ev.Tx.ID != w.id || ev.Tx.AmountCents != w.cents || ev.Tx.CreatedAt != w.created || ev.Tx.UserID != w.user || ev.Op != 'c' {
 			t.Errorf("record %d = %+v, want %+v", i, ev.Tx, w)
 		}
-		const lz4 = 3 // the codec's number in a record batch's attributes
-		if c := rec.Attrs.CompressionType(); c != lz4 {
-			t.Errorf("record %d: compression type %d, want %d (lz4)", i, c, lz4)
+		const snappy = 2 // the codec's number in a record batch's attributes
+		if c := rec.Attrs.CompressionType(); c != snappy {
+			t.Errorf("record %d: compression type %d, want %d (snappy)", i, c, snappy)
 		}
 		if ev.SourceTsUs == 0 || ev.EventTsUs < ev.SourceTsUs || ev.LSN == 0 || ev.TxID == 0 {
 			t.Errorf("record %d: source block incomplete: %+v", i, ev)
