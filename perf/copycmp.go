@@ -198,10 +198,7 @@ func writeCopyScripts(dir string, wl producer.WorkloadConfig, batches int) ([]st
 	var buf []byte
 	for i := 0; i < batches; i++ {
 		b, conn := gen.Next(at, rows)
-		buf = buf[:0]
-		for j := range rows {
-			buf = producer.AppendCopyRow(buf, &rows[j])
-		}
+		buf = producer.AppendCopyRows(buf[:0], rows)
 		name := filepath.Join(dir, fmt.Sprintf("batch-%06d.tsv", b))
 		if err := os.WriteFile(name, buf, 0o644); err != nil {
 			return nil, fmt.Errorf("producer: %w", err)

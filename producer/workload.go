@@ -49,7 +49,9 @@ const velocityBurst = 6
 type Generator struct {
 	cfg     WorkloadConfig
 	rng     *rand.Rand
-	history map[int32]int32 // rows generated per user, for picking outlier victims
+	// history counts the rows generated per user (index: user id minus
+	// FirstUserID), for picking outlier victims; a slice, since ids are dense.
+	history []int32
 	n       int64
 	frauds  FraudCounts
 }
@@ -65,7 +67,7 @@ func NewGenerator(cfg WorkloadConfig) *Generator {
 	return &Generator{
 		cfg:     cfg,
 		rng:     rand.New(rand.NewPCG(cfg.Seed, 0x9e3779b97f4a7c15)),
-		history: make(map[int32]int32),
+		history: make([]int32, max(cfg.Users, cfg.Conns)),
 	}
 }
 
@@ -110,7 +112,7 @@ func (g *Generator) Next(atUs int64, rows []txn.Tx) (batch int64, conn int) {
 	for i := range rows {
 		rows[i].ID = id + int64(i)
 		rows[i].CreatedAt = atUs
-		g.history[rows[i].UserID]++
+		g.history[rows[i].UserID-FirstUserID]++
 	}
 	return batch, conn
 }
@@ -139,7 +141,7 @@ func (g *Generator) normal(tx *txn.Tx, user int32) {
 func (g *Generator) outlier(tx *txn.Tx, conn int) bool {
 	for try := 0; try < 8; try++ {
 		u := g.user(conn)
-		if g.history[u] >= 3 {
+		if g.history[u-FirstUserID] >= 3 {
 			g.normal(tx, u)
 			tx.AmountCents = 2500000 + g.rng.Int64N(2500001)
 			g.frauds.Outlier++
