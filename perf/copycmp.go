@@ -112,7 +112,10 @@ func compareCopy(ctx context.Context, cfg copyConfig, w io.Writer) (_ []check, e
 				} else {
 					r, err = runPsql(ctx, cfg.dsn, scripts)
 					r.wall -= overhead.wall
-					r.cpu -= time.Duration(len(scripts)) * overhead.cpu
+					// A short process's CPU time is counted in scheduler
+					// ticks, so the start-up estimate can exceed what a run
+					// was charged: never below zero.
+					r.cpu = max(0, r.cpu-time.Duration(len(scripts))*overhead.cpu)
 				}
 				if err != nil {
 					return nil, err
