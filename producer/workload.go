@@ -47,8 +47,8 @@ const velocityBurst = 6
 // order the agents and the oracle rely on. The same config yields the same
 // rows whatever the timing, so every path of a run gets the same workload.
 type Generator struct {
-	cfg     WorkloadConfig
-	rng     *rand.Rand
+	cfg WorkloadConfig
+	rng *rand.Rand
 	// history counts the rows generated per user (index: user id minus
 	// FirstUserID), for picking outlier victims; a slice, since ids are dense.
 	history []int32
