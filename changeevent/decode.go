@@ -362,7 +362,7 @@ func timestampUs(obj *fastjson.Value, prefix string) (int64, error) {
 	if ns, present, ok := optInt64(obj.Get("ts_ns")); !ok {
 		return 0, skip(ReasonBadValue, prefix+"ts_ns")
 	} else if present {
-		return txn.FloorDiv(ns, 1000), nil
+		return floorDiv(ns, 1000), nil
 	}
 	ms, present, ok := optInt64(obj.Get("ts_ms"))
 	if !ok {

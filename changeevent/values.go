@@ -236,7 +236,7 @@ func decodeCreatedAt(v *fastjson.Value, kind timeKind) (int64, error) {
 				return us, nil
 			}
 		case timeNano:
-			return txn.FloorDiv(n, 1000), nil
+			return floorDiv(n, 1000), nil
 		}
 	case fastjson.TypeString:
 		if kind == timeAuto || kind == timeZoned {
@@ -338,6 +338,16 @@ func parseSmallInt(b []byte) (int64, bool) {
 		n = -n
 	}
 	return n, true
+}
+
+// floorDiv divides rounding toward negative infinity, so that instants
+// before 1970 truncate to the earlier µs like positive ones do.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
 }
 
 // mul1000 multiplies by 1000, reporting overflow.

@@ -177,84 +177,8 @@ func ParseTimestamp(b []byte) (int64, error) {
 
 // AppendTimestamp appends µs since the epoch in PostgreSQL's text format,
 // the inverse of ParseTimestamp, so COPY text and the relay agree exactly.
-// It does the calendar arithmetic itself for years 1 to 9999: through
-// time.Time's Date, Clock and AppendFormat this was over half of the
-// producer's CPU per row. Instants outside those years, which PostgreSQL
-// writes differently anyway, are formatted by the time package.
+// The producer calls it once per batch (its rows share created_at), so the
+// time package's formatting costs nothing worth hand-writing.
 func AppendTimestamp(dst []byte, micros int64) []byte {
-	if micros < minTimestampUs || micros > maxTimestampUs {
-		return time.UnixMicro(micros).UTC().AppendFormat(dst, "2006-01-02 15:04:05.000000")
-	}
-	secs, us := divMod(micros, 1_000_000)
-	days, sod := divMod(secs, 86_400)
-	y, m, d := civilDate(days)
-	var b [26]byte
-	put2(b[0:], int(y/100))
-	put2(b[2:], int(y%100))
-	b[4] = '-'
-	put2(b[5:], m)
-	b[7] = '-'
-	put2(b[8:], d)
-	b[10] = ' '
-	put2(b[11:], int(sod/3600))
-	b[13] = ':'
-	put2(b[14:], int(sod/60%60))
-	b[16] = ':'
-	put2(b[17:], int(sod%60))
-	b[19] = '.'
-	put2(b[20:], int(us/10_000))
-	put2(b[22:], int(us/100%100))
-	put2(b[24:], int(us%100))
-	return append(dst, b[:]...)
-}
-
-// The instants AppendTimestamp formats itself: 0001-01-01 00:00:00 to
-// 9999-12-31 23:59:59.999999 UTC.
-const (
-	minTimestampUs = -62_135_596_800_000_000
-	maxTimestampUs = 253_402_300_799_999_999
-)
-
-// FloorDiv divides rounding toward negative infinity, so that instants
-// before 1970 fall on the earlier unit like later ones do (Go's / truncates
-// toward zero).
-func FloorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
-}
-
-// divMod is FloorDiv with its remainder, which is never negative for b > 0.
-func divMod(a, b int64) (q, r int64) {
-	q = FloorDiv(a, b)
-	return q, a - q*b
-}
-
-// civilDate converts days since 1970-01-01 to a proleptic Gregorian date
-// (Howard Hinnant's days_from_civil inverse).
-func civilDate(days int64) (year int64, month, day int) {
-	era, doe := divMod(days+719_468, 146_097)
-	yoe := (doe - doe/1460 + doe/36_524 - doe/146_096) / 365
-	doy := doe - (365*yoe + yoe/4 - yoe/100)
-	mp := (5*doy + 2) / 153
-	day = int(doy - (153*mp+2)/5 + 1)
-	month = int(mp + 3)
-	if month > 12 {
-		month -= 12
-	}
-	year = yoe + era*400
-	if month <= 2 {
-		year++
-	}
-	return year, month, day
-}
-
-// put2 writes v (0 to 99) as two digits.
-func put2(b []byte, v int) {
-	const digits = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
-		"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
-		"8081828384858687888990919293949596979899"
-	b[0], b[1] = digits[2*v], digits[2*v+1]
+	return time.UnixMicro(micros).UTC().AppendFormat(dst, "2006-01-02 15:04:05.000000")
 }

@@ -1,8 +1,6 @@
 package txn_test
 
 import (
-	"math"
-	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -26,36 +24,6 @@ func TestTimestampRoundTrip(t *testing.T) {
 			t.Errorf("ParseTimestamp(%q) accepted", bad)
 		}
 	}
-}
-
-// TestAppendTimestampCalendar checks the hand-written calendar against the
-// time package over instants spread across years 1 to 9999, both sides of
-// every month end and of the epoch.
-func TestAppendTimestampCalendar(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	lo, hi := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro(), time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC).UnixMicro()
-	check := func(us int64) {
-		if got, want := string(txn.AppendTimestamp(nil, us)), time.UnixMicro(us).UTC().Format("2006-01-02 15:04:05.000000"); got != want {
-			t.Fatalf("AppendTimestamp(%d) = %q, want %q", us, got, want)
-		}
-	}
-	for range 100_000 {
-		check(lo + rng.Int64N(hi-lo+1))
-	}
-	for y := 1899; y <= 2101; y++ {
-		for m := time.January; m <= time.December; m++ {
-			end := time.Date(y, m+1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
-			for _, d := range []int64{-1, 0, 1} {
-				check(end + d)
-			}
-		}
-	}
-	check(lo)
-	check(hi)
-	// Outside years 1 to 9999 the time package formats: no panic.
-	check(lo - 1)
-	check(hi + 1)
-	check(math.MinInt64 / 1000)
 }
 
 func TestAmount(t *testing.T) {
@@ -106,13 +74,4 @@ func itoa(v int64) string {
 		b = append([]byte{byte('0' + v%10)}, b...)
 	}
 	return string(b)
-}
-
-func BenchmarkAppendTimestamp(b *testing.B) {
-	buf := make([]byte, 0, 32)
-	us := int64(1767806283683652)
-	for b.Loop() {
-		buf = txn.AppendTimestamp(buf[:0], us)
-		us += 137
-	}
 }
