@@ -167,12 +167,7 @@ func (d *Decoder) decodeWhole(value []byte, ev *Event) error {
 	// {"schema":..., "payload":...}; without it the envelope is the top level.
 	p, s := root.Get("payload"), root.Get("schema")
 	if p == nil || s == nil {
-		var e Event
-		if err := d.decodeEnvelope(root, columns{scale: 2}, nil, &e); err != nil {
-			return err
-		}
-		*ev = e
-		return nil
+		return d.decodeEnvelope(root, noSchema, nil, ev)
 	}
 	var schema *fastjson.Value
 	if s.Type() == fastjson.TypeObject {
@@ -192,18 +187,15 @@ func (d *Decoder) decodeWrapped(payload *fastjson.Value, cols columns, colsErr e
 	default:
 		return skip(ReasonNoPayload, "payload is a "+payload.Type().String())
 	}
-	var e Event
-	if err := d.decodeEnvelope(payload, cols, colsErr, &e); err != nil {
-		return err
-	}
-	*ev = e
-	return nil
+	return d.decodeEnvelope(payload, cols, colsErr, ev)
 }
 
 // decodeEnvelope checks op and table before looking at the row, so that
 // other tables' events, whatever their shape, skip as other_table; only then
-// does a schema that could not be read (colsErr) count.
-func (d *Decoder) decodeEnvelope(payload *fastjson.Value, cols columns, colsErr error, e *Event) error {
+// does a schema that could not be read (colsErr) count. ev is written only
+// on success.
+func (d *Decoder) decodeEnvelope(payload *fastjson.Value, cols columns, colsErr error, ev *Event) error {
+	var e Event
 	opv := payload.Get("op")
 	if opv == nil {
 		if payload.Get("status") != nil {
@@ -258,7 +250,11 @@ func (d *Decoder) decodeEnvelope(payload *fastjson.Value, cols columns, colsErr 
 	if colsErr != nil {
 		return colsErr
 	}
-	return decodeRow(after, cols, &e.Tx)
+	if err := decodeRow(after, cols, &e.Tx); err != nil {
+		return err
+	}
+	*ev = e
+	return nil
 }
 
 // checkTable compares source.table (and source.schema when present) with the

@@ -43,11 +43,15 @@ type columns struct {
 	created timeKind
 }
 
+// noSchema is what the columns are without a schema: the JSON types decide,
+// and a precise decimal has numeric(10,2)'s scale.
+var noSchema = columns{scale: 2}
+
 // columnKinds walks schema.fields[field=after].fields; a nil schema says
 // nothing (the JSON types decide). The Decoder keeps its result for as long
 // as the schema's bytes stay the same.
 func columnKinds(schema *fastjson.Value) (columns, error) {
-	cols := columns{scale: 2}
+	cols := noSchema
 	if schema == nil {
 		return cols, nil
 	}
