@@ -70,6 +70,8 @@ func (l *intervalLog) rotate(path string, names []string, sets []*recorder.Set, 
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	p99 := make([]float64, len(sets))
+	base := l.w.BaseTime()
+	startMs, endMs := from.UnixMilli()-base, to.UnixMilli()-base
 	for i, s := range sets {
 		p99[i] = -1
 		err := s.Rotate(func(st recorder.Stage, h *hdrhistogram.Histogram) error {
@@ -77,8 +79,7 @@ func (l *intervalLog) rotate(path string, names []string, sets []*recorder.Set, 
 				p99[i] = float64(h.ValueAtQuantile(99)) / 1000
 			}
 			var err error
-			base := l.w.BaseTime()
-			l.line, err = l.enc.appendLine(l.line[:0], path+"/"+names[i]+"/"+st.String(), from.UnixMilli()-base, to.UnixMilli()-base, h)
+			l.line, err = l.enc.appendLine(l.line[:0], path+"/"+names[i]+"/"+st.String(), startMs, endMs, h)
 			if err != nil {
 				return err
 			}
