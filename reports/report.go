@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode"
 
+	"gonum.org/v1/plot"
+
 	"github.com/cdcbench/cdcbench/bench"
 )
 
@@ -125,6 +127,16 @@ func (r *run) slug() string {
 // drawCharts writes r's charts into dir and records them for the markdown.
 func (r *run) drawCharts(dir string) error {
 	link := strings.ReplaceAll(filepath.Base(dir), " ", "%20") + "/"
+	// add writes p as dir/<slug>-<kind>.svg and records it, linked from
+	// the markdown beside dir.
+	add := func(kind string, p *plot.Plot, title, read string) error {
+		name := r.slug() + "-" + kind + ".svg"
+		if err := saveSVG(p, filepath.Join(dir, name)); err != nil {
+			return err
+		}
+		r.charts = append(r.charts, chart{file: link + name, title: title, read: read})
+		return nil
+	}
 	faultNote := ""
 	for _, path := range r.res.Paths {
 		if len(faultSpans(path, 0)) > 0 {
@@ -136,12 +148,10 @@ func (r *run) drawCharts(dir string) error {
 		if err != nil {
 			return err
 		}
-		name := r.slug() + "-rate.svg"
-		if err := saveSVG(p, filepath.Join(dir, name)); err != nil {
+		if err := add("rate", p, "Offered and committed rows per second",
+			"the dashed line is the schedule, each solid line what one path's producer got committed; a solid line below the dashed one means the producer could not keep up, and every latency figure of that stretch is suspect."+faultNote); err != nil {
 			return err
 		}
-		r.charts = append(r.charts, chart{file: link + name, title: "Offered and committed rows per second",
-			read: "the dashed line is the schedule, each solid line what one path's producer got committed; a solid line below the dashed one means the producer could not keep up, and every latency figure of that stretch is suspect." + faultNote})
 	}
 	if len(r.e2e) == 0 {
 		return nil
@@ -150,12 +160,10 @@ func (r *run) drawCharts(dir string) error {
 	if err != nil {
 		return err
 	}
-	name := r.slug() + "-percentiles.svg"
-	if err := saveSVG(p, filepath.Join(dir, name)); err != nil {
+	if err := add("percentiles", p, "End-to-end latency by percentile",
+		"each line is one path x agent over the whole measured window, the x axis stretched towards the tail (90%, 99%, 99.9%, …) as HdrHistogram's plotter draws it; a line that bends up steeply at the right has a heavy tail."); err != nil {
 		return err
 	}
-	r.charts = append(r.charts, chart{file: link + name, title: "End-to-end latency by percentile",
-		read: "each line is one path x agent over the whole measured window, the x axis stretched towards the tail (90%, 99%, 99.9%, …) as HdrHistogram's plotter draws it; a line that bends up steeply at the right has a heavy tail."})
 	for _, path := range r.res.Paths {
 		var series []*tagSeries
 		for _, s := range r.e2e {
@@ -170,12 +178,10 @@ func (r *run) drawCharts(dir string) error {
 		if err != nil {
 			return err
 		}
-		name := r.slug() + "-latency-" + path.Name + ".svg"
-		if err := saveSVG(p, filepath.Join(dir, name)); err != nil {
+		if err := add("latency-"+path.Name, p, "End-to-end latency over time: "+path.Name,
+			"one point per one-second interval: thick = p50, dashed = p99, dotted = max of that interval; a rise that outlasts a burst or a fault in the rate chart is a backlog draining."+faultNote); err != nil {
 			return err
 		}
-		r.charts = append(r.charts, chart{file: link + name, title: "End-to-end latency over time: " + path.Name,
-			read: "one point per one-second interval: thick = p50, dashed = p99, dotted = max of that interval; a rise that outlasts a burst or a fault in the rate chart is a backlog draining." + faultNote})
 	}
 	return nil
 }
