@@ -163,12 +163,11 @@ func Start(ctx context.Context, opts Options) (_ Stack, err error) {
 // the change topic gets the scenario's partitions. Existing topics are left
 // as they are.
 func ensureTopics(ctx context.Context, brokers []string, partitions int) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	adm, err := newAdmin(brokers)
 	if err != nil {
-		return fmt.Errorf("stack: kafka: %w", err)
+		return err
 	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
+	defer adm.Close()
 	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	for topic, n := range map[string]int{ChangeTopic: partitions, AlertTopic: 1} {
@@ -205,6 +204,16 @@ func checkPostgres(ctx context.Context, dsn string) (string, error) {
 		return "", fmt.Errorf("stack: %s has wal_level=%s; logical replication needs wal_level=logical (ALTER SYSTEM SET wal_level = logical, then restart the server)", where, level)
 	}
 	return version, nil
+}
+
+// newAdmin returns a Kafka admin client for brokers; its Close closes the
+// client under it.
+func newAdmin(brokers []string) (*kadm.Client, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return nil, fmt.Errorf("stack: kafka: %w", err)
+	}
+	return kadm.NewClient(cl), nil
 }
 
 // checkKafka dials the first reachable broker.

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // trimEvery is how often the in-process broker drops what every consumer
@@ -20,12 +19,11 @@ const trimEvery = 5 * time.Second
 // broker holds what the slowest group has yet to commit. A partition some
 // group has no commit for is left alone: that group may still need it.
 func trimRead(ctx context.Context, brokers []string) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	adm, err := newAdmin(brokers)
 	if err != nil {
 		return
 	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
+	defer adm.Close()
 	t := time.NewTicker(trimEvery)
 	defer t.Stop()
 	for {
@@ -76,12 +74,11 @@ func committedByAll(ctx context.Context, adm *kadm.Client) kadm.Offsets {
 // DeleteGroups removes the consumer groups whose names start with prefix:
 // a run's groups are its own, and a real cluster should not collect them.
 func DeleteGroups(ctx context.Context, brokers []string, prefix string) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	adm, err := newAdmin(brokers)
 	if err != nil {
-		return fmt.Errorf("stack: kafka: %w", err)
+		return err
 	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
+	defer adm.Close()
 	listed, err := adm.ListGroups(ctx)
 	if err != nil {
 		return fmt.Errorf("stack: list groups: %w", err)
