@@ -33,7 +33,7 @@ test: ## unit and integration tests (installs PostgreSQL with apt-get if missing
 	@scripts/ensure-postgres.sh
 	@scripts/check.sh
 	$(GO) test -race -count=1 -timeout 20m ./...
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 20s ./changeevent
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 20s ./internal/changeevent
 
 .PHONY: lint
 lint: ## gofmt, go vet and staticcheck
@@ -41,13 +41,13 @@ lint: ## gofmt, go vet and staticcheck
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 .PHONY: perf
-perf: ## the harness's own overhead: hot-path micro-benchmarks, then producer, relay, CPU and start-up beside psql and pg_recvlogical (perf/README.md)
+perf: ## the harness's own overhead: hot-path micro-benchmarks, then producer, relay, CPU and start-up beside psql and pg_recvlogical (cmd/perf/README.md)
 	@scripts/ensure-postgres.sh
 	@set -eo pipefail; out=results/perf-$$(date -u +%Y%m%dT%H%M%SZ); mkdir -p $$out; \
-	echo "$(GO) test -run '^\$$' -bench . -benchmem -cpu 1 ./changeevent ./agents ./recorder | tee $$out/bench.txt"; \
-	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./changeevent ./agents ./recorder | tee $$out/bench.txt; \
-	echo "$(GO) run ./perf -bench $$out/bench.txt -out $$out"; \
-	$(GO) run ./perf -bench $$out/bench.txt -out $$out
+	echo "$(GO) test -run '^\$$' -bench . -benchmem -cpu 1 ./internal/changeevent ./agents ./internal/recorder | tee $$out/bench.txt"; \
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./internal/changeevent ./agents ./internal/recorder | tee $$out/bench.txt; \
+	echo "$(GO) run ./cmd/perf -bench $$out/bench.txt -out $$out"; \
+	$(GO) run ./cmd/perf -bench $$out/bench.txt -out $$out
 
 .PHONY: clean
 clean: ## remove build output

@@ -7,7 +7,7 @@ package agents
 import (
 	"fmt"
 
-	"github.com/cdcbench/cdcbench/txn"
+	"github.com/cdcbench/cdcbench/internal/txn"
 )
 
 // Detector judges transactions one at a time, in per-user order. A Detector
@@ -20,7 +20,7 @@ type Detector interface {
 	// Observe updates the detector's state with tx and reports whether tx
 	// raises an alert. It must not allocate once a user's state exists,
 	// because it runs for every event on the hot path.
-	Observe(tx *txn.Tx) (Alert, bool)
+	Observe(tx *txn.Row) (Alert, bool)
 }
 
 // Alert is a detector's verdict on one transaction. It is a plain value so

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/cdcbench/cdcbench/agents"
-	"github.com/cdcbench/cdcbench/txn"
+	"github.com/cdcbench/cdcbench/internal/txn"
 )
 
 type step struct {
@@ -20,7 +20,7 @@ type step struct {
 func run(t *testing.T, d agents.Detector, steps []step) {
 	t.Helper()
 	for i, s := range steps {
-		tx := txn.Tx{ID: int64(i + 1), UserID: s.user, AmountCents: s.cents, CreatedAt: s.atSec * 1e6, Card: s.card}
+		tx := txn.Row{ID: int64(i + 1), UserID: s.user, AmountCents: s.cents, CreatedAt: s.atSec * 1e6, Card: s.card}
 		a, got := d.Observe(&tx)
 		if got != s.alert {
 			t.Fatalf("step %d (%+v): alert = %v, want %v", i, s, got, s.alert)
@@ -156,7 +156,7 @@ func BenchmarkObserve(b *testing.B) {
 	for _, name := range agents.Names {
 		b.Run(name, func(b *testing.B) {
 			d, _ := agents.New(name, cfg)
-			tx := txn.Tx{Card: txn.CardVisa}
+			tx := txn.Row{Card: txn.CardVisa}
 			// Warm every user's state so the loop measures steady state.
 			for u := int32(0); u < 9000; u++ {
 				tx.UserID = u

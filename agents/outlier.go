@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/cdcbench/cdcbench/txn"
+	"github.com/cdcbench/cdcbench/internal/txn"
 )
 
 // OutlierName is agent 1's name.
@@ -83,7 +83,7 @@ func (o *Outlier) Name() string { return OutlierName }
 func (o *Outlier) Users() int { return len(o.users) }
 
 // Observe implements Detector.
-func (o *Outlier) Observe(tx *txn.Tx) (Alert, bool) {
+func (o *Outlier) Observe(tx *txn.Row) (Alert, bool) {
 	r := o.users[tx.UserID]
 	if r == nil {
 		r = &amountRing{amounts: make([]int64, 0, min(o.cfg.MinHistory+1, o.cfg.History))}
@@ -99,7 +99,7 @@ func (o *Outlier) Observe(tx *txn.Tx) (Alert, bool) {
 	return alert, raised
 }
 
-func (o *Outlier) judge(tx *txn.Tx, hist []int64) (Alert, bool) {
+func (o *Outlier) judge(tx *txn.Row, hist []int64) (Alert, bool) {
 	if len(hist) < o.cfg.MinHistory || tx.AmountCents <= o.cfg.MinAmount {
 		return Alert{}, false
 	}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/cdcbench/cdcbench/txn"
+	"github.com/cdcbench/cdcbench/internal/txn"
 )
 
 // VelocityName is agent 2's name.
@@ -71,7 +71,7 @@ func (v *Velocity) Users() int { return len(v.users) }
 
 // Observe implements Detector. The count includes tx itself: the sixth
 // transaction within 60 s is the first to score.
-func (v *Velocity) Observe(tx *txn.Tx) (Alert, bool) {
+func (v *Velocity) Observe(tx *txn.Row) (Alert, bool) {
 	ts := v.users[tx.UserID]
 	if ts == nil {
 		s := make([]int64, 0, 4)

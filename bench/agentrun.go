@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/cdcbench/cdcbench/agents"
+	"github.com/cdcbench/cdcbench/internal/recorder"
+	"github.com/cdcbench/cdcbench/internal/source"
 	"github.com/cdcbench/cdcbench/producer"
-	"github.com/cdcbench/cdcbench/recorder"
-	"github.com/cdcbench/cdcbench/source"
 )
 
 // agentRun is one agent on one path: it sits between a Source and a

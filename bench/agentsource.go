@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cdcbench/cdcbench/source"
+	"github.com/cdcbench/cdcbench/internal/source"
 )
 
 // agentSource runs one agent's instances, each a Source with its own

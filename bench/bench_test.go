@@ -11,10 +11,10 @@ import (
 
 	"github.com/cdcbench/cdcbench/agents"
 	"github.com/cdcbench/cdcbench/bench"
-	"github.com/cdcbench/cdcbench/pgcluster"
+	"github.com/cdcbench/cdcbench/internal/pgcluster"
+	"github.com/cdcbench/cdcbench/internal/schedule"
+	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/scenarios"
-	"github.com/cdcbench/cdcbench/schedule"
-	"github.com/cdcbench/cdcbench/stack"
 )
 
 // startStack brings up the embedded stack: a real private PostgreSQL cluster

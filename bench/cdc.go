@@ -13,8 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/cdcbench/cdcbench/relay"
-	"github.com/cdcbench/cdcbench/stack"
+	"github.com/cdcbench/cdcbench/internal/relay"
+	"github.com/cdcbench/cdcbench/internal/stack"
 )
 
 // cdcPath is the built-in CDC path on a stack: a publication for the table,

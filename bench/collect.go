@@ -11,8 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcbench/cdcbench/agents"
-	"github.com/cdcbench/cdcbench/recorder"
-	"github.com/cdcbench/cdcbench/stack"
+	"github.com/cdcbench/cdcbench/internal/recorder"
+	"github.com/cdcbench/cdcbench/internal/stack"
 )
 
 // CollectorClock names the clock external agents' alerts are timed on.

@@ -8,9 +8,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/cdcbench/cdcbench/connect"
-	"github.com/cdcbench/cdcbench/relay"
-	"github.com/cdcbench/cdcbench/stack"
+	"github.com/cdcbench/cdcbench/internal/connect"
+	"github.com/cdcbench/cdcbench/internal/relay"
+	"github.com/cdcbench/cdcbench/internal/stack"
 )
 
 // CDC kinds: which change-data-capture path a run measures.

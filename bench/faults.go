@@ -9,8 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/scenarios"
-	"github.com/cdcbench/cdcbench/stack"
 )
 
 // FaultResult is what one injected fault did to a path.

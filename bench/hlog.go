@@ -14,7 +14,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
-	"github.com/cdcbench/cdcbench/recorder"
+	"github.com/cdcbench/cdcbench/internal/recorder"
 )
 
 // HlogFile is the run's interval histogram log, in HdrHistogram's log

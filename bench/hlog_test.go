@@ -11,7 +11,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
-	"github.com/cdcbench/cdcbench/recorder"
+	"github.com/cdcbench/cdcbench/internal/recorder"
 )
 
 // rawPayload undoes the base64 and zlib layers of a V2 compressed histogram.

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/cdcbench/cdcbench/agents"
-	"github.com/cdcbench/cdcbench/recorder"
+	"github.com/cdcbench/cdcbench/internal/recorder"
+	"github.com/cdcbench/cdcbench/internal/txn"
 	"github.com/cdcbench/cdcbench/scenarios"
-	"github.com/cdcbench/cdcbench/txn"
 )
 
 func TestDiffAlerts(t *testing.T) {
@@ -44,9 +44,9 @@ func TestOracle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rows []txn.Tx
+	var rows []txn.Row
 	add := func(cents int64) {
-		rows = append(rows, txn.Tx{ID: int64(len(rows) + 2), UserID: 7, AmountCents: cents, CreatedAt: int64(len(rows)) * 1e6, Card: txn.CardVisa})
+		rows = append(rows, txn.Row{ID: int64(len(rows) + 2), UserID: 7, AmountCents: cents, CreatedAt: int64(len(rows)) * 1e6, Card: txn.CardVisa})
 	}
 	for _, c := range []int64{1000, 1000, 1000, 90000, 1000, 1000, 1000, 1000, 1000, 450000} {
 		add(c)

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cdcbench/cdcbench/recorder"
+	"github.com/cdcbench/cdcbench/internal/recorder"
 )
 
 func TestKnee(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"sort"
 
 	"github.com/cdcbench/cdcbench/agents"
-	"github.com/cdcbench/cdcbench/txn"
+	"github.com/cdcbench/cdcbench/internal/txn"
 )
 
 // oracle is the ground truth: the same detectors run over the produced rows
@@ -30,7 +30,7 @@ func newOracle(cfg agents.Config) (*oracle, error) {
 }
 
 // observe runs every detector over a batch.
-func (o *oracle) observe(rows []txn.Tx) {
+func (o *oracle) observe(rows []txn.Row) {
 	for i := range rows {
 		for k, d := range o.dets {
 			if a, ok := d.Observe(&rows[i]); ok {

@@ -8,13 +8,13 @@ import (
 	"time"
 
 	"github.com/cdcbench/cdcbench/agents"
-	"github.com/cdcbench/cdcbench/dbcost"
+	"github.com/cdcbench/cdcbench/internal/dbcost"
+	"github.com/cdcbench/cdcbench/internal/recorder"
+	"github.com/cdcbench/cdcbench/internal/source"
+	"github.com/cdcbench/cdcbench/internal/stack"
+	"github.com/cdcbench/cdcbench/internal/txn"
 	"github.com/cdcbench/cdcbench/producer"
-	"github.com/cdcbench/cdcbench/recorder"
 	"github.com/cdcbench/cdcbench/scenarios"
-	"github.com/cdcbench/cdcbench/source"
-	"github.com/cdcbench/cdcbench/stack"
-	"github.com/cdcbench/cdcbench/txn"
 )
 
 // probeTimeout bounds the wait for the probe row: a consumer group's first
@@ -202,7 +202,7 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 	var perr error
 	go func() {
 		defer close(prodDone)
-		pst, perr = prod.Run(pctx, start, func(_ int64, rows []txn.Tx) {
+		pst, perr = prod.Run(pctx, start, func(_ int64, rows []txn.Row) {
 			orc.observe(rows)
 			lastID.Store(rows[len(rows)-1].ID)
 			sec := int((rows[0].CreatedAt - start.UnixMicro()) / 1e6)

@@ -12,8 +12,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/cdcbench/cdcbench/agents"
+	"github.com/cdcbench/cdcbench/internal/schedule"
 	"github.com/cdcbench/cdcbench/scenarios"
-	"github.com/cdcbench/cdcbench/schedule"
 )
 
 // Plan is what a run needs from a scenario, in the units the code uses. The

@@ -7,10 +7,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/cdcbench/cdcbench/dbcost"
+	"github.com/cdcbench/cdcbench/internal/dbcost"
+	"github.com/cdcbench/cdcbench/internal/recorder"
+	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/producer"
-	"github.com/cdcbench/cdcbench/recorder"
-	"github.com/cdcbench/cdcbench/stack"
 )
 
 // SchemaVersion is result.json's schema version; reports/README.md documents

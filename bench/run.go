@@ -17,10 +17,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cdcbench/cdcbench/internal/recorder"
+	"github.com/cdcbench/cdcbench/internal/stack"
+	"github.com/cdcbench/cdcbench/internal/txn"
 	"github.com/cdcbench/cdcbench/producer"
-	"github.com/cdcbench/cdcbench/recorder"
-	"github.com/cdcbench/cdcbench/stack"
-	"github.com/cdcbench/cdcbench/txn"
 )
 
 // Config is one run.
@@ -263,7 +263,7 @@ func resetTable(ctx context.Context, conn *pgx.Conn, publication string, dropExi
 // insertProbe writes the probe row that must reach every agent before the
 // workload starts: it proves the path is connected end to end.
 func insertProbe(ctx context.Context, conn *pgx.Conn) error {
-	probe := txn.Tx{ID: producer.ProbeID, UserID: producer.ProbeUserID, AmountCents: 100, Card: txn.CardVisa, MerchantID: 1,
+	probe := txn.Row{ID: producer.ProbeID, UserID: producer.ProbeUserID, AmountCents: 100, Card: txn.CardVisa, MerchantID: 1,
 		CreatedAt: time.Now().UnixMicro()}
 	_, err := conn.Exec(ctx, "INSERT INTO transactions ("+strings.Join(producer.Columns, ", ")+") VALUES ($1, $2, $3::numeric, $4, $5, $6)",
 		probe.ID, probe.UserID, string(txn.AppendAmount(nil, probe.AmountCents)), probe.Card.String(), probe.MerchantID, probe.Created())

@@ -16,8 +16,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/cdcbench/cdcbench/schedule"
-	"github.com/cdcbench/cdcbench/txn"
+	"github.com/cdcbench/cdcbench/internal/schedule"
+	"github.com/cdcbench/cdcbench/internal/txn"
 )
 
 // Insert methods.
@@ -115,19 +115,19 @@ type Stats struct {
 type job struct {
 	batch    int64
 	intended time.Time
-	rows     *[]txn.Tx // pooled
+	rows     *[]txn.Row // pooled
 }
 
 // Run sends the schedule's batches from start on, open loop, and returns when
 // every batch is committed, ctx ends, or a write fails. onBatch, if not nil,
 // sees every batch's rows as generated (in batch order, before they are sent)
 // and must not keep them.
-func (p *Producer) Run(ctx context.Context, start time.Time, onBatch func(batch int64, rows []txn.Tx)) (Stats, error) {
+func (p *Producer) Run(ctx context.Context, start time.Time, onBatch func(batch int64, rows []txn.Row)) (Stats, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var st Stats
 	var maxLag, reconnects atomic.Int64
-	pool := sync.Pool{New: func() any { rows := make([]txn.Tx, p.cfg.Workload.BatchSize); return &rows }}
+	pool := sync.Pool{New: func() any { rows := make([]txn.Row, p.cfg.Workload.BatchSize); return &rows }}
 	queues := make([]chan job, len(p.conns))
 	var wg sync.WaitGroup
 	for i, c := range p.conns {
@@ -167,7 +167,7 @@ loop:
 		if !sleepUntil(ctx, timer, due) {
 			break loop
 		}
-		rows := pool.Get().(*[]txn.Tx)
+		rows := pool.Get().(*[]txn.Row)
 		batch, conn := gen.Next(due.UnixMicro(), *rows)
 		if onBatch != nil {
 			onBatch(batch, *rows)
@@ -240,7 +240,7 @@ const reconnectFor = 30 * time.Second
 // (a restart, pg_terminate_backend), reconnects and writes it again, as a
 // production writer would. A batch whose commit landed before the drop
 // fails the retry on its primary key, which means it is in: done.
-func (p *Producer) writeRetrying(ctx context.Context, w *writer, rows []txn.Tx, reconnects *atomic.Int64) error {
+func (p *Producer) writeRetrying(ctx context.Context, w *writer, rows []txn.Row, reconnects *atomic.Int64) error {
 	err := w.write(ctx, rows)
 	deadline := time.Now().Add(reconnectFor)
 	for err != nil && connLost(w.conn, err) && ctx.Err() == nil && time.Now().Before(deadline) {
@@ -289,7 +289,7 @@ type writer struct {
 	sql    string
 }
 
-func (w *writer) write(ctx context.Context, rows []txn.Tx) error {
+func (w *writer) write(ctx context.Context, rows []txn.Row) error {
 	if w.insert == InsertValues {
 		return w.values(ctx, rows)
 	}
@@ -298,7 +298,7 @@ func (w *writer) write(ctx context.Context, rows []txn.Tx) error {
 
 // copy sends the batch as one COPY in text format, in its own implicit
 // transaction: the commit ack is COPY's completion.
-func (w *writer) copy(ctx context.Context, rows []txn.Tx) error {
+func (w *writer) copy(ctx context.Context, rows []txn.Row) error {
 	if w.buf == nil {
 		w.buf = new(bytes.Buffer)
 	}
@@ -315,7 +315,7 @@ func (w *writer) copy(ctx context.Context, rows []txn.Tx) error {
 }
 
 // values sends the batch as one prepared multi-row INSERT.
-func (w *writer) values(ctx context.Context, rows []txn.Tx) error {
+func (w *writer) values(ctx context.Context, rows []txn.Row) error {
 	if w.sql == "" || cap(w.args) != len(rows)*len(Columns) {
 		w.sql = ValuesSQL(len(rows))
 		w.args = make([]any, 0, len(rows)*len(Columns))
@@ -358,7 +358,7 @@ func ValuesSQL(n int) string {
 // batch share created_at (the batch's intended send time), so a timestamp
 // is formatted once and copied while it repeats: formatting is part of the
 // producer's CPU per row, which perf holds against psql's.
-func AppendCopyRows(b []byte, rows []txn.Tx) []byte {
+func AppendCopyRows(b []byte, rows []txn.Row) []byte {
 	var tsBuf [32]byte
 	var ts []byte
 	for i := range rows {

@@ -7,7 +7,7 @@ package producer
 import (
 	"math/rand/v2"
 
-	"github.com/cdcbench/cdcbench/txn"
+	"github.com/cdcbench/cdcbench/internal/txn"
 )
 
 // Row ids. The producer assigns ids itself so that every path of a run sees
@@ -88,7 +88,7 @@ func BatchOf(id int64, batchSize int) int64 {
 // Next fills rows (len BatchSize) with the next batch, created at atUs (µs
 // since the epoch, the batch's intended send time), and returns the batch
 // number and the connection it belongs to.
-func (g *Generator) Next(atUs int64, rows []txn.Tx) (batch int64, conn int) {
+func (g *Generator) Next(atUs int64, rows []txn.Row) (batch int64, conn int) {
 	batch = g.n
 	g.n++
 	conn = int(batch % int64(g.cfg.Conns))
@@ -127,7 +127,7 @@ func (g *Generator) user(conn int) int32 {
 	return int32(FirstUserID + conn + k*g.cfg.Conns)
 }
 
-func (g *Generator) normal(tx *txn.Tx, user int32) {
+func (g *Generator) normal(tx *txn.Row, user int32) {
 	tx.UserID = user
 	tx.AmountCents = minAmountCents + g.rng.Int64N(maxAmountCents-minAmountCents+1)
 	tx.Card = txn.Card(1 + g.rng.IntN(3))
@@ -138,7 +138,7 @@ func (g *Generator) normal(tx *txn.Tx, user int32) {
 // 25,000.00 to 50,000.00, above 3x the mean and above mean + 3 sigma of any
 // history of ordinary amounts (at most 5,000.00 each). It gives up after a
 // few draws when no user of this connection has history yet.
-func (g *Generator) outlier(tx *txn.Tx, conn int) bool {
+func (g *Generator) outlier(tx *txn.Row, conn int) bool {
 	for try := 0; try < 8; try++ {
 		u := g.user(conn)
 		if g.history[u-FirstUserID] >= 3 {
@@ -153,7 +153,7 @@ func (g *Generator) outlier(tx *txn.Tx, conn int) bool {
 
 // velocity writes a card-testing burst: small amounts then one above
 // 4,000.00, all for one user in one batch, so the last scores 40 + 50.
-func (g *Generator) velocity(rows []txn.Tx, conn int) {
+func (g *Generator) velocity(rows []txn.Row, conn int) {
 	u := g.user(conn)
 	for i := range rows {
 		g.normal(&rows[i], u)

@@ -5,16 +5,16 @@ import (
 	"testing"
 
 	"github.com/cdcbench/cdcbench/agents"
+	"github.com/cdcbench/cdcbench/internal/txn"
 	"github.com/cdcbench/cdcbench/producer"
-	"github.com/cdcbench/cdcbench/txn"
 )
 
-func generate(cfg producer.WorkloadConfig, batches int) ([][]txn.Tx, []int) {
+func generate(cfg producer.WorkloadConfig, batches int) ([][]txn.Row, []int) {
 	g := producer.NewGenerator(cfg)
-	var out [][]txn.Tx
+	var out [][]txn.Row
 	var conns []int
 	for i := 0; i < batches; i++ {
-		rows := make([]txn.Tx, cfg.BatchSize)
+		rows := make([]txn.Row, cfg.BatchSize)
 		b, c := g.Next(int64(i)*1000, rows)
 		if b != int64(i) {
 			panic("batch numbers must count up")
@@ -85,7 +85,7 @@ func TestInjectedFraudsAlert(t *testing.T) {
 	out, _ := agents.NewOutlier(agents.DefaultOutlier())
 	vel, _ := agents.NewVelocity(agents.DefaultVelocity())
 	var outAlerts, velAlerts int
-	rows := make([]txn.Tx, cfg.BatchSize)
+	rows := make([]txn.Row, cfg.BatchSize)
 	for i := 0; i < 200; i++ {
 		g.Next(int64(i)*50000, rows) // 20 batches/s
 		for j := range rows {
@@ -107,7 +107,7 @@ func TestInjectedFraudsAlert(t *testing.T) {
 }
 
 func TestAppendCopyRows(t *testing.T) {
-	rows := []txn.Tx{
+	rows := []txn.Row{
 		{ID: 7, UserID: 1001, AmountCents: 235873, Card: txn.CardAmex, MerchantID: 40, CreatedAt: 1767806283683652},
 		{ID: 8, UserID: 1002, AmountCents: 5, Card: txn.CardVisa, MerchantID: 1, CreatedAt: 1767806283683652},
 		{ID: 9, UserID: 1003, AmountCents: 100, Card: txn.CardMastercard, MerchantID: 2, CreatedAt: 1767806284000001},
@@ -131,7 +131,7 @@ func TestAppendCopyRows(t *testing.T) {
 // top of psql's; ns/row is per row.
 func BenchmarkAppendCopyRows(b *testing.B) {
 	g := producer.NewGenerator(producer.WorkloadConfig{BatchSize: 500, Users: 10_000, Conns: 1, FraudRate: 0.01, Seed: 1})
-	rows := make([]txn.Tx, 500)
+	rows := make([]txn.Row, 500)
 	g.Next(1767806283683652, rows)
 	buf := make([]byte, 0, 64<<10)
 	b.ReportAllocs()

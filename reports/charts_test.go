@@ -13,7 +13,7 @@ import (
 	"gonum.org/v1/plot/plotter"
 
 	"github.com/cdcbench/cdcbench/bench"
-	"github.com/cdcbench/cdcbench/recorder"
+	"github.com/cdcbench/cdcbench/internal/recorder"
 )
 
 // baseMs is a whole second: the log header stores its base time in seconds.

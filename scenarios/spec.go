@@ -14,7 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/cdcbench/cdcbench/schedule"
+	"github.com/cdcbench/cdcbench/internal/schedule"
 )
 
 // Spec is one scenario. Durations are written as Go durations ("150ms",

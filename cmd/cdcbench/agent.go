@@ -14,8 +14,8 @@ import (
 
 	"github.com/cdcbench/cdcbench/agents"
 	"github.com/cdcbench/cdcbench/bench"
-	"github.com/cdcbench/cdcbench/source"
-	"github.com/cdcbench/cdcbench/stack"
+	"github.com/cdcbench/cdcbench/internal/source"
+	"github.com/cdcbench/cdcbench/internal/stack"
 )
 
 func agentCommand() *cli.Command {

@@ -14,9 +14,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcbench/cdcbench/bench"
-	"github.com/cdcbench/cdcbench/changeevent"
-	"github.com/cdcbench/cdcbench/stack"
-	"github.com/cdcbench/cdcbench/txn"
+	"github.com/cdcbench/cdcbench/internal/changeevent"
+	"github.com/cdcbench/cdcbench/internal/stack"
+	"github.com/cdcbench/cdcbench/internal/txn"
 )
 
 // TestAgentCommand runs a standalone velocity agent against a broker and
@@ -34,7 +34,7 @@ func TestAgentCommand(t *testing.T) {
 	defer cl.Close()
 	src := changeevent.Source{Version: "test", Connector: "postgresql", Name: "dbserver1", DB: "db", Schema: "public", Table: "transactions"}
 	for i := int64(1); i <= 6; i++ {
-		tx := txn.Tx{ID: i, UserID: 1001, AmountCents: 100, Card: txn.CardVisa, MerchantID: 1, CreatedAt: 1767806283000000 + i}
+		tx := txn.Row{ID: i, UserID: 1001, AmountCents: 100, Card: txn.CardVisa, MerchantID: 1, CreatedAt: 1767806283000000 + i}
 		if i == 6 {
 			tx.AmountCents = 450000 // the sixth in 60 s, above 4000: 40 + 50
 		}

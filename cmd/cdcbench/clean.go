@@ -6,7 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/cdcbench/cdcbench/stack"
+	"github.com/cdcbench/cdcbench/internal/stack"
 )
 
 func cleanCommand() *cli.Command {

@@ -10,9 +10,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/cdcbench/cdcbench/gate"
-	"github.com/cdcbench/cdcbench/recorder"
-	"github.com/cdcbench/cdcbench/stats"
+	"github.com/cdcbench/cdcbench/internal/gate"
+	"github.com/cdcbench/cdcbench/internal/recorder"
+	"github.com/cdcbench/cdcbench/internal/stats"
 )
 
 // compareStats are the e2e percentiles compare shows, in order.

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/cdcbench/cdcbench/bench"
-	"github.com/cdcbench/cdcbench/gate"
+	"github.com/cdcbench/cdcbench/internal/gate"
 )
 
 func TestCompareSides(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/cdcbench/cdcbench/gate"
+	"github.com/cdcbench/cdcbench/internal/gate"
 )
 
 // gateFailure is a gate that ran and found a regression (or an invalid

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/cdcbench/cdcbench/bench"
-	"github.com/cdcbench/cdcbench/recorder"
+	"github.com/cdcbench/cdcbench/internal/recorder"
 )
 
 var gateMachine = bench.Machine{Hostname: "ci-1", CPU: "Test CPU", Cores: 2, MemoryMB: 8000}

@@ -14,10 +14,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcbench/cdcbench/bench"
-	"github.com/cdcbench/cdcbench/changeevent"
+	"github.com/cdcbench/cdcbench/internal/changeevent"
+	"github.com/cdcbench/cdcbench/internal/stack"
+	"github.com/cdcbench/cdcbench/internal/txn"
 	"github.com/cdcbench/cdcbench/producer"
-	"github.com/cdcbench/cdcbench/stack"
-	"github.com/cdcbench/cdcbench/txn"
 )
 
 // hostile is a record some other writer put on the change topic.
@@ -40,7 +40,7 @@ func hostileRecords(t *testing.T) []hostile {
 		Schema: "public", Table: "transactions", TsUs: now}
 	// A real user of the workload with an amount far above anyone's mean:
 	// fed to the detectors, it would raise an alert the oracle does not know.
-	row := txn.Tx{ID: 4242, UserID: producer.FirstUserID, MerchantID: 1, AmountCents: 9_999_999, Card: txn.CardAmex, CreatedAt: now}
+	row := txn.Row{ID: 4242, UserID: producer.FirstUserID, MerchantID: 1, AmountCents: 9_999_999, Card: txn.CardAmex, CreatedAt: now}
 	valid := changeevent.AppendValue(nil, &row, &src, 'c', now)
 	other := src
 	other.Table = "accounts"

@@ -19,7 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cdcbench/cdcbench/bench"
-	"github.com/cdcbench/cdcbench/pgcluster"
+	"github.com/cdcbench/cdcbench/internal/pgcluster"
 )
 
 // The interruption tests run cdcbench as a real process, because what they

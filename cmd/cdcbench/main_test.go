@@ -13,7 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/cdcbench/cdcbench/bench"
-	"github.com/cdcbench/cdcbench/pgcluster"
+	"github.com/cdcbench/cdcbench/internal/pgcluster"
 )
 
 // cdcbench runs the command line in-process and returns its output and
@@ -74,9 +74,9 @@ func TestBadInput(t *testing.T) {
 // TestReplayFixtures runs the real Debezium messages through replay: the
 // seed's own row decodes exactly, everything else is skipped with a reason.
 func TestReplayFixtures(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("..", "..", "..", "shared", "fixtures", "debezium", "0*.json"))
+	files, err := filepath.Glob(filepath.Join("..", "..", "internal", "changeevent", "testdata", "debezium", "0*.json"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no fixtures found (%v): ../shared/fixtures must be beside the repository", err)
+		t.Fatalf("no fixtures found (%v): internal/changeevent/testdata/debezium", err)
 	}
 	var in bytes.Buffer
 	for _, f := range files {

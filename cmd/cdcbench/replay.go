@@ -11,9 +11,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cdcbench/cdcbench/agents"
-	"github.com/cdcbench/cdcbench/changeevent"
+	"github.com/cdcbench/cdcbench/internal/changeevent"
+	"github.com/cdcbench/cdcbench/internal/txn"
 	"github.com/cdcbench/cdcbench/scenarios"
-	"github.com/cdcbench/cdcbench/txn"
 )
 
 // replayLine is what replay prints for one input message.

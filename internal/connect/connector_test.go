@@ -1,0 +1,274 @@
+package connect_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cdcbench/cdcbench/internal/connect"
+)
+
+const (
+	name       = "cdcbench-run1"
+	configPath = "PUT /connectors/cdcbench-run1/config"
+	statusPath = "GET /connectors/cdcbench-run1/status"
+	deletePath = "DELETE /connectors/cdcbench-run1"
+	password   = "s3cret-pw"
+)
+
+func runConfig(t *testing.T) connect.Config {
+	t.Helper()
+	cfg, err := connect.DebeziumConfig{
+		Host: "postgres", User: "cdcbench", Password: password, DBName: "cdcbench",
+		Slot: "cdcbench_slot_run1", Publication: "cdcbench_pub_run1",
+	}.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestApply(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		replies []reply
+		calls   int
+	}{
+		{name: "created", replies: []reply{status(http.StatusCreated, "put-created.json")}, calls: 1},
+		{name: "updated", replies: []reply{ok("put-created.json")}, calls: 1},
+		{name: "stale config then created", replies: []reply{status(409, "error-409.json"), status(409, "error-409-rebalance.json"), status(201, "put-created.json")}, calls: 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorker(t).on(configPath, tc.replies...)
+			cfg := runConfig(t)
+			if err := w.client().Apply(context.Background(), name, cfg); err != nil {
+				t.Fatal(err)
+			}
+			if got := w.count(configPath); got != tc.calls {
+				t.Errorf("PUT sent %d times, want %d", got, tc.calls)
+			}
+			reqs := w.requests()
+			last := reqs[len(reqs)-1]
+			if last.contentType != "application/json" {
+				t.Errorf("Content-Type = %q", last.contentType)
+			}
+			var sent map[string]string
+			if err := json.Unmarshal(last.body, &sent); err != nil {
+				t.Fatalf("body %q: %v", last.body, err)
+			}
+			if len(sent) != len(cfg) {
+				t.Errorf("sent %d settings, want %d", len(sent), len(cfg))
+			}
+			for k, v := range cfg {
+				if sent[k] != v {
+					t.Errorf("sent %s=%q, want %q", k, sent[k], v)
+				}
+			}
+		})
+	}
+}
+
+func TestApplyErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		reply     reply
+		calls     int
+		wantCode  int
+		wantInErr string
+	}{
+		{
+			name:  "rebalance never ends",
+			reply: status(409, "error-409-rebalance.json"), calls: 5, wantCode: 409,
+			wantInErr: "conflicting operation (e.g. worker rebalance) (gave up after 5 tries)",
+		},
+		{
+			name:  "invalid config echoing the password",
+			reply: reply{status: 400, body: `{"error_code":400,"message":"Connector configuration is invalid and contains the following 1 error(s):\nConnection to postgres:5432 failed: FATAL: password authentication failed for user \"cdcbench\" (password s3cret-pw)\n"}`},
+			calls: 1, wantCode: 400, wantInErr: "password authentication failed",
+		},
+		{
+			name:  "internal error",
+			reply: reply{status: 500, body: `{"error_code":500,"message":"Request timed out"}`}, calls: 1, wantCode: 500,
+			wantInErr: "Request timed out",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorker(t).on(configPath, tc.reply)
+			err := w.client().Apply(context.Background(), name, runConfig(t))
+			var apiErr *connect.APIError
+			if !errors.As(err, &apiErr) || apiErr.StatusCode != tc.wantCode {
+				t.Fatalf("Apply error = %v, want an APIError %d", err, tc.wantCode)
+			}
+			if got := w.count(configPath); got != tc.calls {
+				t.Errorf("PUT sent %d times, want %d", got, tc.calls)
+			}
+			msg := err.Error()
+			if strings.Contains(msg, password) {
+				t.Errorf("error shows the password: %s", msg)
+			}
+			for _, s := range []string{tc.wantInErr, "database.password=xxxxx", "database.user=cdcbench", `apply connector "cdcbench-run1"`} {
+				if !strings.Contains(msg, s) {
+					t.Errorf("error %q does not contain %q", msg, s)
+				}
+			}
+		})
+	}
+}
+
+func TestApplyStopsRetryingWhenCancelled(t *testing.T) {
+	w := newWorker(t).on(configPath, status(409, "error-409.json"))
+	c := w.client(connect.WithRetries(100, 50*time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := c.Apply(ctx, name, runConfig(t))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Apply error = %v, want the context's deadline", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Apply returned after %s, want soon after the context ended", d)
+	}
+}
+
+func TestWaitRunning(t *testing.T) {
+	w := newWorker(t).on(statusPath,
+		status(404, "error-404-status.json"),
+		ok("status-starting.json"),
+		ok("status-unassigned.json"),
+		ok("status-running.json"),
+	)
+	s, err := w.client().WaitRunning(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Running() || s.Tasks[0].WorkerID != "connect:8083" {
+		t.Errorf("status = %+v, want running on connect:8083", s)
+	}
+	if got := w.count(statusPath); got != 4 {
+		t.Errorf("polled %d times, want 4 (404, no tasks, unassigned, running)", got)
+	}
+}
+
+func TestWaitRunningFailed(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		file     string
+		task     int
+		wantHead string
+		cut      bool
+	}{
+		{
+			name: "task", file: "status-task-failed.json", task: 0, cut: true,
+			wantHead: "connect: connector \"cdcbench-run1\" task 0 FAILED on worker connect:8083:\n" +
+				"org.apache.kafka.connect.errors.ConnectException: Publication autocreation is disabled, please create one and restart the connector.\n" +
+				"\tat io.debezium.connector.postgresql.connection.PostgresReplicationConnection.initPublication(PostgresReplicationConnection.java:196)",
+		},
+		{
+			name: "connector", file: "status-connector-failed.json", task: -1, cut: false,
+			wantHead: "connect: connector \"cdcbench-run1\" FAILED on worker connect:8083:\n" +
+				"org.apache.kafka.connect.errors.ConnectException: Error configuring an instance of PostgresConnector; check the logs for details",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorker(t).on(statusPath, ok("status-unassigned.json"), ok(tc.file))
+			_, err := w.client().WaitRunning(context.Background(), name)
+			var failed *connect.FailedError
+			if !errors.As(err, &failed) || !errors.Is(err, connect.ErrFailed) {
+				t.Fatalf("WaitRunning error = %v, want a FailedError", err)
+			}
+			if failed.Task != tc.task {
+				t.Errorf("Task = %d, want %d", failed.Task, tc.task)
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, tc.wantHead) {
+				t.Errorf("error starts\n%s\nwant\n%s", msg, tc.wantHead)
+			}
+			if cut := strings.HasSuffix(msg, "\n\t..."); cut != tc.cut {
+				t.Errorf("trace shortened = %v, want %v:\n%s", cut, tc.cut, msg)
+			}
+			if strings.Contains(msg, "java.base/java.lang.Thread.run") {
+				t.Errorf("error carries the whole trace:\n%s", msg)
+			}
+			if !strings.Contains(failed.Trace, "java.base/java.lang.Thread.run") && tc.cut {
+				t.Errorf("Trace lost its end: %q", failed.Trace)
+			}
+		})
+	}
+}
+
+func TestWaitRunningTimeout(t *testing.T) {
+	w := newWorker(t).on(statusPath, ok("status-unassigned.json"))
+	c := w.client(connect.WithWaitTimeout(60 * time.Millisecond))
+	_, err := c.WaitRunning(context.Background(), name)
+	if !errors.Is(err, connect.ErrNotRunning) {
+		t.Fatalf("WaitRunning error = %v, want ErrNotRunning", err)
+	}
+	if !strings.Contains(err.Error(), "last: connector RUNNING, task 0 UNASSIGNED") {
+		t.Errorf("error %q does not say what it last saw", err)
+	}
+}
+
+func TestWaitRunningCancelled(t *testing.T) {
+	w := newWorker(t).on(statusPath, status(404, "error-404-status.json"))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Millisecond)
+	defer cancel()
+	_, err := w.client().WaitRunning(ctx, name)
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, connect.ErrNotRunning) {
+		t.Fatalf("WaitRunning error = %v, want the caller's deadline, not the wait timeout", err)
+	}
+}
+
+func TestWaitRunningServerError(t *testing.T) {
+	w := newWorker(t).on(statusPath, reply{status: 500, body: `{"error_code":500,"message":"Request timed out"}`})
+	_, err := w.client().WaitRunning(context.Background(), name)
+	var apiErr *connect.APIError
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 500 {
+		t.Fatalf("WaitRunning error = %v, want the 500 at once", err)
+	}
+	if got := w.count(statusPath); got != 1 {
+		t.Errorf("polled %d times after a 500, want 1", got)
+	}
+}
+
+func TestDelete(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		replies  []reply
+		calls    int
+		wantCode int // 0 means success
+	}{
+		{name: "deleted", replies: []reply{{status: http.StatusNoContent}}, calls: 1},
+		{name: "already gone", replies: []reply{status(404, "error-404-delete.json")}, calls: 1},
+		{name: "rebalance then deleted", replies: []reply{status(409, "error-409-rebalance.json"), {status: http.StatusNoContent}}, calls: 2},
+		{name: "server error", replies: []reply{{status: 500, body: `{"error_code":500,"message":"Request timed out"}`}}, calls: 1, wantCode: 500},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorker(t).on(deletePath, tc.replies...)
+			err := w.client().Delete(context.Background(), name)
+			if got := w.count(deletePath); got != tc.calls {
+				t.Errorf("DELETE sent %d times, want %d", got, tc.calls)
+			}
+			if tc.wantCode == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var apiErr *connect.APIError
+			if !errors.As(err, &apiErr) || apiErr.StatusCode != tc.wantCode {
+				t.Fatalf("Delete error = %v, want an APIError %d", err, tc.wantCode)
+			}
+		})
+	}
+}
+
+func TestConnectorNameIsEscaped(t *testing.T) {
+	w := newWorker(t).on("DELETE /connectors/run%201%2Fa", reply{status: http.StatusNoContent})
+	if err := w.client().Delete(context.Background(), "run 1/a"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,343 @@
+// Package stack provides where a run's PostgreSQL and Kafka live. Each is
+// either embedded (a private PostgreSQL cluster from the machine's binaries;
+// an in-process kfake broker on a real 127.0.0.1 port) or external (a DSN, a
+// broker list the user gives). The default embeds both, for laptops and CI.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cdcbench/cdcbench/internal/pgcluster"
+)
+
+// Topics cdcbench uses, named as the seed's deployment names them.
+const (
+	ChangeTopic = "dbserver1.public.transactions"
+	AlertTopic  = "fraud.alerts"
+)
+
+// Stack is a PostgreSQL and a Kafka a run can use.
+type Stack interface {
+	// DSN connects as a user that may create tables, publications and
+	// replication slots.
+	DSN() string
+	// ReplicationDSN is DSN with replication=database.
+	ReplicationDSN() string
+	Brokers() []string
+	Info() Info
+	// ServerPID is the local postmaster's pid for CPU accounting, 0 when the
+	// server is not ours.
+	ServerPID() int
+	// Close stops what the stack started; external parts are left alone.
+	Close(ctx context.Context) error
+}
+
+// Info says what a run measured on, for result.json and reports.
+type Info struct {
+	Postgres        string `json:"postgres"`         // "embedded" or "external"
+	PostgresVersion string `json:"postgres_version"` // server_version
+	Kafka           string `json:"kafka"`            // "kfake (in-process)" or "external"
+	Brokers         string `json:"brokers"`
+}
+
+// Options says which parts to embed: an empty PostgresDSN starts a private
+// cluster, empty Brokers start kfake.
+type Options struct {
+	PostgresDSN string
+	Brokers     []string
+	Postgres    pgcluster.Options
+	KafkaPort   int // kfake's port; 0 = any free port
+	Partitions  int // of the change topic on kfake
+	// PersistKafka keeps kfake's state in a temp dir, so that RestartKafka
+	// brings the same topics and offsets back (the restart-kafka fault).
+	PersistKafka bool
+}
+
+// KafkaRestarter is a stack whose Kafka can be stopped and started again.
+type KafkaRestarter interface {
+	// RestartKafka stops the broker, waits down, and starts it again on
+	// the same port with the same data.
+	RestartKafka(ctx context.Context, down time.Duration) error
+}
+
+// ErrUnreachable reports a server that did not answer in time.
+var ErrUnreachable = errors.New("unreachable")
+
+// connectTimeout bounds every reachability check: a wrong port must fail in
+// seconds, not hang.
+const connectTimeout = 5 * time.Second
+
+type local struct {
+	stopTrim  context.CancelFunc
+	kafkaDir  string
+	kafkaOpts []kfake.Opt
+	kafkaMu   sync.Mutex
+	pg        *pgcluster.Cluster
+	dsn       string
+	version   string
+	kafka     *kfake.Cluster
+	brokers   []string
+}
+
+// KafkaOptions are the settings the embedded stack starts kfake with: one
+// broker, the change topic with partitions partitions (at least one), the
+// alert topic, and small log segments. They are exported so that perf
+// measures the relay against the very broker a run uses.
+func KafkaOptions(partitions int) []kfake.Opt {
+	return []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.SeedTopics(int32(max(partitions, 1)), ChangeTopic),
+		kfake.SeedTopics(1, AlertTopic),
+		kfake.AllowAutoTopicCreation(),
+		// kfake copies every batch into an in-memory segment that grows
+		// by doubling up to 100 MiB; small segments keep that copy short.
+		kfake.BrokerConfigs(map[string]string{"log.segment.bytes": "1048576"}),
+	}
+}
+
+// Start brings up the embedded parts and checks the external ones; on error
+// nothing it started is left running.
+func Start(ctx context.Context, opts Options) (_ Stack, err error) {
+	s := &local{dsn: opts.PostgresDSN, brokers: opts.Brokers}
+	defer func() {
+		if err != nil {
+			_ = s.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	if s.dsn == "" {
+		if s.pg, err = pgcluster.Start(ctx, opts.Postgres); err != nil {
+			return nil, fmt.Errorf("stack: %w", err)
+		}
+		s.dsn = s.pg.DSN()
+	}
+	if s.version, err = checkPostgres(ctx, s.dsn); err != nil {
+		return nil, err
+	}
+	if len(s.brokers) == 0 {
+		kopts := KafkaOptions(opts.Partitions)
+		if opts.KafkaPort > 0 {
+			kopts = append(kopts, kfake.Ports(opts.KafkaPort))
+		}
+		if opts.PersistKafka {
+			if s.kafkaDir, err = os.MkdirTemp("", "cdcbench-kafka-*"); err != nil {
+				return nil, fmt.Errorf("stack: kfake data dir: %w", err)
+			}
+			kopts = append(kopts, kfake.DataDir(s.kafkaDir))
+		}
+		if s.kafka, err = kfake.NewCluster(kopts...); err != nil {
+			return nil, fmt.Errorf("stack: kfake: %w", err)
+		}
+		s.brokers = s.kafka.ListenAddrs()
+		s.kafkaOpts = append(kopts, kfake.Ports(PortOf(s.brokers[0])))
+		tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		s.stopTrim = cancel
+		go trimRead(tctx, s.brokers)
+	} else {
+		if err := checkKafka(ctx, s.brokers); err != nil {
+			return nil, err
+		}
+		if err := ensureTopics(ctx, s.brokers, max(opts.Partitions, 1)); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// ensureTopics creates the change and alert topics on an external Kafka
+// when they are missing, so that a broker without auto-creation works and
+// the change topic gets the scenario's partitions. Existing topics are left
+// as they are.
+func ensureTopics(ctx context.Context, brokers []string, partitions int) error {
+	adm, err := newAdmin(brokers)
+	if err != nil {
+		return err
+	}
+	defer adm.Close()
+	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	for topic, n := range map[string]int{ChangeTopic: partitions, AlertTopic: 1} {
+		res, err := adm.CreateTopic(cctx, int32(n), -1, nil, topic)
+		if err == nil {
+			err = res.Err
+		}
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("stack: create topic %s on %v: %w", topic, brokers, err)
+		}
+	}
+	return nil
+}
+
+// checkPostgres fails fast, naming host and port and what to check.
+func checkPostgres(ctx context.Context, dsn string) (string, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return "", fmt.Errorf("stack: PostgreSQL DSN: %w", err)
+	}
+	where := fmt.Sprintf("PostgreSQL at %s:%d", cfg.Host, cfg.Port)
+	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(cctx, cfg)
+	if err != nil {
+		return "", fmt.Errorf("stack: %s: %w: %w (is the server running and reachable? are user and password right?)", where, ErrUnreachable, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var level, version string
+	if err := conn.QueryRow(cctx, "SELECT current_setting('wal_level'), current_setting('server_version')").Scan(&level, &version); err != nil {
+		return "", fmt.Errorf("stack: %s: %w", where, err)
+	}
+	if level != "logical" {
+		return "", fmt.Errorf("stack: %s has wal_level=%s; logical replication needs wal_level=logical (ALTER SYSTEM SET wal_level = logical, then restart the server)", where, level)
+	}
+	return version, nil
+}
+
+// newAdmin returns a Kafka admin client for brokers; its Close closes the
+// client under it.
+func newAdmin(brokers []string) (*kadm.Client, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return nil, fmt.Errorf("stack: kafka: %w", err)
+	}
+	return kadm.NewClient(cl), nil
+}
+
+// checkKafka dials the first reachable broker.
+func checkKafka(ctx context.Context, brokers []string) error {
+	var d net.Dialer
+	var errs []error
+	for _, b := range brokers {
+		cctx, cancel := context.WithTimeout(ctx, connectTimeout)
+		c, err := d.DialContext(cctx, "tcp", b)
+		cancel()
+		if err == nil {
+			_ = c.Close()
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	return fmt.Errorf("stack: Kafka brokers %v: %w: %w", brokers, ErrUnreachable, errors.Join(errs...))
+}
+
+func (s *local) DSN() string { return s.dsn }
+
+func (s *local) ReplicationDSN() string {
+	if s.pg != nil {
+		return s.pg.ReplicationDSN()
+	}
+	return WithReplication(s.dsn)
+}
+
+func (s *local) Brokers() []string { return s.brokers }
+
+func (s *local) ServerPID() int {
+	if s.pg != nil {
+		return s.pg.PID()
+	}
+	return 0
+}
+
+func (s *local) Info() Info {
+	i := Info{Postgres: "external", PostgresVersion: s.version, Kafka: "external", Brokers: s.brokers[0]}
+	if s.pg != nil {
+		i.Postgres = "embedded"
+	}
+	if s.kafka != nil {
+		i.Kafka = "kfake (in-process, franz-go)"
+	}
+	return i
+}
+
+// RestartKafka implements KafkaRestarter for the in-process broker started
+// with PersistKafka.
+func (s *local) RestartKafka(ctx context.Context, down time.Duration) error {
+	s.kafkaMu.Lock()
+	defer s.kafkaMu.Unlock()
+	if s.kafka == nil || s.kafkaDir == "" {
+		return errors.New("stack: only an in-process Kafka started with persistence can be restarted")
+	}
+	s.kafka.Close()
+	select {
+	case <-time.After(down):
+	case <-ctx.Done():
+	}
+	var err error
+	if s.kafka, err = kfake.NewCluster(s.kafkaOpts...); err != nil {
+		return fmt.Errorf("stack: restart kfake: %w", err)
+	}
+	return nil
+}
+
+func (s *local) Close(ctx context.Context) error {
+	if s.stopTrim != nil {
+		s.stopTrim()
+	}
+	s.kafkaMu.Lock()
+	if s.kafka != nil {
+		s.kafka.Close()
+		s.kafka = nil
+	}
+	s.kafkaMu.Unlock()
+	if s.kafkaDir != "" {
+		_ = os.RemoveAll(s.kafkaDir)
+	}
+	if s.pg != nil {
+		err := s.pg.Stop(ctx)
+		s.pg = nil
+		return err
+	}
+	return nil
+}
+
+// PortOf returns the port of a host:port, 0 if there is none.
+func PortOf(hostport string) int {
+	_, p, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// WithReplication adds replication=database to a URL or keyword/value DSN.
+func WithReplication(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		q := u.Query()
+		q.Set("replication", "database")
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return dsn + " replication=database"
+}
+
+// Redact hides the password of a URL or keyword/value DSN, for logs and
+// results.
+func Redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		return kvPassword.ReplaceAllString(dsn, "${1}xxxxx")
+	}
+	if u.User == nil {
+		return dsn
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+var kvPassword = regexp.MustCompile(`(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
