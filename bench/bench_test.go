@@ -2,16 +2,18 @@ package bench_test
 
 import (
 	"context"
-	"github.com/HdrHistogram/hdrhistogram-go"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/cdcbench/cdcbench/agents"
 	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
+	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/schedule"
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/scenarios"
@@ -105,17 +107,17 @@ func TestRunBothPaths(t *testing.T) {
 			t.Errorf("result dir lacks %s: %v", f, err)
 		}
 	}
-	back, err := bench.ReadResult(out)
+	back, err := result.Read(out)
 	if err != nil || back.Paths[0].Agents[0].E2E != cdc {
 		t.Errorf("result.json does not round-trip: %v", err)
 	}
-	assertHlogMatches(t, filepath.Join(out, bench.HlogFile), res)
+	assertHlogMatches(t, filepath.Join(out, result.HlogFile), res)
 	assertNoSlots(t, st)
 }
 
 // assertHlogMatches decodes the interval log and checks that each tag's
 // intervals add up to the cumulative counts in the result.
-func assertHlogMatches(t *testing.T, path string, res *bench.Result) {
+func assertHlogMatches(t *testing.T, path string, res *result.Result) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {

@@ -12,29 +12,12 @@ import (
 
 	"github.com/cdcbench/cdcbench/agents"
 	"github.com/cdcbench/cdcbench/internal/recorder"
+	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
 )
 
 // CollectorClock names the clock external agents' alerts are timed on.
 const CollectorClock = "collector: the cdcbench host's receive time of the alert on fraud.alerts minus the row's intended send time; the agent host's own figure is kept beside it, not trusted"
-
-// ExternalAgentResult is what agents running as their own processes
-// (`cdcbench agent`, on any host) raised during a CDC path, read back from
-// fraud.alerts. Their events are not observable from here, only alerts.
-type ExternalAgentResult struct {
-	Name             string   `json:"name"`
-	Instances        []string `json:"instances"`
-	Alerts           int64    `json:"alerts"`
-	ExpectedAlerts   int64    `json:"expected_alerts"`
-	MissedAlerts     int64    `json:"missed_alerts"`
-	UnexpectedAlerts int64    `json:"unexpected_alerts"`
-	DuplicateAlerts  int64    `json:"duplicate_alerts"`
-	// AlertMs is timed on the collector's clock, AgentClockMs on the agent
-	// host's; their difference is transport plus clock skew.
-	AlertMs      recorder.Summary `json:"alert_ms"`
-	AgentClockMs recorder.Summary `json:"agent_clock_ms"`
-	Clock        string           `json:"clock"`
-}
 
 // AlertRecord is one alert as it goes to fraud.alerts, written by the
 // run's own agents (Run and Path set) and by `cdcbench agent` processes
@@ -129,10 +112,10 @@ func (c *collector) stop() {
 }
 
 // results compares each agent's alerts with the oracle's.
-func (c *collector) results(expected map[string][]int64) []ExternalAgentResult {
+func (c *collector) results(expected map[string][]int64) []result.ExternalAgentResult {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var out []ExternalAgentResult
+	var out []result.ExternalAgentResult
 	for _, name := range agents.Names {
 		g := c.agents[name]
 		if g == nil {
@@ -145,7 +128,7 @@ func (c *collector) results(expected map[string][]int64) []ExternalAgentResult {
 			dups += int64(n - 1)
 		}
 		d := diffAlerts(expected[name], got)
-		r := ExternalAgentResult{Name: name, Alerts: d.Received, ExpectedAlerts: d.Expected, MissedAlerts: d.Missed,
+		r := result.ExternalAgentResult{Name: name, Alerts: d.Received, ExpectedAlerts: d.Expected, MissedAlerts: d.Missed,
 			UnexpectedAlerts: d.Unexpected, DuplicateAlerts: dups, AlertMs: g.alert.Summary(), AgentClockMs: g.agent.Summary(), Clock: CollectorClock}
 		for in := range g.instances {
 			r.Instances = append(r.Instances, in)

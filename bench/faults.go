@@ -9,28 +9,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/scenarios"
 )
-
-// FaultResult is what one injected fault did to a path.
-type FaultResult struct {
-	Kind      string  `json:"kind"`
-	Agent     string  `json:"agent,omitempty"`
-	AtS       float64 `json:"at_s"` // from the start of the schedule
-	DurationS float64 `json:"duration_s"`
-	// Skipped says why the fault did not apply to this path (a relay fault
-	// on a polling path), Error why it failed.
-	Skipped string `json:"skipped,omitempty"`
-	Error   string `json:"error,omitempty"`
-	// RecoveredAfterS runs from the fault's end to the end of the first 1 s
-	// interval in which every agent's e2e p99 was back under the objective;
-	// absent when that never happened before the path ended.
-	RecoveredAfterS *float64 `json:"recovered_after_s,omitempty"`
-	// PeakP99Ms is the highest interval e2e p99 from the fault's start to
-	// recovery.
-	PeakP99Ms float64 `json:"peak_p99_ms"`
-}
 
 // faultTargets are the parts of a path a fault can hit.
 type faultTargets struct {
@@ -43,11 +25,11 @@ type faultTargets struct {
 
 // injectFaults runs the plan's faults against the path, each at its time
 // from start, and returns when all are over or ctx ends.
-func injectFaults(ctx context.Context, faults []scenarios.FaultSpec, start time.Time, t faultTargets) []FaultResult {
-	out := make([]FaultResult, len(faults))
+func injectFaults(ctx context.Context, faults []scenarios.FaultSpec, start time.Time, t faultTargets) []result.FaultResult {
+	out := make([]result.FaultResult, len(faults))
 	var wg sync.WaitGroup
 	for i, f := range faults {
-		out[i] = FaultResult{Kind: f.Kind, Agent: f.Agent, AtS: time.Duration(f.At).Seconds(), DurationS: time.Duration(f.Duration).Seconds()}
+		out[i] = result.FaultResult{Kind: f.Kind, Agent: f.Agent, AtS: time.Duration(f.At).Seconds(), DurationS: time.Duration(f.Duration).Seconds()}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -153,7 +135,7 @@ func (l *latencyTimeline) add(end time.Time, p99 []float64) {
 }
 
 // recovery fills in each fault's recovery time and peak from the timeline.
-func (l *latencyTimeline) recovery(faults []FaultResult, start time.Time, objective time.Duration) {
+func (l *latencyTimeline) recovery(faults []result.FaultResult, start time.Time, objective time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	obj := ms(objective)

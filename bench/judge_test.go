@@ -10,6 +10,7 @@ import (
 
 	"github.com/cdcbench/cdcbench/agents"
 	"github.com/cdcbench/cdcbench/internal/recorder"
+	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/txn"
 	"github.com/cdcbench/cdcbench/scenarios"
 )
@@ -68,24 +69,24 @@ func TestOracle(t *testing.T) {
 // TestValidityRules: each rule that makes a run invalid, with a case that
 // trips it, and a clean case that does not.
 func TestValidityRules(t *testing.T) {
-	clean := AgentResult{Name: "outlier", Events: 100, ExpectedEvents: 100, Alerts: 5, ExpectedAlerts: 5, E2E: recorder.Summary{Count: 90}}
+	clean := result.AgentResult{Name: "outlier", Events: 100, ExpectedEvents: 100, Alerts: 5, ExpectedAlerts: 5, E2E: recorder.Summary{Count: 90}}
 	cdc := scenarios.Path{Kind: scenarios.PathCDC}
 	poll := scenarios.Path{Kind: scenarios.PathPoll, Interval: 100 * time.Millisecond}
 	cases := []struct {
 		name   string
-		mutate func(*AgentResult)
+		mutate func(*result.AgentResult)
 		path   scenarios.Path
 		mode   string
 		want   string // "" = valid
 	}{
-		{"clean", func(*AgentResult) {}, cdc, "safe", ""},
-		{"rows missing", func(a *AgentResult) { a.Events = 90 }, cdc, "safe", "10 of 100 rows never arrived"},
-		{"rows missing on a safe poller", func(a *AgentResult) { a.Events = 99 }, poll, "safe", "1 of 100 rows never arrived"},
-		{"naive poller losses are the finding", func(a *AgentResult) { a.Events = 90 }, poll, "naive", ""},
-		{"alerts missing", func(a *AgentResult) { a.MissedAlerts = 1 }, cdc, "safe", "1 of 5 expected alerts missing"},
-		{"alerts invented", func(a *AgentResult) { a.UnexpectedAlerts = 2 }, cdc, "safe", "2 alerts the oracle did not expect"},
-		{"histogram overflow", func(a *AgentResult) { a.E2E.Overflow = 1 }, cdc, "safe", "overflowed"},
-		{"negative latency", func(a *AgentResult) { a.E2E.Negative = 3 }, cdc, "safe", "3 were negative"},
+		{"clean", func(*result.AgentResult) {}, cdc, "safe", ""},
+		{"rows missing", func(a *result.AgentResult) { a.Events = 90 }, cdc, "safe", "10 of 100 rows never arrived"},
+		{"rows missing on a safe poller", func(a *result.AgentResult) { a.Events = 99 }, poll, "safe", "1 of 100 rows never arrived"},
+		{"naive poller losses are the finding", func(a *result.AgentResult) { a.Events = 90 }, poll, "naive", ""},
+		{"alerts missing", func(a *result.AgentResult) { a.MissedAlerts = 1 }, cdc, "safe", "1 of 5 expected alerts missing"},
+		{"alerts invented", func(a *result.AgentResult) { a.UnexpectedAlerts = 2 }, cdc, "safe", "2 alerts the oracle did not expect"},
+		{"histogram overflow", func(a *result.AgentResult) { a.E2E.Overflow = 1 }, cdc, "safe", "overflowed"},
+		{"negative latency", func(a *result.AgentResult) { a.E2E.Negative = 3 }, cdc, "safe", "3 were negative"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -97,22 +98,22 @@ func TestValidityRules(t *testing.T) {
 			}
 		})
 	}
-	res := &Result{Paths: []Path{{Name: "cdc", InvalidReasons: []string{"the producer fell 2s behind its schedule (tolerance 1s)"}}}}
+	res := &result.Result{Paths: []result.Path{{Name: "cdc", InvalidReasons: []string{"the producer fell 2s behind its schedule (tolerance 1s)"}}}}
 	judge(res, nil)
 	if res.Valid || !strings.Contains(res.InvalidReasons[0], "behind its schedule") {
 		t.Fatalf("a lagging producer left the run valid: %+v", res)
 	}
-	res = &Result{}
+	res = &result.Result{}
 	judge(res, fmt.Errorf("path cdc: %w", context.Canceled))
 	if res.Valid || res.InvalidReasons[0] != "interrupted" {
 		t.Fatalf("an interrupted run: %+v", res)
 	}
-	res = &Result{}
+	res = &result.Result{}
 	judge(res, errors.New("boom"))
 	if res.Valid || !strings.Contains(res.InvalidReasons[0], "boom") {
 		t.Fatalf("a failed run: %+v", res)
 	}
-	res = &Result{Paths: []Path{{Name: "cdc"}}}
+	res = &result.Result{Paths: []result.Path{{Name: "cdc"}}}
 	judge(res, nil)
 	if !res.Valid {
 		t.Fatalf("a clean run is invalid: %+v", res)

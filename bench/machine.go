@@ -6,12 +6,14 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+
+	"github.com/cdcbench/cdcbench/internal/result"
 )
 
 // machine describes this host from /proc, best effort: a field it cannot
 // read stays empty rather than failing a run.
-func machine() Machine {
-	m := Machine{Cores: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version()}
+func machine() result.Machine {
+	m := result.Machine{Cores: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version()}
 	m.Hostname, _ = os.Hostname()
 	m.CPU = procField("/proc/cpuinfo", "model name")
 	if kb := procField("/proc/meminfo", "MemTotal"); kb != "" {

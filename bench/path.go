@@ -10,6 +10,7 @@ import (
 	"github.com/cdcbench/cdcbench/agents"
 	"github.com/cdcbench/cdcbench/internal/dbcost"
 	"github.com/cdcbench/cdcbench/internal/recorder"
+	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/source"
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/internal/txn"
@@ -24,9 +25,9 @@ const probeTimeout = 60 * time.Second
 // runPath runs the workload through one path and returns its figures. The
 // path's table, publication, slot, relay and agents are gone when it
 // returns, whatever happened.
-func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pathSets, err error) {
+func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res result.Path, sets pathSets, err error) {
 	plan := &r.cfg.Plan
-	res = Path{Name: ps.String(), Kind: ps.Kind}
+	res = result.Path{Name: ps.String(), Kind: ps.Kind}
 	if ps.Kind == scenarios.PathPoll {
 		res.PollMode = plan.PollMode
 	}
@@ -196,7 +197,7 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 		ar.measureFromUs.Store(measureFrom.UnixMicro())
 	}
 	var intendedInWindow int64
-	var timeline []RatePoint
+	var timeline []result.RatePoint
 	prodDone := make(chan struct{})
 	var pst producer.Stats
 	var perr error
@@ -207,7 +208,7 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 			lastID.Store(rows[len(rows)-1].ID)
 			sec := int((rows[0].CreatedAt - start.UnixMicro()) / 1e6)
 			for len(timeline) <= sec {
-				timeline = append(timeline, RatePoint{Second: len(timeline)})
+				timeline = append(timeline, result.RatePoint{Second: len(timeline)})
 			}
 			timeline[sec].Target += int64(len(rows))
 			if at := rows[0].CreatedAt; at >= measureFrom.UnixMicro() && at < measureTo.UnixMicro() {
@@ -217,7 +218,7 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res Path, sets pa
 	}()
 	costDone := make(chan costResult, 1)
 	go func() { costDone <- measureCost(pctx, st, measureFrom, measureTo) }()
-	faultsDone := make(chan []FaultResult, 1)
+	faultsDone := make(chan []result.FaultResult, 1)
 	go func() {
 		kafka, _ := st.(stack.KafkaRestarter)
 		faultsDone <- injectFaults(pctx, plan.Faults, start, faultTargets{dsn: st.DSN(), cdc: cdc, srcs: srcs, agents: sets.agents, kafka: kafka})
@@ -317,7 +318,7 @@ drain:
 	res.Faults = <-faultsDone
 
 	for i, ar := range runs {
-		a := AgentResult{
+		a := result.AgentResult{
 			Name: ar.name, Events: ar.events.Load(), ExpectedEvents: pst.Rows,
 			DuplicateEvents: ar.duplicates.Load(), BeforeCommitAck: ar.beforeCommit.Load(),
 			Skipped: srcs[i].skipped(), E2E: ar.set.Summary(recorder.E2E), Stages: map[string]recorder.Summary{},
@@ -358,14 +359,14 @@ drain:
 // slices reports each slice of the schedule, its offered rate from the
 // schedule itself and its achieved rate from the commit log, and finds the
 // knee.
-func slices(plan *Plan, start time.Time, log *producer.BatchLog, batches int64, runs []*agentRun) ([]SliceResult, *Knee) {
+func slices(plan *Plan, start time.Time, log *producer.BatchLog, batches int64, runs []*agentRun) ([]result.SliceResult, *result.Knee) {
 	if len(plan.Slices) == 0 {
 		return nil, nil
 	}
-	var out []SliceResult
+	var out []result.SliceResult
 	for i, sl := range plan.Slices {
 		secs := (sl.To - sl.From).Seconds()
-		r := SliceResult{
+		r := result.SliceResult{
 			FromS: sl.From.Seconds(), ToS: sl.To.Seconds(), E2E: map[string]recorder.Summary{},
 			TargetRowsPerS:   (plan.Schedule.Cumulative(sl.To) - plan.Schedule.Cumulative(sl.From)) * float64(plan.BatchSize) / secs,
 			AchievedRowsPerS: float64(committedIn(log, batches, plan.BatchSize, start.Add(sl.From), start.Add(sl.To))) / secs,
@@ -380,9 +381,9 @@ func slices(plan *Plan, start time.Time, log *producer.BatchLog, batches int64, 
 
 // knee returns the highest offered rate among the slices whose every agent
 // met the p99 objective, and the lowest-rate slice that missed it above.
-func knee(sl []SliceResult, objective time.Duration) *Knee {
+func knee(sl []result.SliceResult, objective time.Duration) *result.Knee {
 	obj := ms(objective)
-	var k *Knee
+	var k *result.Knee
 	for i := range sl {
 		worst, measured := 0.0, false
 		for _, s := range sl[i].E2E {
@@ -395,7 +396,7 @@ func knee(sl []SliceResult, objective time.Duration) *Knee {
 			continue
 		}
 		if k == nil || sl[i].TargetRowsPerS > k.TargetRowsPerS {
-			k = &Knee{ObjectiveP99Ms: obj, TargetRowsPerS: sl[i].TargetRowsPerS, AchievedRowsPerS: sl[i].AchievedRowsPerS, P99Ms: worst}
+			k = &result.Knee{ObjectiveP99Ms: obj, TargetRowsPerS: sl[i].TargetRowsPerS, AchievedRowsPerS: sl[i].AchievedRowsPerS, P99Ms: worst}
 		}
 	}
 	if k == nil {
@@ -423,7 +424,7 @@ func agentIndex(name string) int {
 }
 
 // agentProblems lists what makes an agent's figures untrustworthy.
-func agentProblems(a AgentResult, ps scenarios.Path, pollMode string) []string {
+func agentProblems(a result.AgentResult, ps scenarios.Path, pollMode string) []string {
 	var why []string
 	if missing := a.ExpectedEvents - a.Events; missing > 0 {
 		if ps.Kind == scenarios.PathPoll && pollMode == source.PollNaive {
@@ -458,7 +459,7 @@ func committedIn(log *producer.BatchLog, batches int64, batchSize int, from, to 
 }
 
 // addCommits counts each second's acknowledged commits into the timeline.
-func addCommits(tl []RatePoint, log *producer.BatchLog, batches int64, batchSize int, start time.Time) []RatePoint {
+func addCommits(tl []result.RatePoint, log *producer.BatchLog, batches int64, batchSize int, start time.Time) []result.RatePoint {
 	for b := int64(0); b < batches; b++ {
 		c := log.Commit(b)
 		if c == 0 {
@@ -469,7 +470,7 @@ func addCommits(tl []RatePoint, log *producer.BatchLog, batches int64, batchSize
 			sec = 0
 		}
 		for len(tl) <= sec {
-			tl = append(tl, RatePoint{Second: len(tl)})
+			tl = append(tl, result.RatePoint{Second: len(tl)})
 		}
 		tl[sec].Committed += int64(batchSize)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcbench/cdcbench/internal/recorder"
+	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/internal/txn"
 	"github.com/cdcbench/cdcbench/producer"
@@ -57,7 +58,7 @@ type run struct {
 	cfg       Config
 	id        string
 	alerts    *kgo.Client
-	intervals *intervalLog
+	intervals *result.IntervalLog
 	logMu     sync.Mutex
 	// createdTable is set once the run made the table: later paths may
 	// drop their predecessor's.
@@ -68,7 +69,7 @@ type run struct {
 // directory. It returns the result and its directory even when the run is
 // invalid; an error means the run could not be carried out, and what was
 // measured until then is still written, marked invalid.
-func Run(ctx context.Context, cfg Config) (*Result, string, error) {
+func Run(ctx context.Context, cfg Config) (*result.Result, string, error) {
 	if err := cfg.Plan.Validate(); err != nil {
 		return nil, "", err
 	}
@@ -78,10 +79,10 @@ func Run(ctx context.Context, cfg Config) (*Result, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	res := &Result{
-		SchemaVersion: SchemaVersion, Version: cfg.Version, RunID: r.id, StartedAt: start,
+	res := &result.Result{
+		SchemaVersion: result.SchemaVersion, Version: cfg.Version, RunID: r.id, StartedAt: start,
 		ScenarioName: cfg.Plan.Name, Scenario: cfg.Plan.Spec, Machine: machine(),
-		Stack: StackResult{Info: cfg.Stack.Info()},
+		Stack: result.StackResult{StackInfo: cfg.Stack.Info()},
 		// Producer, relay and agents run in this process: one clock, no skew.
 		Clock: "one host: every timestamp is read from the cdcbench process's clock",
 	}
@@ -93,7 +94,7 @@ func Run(ctx context.Context, cfg Config) (*Result, string, error) {
 		return nil, "", fmt.Errorf("bench: alert producer: %w", err)
 	}
 	defer r.alerts.Close()
-	if r.intervals, err = openIntervalLog(filepath.Join(dir, HlogFile), start); err != nil {
+	if r.intervals, err = result.CreateIntervalLog(filepath.Join(dir, result.HlogFile), start); err != nil {
 		return nil, "", err
 	}
 
@@ -112,7 +113,7 @@ func Run(ctx context.Context, cfg Config) (*Result, string, error) {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	_ = r.alerts.Flush(fctx)
 	cancel()
-	if err := r.intervals.close(); err != nil && runErr == nil {
+	if err := r.intervals.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("bench: interval log: %w", err)
 	}
 	res.FinishedAt = time.Now().UTC()
@@ -148,7 +149,7 @@ func resultDir(parent, name string) (string, error) {
 }
 
 // judge decides validity: a run whose numbers cannot be trusted says so.
-func judge(res *Result, runErr error) {
+func judge(res *result.Result, runErr error) {
 	var reasons []string
 	if runErr != nil {
 		if errors.Is(runErr, context.Canceled) {

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/schedule"
 	"github.com/cdcbench/cdcbench/internal/txn"
 )
@@ -103,7 +104,7 @@ func (p *Producer) Close(ctx context.Context) {
 type Stats struct {
 	Batches     int64
 	Rows        int64
-	Frauds      FraudCounts
+	Frauds      result.FraudCounts
 	FirstSend   time.Time
 	LastCommit  time.Time
 	MaxLag      time.Duration // the largest intended-to-send lag of any batch

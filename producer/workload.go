@@ -7,6 +7,7 @@ package producer
 import (
 	"math/rand/v2"
 
+	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/txn"
 )
 
@@ -53,13 +54,7 @@ type Generator struct {
 	// FirstUserID), for picking outlier victims; a slice, since ids are dense.
 	history []int32
 	n       int64
-	frauds  FraudCounts
-}
-
-// FraudCounts counts injected fraud patterns.
-type FraudCounts struct {
-	Outlier  int64 `json:"outlier"`
-	Velocity int64 `json:"velocity"`
+	frauds  result.FraudCounts
 }
 
 // NewGenerator returns a generator at batch 0.
@@ -72,7 +67,7 @@ func NewGenerator(cfg WorkloadConfig) *Generator {
 }
 
 // Frauds returns the patterns injected so far.
-func (g *Generator) Frauds() FraudCounts { return g.frauds }
+func (g *Generator) Frauds() result.FraudCounts { return g.frauds }
 
 // BatchIDs returns the first id of batch n.
 func BatchIDs(n int64, batchSize int) int64 { return FirstID + n*int64(batchSize) }

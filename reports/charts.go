@@ -16,7 +16,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgsvg"
 
-	"github.com/cdcbench/cdcbench/bench"
+	"github.com/cdcbench/cdcbench/internal/result"
 )
 
 // Chart size: wide enough for a minute of one-second intervals to stay
@@ -70,13 +70,13 @@ func dash(i int) []vg.Length { return dashes[i%len(dashes)] }
 // spectrumPoints is the percentile spectrum of h as HdrHistogram's plotter
 // draws it from a .hgrm file: x = 1/(1-p) with p in [0, 1), y = the value at
 // p in ms. The 100% point (x = ∞) is left out; the tables give the max.
-func spectrumPoints(s *tagSeries) plotter.XYs {
+func spectrumPoints(s *result.TagSeries) plotter.XYs {
 	var xy plotter.XYs
-	for _, b := range s.merged.CumulativeDistributionWithTicks(5) {
+	for _, b := range s.Merged.CumulativeDistributionWithTicks(5) {
 		if b.Quantile >= 100 {
 			continue
 		}
-		xy = append(xy, plotter.XY{X: 1 / (1 - b.Quantile/100), Y: usToMs(b.ValueAt)})
+		xy = append(xy, plotter.XY{X: 1 / (1 - b.Quantile/100), Y: result.UsToMs(b.ValueAt)})
 	}
 	return xy
 }
@@ -86,12 +86,12 @@ func spectrumPoints(s *tagSeries) plotter.XYs {
 // is the path's first logged interval: the warm-up is not timed, so that is
 // the interval in which the measured window began, give or take the 50 ms
 // between the interval clock's start and the schedule's.
-func latencySeries(s *tagSeries, originMs int64) (p50, p99, max plotter.XYs) {
-	for _, iv := range s.intervals {
-		x := float64(iv.startMs-originMs)/1000 + bench.IntervalTick.Seconds()/2
-		p50 = append(p50, plotter.XY{X: x, Y: iv.p50})
-		p99 = append(p99, plotter.XY{X: x, Y: iv.p99})
-		max = append(max, plotter.XY{X: x, Y: iv.max})
+func latencySeries(s *result.TagSeries, originMs int64) (p50, p99, max plotter.XYs) {
+	for _, iv := range s.Intervals {
+		x := float64(iv.StartMs-originMs)/1000 + result.IntervalTick.Seconds()/2
+		p50 = append(p50, plotter.XY{X: x, Y: iv.P50})
+		p99 = append(p99, plotter.XY{X: x, Y: iv.P99})
+		max = append(max, plotter.XY{X: x, Y: iv.Max})
 	}
 	return p50, p99, max
 }
@@ -99,7 +99,7 @@ func latencySeries(s *tagSeries, originMs int64) (p50, p99, max plotter.XYs) {
 // rateSeries is a path's offered and committed rows per second, drawn as
 // steps: x is seconds since the measured window began (the warm-up is
 // negative), and a closing point ends the last second's step.
-func rateSeries(tl []bench.RatePoint, warmupS float64) (target, committed plotter.XYs) {
+func rateSeries(tl []result.RatePoint, warmupS float64) (target, committed plotter.XYs) {
 	for _, p := range tl {
 		x := float64(p.Second) - warmupS
 		target = append(target, plotter.XY{X: x, Y: float64(p.Target)})
@@ -201,23 +201,23 @@ func addLines(p *plot.Plot, lines []chartLine, latency bool, extraRows int) erro
 
 // latencyChart draws a path's e2e p50, p99 and max per interval, one colour
 // per agent, and shades the faults (seconds on the same axis).
-func latencyChart(path string, series []*tagSeries, faults []span) (*plot.Plot, error) {
+func latencyChart(path string, series []*result.TagSeries, faults []span) (*plot.Plot, error) {
 	origin := int64(math.MaxInt64)
 	for _, s := range series {
-		if len(s.intervals) > 0 {
-			origin = min(origin, s.intervals[0].startMs)
+		if len(s.Intervals) > 0 {
+			origin = min(origin, s.Intervals[0].StartMs)
 		}
 	}
-	p := newPlot(fmt.Sprintf("%s: end-to-end latency per %v interval", path, bench.IntervalTick),
+	p := newPlot(fmt.Sprintf("%s: end-to-end latency per %v interval", path, result.IntervalTick),
 		"seconds since the measured window began", "latency (ms)")
 	var lines []chartLine
 	for i, s := range series {
 		p50, p99, max := latencySeries(s, origin)
 		c := paletteColor(i)
 		lines = append(lines,
-			chartLine{name: s.agent + " max", xy: max, color: c, dash: dash(2)},
-			chartLine{name: s.agent + " p99", xy: p99, color: c, dash: dash(1)},
-			chartLine{name: s.agent + " p50", xy: p50, color: c, width: vg.Points(2)},
+			chartLine{name: s.Agent + " max", xy: max, color: c, dash: dash(2)},
+			chartLine{name: s.Agent + " p99", xy: p99, color: c, dash: dash(1)},
+			chartLine{name: s.Agent + " p50", xy: p50, color: c, width: vg.Points(2)},
 		)
 	}
 	if err := addLines(p, lines, true, min(len(faults), 1)); err != nil {
@@ -233,24 +233,24 @@ func latencyChart(path string, series []*tagSeries, faults []span) (*plot.Plot, 
 
 // spectrumChart draws every path x agent's percentile spectrum on one
 // chart: colour per path, dash per agent.
-func spectrumChart(series []*tagSeries) (*plot.Plot, error) {
+func spectrumChart(series []*result.TagSeries) (*plot.Plot, error) {
 	p := newPlot("end-to-end latency by percentile (all intervals merged)", "percentile", "latency (ms)")
 	pathIdx, agentIdx := map[string]int{}, map[string]int{}
 	maxX := 10.0
 	var lines []chartLine
 	for _, s := range series {
-		if _, ok := pathIdx[s.path]; !ok {
-			pathIdx[s.path] = len(pathIdx)
+		if _, ok := pathIdx[s.Path]; !ok {
+			pathIdx[s.Path] = len(pathIdx)
 		}
-		if _, ok := agentIdx[s.agent]; !ok {
-			agentIdx[s.agent] = len(agentIdx)
+		if _, ok := agentIdx[s.Agent]; !ok {
+			agentIdx[s.Agent] = len(agentIdx)
 		}
 		xy := spectrumPoints(s)
 		if n := len(xy); n > 0 {
 			maxX = math.Max(maxX, xy[n-1].X)
 		}
-		lines = append(lines, chartLine{name: s.path + " " + s.agent, xy: xy,
-			color: paletteColor(pathIdx[s.path]), dash: dash(agentIdx[s.agent]), width: vg.Points(1.6)})
+		lines = append(lines, chartLine{name: s.Path + " " + s.Agent, xy: xy,
+			color: paletteColor(pathIdx[s.Path]), dash: dash(agentIdx[s.Agent]), width: vg.Points(1.6)})
 	}
 	if err := addLines(p, lines, true, 0); err != nil {
 		return nil, err
@@ -283,7 +283,7 @@ func percentileTicks(nines int) plot.ConstantTicks {
 // paths run one after another on the same schedule, so their lines often
 // coincide: earlier paths are drawn wider so later ones stay visible on top,
 // the targets come last, and identical targets are drawn once.
-func rateChart(paths []bench.Path, warmupS float64) (*plot.Plot, error) {
+func rateChart(paths []result.Path, warmupS float64) (*plot.Plot, error) {
 	p := newPlot("offered (target) and committed rows per second", "seconds since the measured window began (warm-up is negative)", "rows/s")
 	var lines, targets []chartLine
 	sameTarget := true
@@ -338,7 +338,7 @@ type span struct{ from, to float64 }
 
 // faultSpans are the stretches, in seconds on the charts' measured-window
 // axis, during which the faults that applied to path were in force.
-func faultSpans(path bench.Path, warmupS float64) []span {
+func faultSpans(path result.Path, warmupS float64) []span {
 	var out []span
 	for _, f := range path.Faults {
 		if f.Skipped == "" && f.Error == "" {
@@ -384,7 +384,7 @@ func addMarks(p *plot.Plot, name string, xs []float64, c color.Color) error {
 	return nil
 }
 
-func sameTargets(a, b []bench.RatePoint) bool {
+func sameTargets(a, b []result.RatePoint) bool {
 	if len(a) != len(b) {
 		return false
 	}

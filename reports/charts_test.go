@@ -12,8 +12,8 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 
-	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/recorder"
+	"github.com/cdcbench/cdcbench/internal/result"
 )
 
 // baseMs is a whole second: the log header stores its base time in seconds.
@@ -35,7 +35,7 @@ func histogram(t *testing.T, tag string, startMs int64, values map[int64]int64) 
 
 // twoIntervalLog is an interval log as bench writes it: two one-second
 // intervals of cdc/outlier/e2e, with an agent-stage line between them that
-// readStage("e2e") must skip.
+// result.ReadStage("e2e") must skip.
 func twoIntervalLog(t *testing.T) []byte {
 	t.Helper()
 	var b bytes.Buffer
@@ -65,30 +65,30 @@ func twoIntervalLog(t *testing.T) []byte {
 }
 
 func TestReadStage(t *testing.T) {
-	series, err := readStage(bytes.NewReader(twoIntervalLog(t)), "e2e")
+	series, err := result.ReadStage(bytes.NewReader(twoIntervalLog(t)), "e2e")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(series) != 1 || series[0].path != "cdc" || series[0].agent != "outlier" {
+	if len(series) != 1 || series[0].Path != "cdc" || series[0].Agent != "outlier" {
 		t.Fatalf("series = %+v, want one for cdc/outlier", series)
 	}
 	s := series[0]
-	want := []intervalStat{
-		{startMs: baseMs, count: 100, p50: 0.5, p99: 1.5, max: 2},
-		{startMs: baseMs + 1000, count: 100, p50: 1, p99: 1, max: 1},
+	want := []result.IntervalStat{
+		{StartMs: baseMs, Count: 100, P50: 0.5, P99: 1.5, Max: 2},
+		{StartMs: baseMs + 1000, Count: 100, P50: 1, P99: 1, Max: 1},
 	}
-	if len(s.intervals) != len(want) {
-		t.Fatalf("%d intervals, want %d: %+v", len(s.intervals), len(want), s.intervals)
+	if len(s.Intervals) != len(want) {
+		t.Fatalf("%d intervals, want %d: %+v", len(s.Intervals), len(want), s.Intervals)
 	}
 	for i, w := range want {
-		if s.intervals[i] != w {
-			t.Errorf("interval %d = %+v, want %+v", i, s.intervals[i], w)
+		if s.Intervals[i] != w {
+			t.Errorf("interval %d = %+v, want %+v", i, s.Intervals[i], w)
 		}
 	}
-	if got := s.merged.TotalCount(); got != 200 {
+	if got := s.Merged.TotalCount(); got != 200 {
 		t.Errorf("merged count = %d, want 200 (the agent stage must not be merged in)", got)
 	}
-	if got := s.merged.ValueAtPercentile(50); got != 1000 {
+	if got := s.Merged.ValueAtPercentile(50); got != 1000 {
 		t.Errorf("merged p50 = %d µs, want 1000", got)
 	}
 }
@@ -104,7 +104,7 @@ func TestReadStageErrors(t *testing.T) {
 		{"corrupt payload", "Tag=cdc/outlier/e2e,0.000,1.000,0.001,HISTFAAAnotbase64\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := readStage(strings.NewReader(tc.log), "e2e"); err == nil {
+			if _, err := result.ReadStage(strings.NewReader(tc.log), "e2e"); err == nil {
 				t.Error("readStage accepted a bad log")
 			}
 		})
@@ -112,7 +112,7 @@ func TestReadStageErrors(t *testing.T) {
 }
 
 func TestLatencySeries(t *testing.T) {
-	series, err := readStage(bytes.NewReader(twoIntervalLog(t)), "e2e")
+	series, err := result.ReadStage(bytes.NewReader(twoIntervalLog(t)), "e2e")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestSpectrumMatchesHGRM(t *testing.T) {
 		values[v] = 1 // 1 µs .. 1 ms, exact at 3 significant digits
 	}
 	h := histogram(t, "cdc/outlier/e2e", baseMs, values)
-	pts := spectrumPoints(&tagSeries{merged: h})
+	pts := spectrumPoints(&result.TagSeries{Merged: h})
 
 	var hgrm bytes.Buffer
 	if _, err := h.PercentilesPrint(&hgrm, 5, 1000); err != nil {
@@ -181,7 +181,7 @@ func TestSpectrumMatchesHGRM(t *testing.T) {
 }
 
 func TestRateSeries(t *testing.T) {
-	tl := []bench.RatePoint{{Second: 0, Target: 10, Committed: 8}, {Second: 1, Target: 20, Committed: 20}, {Second: 2, Target: 20, Committed: 22}}
+	tl := []result.RatePoint{{Second: 0, Target: 10, Committed: 8}, {Second: 1, Target: 20, Committed: 20}, {Second: 2, Target: 20, Committed: 22}}
 	target, committed := rateSeries(tl, 1)
 	if want := (plotter.XYs{{X: -1, Y: 10}, {X: 0, Y: 20}, {X: 1, Y: 20}, {X: 2, Y: 20}}); !equalXYs(target, want) {
 		t.Errorf("target = %v, want %v", target, want)

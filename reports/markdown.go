@@ -11,8 +11,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/recorder"
+	"github.com/cdcbench/cdcbench/internal/result"
 )
 
 // breakdown is the stage breakdown's columns in trip order. E2E = schedule_lag
@@ -185,7 +185,7 @@ func scenarioYAML(s any) []byte {
 	return out.Bytes()
 }
 
-func writeLatency(b *bytes.Buffer, res *bench.Result) {
+func writeLatency(b *bytes.Buffer, res *result.Result) {
 	b.WriteString("### Latency and load\n\n| path | agent | target rows/s | achieved rows/s | samples | e2e p50 ms | p90 | p99 | p99.9 | max |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, p := range res.Paths {
 		for _, a := range p.Agents {
@@ -198,7 +198,7 @@ func writeLatency(b *bytes.Buffer, res *bench.Result) {
 	howToRead(b, "e2e runs from a row's intended send time to the agent's verdict, so a stall anywhere counts (coordinated omission corrected); samples are the rows of the measured window, and a figure means little if achieved falls short of target.")
 }
 
-func writeDelivery(b *bytes.Buffer, res *bench.Result) {
+func writeDelivery(b *bytes.Buffer, res *result.Result) {
 	b.WriteString("### Delivery and detection\n\n| path | agent | events | expected | duplicates | before commit ack | alerts | expected alerts | missed | unexpected | negative / overflow e2e samples | skipped | poll queries |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|\n")
 	for _, p := range res.Paths {
 		for _, a := range p.Agents {
@@ -225,7 +225,7 @@ func skipped(m map[string]int64) string {
 	return strings.Join(parts, ", ")
 }
 
-func writeConditions(b *bytes.Buffer, res *bench.Result) {
+func writeConditions(b *bytes.Buffer, res *result.Result) {
 	b.WriteString("### Run conditions per path\n\n| path | kind | rows produced | batches | frauds injected (outlier / velocity) | max schedule lag ms | measured s | drain s | probe round trip ms | relay events | path verdict |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, p := range res.Paths {
 		kind := p.Kind
@@ -248,7 +248,7 @@ func writeConditions(b *bytes.Buffer, res *bench.Result) {
 }
 
 // writeSlices shows a step or ramp schedule span by span, and the knee.
-func writeSlices(b *bytes.Buffer, res *bench.Result) {
+func writeSlices(b *bytes.Buffer, res *result.Result) {
 	var agents []string
 	for _, p := range res.Paths {
 		for _, sl := range p.Slices {
@@ -303,7 +303,7 @@ func writeSlices(b *bytes.Buffer, res *bench.Result) {
 }
 
 // writeFaultTable shows what each injected fault did.
-func writeFaultTable(b *bytes.Buffer, res *bench.Result) {
+func writeFaultTable(b *bytes.Buffer, res *result.Result) {
 	header := false
 	for _, p := range res.Paths {
 		for _, f := range p.Faults {
@@ -335,7 +335,7 @@ func writeFaultTable(b *bytes.Buffer, res *bench.Result) {
 	}
 }
 
-func writeBreakdown(b *bytes.Buffer, res *bench.Result) {
+func writeBreakdown(b *bytes.Buffer, res *result.Result) {
 	b.WriteString("### Where the time goes\n")
 	for _, pct := range []struct {
 		name string
@@ -368,10 +368,10 @@ func writeBreakdown(b *bytes.Buffer, res *bench.Result) {
 }
 
 // writeRatios compares every polling path with the CDC path, agent by agent.
-func writeRatios(b *bytes.Buffer, res *bench.Result) {
+func writeRatios(b *bytes.Buffer, res *result.Result) {
 	b.WriteString("### CDC versus polling\n\n")
-	var cdc *bench.Path
-	var polls []*bench.Path
+	var cdc *result.Path
+	var polls []*result.Path
 	for i := range res.Paths {
 		switch p := &res.Paths[i]; p.Kind {
 		case "cdc":
@@ -410,7 +410,7 @@ func writeRatios(b *bytes.Buffer, res *bench.Result) {
 }
 
 // writeCostTable shows what each path cost the database, per 1,000 transactions.
-func writeCostTable(b *bytes.Buffer, res *bench.Result) {
+func writeCostTable(b *bytes.Buffer, res *result.Result) {
 	measured := false
 	for _, p := range res.Paths {
 		measured = measured || p.DBCost != nil
@@ -455,7 +455,7 @@ func optional(v *float64) string {
 func writeCharts(b *bytes.Buffer, r *run) {
 	b.WriteString("### Charts\n\n")
 	if !r.hasLog {
-		fmt.Fprintf(b, "This directory has no %s, so the latency charts are left out.\n\n", bench.HlogFile)
+		fmt.Fprintf(b, "This directory has no %s, so the latency charts are left out.\n\n", result.HlogFile)
 	}
 	for _, c := range r.charts {
 		fmt.Fprintf(b, "**%s**\n\n![%s](%s)\n", c.title, c.title, c.file)

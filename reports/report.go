@@ -13,7 +13,7 @@ import (
 
 	"gonum.org/v1/plot"
 
-	"github.com/cdcbench/cdcbench/bench"
+	"github.com/cdcbench/cdcbench/internal/result"
 )
 
 // ErrNotResult reports a directory that holds no result.json this cdcbench
@@ -31,11 +31,11 @@ func FilesDir(out string) string {
 type run struct {
 	n   int    // 1-based position in the report
 	dir string // as given
-	res *bench.Result
+	res *result.Result
 	// e2e holds the e2e stage of latency.hlog per path x agent; hasLog is
 	// false for a directory without the log (cdcbench before the log
 	// existed), whose latency charts are then left out.
-	e2e    []*tagSeries
+	e2e    []*result.TagSeries
 	hasLog bool
 	charts []chart
 }
@@ -92,12 +92,12 @@ func load(dir string) (*run, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("reports: %s: %w: not a directory", dir, ErrNotResult)
 	}
-	res, err := bench.ReadResult(dir)
+	res, err := result.Read(dir)
 	if err != nil {
 		return nil, fmt.Errorf("reports: %s: %w: %w", dir, ErrNotResult, err)
 	}
 	r := &run{dir: dir, res: res}
-	f, err := os.Open(filepath.Join(dir, bench.HlogFile))
+	f, err := os.Open(filepath.Join(dir, result.HlogFile))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return r, nil
@@ -105,7 +105,7 @@ func load(dir string) (*run, error) {
 		return nil, fmt.Errorf("reports: %w", err)
 	}
 	defer f.Close()
-	if r.e2e, err = readStage(f, "e2e"); err != nil {
+	if r.e2e, err = result.ReadStage(f, "e2e"); err != nil {
 		return nil, fmt.Errorf("reports: %s: %w", f.Name(), err)
 	}
 	r.hasLog = true
@@ -165,9 +165,9 @@ func (r *run) drawCharts(dir string) error {
 		return err
 	}
 	for _, path := range r.res.Paths {
-		var series []*tagSeries
+		var series []*result.TagSeries
 		for _, s := range r.e2e {
-			if s.path == path.Name {
+			if s.Path == path.Name {
 				series = append(series, s)
 			}
 		}

@@ -8,14 +8,14 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/cdcbench/cdcbench/bench"
+	"github.com/cdcbench/cdcbench/internal/result"
 )
 
 // summaryStages are the stages whose medians add up to e2e, in trip order.
 var summaryStages = []string{"schedule_lag", "insert_commit", "commit_receive", "agent"}
 
 // WriteSummary writes the per path x agent table a run prints at its end.
-func WriteSummary(w io.Writer, r *bench.Result) error {
+func WriteSummary(w io.Writer, r *result.Result) error {
 	verdict := "VALID"
 	if !r.Valid {
 		verdict = "INVALID"
@@ -64,7 +64,7 @@ func WriteSummary(w io.Writer, r *bench.Result) error {
 
 // writeCost puts each path's database cost side by side, per 1,000
 // transactions: the price of polling the CDC architecture claims to avoid.
-func writeCost(w io.Writer, r *bench.Result) error {
+func writeCost(w io.Writer, r *result.Result) error {
 	fmt.Fprintln(w, "\ndatabase cost per 1,000 transactions (measured window):")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "path\tagent statements\trows read\tserver CPU s\tWAL kB\tmax slot lag kB\t")
@@ -91,7 +91,7 @@ func writeCost(w io.Writer, r *bench.Result) error {
 }
 
 // writeLosses names the rows a naive poller never saw: the finding, shown.
-func writeLosses(w io.Writer, r *bench.Result) {
+func writeLosses(w io.Writer, r *result.Result) {
 	for _, p := range r.Paths {
 		for _, a := range p.Agents {
 			if lost := a.ExpectedEvents - a.Events; lost > 0 && p.PollMode == "naive" {
@@ -102,7 +102,7 @@ func writeLosses(w io.Writer, r *bench.Result) {
 }
 
 // writeKnees prints ramp and step runs slice by slice, and their knee.
-func writeKnees(w io.Writer, r *bench.Result) {
+func writeKnees(w io.Writer, r *result.Result) {
 	for _, p := range r.Paths {
 		if len(p.Slices) == 0 {
 			continue
@@ -127,7 +127,7 @@ func writeKnees(w io.Writer, r *bench.Result) {
 }
 
 // writeFaults prints what each injected fault did.
-func writeFaults(w io.Writer, r *bench.Result) error {
+func writeFaults(w io.Writer, r *result.Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	header := false
 	for _, p := range r.Paths {
@@ -154,7 +154,7 @@ func writeFaults(w io.Writer, r *bench.Result) error {
 
 // writeExternal prints agents that ran as their own processes, seen through
 // their alerts and timed on the collector's clock.
-func writeExternal(w io.Writer, r *bench.Result) {
+func writeExternal(w io.Writer, r *result.Result) {
 	for _, p := range r.Paths {
 		for _, e := range p.ExternalAgents {
 			fmt.Fprintf(w, "\n%s external %s (%d instances): alerts %d of %d expected, %d missed, %d unexpected, %d duplicated; alert p50/p99 %.2f/%.2f ms on the collector's clock (agent clock %.2f/%.2f ms)\n",

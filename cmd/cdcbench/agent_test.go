@@ -15,6 +15,7 @@ import (
 
 	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/changeevent"
+	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/internal/txn"
 )
@@ -108,7 +109,7 @@ func TestExternalAgents(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
 	}
 	dirs, _ := filepath.Glob(filepath.Join(results, "smoke-*"))
-	res, err := bench.ReadResult(dirs[0])
+	res, err := result.Read(dirs[0])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/gate"
+	"github.com/cdcbench/cdcbench/internal/result"
 )
 
 func TestCompareSides(t *testing.T) {
@@ -72,7 +72,7 @@ func TestCompareOutput(t *testing.T) {
 		a = append(a, writeSmoke(t, dir, "base-"+string(rune('1'+i)), cdc))
 	}
 	for i, cdc := range []float64{6.0, 6.2, 5.9, 6.1} {
-		b = append(b, writeSmoke(t, dir, "new-"+string(rune('1'+i)), cdc, func(r *bench.Result) {
+		b = append(b, writeSmoke(t, dir, "new-"+string(rune('1'+i)), cdc, func(r *result.Result) {
 			r.Paths = r.Paths[:1] // B has no poll path
 		}))
 	}

@@ -7,29 +7,29 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/recorder"
+	"github.com/cdcbench/cdcbench/internal/result"
 )
 
-var gateMachine = bench.Machine{Hostname: "ci-1", CPU: "Test CPU", Cores: 2, MemoryMB: 8000}
+var gateMachine = result.Machine{Hostname: "ci-1", CPU: "Test CPU", Cores: 2, MemoryMB: 8000}
 
 // writeSmoke writes a smoke result with CDC e2e p50 cdc ms and the
 // poller's at 50 ms into parent/name and returns the directory.
-func writeSmoke(t *testing.T, parent, name string, cdc float64, mutate ...func(*bench.Result)) string {
+func writeSmoke(t *testing.T, parent, name string, cdc float64, mutate ...func(*result.Result)) string {
 	t.Helper()
-	agent := func(name string, p50 float64) bench.AgentResult {
-		return bench.AgentResult{
+	agent := func(name string, p50 float64) result.AgentResult {
+		return result.AgentResult{
 			Name: name, Events: 6000, ExpectedEvents: 6000, Alerts: 120, ExpectedAlerts: 120,
 			E2E:    recorder.Summary{Count: 5000, P50: p50, P90: 1.5 * p50, P99: 3 * p50, P999: 3.5 * p50, Max: 4 * p50, Mean: p50},
 			Stages: map[string]recorder.Summary{"commit_receive": {Count: 5000, P50: p50 / 2, P99: p50}},
 		}
 	}
-	r := &bench.Result{
-		SchemaVersion: bench.SchemaVersion, RunID: name, ScenarioName: "smoke", Machine: gateMachine, Valid: true,
+	r := &result.Result{
+		SchemaVersion: result.SchemaVersion, RunID: name, ScenarioName: "smoke", Machine: gateMachine, Valid: true,
 		StartedAt: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC),
-		Paths: []bench.Path{
-			{Name: "cdc", Agents: []bench.AgentResult{agent("outlier", cdc), agent("velocity", cdc)}},
-			{Name: "poll-100ms", Agents: []bench.AgentResult{agent("outlier", 50), agent("velocity", 50)}},
+		Paths: []result.Path{
+			{Name: "cdc", Agents: []result.AgentResult{agent("outlier", cdc), agent("velocity", cdc)}},
+			{Name: "poll-100ms", Agents: []result.AgentResult{agent("outlier", 50), agent("velocity", 50)}},
 		},
 	}
 	for _, m := range mutate {
@@ -69,8 +69,8 @@ func TestGateExitStatus(t *testing.T) {
 	badRules := writeFile(t, filepath.Join(dir, "bad.yaml"), "rules:\n  - cdc e2e p99 < 250\n")
 	fast := writeSmoke(t, dir, "fast", 4)
 	slow := writeSmoke(t, dir, "slow", 104) // --agent-delay 100ms
-	missed := writeSmoke(t, dir, "missed", 4, func(r *bench.Result) { r.Paths[0].Agents[1].MissedAlerts = 3 })
-	invalid := writeSmoke(t, dir, "invalid", 4, func(r *bench.Result) {
+	missed := writeSmoke(t, dir, "missed", 4, func(r *result.Result) { r.Paths[0].Agents[1].MissedAlerts = 3 })
+	invalid := writeSmoke(t, dir, "invalid", 4, func(r *result.Result) {
 		r.Valid, r.InvalidReasons = false, []string{"the producer fell 3s behind its schedule"}
 	})
 	base := filepath.Join(dir, "baseline.json")
@@ -78,7 +78,7 @@ func TestGateExitStatus(t *testing.T) {
 		t.Fatalf("record baseline: %s", stderr)
 	}
 	foreignBase := filepath.Join(dir, "foreign.json")
-	other := writeSmoke(t, dir, "laptop", 4, func(r *bench.Result) { r.Machine.CPU = "Apple M3" })
+	other := writeSmoke(t, dir, "laptop", 4, func(r *result.Result) { r.Machine.CPU = "Apple M3" })
 	if _, stderr, code := cdcbench(t, "gate", "--record-baseline", foreignBase, other); code != 0 {
 		t.Fatalf("record baseline: %s", stderr)
 	}

@@ -13,8 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/changeevent"
+	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/internal/txn"
 	"github.com/cdcbench/cdcbench/producer"
@@ -124,7 +124,7 @@ func TestHostileChangeTopic(t *testing.T) {
 	if len(runs) != 1 {
 		t.Fatalf("result dirs %v (exit: %v)\nstderr:\n%s", runs, p.waitErr, lastLines(stderr, 20))
 	}
-	res, err := bench.ReadResult(runs[0])
+	res, err := result.Read(runs[0])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,8 +18,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
+	"github.com/cdcbench/cdcbench/internal/result"
 )
 
 // The interruption tests run cdcbench as a real process, because what they
@@ -447,7 +447,7 @@ func TestInterrupt(t *testing.T) {
 				t.Errorf("a run interrupted before it began left result dirs %v", runs)
 			}
 			for _, dir := range runs {
-				res, err := bench.ReadResult(dir)
+				res, err := result.Read(dir)
 				if err != nil {
 					t.Errorf("a result dir without a readable result: %v", err)
 					continue

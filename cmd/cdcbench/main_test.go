@@ -12,8 +12,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
+	"github.com/cdcbench/cdcbench/internal/result"
 )
 
 // cdcbench runs the command line in-process and returns its output and
@@ -150,7 +150,7 @@ func TestExternalStack(t *testing.T) {
 		"--stack", "external", "--pg-dsn", pg.DSN(), "--brokers", kc.ListenAddrs()[0], "--results", t.TempDir()); code != 1 || !strings.Contains(stderr, "--reset-table") {
 		t.Fatalf("second run over an existing table: exit %d, %s", code, stderr)
 	}
-	res, err := bench.ReadResult(dirs[0])
+	res, err := result.Read(dirs[0])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,35 +78,6 @@ type Sample struct {
 	SamplerCPUTicks int64
 }
 
-// DatabaseCounters are pg_stat_database's counters for one database. They
-// cover every backend of that database, catalog reads included.
-type DatabaseCounters struct {
-	XactCommit   int64 `json:"xact_commit"`   // transactions committed
-	XactRollback int64 `json:"xact_rollback"` // transactions rolled back
-	TupReturned  int64 `json:"tup_returned"`  // rows read by sequential scans plus index entries returned
-	TupFetched   int64 `json:"tup_fetched"`   // rows fetched from tables through indexes
-	BlksHit      int64 `json:"blks_hit"`      // 8 kB blocks found in shared buffers
-	BlksRead     int64 `json:"blks_read"`     // 8 kB blocks read from the OS (its page cache or disk)
-}
-
-// TableCounters are pg_stat_user_tables' counters for Table.
-type TableCounters struct {
-	SeqScan     int64 `json:"seq_scan"`      // sequential scans started
-	SeqTupRead  int64 `json:"seq_tup_read"`  // live rows read by sequential scans
-	IdxScan     int64 `json:"idx_scan"`      // index scans started, over all the table's indexes
-	IdxTupFetch int64 `json:"idx_tup_fetch"` // live rows fetched by index scans
-	TupInserted int64 `json:"n_tup_ins"`     // rows inserted
-}
-
-// StatementCounters sum pg_stat_statements entries.
-type StatementCounters struct {
-	Calls          int64   `json:"calls"`            // statements executed
-	Rows           int64   `json:"rows"`             // rows returned (SELECT) or written (INSERT, COPY)
-	ExecMs         float64 `json:"exec_ms"`          // server time executing them, in milliseconds
-	SharedBlksHit  int64   `json:"shared_blks_hit"`  // 8 kB blocks they found in shared buffers
-	SharedBlksRead int64   `json:"shared_blks_read"` // 8 kB blocks they read from the OS
-}
-
 // StatementSplit divides the statements that mention the table by who runs
 // them.
 type StatementSplit struct {

@@ -8,7 +8,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/cdcbench/cdcbench/bench"
+	"github.com/cdcbench/cdcbench/internal/result"
 )
 
 // BaselineVersion is the format version of baseline files; ReadBaseline
@@ -27,11 +27,11 @@ var ErrNoRuns = errors.New("gate: no runs")
 // every run rather than an average, so that a change can be tested for
 // significance against the spread of the runs.
 type Baseline struct {
-	Version    int           `json:"baseline_version"`
-	RecordedAt time.Time     `json:"recorded_at"`
-	Scenario   string        `json:"scenario"`
-	Machine    bench.Machine `json:"machine"`
-	Runs       []Run         `json:"runs"`
+	Version    int            `json:"baseline_version"`
+	RecordedAt time.Time      `json:"recorded_at"`
+	Scenario   string         `json:"scenario"`
+	Machine    result.Machine `json:"machine"`
+	Runs       []Run          `json:"runs"`
 }
 
 // NewBaseline makes a baseline of runs. The runs must be valid (an invalid
@@ -90,7 +90,7 @@ func ReadBaseline(path string) (*Baseline, error) {
 // same CPU model and core count, and memory within 2% (the kernel's
 // reservations move MemTotal a little between boots). The hostname is
 // ignored, since CI runners of one type have random names.
-func SameMachine(a, b bench.Machine) bool {
+func SameMachine(a, b result.Machine) bool {
 	if a.CPU != b.CPU || a.Cores != b.Cores {
 		return false
 	}
@@ -98,7 +98,7 @@ func SameMachine(a, b bench.Machine) bool {
 	return hi == 0 || math.Abs(float64(a.MemoryMB-b.MemoryMB)) <= 0.02*hi
 }
 
-func describeMachine(m bench.Machine) string {
+func describeMachine(m result.Machine) string {
 	cpu := m.CPU
 	if cpu == "" {
 		cpu = "unknown CPU"

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/gate"
+	"github.com/cdcbench/cdcbench/internal/result"
 )
 
 func TestNewBaseline(t *testing.T) {
@@ -118,18 +118,18 @@ func TestLoadRuns(t *testing.T) {
 }
 
 func TestSameMachine(t *testing.T) {
-	m := bench.Machine{Hostname: "a", CPU: "Xeon", Cores: 2, MemoryMB: 8000}
+	m := result.Machine{Hostname: "a", CPU: "Xeon", Cores: 2, MemoryMB: 8000}
 	tests := []struct {
 		name  string
-		other func(*bench.Machine)
+		other func(*result.Machine)
 		want  bool
 	}{
-		{"identical", func(*bench.Machine) {}, true},
-		{"another hostname", func(o *bench.Machine) { o.Hostname = "runner-7" }, true},
-		{"memory within 2%", func(o *bench.Machine) { o.MemoryMB = 7900 }, true},
-		{"memory off by 5%", func(o *bench.Machine) { o.MemoryMB = 7600 }, false},
-		{"another CPU", func(o *bench.Machine) { o.CPU = "EPYC" }, false},
-		{"more cores", func(o *bench.Machine) { o.Cores = 4 }, false},
+		{"identical", func(*result.Machine) {}, true},
+		{"another hostname", func(o *result.Machine) { o.Hostname = "runner-7" }, true},
+		{"memory within 2%", func(o *result.Machine) { o.MemoryMB = 7900 }, true},
+		{"memory off by 5%", func(o *result.Machine) { o.MemoryMB = 7600 }, false},
+		{"another CPU", func(o *result.Machine) { o.CPU = "EPYC" }, false},
+		{"more cores", func(o *result.Machine) { o.Cores = 4 }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

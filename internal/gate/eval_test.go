@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/gate"
+	"github.com/cdcbench/cdcbench/internal/result"
 )
 
 // rows renders checks compactly: target | observed | limit | p | verdict.
@@ -121,7 +121,7 @@ func TestEvaluateErrors(t *testing.T) {
 	lacking[1].Paths = lacking[1].Paths[:1]
 	foreign := runs("b", 4, 4, 4)
 	for i := range foreign {
-		foreign[i].Machine = bench.Machine{Hostname: "laptop", CPU: "Apple M3", Cores: 8, MemoryMB: 16384}
+		foreign[i].Machine = result.Machine{Hostname: "laptop", CPU: "Apple M3", Cores: 8, MemoryMB: 16384}
 	}
 	burstBase := runs("b", 4)
 	burstBase[0].Scenario = "burst"

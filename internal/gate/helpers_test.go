@@ -6,20 +6,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/gate"
 	"github.com/cdcbench/cdcbench/internal/recorder"
+	"github.com/cdcbench/cdcbench/internal/result"
 )
 
-var testMachine = bench.Machine{Hostname: "ci-1", CPU: "Test CPU @ 2.0GHz", Cores: 2, MemoryMB: 8000}
+var testMachine = result.Machine{Hostname: "ci-1", CPU: "Test CPU @ 2.0GHz", Cores: 2, MemoryMB: 8000}
 
 // smoke builds a result of the smoke scenario with two paths and two
 // agents each. The CDC agents' e2e p50 is cdc ms and p99 4x that; the
 // poller's p50 is poll ms and p99 2x that. Polling has no commit_event
 // stage, as in real results.
-func smoke(label string, cdc, poll float64) *bench.Result {
-	agent := func(name string, p50, p99 float64, cdcPath bool) bench.AgentResult {
-		a := bench.AgentResult{
+func smoke(label string, cdc, poll float64) *result.Result {
+	agent := func(name string, p50, p99 float64, cdcPath bool) result.AgentResult {
+		a := result.AgentResult{
 			Name: name, Events: 5000, ExpectedEvents: 5000, Alerts: 120, ExpectedAlerts: 120,
 			E2E: recorder.Summary{Count: 5000, P50: p50, P90: 1.5 * p50, P99: p99, P999: 1.2 * p99, Max: 1.3 * p99, Mean: 1.1 * p50},
 			Stages: map[string]recorder.Summary{
@@ -32,12 +32,12 @@ func smoke(label string, cdc, poll float64) *bench.Result {
 		}
 		return a
 	}
-	return &bench.Result{
-		SchemaVersion: bench.SchemaVersion, RunID: "id-" + label, ScenarioName: "smoke",
+	return &result.Result{
+		SchemaVersion: result.SchemaVersion, RunID: "id-" + label, ScenarioName: "smoke",
 		StartedAt: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC), Machine: testMachine, Valid: true,
-		Paths: []bench.Path{
-			{Name: "cdc", Kind: "cdc", Agents: []bench.AgentResult{agent("outlier", cdc, 4*cdc, true), agent("velocity", cdc, 4*cdc, true)}},
-			{Name: "poll-100ms", Kind: "poll", Agents: []bench.AgentResult{agent("outlier", poll, 2*poll, false), agent("velocity", poll, 2*poll, false)}},
+		Paths: []result.Path{
+			{Name: "cdc", Kind: "cdc", Agents: []result.AgentResult{agent("outlier", cdc, 4*cdc, true), agent("velocity", cdc, 4*cdc, true)}},
+			{Name: "poll-100ms", Kind: "poll", Agents: []result.AgentResult{agent("outlier", poll, 2*poll, false), agent("velocity", poll, 2*poll, false)}},
 		},
 	}
 }

@@ -23,8 +23,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/recorder"
+	"github.com/cdcbench/cdcbench/internal/result"
 )
 
 // Kind is what a rule compares against.
@@ -97,15 +97,15 @@ var latencyStats = map[string]func(recorder.Summary) float64{
 }
 
 // counts are the count metrics a rule may name.
-var counts = map[string]func(bench.AgentResult) int64{
-	"events":            func(a bench.AgentResult) int64 { return a.Events },
-	"expected_events":   func(a bench.AgentResult) int64 { return a.ExpectedEvents },
-	"events_missing":    func(a bench.AgentResult) int64 { return a.ExpectedEvents - a.Events },
-	"duplicate_events":  func(a bench.AgentResult) int64 { return a.DuplicateEvents },
-	"alerts":            func(a bench.AgentResult) int64 { return a.Alerts },
-	"expected_alerts":   func(a bench.AgentResult) int64 { return a.ExpectedAlerts },
-	"missed_alerts":     func(a bench.AgentResult) int64 { return a.MissedAlerts },
-	"unexpected_alerts": func(a bench.AgentResult) int64 { return a.UnexpectedAlerts },
+var counts = map[string]func(result.AgentResult) int64{
+	"events":            func(a result.AgentResult) int64 { return a.Events },
+	"expected_events":   func(a result.AgentResult) int64 { return a.ExpectedEvents },
+	"events_missing":    func(a result.AgentResult) int64 { return a.ExpectedEvents - a.Events },
+	"duplicate_events":  func(a result.AgentResult) int64 { return a.DuplicateEvents },
+	"alerts":            func(a result.AgentResult) int64 { return a.Alerts },
+	"expected_alerts":   func(a result.AgentResult) int64 { return a.ExpectedAlerts },
+	"missed_alerts":     func(a result.AgentResult) int64 { return a.MissedAlerts },
+	"unexpected_alerts": func(a result.AgentResult) int64 { return a.UnexpectedAlerts },
 }
 
 // Op is a comparison.

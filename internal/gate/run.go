@@ -7,31 +7,31 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/cdcbench/cdcbench/bench"
+	"github.com/cdcbench/cdcbench/internal/result"
 )
 
 // Run is what a gate reads of one benchmark run: its validity and every
 // agent's figures on every path. Baselines store runs in this form.
 type Run struct {
-	Label          string        `json:"label"` // the result directory's name
-	RunID          string        `json:"run_id"`
-	Scenario       string        `json:"scenario"`
-	StartedAt      time.Time     `json:"started_at"`
-	Machine        bench.Machine `json:"machine"`
-	Valid          bool          `json:"valid"`
-	InvalidReasons []string      `json:"invalid_reasons,omitempty"`
-	Paths          []RunPath     `json:"paths"`
+	Label          string         `json:"label"` // the result directory's name
+	RunID          string         `json:"run_id"`
+	Scenario       string         `json:"scenario"`
+	StartedAt      time.Time      `json:"started_at"`
+	Machine        result.Machine `json:"machine"`
+	Valid          bool           `json:"valid"`
+	InvalidReasons []string       `json:"invalid_reasons,omitempty"`
+	Paths          []RunPath      `json:"paths"`
 }
 
 // RunPath is one path's agents.
 type RunPath struct {
-	Name   string              `json:"name"`
-	Agents []bench.AgentResult `json:"agents"`
+	Name   string               `json:"name"`
+	Agents []result.AgentResult `json:"agents"`
 }
 
 // FromResult takes the figures a gate reads from r; label names the run in
 // reports (usually its directory's name).
-func FromResult(label string, r *bench.Result) Run {
+func FromResult(label string, r *result.Result) Run {
 	run := Run{
 		Label: label, RunID: r.RunID, Scenario: r.ScenarioName, StartedAt: r.StartedAt,
 		Machine: r.Machine, Valid: r.Valid, InvalidReasons: r.InvalidReasons,
@@ -43,7 +43,7 @@ func FromResult(label string, r *bench.Result) Run {
 }
 
 // Agent returns the figures of agent on path, or false.
-func (r Run) Agent(path, agent string) (bench.AgentResult, bool) {
+func (r Run) Agent(path, agent string) (result.AgentResult, bool) {
 	for _, p := range r.Paths {
 		if p.Name != path {
 			continue
@@ -54,7 +54,7 @@ func (r Run) Agent(path, agent string) (bench.AgentResult, bool) {
 			}
 		}
 	}
-	return bench.AgentResult{}, false
+	return result.AgentResult{}, false
 }
 
 // LoadRuns reads the runs at each path, in order. A path is a result
@@ -71,7 +71,7 @@ func LoadRuns(paths ...string) ([]Run, error) {
 			runs = append(runs, b.Runs...)
 			continue
 		}
-		res, err := bench.ReadResult(p)
+		res, err := result.Read(p)
 		if err != nil {
 			return nil, fmt.Errorf("gate: %w", err)
 		}

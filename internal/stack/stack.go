@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
+	"github.com/cdcbench/cdcbench/internal/result"
 )
 
 // Topics cdcbench uses, named as the seed's deployment names them.
@@ -39,20 +40,12 @@ type Stack interface {
 	// ReplicationDSN is DSN with replication=database.
 	ReplicationDSN() string
 	Brokers() []string
-	Info() Info
+	Info() result.StackInfo
 	// ServerPID is the local postmaster's pid for CPU accounting, 0 when the
 	// server is not ours.
 	ServerPID() int
 	// Close stops what the stack started; external parts are left alone.
 	Close(ctx context.Context) error
-}
-
-// Info says what a run measured on, for result.json and reports.
-type Info struct {
-	Postgres        string `json:"postgres"`         // "embedded" or "external"
-	PostgresVersion string `json:"postgres_version"` // server_version
-	Kafka           string `json:"kafka"`            // "kfake (in-process)" or "external"
-	Brokers         string `json:"brokers"`
 }
 
 // Options says which parts to embed: an empty PostgresDSN starts a private
@@ -251,8 +244,8 @@ func (s *local) ServerPID() int {
 	return 0
 }
 
-func (s *local) Info() Info {
-	i := Info{Postgres: "external", PostgresVersion: s.version, Kafka: "external", Brokers: s.brokers[0]}
+func (s *local) Info() result.StackInfo {
+	i := result.StackInfo{Postgres: "external", PostgresVersion: s.version, Kafka: "external", Brokers: s.brokers[0]}
 	if s.pg != nil {
 		i.Postgres = "embedded"
 	}

@@ -1,4 +1,4 @@
-package reports
+package result
 
 import (
 	"bytes"
@@ -9,28 +9,28 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
-// tagSeries is one path x agent's stage as latency.hlog holds it: the figures
+// TagSeries is one path x agent's stage as latency.hlog holds it: the figures
 // of every interval, for latency over time, and all intervals merged, for the
 // percentile spectrum.
-type tagSeries struct {
-	path, agent string
-	intervals   []intervalStat
-	merged      *hdrhistogram.Histogram
+type TagSeries struct {
+	Path, Agent string
+	Intervals   []IntervalStat
+	Merged      *hdrhistogram.Histogram
 }
 
-// intervalStat is one interval's figures in milliseconds.
-type intervalStat struct {
-	startMs       int64 // absolute, ms since the epoch
-	count         int64
-	p50, p99, max float64
+// IntervalStat is one interval's figures in milliseconds.
+type IntervalStat struct {
+	StartMs       int64 // absolute, ms since the epoch
+	Count         int64
+	P50, P99, Max float64
 }
 
-// readStage reads the interval histograms of one stage (e.g. "e2e") from an
+// ReadStage reads the interval histograms of one stage (e.g. "e2e") from an
 // interval log whose tags are path/agent/stage, in the order the tags first
 // appear. Lines of other stages are dropped before decoding: a decoded
 // histogram of cdcbench's range takes about 200 KB, and a long run's log has
 // thousands of lines per stage.
-func readStage(r io.Reader, stage string) ([]*tagSeries, error) {
+func ReadStage(r io.Reader, stage string) ([]*TagSeries, error) {
 	raw, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("hlog: %w", err)
@@ -46,8 +46,8 @@ func readStage(r io.Reader, stage string) ([]*tagSeries, error) {
 		kept.Write(line)
 	}
 	lr := hdrhistogram.NewHistogramLogReader(&kept)
-	byTag := map[string]*tagSeries{}
-	var order []*tagSeries
+	byTag := map[string]*TagSeries{}
+	var order []*TagSeries
 	for {
 		h, err := lr.NextIntervalHistogram()
 		if err != nil {
@@ -62,22 +62,23 @@ func readStage(r io.Reader, stage string) ([]*tagSeries, error) {
 			if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] != stage {
 				return nil, fmt.Errorf("hlog: interval tagged %q, want path/agent/%s", h.Tag(), stage)
 			}
-			s = &tagSeries{path: parts[0], agent: parts[1], merged: h.Clone()}
+			s = &TagSeries{Path: parts[0], Agent: parts[1], Merged: h.Clone()}
 			byTag[h.Tag()] = s
 			order = append(order, s)
-		} else if dropped := s.merged.Merge(h); dropped > 0 {
+		} else if dropped := s.Merged.Merge(h); dropped > 0 {
 			return nil, fmt.Errorf("hlog: merging %s dropped %d values: its intervals differ in range", h.Tag(), dropped)
 		}
 		v := h.ValueAtPercentilesSlice([]float64{50, 99})
-		s.intervals = append(s.intervals, intervalStat{
-			startMs: h.StartTimeMs(),
-			count:   h.TotalCount(),
-			p50:     usToMs(v[0]),
-			p99:     usToMs(v[1]),
-			max:     usToMs(h.Max()),
+		s.Intervals = append(s.Intervals, IntervalStat{
+			StartMs: h.StartTimeMs(),
+			Count:   h.TotalCount(),
+			P50:     UsToMs(v[0]),
+			P99:     UsToMs(v[1]),
+			Max:     UsToMs(h.Max()),
 		})
 	}
 }
 
-// usToMs converts the log's microseconds to the report's milliseconds.
-func usToMs(us int64) float64 { return float64(us) / 1000 }
+// UsToMs converts the log's microseconds to milliseconds, the unit of
+// result.json and the reports.
+func UsToMs(us int64) float64 { return float64(us) / 1000 }

@@ -1,4 +1,8 @@
-package bench
+// Package result holds result.json's schema and the run's interval
+// histogram log: what a run writes and what reports, the gate and compare
+// read. It is its own package so that readers of results link no database
+// driver or Kafka client; reports/README.md documents every field.
+package result
 
 import (
 	"encoding/json"
@@ -7,10 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/cdcbench/cdcbench/internal/dbcost"
 	"github.com/cdcbench/cdcbench/internal/recorder"
-	"github.com/cdcbench/cdcbench/internal/stack"
-	"github.com/cdcbench/cdcbench/producer"
 )
 
 // SchemaVersion is result.json's schema version; reports/README.md documents
@@ -37,21 +38,35 @@ type Result struct {
 
 // StackResult says what ran.
 type StackResult struct {
-	stack.Info
+	StackInfo
 	CDC string `json:"cdc"` // "relay cdcbench-relay/1" or "debezium <version>"
+}
+
+// StackInfo says where a run's PostgreSQL and Kafka were.
+type StackInfo struct {
+	Postgres        string `json:"postgres"`         // "embedded" or "external"
+	PostgresVersion string `json:"postgres_version"` // server_version
+	Kafka           string `json:"kafka"`            // "kfake (in-process)" or "external"
+	Brokers         string `json:"brokers"`
+}
+
+// FraudCounts counts injected fraud patterns.
+type FraudCounts struct {
+	Outlier  int64 `json:"outlier"`
+	Velocity int64 `json:"velocity"`
 }
 
 // Path is one path's figures.
 type Path struct {
-	Name             string               `json:"name"` // "cdc", "poll-100ms"
-	Kind             string               `json:"kind"` // "cdc" or "poll"
-	PollMode         string               `json:"poll_mode,omitempty"`
-	TargetRowsPerS   float64              `json:"target_rows_per_s"`
-	AchievedRowsPerS float64              `json:"achieved_rows_per_s"`
-	RowsProduced     int64                `json:"rows_produced"`
-	Batches          int64                `json:"batches"`
-	FraudsInjected   producer.FraudCounts `json:"frauds_injected"`
-	MaxScheduleLagMs float64              `json:"max_schedule_lag_ms"`
+	Name             string      `json:"name"` // "cdc", "poll-100ms"
+	Kind             string      `json:"kind"` // "cdc" or "poll"
+	PollMode         string      `json:"poll_mode,omitempty"`
+	TargetRowsPerS   float64     `json:"target_rows_per_s"`
+	AchievedRowsPerS float64     `json:"achieved_rows_per_s"`
+	RowsProduced     int64       `json:"rows_produced"`
+	Batches          int64       `json:"batches"`
+	FraudsInjected   FraudCounts `json:"frauds_injected"`
+	MaxScheduleLagMs float64     `json:"max_schedule_lag_ms"`
 	// Reconnects count connections replaced after the server dropped them:
 	// the producer's, and relays resumed from the slot.
 	ProducerReconnects int64   `json:"producer_reconnects,omitempty"`
@@ -71,7 +86,7 @@ type Path struct {
 	// Faults are the faults injected into this path and what they did.
 	Faults []FaultResult `json:"faults,omitempty"`
 	// DBCost is what the path cost the database over the measured window.
-	DBCost *dbcost.Cost `json:"db_cost,omitempty"`
+	DBCost *DBCost `json:"db_cost,omitempty"`
 	// ExternalAgents are agents in other processes, seen through their alerts.
 	ExternalAgents []ExternalAgentResult `json:"external_agents,omitempty"`
 	InvalidReasons []string              `json:"invalid_reasons,omitempty"`
@@ -147,8 +162,8 @@ func (r *Result) Write(dir string) error {
 	return nil
 }
 
-// ReadResult loads dir/result.json (or a result.json path).
-func ReadResult(path string) (*Result, error) {
+// Read loads dir/result.json (or a result.json path).
+func Read(path string) (*Result, error) {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		path = filepath.Join(path, "result.json")
 	}
@@ -164,4 +179,41 @@ func ReadResult(path string) (*Result, error) {
 		return nil, fmt.Errorf("result: %s has schema_version %d; this cdcbench reads 1..%d", path, r.SchemaVersion, SchemaVersion)
 	}
 	return &r, nil
+}
+
+// FaultResult is what one injected fault did to a path.
+type FaultResult struct {
+	Kind      string  `json:"kind"`
+	Agent     string  `json:"agent,omitempty"`
+	AtS       float64 `json:"at_s"` // from the start of the schedule
+	DurationS float64 `json:"duration_s"`
+	// Skipped says why the fault did not apply to this path (a relay fault
+	// on a polling path), Error why it failed.
+	Skipped string `json:"skipped,omitempty"`
+	Error   string `json:"error,omitempty"`
+	// RecoveredAfterS runs from the fault's end to the end of the first 1 s
+	// interval in which every agent's e2e p99 was back under the objective;
+	// absent when that never happened before the path ended.
+	RecoveredAfterS *float64 `json:"recovered_after_s,omitempty"`
+	// PeakP99Ms is the highest interval e2e p99 from the fault's start to
+	// recovery.
+	PeakP99Ms float64 `json:"peak_p99_ms"`
+}
+
+// ExternalAgentResult is what agents running as their own processes
+// (`cdcbench agent`, on any host) raised during a CDC path, read back from
+// fraud.alerts. Their events are not observable from here, only alerts.
+type ExternalAgentResult struct {
+	Name             string   `json:"name"`
+	Instances        []string `json:"instances"`
+	Alerts           int64    `json:"alerts"`
+	ExpectedAlerts   int64    `json:"expected_alerts"`
+	MissedAlerts     int64    `json:"missed_alerts"`
+	UnexpectedAlerts int64    `json:"unexpected_alerts"`
+	DuplicateAlerts  int64    `json:"duplicate_alerts"`
+	// AlertMs is timed on the collector's clock, AgentClockMs on the agent
+	// host's; their difference is transport plus clock skew.
+	AlertMs      recorder.Summary `json:"alert_ms"`
+	AgentClockMs recorder.Summary `json:"agent_clock_ms"`
+	Clock        string           `json:"clock"`
 }
