@@ -59,14 +59,18 @@ type verdict struct {
 	due   time.Time
 }
 
-func newAgentRun(path, name string, log *producer.BatchLog, batchSize int, delay time.Duration,
+// newAgentRun times agent name on path against the producer's log.
+func newAgentRun(path, name string, log *producer.BatchLog, plan *Plan, lastID *atomic.Int64,
 	publish func(AlertRecord)) *agentRun {
 	r := &agentRun{
-		name: name, set: recorder.NewSet(), log: log, batchSize: batchSize, delay: delay,
-		publish: publish, path: path, probe: make(chan struct{}),
+		name: name, set: recorder.NewSet(), log: log, batchSize: plan.BatchSize, delay: plan.AgentDelay,
+		plan: plan, lastID: lastID, publish: publish, path: path, probe: make(chan struct{}),
+	}
+	for range plan.Slices {
+		r.slices = append(r.slices, recorder.NewSingle())
 	}
 	r.measureFromUs.Store(1<<63 - 1)
-	if delay > 0 {
+	if r.delay > 0 {
 		// The delay is pipelined, not a sleep in the consumer loop: every
 		// verdict is released exactly delay later, and throughput is what it
 		// was, so the end-to-end figures must grow by delay and nothing else.
@@ -102,6 +106,16 @@ func (r *agentRun) handler(det agents.Detector) func(d *source.Delivery) {
 			return
 		}
 		r.record(d, alert, a, time.Now().UnixNano())
+	}
+}
+
+// probed reports whether the probe row reached the agent.
+func (r *agentRun) probed() bool {
+	select {
+	case <-r.probe:
+		return true
+	default:
+		return false
 	}
 }
 

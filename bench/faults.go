@@ -7,8 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/scenarios"
@@ -17,7 +16,7 @@ import (
 // faultTargets are the parts of a path a fault can hit.
 type faultTargets struct {
 	dsn    string
-	cdc    capture // nil on a polling path
+	driver driver.Driver
 	srcs   []*agentSource
 	agents []string
 	kafka  stack.KafkaRestarter // nil when Kafka cannot be restarted
@@ -62,20 +61,18 @@ func inject(ctx context.Context, f scenarios.FaultSpec, t faultTargets) (skipped
 			return "only the embedded Kafka can be restarted", nil
 		}
 		return "", t.kafka.RestartKafka(ctx, d)
-	case scenarios.FaultPauseRelay, scenarios.FaultKillRelay:
-		if t.cdc == nil {
-			return "no relay on a polling path", nil
+	case scenarios.FaultPauseRelay:
+		p, ok := t.driver.(driver.Pauser)
+		if !ok {
+			return "no relay on this path", nil
 		}
-		var err error
-		if f.Kind == scenarios.FaultPauseRelay {
-			err = t.cdc.pause(d)
-		} else {
-			err = t.cdc.kill(ctx, d)
+		return "", p.Pause(d)
+	case scenarios.FaultKillRelay:
+		c, ok := t.driver.(driver.Crasher)
+		if !ok {
+			return "no relay on this path", nil
 		}
-		if errors.Is(err, errNoFault) {
-			return err.Error(), nil
-		}
-		return "", err
+		return "", c.Crash(ctx, d)
 	case scenarios.FaultKillAgent:
 		var wg sync.WaitGroup
 		errs := make([]error, len(t.srcs))
@@ -96,7 +93,7 @@ func inject(ctx context.Context, f scenarios.FaultSpec, t faultTargets) (skipped
 
 // lockTable holds an ACCESS EXCLUSIVE lock on the table for d.
 func lockTable(ctx context.Context, dsn string, d time.Duration) error {
-	conn, err := connectHarness(ctx, dsn)
+	conn, err := stack.ConnectHarness(ctx, dsn)
 	if err != nil {
 		return fmt.Errorf("lock-table: %w", err)
 	}
@@ -164,27 +161,11 @@ func (l *latencyTimeline) recovery(faults []result.FaultResult, start time.Time,
 	}
 }
 
-// harnessApp is the application_name of the harness's own connections
-// (admin, cost sampler, faults): drop-connections spares them, as it spares
-// a monitoring connection, and drops the producer's, the pollers' and the
-// WAL sender's.
-const harnessApp = "cdcbench-harness"
-
-// connectHarness connects as the harness.
-func connectHarness(ctx context.Context, dsn string) (*pgx.Conn, error) {
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		return nil, err
-	}
-	cfg.RuntimeParams["application_name"] = harnessApp
-	return pgx.ConnectConfig(ctx, cfg)
-}
-
 // dropConnections terminates every other client backend and WAL sender of
 // the database, again every 200 ms for d, so that reconnects made during
 // the window are dropped too. It reports how many it ended.
 func dropConnections(ctx context.Context, dsn string, d time.Duration) error {
-	conn, err := connectHarness(ctx, dsn)
+	conn, err := stack.ConnectHarness(ctx, dsn)
 	if err != nil {
 		return fmt.Errorf("drop-connections: %w", err)
 	}
@@ -193,7 +174,7 @@ func dropConnections(ctx context.Context, dsn string, d time.Duration) error {
 	for {
 		_, err := conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 			WHERE pid <> pg_backend_pid() AND backend_type IN ('client backend', 'walsender')
-			AND (datname = current_database() OR backend_type = 'walsender') AND application_name <> $1`, harnessApp)
+			AND (datname = current_database() OR backend_type = 'walsender') AND application_name <> $1`, stack.HarnessApp)
 		if err != nil {
 			return fmt.Errorf("drop-connections: %w", err)
 		}

@@ -7,13 +7,18 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/cdcbench/cdcbench/agents"
 	"github.com/cdcbench/cdcbench/internal/dbcost"
+	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/recorder"
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/source"
 	"github.com/cdcbench/cdcbench/internal/stack"
+	"github.com/cdcbench/cdcbench/internal/table"
 	"github.com/cdcbench/cdcbench/internal/txn"
+	"github.com/cdcbench/cdcbench/internal/wait"
 	"github.com/cdcbench/cdcbench/producer"
 	"github.com/cdcbench/cdcbench/scenarios"
 )
@@ -22,532 +27,408 @@ import (
 // join on a fresh broker takes a few seconds.
 const probeTimeout = 60 * time.Second
 
+// pathRun is one path of a run, from an empty table to its figures. Its
+// phases are methods called in order by runPath — setup, attach, probe,
+// produce, drain, collect — and what one phase starts is stopped, in
+// reverse order, by the cleanups it registers.
+type pathRun struct {
+	r    *run
+	plan *Plan
+	spec scenarios.Path
+	drv  driver.Driver
+	res  result.Path
+	sets pathSets
+
+	admin    *pgx.Conn
+	ctx      context.Context // the path's; cancelled when it ends
+	cancel   context.CancelFunc
+	errCh    chan error // components that stop on their own
+	cleanups []func(context.Context) error
+
+	runs   []*agentRun
+	srcs   []*agentSource
+	lastID atomic.Int64 // highest id generated so far
+	prod   *producer.Producer
+	orc    *oracle
+	coll   *collector // external agents, when the plan has them
+	tl     latencyTimeline
+
+	since                         time.Time // the path's start: its Kafka records are newer
+	start, measureFrom, measureTo time.Time // of the schedule and its measured window
+	stats                         producer.Stats
+	costDone                      chan costResult
+	faultsDone                    chan []result.FaultResult
+}
+
 // runPath runs the workload through one path and returns its figures. The
-// path's table, publication, slot, relay and agents are gone when it
+// path's table, publication, slot, capture and agents are gone when it
 // returns, whatever happened.
 func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res result.Path, sets pathSets, err error) {
-	plan := &r.cfg.Plan
-	res = result.Path{Name: ps.String(), Kind: ps.Kind}
-	if ps.Kind == scenarios.PathPoll {
-		res.PollMode = plan.PollMode
+	p := &pathRun{r: r, plan: &r.cfg.Plan, spec: ps, errCh: make(chan error, 8),
+		res: result.Path{Name: ps.String(), Kind: ps.Kind}, sets: pathSets{path: ps.String()}}
+	defer func() {
+		// A cleanup failure is reported even when the path already failed:
+		// a slot left behind retains WAL until someone drops it.
+		err = errors.Join(err, p.cleanup(context.WithoutCancel(ctx)))
+		res, sets = p.res, p.sets
+	}()
+	for _, phase := range []func(context.Context) error{p.setup, p.attach, p.probe, p.produce, p.drain} {
+		if err := phase(ctx); err != nil {
+			return p.res, p.sets, err
+		}
 	}
-	sets.path = ps.String()
-	st := r.cfg.Stack
+	p.collect()
+	return p.res, p.sets, nil
+}
 
-	pathStart := time.Now()
-	admin, err := connectHarness(ctx, st.DSN())
-	if err != nil {
-		return res, sets, fmt.Errorf("connect: %w", err)
+// onCleanup registers fn to run when the path ends, before those
+// registered earlier.
+func (p *pathRun) onCleanup(fn func(context.Context) error) {
+	p.cleanups = append(p.cleanups, fn)
+}
+
+func (p *pathRun) cleanup(ctx context.Context) error {
+	var errs []error
+	for i := len(p.cleanups) - 1; i >= 0; i-- {
+		errs = append(errs, p.cleanups[i](ctx))
 	}
-	defer admin.Close(context.WithoutCancel(ctx))
+	return errors.Join(errs...)
+}
+
+// fail reports a component that stopped on its own; the first one ends
+// the path.
+func (p *pathRun) fail(err error) {
+	select {
+	case p.errCh <- err:
+	default:
+	}
+}
+
+// failed returns a component's failure, if one was reported.
+func (p *pathRun) failed() error {
+	select {
+	case err := <-p.errCh:
+		return err
+	default:
+		return nil
+	}
+}
+
+// setup gives the path a fresh table and starts its driver.
+func (p *pathRun) setup(ctx context.Context) error {
+	r := p.r
+	p.since = time.Now()
+	admin, err := stack.ConnectHarness(ctx, r.cfg.Stack.DSN())
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	p.admin = admin
+	p.onCleanup(func(ctx context.Context) error { return admin.Close(ctx) })
 	pub := "cdcbench_" + r.id
-	if err := resetTable(ctx, admin, pub, r.cfg.DropExisting || r.createdTable); err != nil {
-		return res, sets, err
+	if err := table.Reset(ctx, admin, pub, r.cfg.DropExisting || r.createdTable); err != nil {
+		return fmt.Errorf("bench: %w", err)
 	}
 	r.createdTable = true
+	p.ctx, p.cancel = context.WithCancel(ctx)
+	p.onCleanup(func(context.Context) error { p.cancel(); return nil })
 
-	pctx, stopPath := context.WithCancel(ctx)
-	defer stopPath()
-	errCh := make(chan error, 8)
-	fail := func(err error) {
-		select {
-		case errCh <- err:
-		default:
-		}
+	if p.drv, err = driver.New(p.spec, driver.Config{CDC: r.cfg.CDC, PollMode: p.plan.PollMode, PollLimit: p.plan.PollLimit}); err != nil {
+		return err
 	}
+	env := driver.Env{Stack: r.cfg.Stack, Admin: admin, Publication: pub, Slot: "cdcbench_" + r.id + "_" + p.spec.Kind,
+		Groups: "cdcbench-" + r.id + "-" + p.spec.String() + "-", Since: p.since, KeyByUser: p.plan.KeyByUser, Fail: p.fail}
+	if err := p.drv.Start(ctx, env); err != nil {
+		return err
+	}
+	p.onCleanup(func(ctx context.Context) error {
+		defer p.drv.Report(&p.res)
+		if err := p.drv.Stop(ctx); err != nil {
+			return fmt.Errorf("cleanup (run `cdcbench clean --pg-dsn ...` if a cdcbench_ slot remains): %w", err)
+		}
+		return nil
+	})
+	return nil
+}
 
-	var cdc capture
-	if ps.Kind == scenarios.PathCDC {
-		slot := "cdcbench_" + r.id + "_cdc"
-		if r.cfg.CDC.Kind == CDCDebezium {
-			cdc, err = startDebezium(ctx, st, admin, r.cfg.CDC, "cdcbench-"+r.id, pub, slot, plan.KeyByUser)
-		} else {
-			cdc, err = startCDC(ctx, st, admin, pub, slot, plan.KeyByUser, fail)
-		}
-		if err != nil {
-			return res, sets, err
-		}
-		defer func() {
-			cctx := context.WithoutCancel(ctx)
-			// A cleanup failure is reported even when the path already
-			// failed: a slot left behind retains WAL until someone drops it.
-			if serr := errors.Join(cdc.stop(cctx), stack.DeleteGroups(cctx, st.Brokers(), "cdcbench-"+r.id+"-")); serr != nil {
-				err = errors.Join(err, fmt.Errorf("cleanup (run `cdcbench clean --pg-dsn ...` if a cdcbench_ slot remains): %w", serr))
-			}
-			res.RelayEvents = cdc.relayEvents()
-			res.RelayRestarts = cdc.relayRestarts()
-		}()
-	}
-
-	// Agents.
-	var runs []*agentRun
-	var srcs []*agentSource
-	var lastID atomic.Int64 // highest id generated so far
-	for _, name := range agents.Names {
-		name := name
-		ar := newAgentRun(ps.String(), name, nil, plan.BatchSize, plan.AgentDelay, r.publishAlert)
-		ar.plan = plan
-		ar.lastID = &lastID
-		for range plan.Slices {
-			ar.slices = append(ar.slices, recorder.NewSingle())
-		}
-		src := &agentSource{fail: fail, open: func(ctx context.Context) (source.Source, error) {
-			if ps.Kind == scenarios.PathCDC {
-				return source.NewKafka(source.KafkaConfig{Brokers: st.Brokers(), Topic: stack.ChangeTopic,
-					Group: "cdcbench-" + r.id + "-" + ps.String() + "-" + name, Since: pathStart})
-			}
-			return source.NewPoll(ctx, source.PollConfig{DSN: st.DSN(), Interval: ps.Interval, Mode: plan.PollMode,
-				Limit: plan.PollLimit, FirstID: producer.ProbeID})
-		}}
-		for range plan.AgentInstances {
-			det, err := agents.New(name, plan.Agents)
-			if err != nil {
-				return res, sets, err
-			}
-			src.handlers = append(src.handlers, ar.handler(det))
-		}
-		runs = append(runs, ar)
-		srcs = append(srcs, src)
-		sets.agents = append(sets.agents, name)
-		sets.sets = append(sets.sets, ar.set)
-	}
+// attach starts every agent's instances on the driver's sources and the
+// producer they will be timed against.
+func (p *pathRun) attach(ctx context.Context) error {
+	plan := p.plan
 	prod, err := producer.New(ctx, producer.Config{
-		DSN: st.DSN(), Insert: plan.Insert, Schedule: plan.Schedule, Poisson: plan.Poisson,
+		DSN: p.r.cfg.Stack.DSN(), Insert: plan.Insert, Schedule: plan.Schedule, Poisson: plan.Poisson,
 		Workload: producer.WorkloadConfig{BatchSize: plan.BatchSize, Users: plan.Users, Conns: plan.Connections,
 			FraudRate: plan.FraudRate, Seed: plan.Seed},
 	})
 	if err != nil {
-		return res, sets, err
+		return err
 	}
-	defer prod.Close(context.WithoutCancel(ctx))
-	stopAgents := func() {
-		stopPath()
-		for _, src := range srcs {
-			src.stop()
+	p.prod = prod
+	p.onCleanup(func(ctx context.Context) error { prod.Close(ctx); return nil })
+	p.onCleanup(func(context.Context) error { p.stopAgents(); return nil })
+	for _, name := range agents.Names {
+		ar := newAgentRun(p.spec.String(), name, prod.Log(), plan, &p.lastID, p.r.publishAlert)
+		src := &agentSource{fail: p.fail, open: func(ctx context.Context) (source.Source, error) { return p.drv.Open(ctx, name) }}
+		for range plan.AgentInstances {
+			det, err := agents.New(name, plan.Agents)
+			if err != nil {
+				return err
+			}
+			src.handlers = append(src.handlers, ar.handler(det))
 		}
-		for _, ar := range runs {
-			ar.close()
+		p.runs = append(p.runs, ar)
+		p.srcs = append(p.srcs, src)
+		p.sets.agents = append(p.sets.agents, name)
+		p.sets.sets = append(p.sets.sets, ar.set)
+		if err := src.start(p.ctx); err != nil {
+			return err
 		}
 	}
-	defer stopAgents()
-	for i, ar := range runs {
-		ar.log = prod.Log()
-		if err := srcs[i].start(pctx); err != nil {
-			return res, sets, err
-		}
-	}
-
 	// A group whose members are still joining would move partitions, and
 	// the state that goes with them, once rows flow.
-	for _, src := range srcs {
+	for _, src := range p.srcs {
 		src.assigned(ctx, plan.Partitions)
 	}
+	return nil
+}
 
-	// Probe: one row must make the whole trip before anything is measured.
+// stopAgents ends the sources and waits for every verdict in flight.
+func (p *pathRun) stopAgents() {
+	p.cancel()
+	for _, src := range p.srcs {
+		src.stop()
+	}
+	for _, ar := range p.runs {
+		ar.close()
+	}
+}
+
+// probe sends one row that must make the whole trip before anything is
+// measured, then starts the interval log and, for agents in other
+// processes, the alert collector.
+func (p *pathRun) probe(ctx context.Context) error {
 	probeStart := time.Now()
-	if err := insertProbe(ctx, admin); err != nil {
-		return res, sets, err
+	if err := table.InsertProbe(ctx, p.admin); err != nil {
+		return fmt.Errorf("bench: %w", err)
 	}
-	for _, ar := range runs {
-		select {
-		case <-ar.probe:
-		case err := <-errCh:
-			return res, sets, err
-		case <-ctx.Done():
-			return res, sets, ctx.Err()
-		case <-time.After(probeTimeout - time.Since(probeStart)):
-			return res, sets, fmt.Errorf("the probe row did not reach agent %s within %v: the path is not connected", ar.name, probeTimeout)
+	for _, ar := range p.runs {
+		err := wait.Until(ctx, probeStart.Add(probeTimeout), 5*time.Millisecond, func() (bool, error) {
+			return ar.probed(), p.failed()
+		})
+		if errors.Is(err, wait.ErrDeadline) {
+			return fmt.Errorf("the probe row did not reach agent %s within %v: the path is not connected", ar.name, probeTimeout)
+		}
+		if err != nil {
+			return err
 		}
 	}
-	res.ProbeRoundTripMs = ms(time.Since(probeStart))
-	stopIntervals := make(chan struct{})
-	intervalsDone := make(chan error, 1)
-	var tl latencyTimeline
-	go func() {
-		intervalsDone <- logIntervals(r.intervals, ps.String(), sets.agents, sets.sets, &tl, stopIntervals)
-	}()
-	var start time.Time // of the schedule, set below
-	defer func() {
-		close(stopIntervals)
-		if ierr := <-intervalsDone; ierr != nil && err == nil {
-			err = ierr
+	p.res.ProbeRoundTripMs = ms(time.Since(probeStart))
+	p.startIntervals()
+	p.r.logf("path %s: probe made the round trip in %.1f ms; producing for %v (+%v warm-up)", p.spec, p.res.ProbeRoundTripMs, p.plan.Duration, p.plan.Warmup)
+	if _, ok := p.drv.(driver.Publisher); ok && len(p.plan.ExternalAgents) > 0 {
+		coll, err := startCollector(p.ctx, p.r.cfg.Stack.Brokers(), p.plan.ExternalAgents, p.since)
+		if err != nil {
+			return err
 		}
-		tl.recovery(res.Faults, start, plan.ObjectiveP99)
-	}()
-	r.logf("path %s: probe made the round trip in %.1f ms; producing for %v (+%v warm-up)", ps.String(), res.ProbeRoundTripMs, plan.Duration, plan.Warmup)
+		p.coll = coll
+		p.onCleanup(func(context.Context) error { coll.stop(); return nil })
+	}
+	return nil
+}
 
-	var coll *collector
-	if ps.Kind == scenarios.PathCDC && len(plan.ExternalAgents) > 0 {
-		if coll, err = startCollector(pctx, st.Brokers(), plan.ExternalAgents, pathStart); err != nil {
-			return res, sets, err
-		}
-		defer coll.stop()
-	}
+// startIntervals writes the path's interval histograms every second until
+// the path ends, then fills in the faults' recovery from them.
+func (p *pathRun) startIntervals() {
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- logIntervals(p.r.intervals, p.spec.String(), p.sets.agents, p.sets.sets, &p.tl, stop) }()
+	p.onCleanup(func(context.Context) error {
+		close(stop)
+		err := <-done
+		p.tl.recovery(p.res.Faults, p.start, p.plan.ObjectiveP99)
+		return err
+	})
+}
 
-	// Workload.
+// produce runs the schedule, with the database-cost samples and the faults
+// beside it, until the producer is done or a component fails.
+func (p *pathRun) produce(ctx context.Context) error {
+	plan := p.plan
+	p.start = time.Now().Add(50 * time.Millisecond)
+	p.measureFrom = p.start.Add(plan.Warmup)
+	p.measureTo = p.measureFrom.Add(plan.Duration)
+	for _, ar := range p.runs {
+		ar.startUs.Store(p.start.UnixMicro())
+		ar.measureFromUs.Store(p.measureFrom.UnixMicro())
+	}
 	orc, err := newOracle(plan.Agents)
 	if err != nil {
-		return res, sets, err
+		return err
 	}
-	start = time.Now().Add(50 * time.Millisecond)
-	measureFrom := start.Add(plan.Warmup)
-	measureTo := measureFrom.Add(plan.Duration)
-	for _, ar := range runs {
-		ar.startUs.Store(start.UnixMicro())
-		ar.measureFromUs.Store(measureFrom.UnixMicro())
-	}
+	p.orc = orc
 	var intendedInWindow int64
-	var timeline []result.RatePoint
-	prodDone := make(chan struct{})
-	var pst producer.Stats
-	var perr error
+	prodDone := make(chan error, 1)
 	go func() {
-		defer close(prodDone)
-		pst, perr = prod.Run(pctx, start, func(_ int64, rows []txn.Row) {
+		var err error
+		p.stats, err = p.prod.Run(p.ctx, p.start, func(_ int64, rows []txn.Row) {
 			orc.observe(rows)
-			lastID.Store(rows[len(rows)-1].ID)
-			sec := int((rows[0].CreatedAt - start.UnixMicro()) / 1e6)
-			for len(timeline) <= sec {
-				timeline = append(timeline, result.RatePoint{Second: len(timeline)})
-			}
-			timeline[sec].Target += int64(len(rows))
-			if at := rows[0].CreatedAt; at >= measureFrom.UnixMicro() && at < measureTo.UnixMicro() {
+			p.lastID.Store(rows[len(rows)-1].ID)
+			p.res.Timeline = addTarget(p.res.Timeline, rows, p.start)
+			if at := rows[0].CreatedAt; at >= p.measureFrom.UnixMicro() && at < p.measureTo.UnixMicro() {
 				intendedInWindow += int64(len(rows))
 			}
 		})
+		prodDone <- err
 	}()
-	costDone := make(chan costResult, 1)
-	go func() { costDone <- measureCost(pctx, st, measureFrom, measureTo) }()
-	faultsDone := make(chan []result.FaultResult, 1)
+	p.costDone = make(chan costResult, 1)
+	go func() { p.costDone <- measureCost(p.ctx, p.r.cfg.Stack, p.measureFrom, p.measureTo) }()
+	p.faultsDone = make(chan []result.FaultResult, 1)
 	go func() {
-		kafka, _ := st.(stack.KafkaRestarter)
-		faultsDone <- injectFaults(pctx, plan.Faults, start, faultTargets{dsn: st.DSN(), cdc: cdc, srcs: srcs, agents: sets.agents, kafka: kafka})
+		kafka, _ := p.r.cfg.Stack.(stack.KafkaRestarter)
+		p.faultsDone <- injectFaults(p.ctx, plan.Faults, p.start, faultTargets{dsn: p.r.cfg.Stack.DSN(), driver: p.drv, srcs: p.srcs, agents: p.sets.agents, kafka: kafka})
 	}()
+	if err := p.waitProducer(prodDone); err != nil {
+		return err
+	}
+	p.res.RowsProduced, p.res.Batches, p.res.FraudsInjected = p.stats.Rows, p.stats.Batches, p.stats.Frauds
+	p.res.MaxScheduleLagMs = ms(p.stats.MaxLag)
+	p.res.ProducerReconnects = p.stats.Reconnects
+	p.res.MeasuredSeconds = plan.Duration.Seconds()
+	p.res.TargetRowsPerS = float64(intendedInWindow) / plan.Duration.Seconds()
+	p.res.AchievedRowsPerS = float64(p.committedIn(p.measureFrom, p.measureTo)) / plan.Duration.Seconds()
+	p.res.Timeline = addCommits(p.res.Timeline, p.prod.Log(), p.stats.Batches, plan.BatchSize, p.start)
+	if p.stats.MaxLag > plan.ScheduleTolerance {
+		p.res.InvalidReasons = append(p.res.InvalidReasons, fmt.Sprintf("the producer fell %v behind its schedule (tolerance %v)", p.stats.MaxLag.Round(time.Millisecond), plan.ScheduleTolerance))
+	}
+	return nil
+}
+
+// waitProducer shows progress until the producer returns, and stops it
+// when a component of the path fails.
+func (p *pathRun) waitProducer(prodDone <-chan error) error {
 	every := 10 * time.Second
-	if r.cfg.Terminal {
+	if p.r.cfg.Terminal {
 		every = time.Second
 	}
 	progress := time.NewTicker(every)
 	defer progress.Stop()
-wait:
 	for {
 		select {
-		case <-prodDone:
-			break wait
-		case err := <-errCh:
-			stopPath()
+		case err := <-prodDone:
+			return err
+		case err := <-p.errCh:
+			p.cancel()
 			<-prodDone
-			return res, sets, err
+			return err
 		case <-progress.C:
-			r.progress(progressLine(ps.String(), start, plan, prod.Log(), lastID.Load(), runs))
+			p.r.progress(progressLine(p.spec.String(), p.start, p.plan, p.prod.Log(), p.lastID.Load(), p.runs))
 		}
 	}
-	if perr != nil {
-		return res, sets, perr
-	}
-	res.RowsProduced, res.Batches, res.FraudsInjected = pst.Rows, pst.Batches, pst.Frauds
-	res.MaxScheduleLagMs = ms(pst.MaxLag)
-	res.ProducerReconnects = pst.Reconnects
-	res.MeasuredSeconds = plan.Duration.Seconds()
-	res.TargetRowsPerS = float64(intendedInWindow) / plan.Duration.Seconds()
-	res.AchievedRowsPerS = float64(committedIn(prod.Log(), pst.Batches, plan.BatchSize, measureFrom, measureTo)) / plan.Duration.Seconds()
-	res.Timeline = addCommits(timeline, prod.Log(), pst.Batches, plan.BatchSize, start)
-	if pst.MaxLag > plan.ScheduleTolerance {
-		res.InvalidReasons = append(res.InvalidReasons, fmt.Sprintf("the producer fell %v behind its schedule (tolerance %v)", pst.MaxLag.Round(time.Millisecond), plan.ScheduleTolerance))
-	}
+}
 
-	// Drain: every row must reach every agent, or the timeout says what is missing.
+// committedIn counts the path's rows whose commit was acknowledged within
+// [from, to).
+func (p *pathRun) committedIn(from, to time.Time) int64 {
+	return committedIn(p.prod.Log(), p.stats.Batches, p.plan.BatchSize, from, to)
+}
+
+// drain waits until every row reached every agent and every external
+// agent raised the alerts the oracle expects, or the drain timeout says
+// what is missing; then it ends the agents.
+func (p *pathRun) drain(ctx context.Context) error {
 	drainStart := time.Now()
-	r.logf("path %s: produced %d rows; draining", ps.String(), pst.Rows)
-	deadline := time.After(plan.DrainTimeout)
-drain:
-	for {
-		done := true
-		for _, ar := range runs {
-			if ar.events.Load() < pst.Rows {
-				done = false
+	p.r.logf("path %s: produced %d rows; draining", p.spec, p.stats.Rows)
+	deadline := drainStart.Add(p.plan.DrainTimeout)
+	err := wait.Until(ctx, deadline, 20*time.Millisecond, func() (bool, error) {
+		for _, ar := range p.runs {
+			if ar.events.Load() < p.stats.Rows {
+				return false, p.failed()
 			}
 		}
-		if done {
-			break
-		}
-		select {
-		case err := <-errCh:
-			return res, sets, err
-		case <-ctx.Done():
-			return res, sets, ctx.Err()
-		case <-deadline:
-			break drain
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	if coll != nil {
-		// External agents: wait, within the same deadline, until each has
-		// raised the alerts the oracle expects.
-	external:
-		for {
-			done := true
-			for _, n := range plan.ExternalAgents {
-				if coll.received(n) < len(orc.expected[agentIndex(n)]) {
-					done = false
+		return true, nil
+	})
+	if err == nil && p.coll != nil {
+		err = wait.Until(ctx, deadline, 50*time.Millisecond, func() (bool, error) {
+			for _, n := range p.plan.ExternalAgents {
+				if p.coll.received(n) < len(p.orc.expected[agentIndex(n)]) {
+					return false, nil
 				}
 			}
-			if done {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return res, sets, ctx.Err()
-			case <-deadline:
-				break external
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
+			return true, nil
+		})
 	}
-	res.DrainSeconds = time.Since(drainStart).Seconds()
-	if c := <-costDone; c.err != nil {
-		res.InvalidReasons = append(res.InvalidReasons, "db cost: "+c.err.Error())
-	} else {
-		cost := dbcost.Diff(c.before, c.after, committedIn(prod.Log(), pst.Batches, plan.BatchSize, measureFrom, measureTo))
-		res.DBCost = &cost
-		for _, p := range cost.Problems {
-			res.InvalidReasons = append(res.InvalidReasons, "db cost: "+p)
-		}
+	if err != nil && !errors.Is(err, wait.ErrDeadline) {
+		return err
 	}
-	stopAgents()
-	res.Faults = <-faultsDone
+	p.res.DrainSeconds = time.Since(drainStart).Seconds()
+	p.collectCost()
+	p.stopAgents()
+	p.res.Faults = <-p.faultsDone
+	return nil
+}
 
-	for i, ar := range runs {
+// collectCost adds what the path cost the database over the measured window.
+func (p *pathRun) collectCost() {
+	c := <-p.costDone
+	if c.err != nil {
+		p.res.InvalidReasons = append(p.res.InvalidReasons, "db cost: "+c.err.Error())
+		return
+	}
+	cost := dbcost.Diff(c.before, c.after, p.committedIn(p.measureFrom, p.measureTo))
+	p.res.DBCost = &cost
+	for _, pr := range cost.Problems {
+		p.res.InvalidReasons = append(p.res.InvalidReasons, "db cost: "+pr)
+	}
+}
+
+// collect turns every agent's counts and histograms into the path's
+// result and judges them.
+func (p *pathRun) collect() {
+	lossy := losesRows(p.drv)
+	for i, ar := range p.runs {
 		a := result.AgentResult{
-			Name: ar.name, Events: ar.events.Load(), ExpectedEvents: pst.Rows,
+			Name: ar.name, Events: ar.events.Load(), ExpectedEvents: p.stats.Rows,
 			DuplicateEvents: ar.duplicates.Load(), BeforeCommitAck: ar.beforeCommit.Load(),
-			Skipped: srcs[i].skipped(), E2E: ar.set.Summary(recorder.E2E), Stages: map[string]recorder.Summary{},
-			PollStatements: srcs[i].statements(),
+			Skipped: p.srcs[i].skipped(), E2E: ar.set.Summary(recorder.E2E), Stages: map[string]recorder.Summary{},
+			PollStatements: p.srcs[i].statements(),
 		}
 		if n := ar.foreign.Load(); n > 0 {
 			// Rows this run did not write: another writer, a stray message
 			// on a shared topic. Counted, not judged.
 			a.Skipped["foreign_row"] = n
 		}
-		d := diffAlerts(orc.expected[i], ar.alertIDs())
+		d := diffAlerts(p.orc.expected[i], ar.alertIDs())
 		a.Alerts, a.ExpectedAlerts, a.MissedAlerts, a.UnexpectedAlerts = d.Received, d.Expected, d.Missed, d.Unexpected
 		for st := recorder.Stage(0); st < recorder.NumStages; st++ {
 			if s := ar.set.Summary(st); s.Count > 0 || s.Negative > 0 || s.Overflow > 0 {
 				a.Stages[st.String()] = s
 			}
 		}
-		res.Agents = append(res.Agents, a)
-		res.InvalidReasons = append(res.InvalidReasons, agentProblems(a, ps, plan.PollMode)...)
+		p.res.Agents = append(p.res.Agents, a)
+		p.res.InvalidReasons = append(p.res.InvalidReasons, agentProblems(a, lossy)...)
 	}
-	if coll != nil {
-		expected := map[string][]int64{}
-		for k, n := range agents.Names {
-			expected[n] = orc.expected[k]
-		}
-		res.ExternalAgents = coll.results(expected)
-		for _, e := range res.ExternalAgents {
-			if e.MissedAlerts > 0 || e.UnexpectedAlerts > 0 {
-				res.InvalidReasons = append(res.InvalidReasons, fmt.Sprintf("external %s: %d of %d expected alerts missing, %d unexpected (instances: %v)",
-					e.Name, e.MissedAlerts, e.ExpectedAlerts, e.UnexpectedAlerts, e.Instances))
-			}
-		}
+	if p.coll != nil {
+		p.collectExternal()
 	}
-	res.Slices, res.Knee = slices(plan, start, prod.Log(), pst.Batches, runs)
-	return res, sets, nil
+	p.res.Slices, p.res.Knee = slices(p.plan, p.start, p.prod.Log(), p.stats.Batches, p.runs)
 }
 
-// slices reports each slice of the schedule, its offered rate from the
-// schedule itself and its achieved rate from the commit log, and finds the
-// knee.
-func slices(plan *Plan, start time.Time, log *producer.BatchLog, batches int64, runs []*agentRun) ([]result.SliceResult, *result.Knee) {
-	if len(plan.Slices) == 0 {
-		return nil, nil
-	}
-	var out []result.SliceResult
-	for i, sl := range plan.Slices {
-		secs := (sl.To - sl.From).Seconds()
-		r := result.SliceResult{
-			FromS: sl.From.Seconds(), ToS: sl.To.Seconds(), E2E: map[string]recorder.Summary{},
-			TargetRowsPerS:   (plan.Schedule.Cumulative(sl.To) - plan.Schedule.Cumulative(sl.From)) * float64(plan.BatchSize) / secs,
-			AchievedRowsPerS: float64(committedIn(log, batches, plan.BatchSize, start.Add(sl.From), start.Add(sl.To))) / secs,
-		}
-		for _, ar := range runs {
-			r.E2E[ar.name] = ar.slices[i].Summary()
-		}
-		out = append(out, r)
-	}
-	return out, knee(out, plan.ObjectiveP99)
+// losesRows reports a driver that loses rows by design.
+func losesRows(d driver.Driver) bool {
+	lt, ok := d.(driver.LossTolerant)
+	return ok && lt.LosesRows()
 }
 
-// knee returns the highest offered rate among the slices whose every agent
-// met the p99 objective, and the lowest-rate slice that missed it above.
-func knee(sl []result.SliceResult, objective time.Duration) *result.Knee {
-	obj := ms(objective)
-	var k *result.Knee
-	for i := range sl {
-		worst, measured := 0.0, false
-		for _, s := range sl[i].E2E {
-			if s.Count > 0 {
-				measured = true
-				worst = max(worst, s.P99)
-			}
-		}
-		if !measured || worst > obj {
-			continue
-		}
-		if k == nil || sl[i].TargetRowsPerS > k.TargetRowsPerS {
-			k = &result.Knee{ObjectiveP99Ms: obj, TargetRowsPerS: sl[i].TargetRowsPerS, AchievedRowsPerS: sl[i].AchievedRowsPerS, P99Ms: worst}
+// collectExternal judges the alerts of agents in other processes.
+func (p *pathRun) collectExternal() {
+	expected := map[string][]int64{}
+	for k, n := range agents.Names {
+		expected[n] = p.orc.expected[k]
+	}
+	p.res.ExternalAgents = p.coll.results(expected)
+	for _, e := range p.res.ExternalAgents {
+		if e.MissedAlerts > 0 || e.UnexpectedAlerts > 0 {
+			p.res.InvalidReasons = append(p.res.InvalidReasons, fmt.Sprintf("external %s: %d of %d expected alerts missing, %d unexpected (instances: %v)",
+				e.Name, e.MissedAlerts, e.ExpectedAlerts, e.UnexpectedAlerts, e.Instances))
 		}
 	}
-	if k == nil {
-		return nil
-	}
-	for i := range sl {
-		for _, s := range sl[i].E2E {
-			if s.Count > 0 && s.P99 > obj && sl[i].TargetRowsPerS > k.TargetRowsPerS &&
-				(k.FirstMiss == nil || sl[i].TargetRowsPerS < k.FirstMiss.TargetRowsPerS) {
-				k.FirstMiss = &sl[i]
-			}
-		}
-	}
-	return k
-}
-
-// agentIndex returns name's position in agents.Names.
-func agentIndex(name string) int {
-	for i, n := range agents.Names {
-		if n == name {
-			return i
-		}
-	}
-	return -1
-}
-
-// agentProblems lists what makes an agent's figures untrustworthy.
-func agentProblems(a result.AgentResult, ps scenarios.Path, pollMode string) []string {
-	var why []string
-	if missing := a.ExpectedEvents - a.Events; missing > 0 {
-		if ps.Kind == scenarios.PathPoll && pollMode == source.PollNaive {
-			// Losing rows is what naive polling does; it is the finding, not
-			// a harness failure, and the report shows it as lost rows.
-			return why
-		}
-		why = append(why, fmt.Sprintf("%s: %d of %d rows never arrived", a.Name, missing, a.ExpectedEvents))
-	}
-	if a.MissedAlerts > 0 {
-		why = append(why, fmt.Sprintf("%s: %d of %d expected alerts missing", a.Name, a.MissedAlerts, a.ExpectedAlerts))
-	}
-	if a.UnexpectedAlerts > 0 {
-		why = append(why, fmt.Sprintf("%s: %d alerts the oracle did not expect", a.Name, a.UnexpectedAlerts))
-	}
-	if a.E2E.Overflow > 0 || a.E2E.Negative > 0 {
-		why = append(why, fmt.Sprintf("%s: %d e2e samples overflowed the histogram and %d were negative", a.Name, a.E2E.Overflow, a.E2E.Negative))
-	}
-	return why
-}
-
-// committedIn counts rows whose commit was acknowledged within [from, to).
-func committedIn(log *producer.BatchLog, batches int64, batchSize int, from, to time.Time) int64 {
-	var n int64
-	f, t := from.UnixNano(), to.UnixNano()
-	for b := int64(0); b < batches; b++ {
-		if c := log.Commit(b); c >= f && c < t {
-			n += int64(batchSize)
-		}
-	}
-	return n
-}
-
-// addCommits counts each second's acknowledged commits into the timeline.
-func addCommits(tl []result.RatePoint, log *producer.BatchLog, batches int64, batchSize int, start time.Time) []result.RatePoint {
-	for b := int64(0); b < batches; b++ {
-		c := log.Commit(b)
-		if c == 0 {
-			continue
-		}
-		sec := int((c - start.UnixNano()) / int64(time.Second))
-		if sec < 0 {
-			sec = 0
-		}
-		for len(tl) <= sec {
-			tl = append(tl, result.RatePoint{Second: len(tl)})
-		}
-		tl[sec].Committed += int64(batchSize)
-	}
-	return tl
-}
-
-// progressLine says where a path is: phase, elapsed of total, target and
-// achieved rate over the last second, the rows produced but not yet seen by
-// the slowest agent, and each agent's e2e p99 so far.
-func progressLine(path string, start time.Time, plan *Plan, log *producer.BatchLog, lastID int64, runs []*agentRun) string {
-	el := time.Since(start)
-	phase := "measuring"
-	if el < plan.Warmup {
-		phase = "warm-up"
-	}
-	produced := max(lastID-producer.FirstID+1, 0)
-	batches := produced / int64(plan.BatchSize)
-	// Commits of the last second, scanning back over batches sent in the
-	// last few seconds (those not sent yet have no times).
-	var lastSecond int64
-	since := time.Now().Add(-time.Second).UnixNano()
-	for b := batches - 1; b >= 0; b-- {
-		if sent := log.Send(b); sent != 0 && sent < since-int64(5*time.Second) {
-			break
-		}
-		if log.Commit(b) >= since {
-			lastSecond += int64(plan.BatchSize)
-		}
-	}
-	slowest := produced
-	p99s := ""
-	for _, ar := range runs {
-		slowest = min(slowest, ar.events.Load())
-		p99s += fmt.Sprintf(" %s %.1f", ar.name, ar.set.Summary(recorder.E2E).P99)
-	}
-	return fmt.Sprintf("%s %s %v/%v | rows/s target %.0f achieved %d | backlog %d | p99 ms%s",
-		path, phase, el.Round(time.Second), plan.Warmup+plan.Duration,
-		plan.Schedule.Rate(el)*float64(plan.BatchSize), lastSecond, produced-slowest, p99s)
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// costResult is the database's counters around the measured window.
-type costResult struct {
-	before, after dbcost.Sample
-	err           error
-}
-
-// measureCost samples the database at the start and the end of the
-// measured window, on a connection of its own, so each path's database cost
-// covers the same span as its latency figures.
-func measureCost(ctx context.Context, st stack.Stack, from, to time.Time) costResult {
-	conn, err := connectHarness(ctx, st.DSN())
-	if err != nil {
-		return costResult{err: err}
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	s, err := dbcost.NewSampler(ctx, conn, st.ServerPID())
-	if err != nil {
-		return costResult{err: err}
-	}
-	var r costResult
-	for i, at := range []time.Time{from, to} {
-		select {
-		case <-time.After(time.Until(at)):
-		case <-ctx.Done():
-			return costResult{err: ctx.Err()}
-		}
-		smp, err := s.Take(ctx)
-		if err != nil {
-			return costResult{err: err}
-		}
-		if i == 0 {
-			r.before = smp
-		} else {
-			r.after = smp
-		}
-	}
-	return r
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/connect"
+	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/reports"
@@ -58,7 +59,7 @@ func stackFlags() []cli.Flag {
 // stackChoice resolves --stack, --cdc and the endpoint flags.
 type stackChoice struct {
 	opts stack.Options
-	cdc  bench.CDC
+	cdc  driver.CDC
 	// dropExisting: the database is cdcbench's own (private cluster, the
 	// compose stack) or the user said --reset-table.
 	dropExisting bool
@@ -90,9 +91,9 @@ func chooseStack(c *cli.Context, partitions int) (stackChoice, error) {
 			connectURL = composeConnectURL
 		}
 		if ch.cdc.Kind == "" {
-			ch.cdc.Kind = bench.CDCDebezium
+			ch.cdc.Kind = driver.CDCDebezium
 		}
-		if ch.cdc.Kind == bench.CDCDebezium && !c.IsSet("connect-db-host") {
+		if ch.cdc.Kind == driver.CDCDebezium && !c.IsSet("connect-db-host") {
 			ch.cdc.DBHost, ch.cdc.DBPort = composeDBHost, composeDBPort
 		}
 	case stackExternal:
@@ -111,11 +112,11 @@ func chooseStack(c *cli.Context, partitions int) (stackChoice, error) {
 		return ch, fmt.Errorf("--stack must be %s, %s or %s, got %q", stackEmbedded, stackCompose, stackExternal, c.String("stack"))
 	}
 	if ch.cdc.Kind == "" {
-		ch.cdc.Kind = bench.CDCRelay
+		ch.cdc.Kind = driver.CDCRelay
 	}
 	switch ch.cdc.Kind {
-	case bench.CDCRelay:
-	case bench.CDCDebezium:
+	case driver.CDCRelay:
+	case driver.CDCDebezium:
 		if connectURL == "" {
 			return ch, errors.New("--cdc debezium needs --connect-url (Kafka Connect's REST URL)")
 		}
@@ -138,7 +139,7 @@ func chooseStack(c *cli.Context, partitions int) (stackChoice, error) {
 			}
 		}
 	default:
-		return ch, fmt.Errorf("--cdc must be %s or %s, got %q", bench.CDCRelay, bench.CDCDebezium, ch.cdc.Kind)
+		return ch, fmt.Errorf("--cdc must be %s or %s, got %q", driver.CDCRelay, driver.CDCDebezium, ch.cdc.Kind)
 	}
 	return ch, nil
 }

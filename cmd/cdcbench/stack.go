@@ -2,14 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/cdcbench/cdcbench/bench"
+	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/stack"
+	"github.com/cdcbench/cdcbench/scenarios"
 )
 
 func stackCommand() *cli.Command {
@@ -35,15 +36,16 @@ Ctrl-C removes the slot and publication and stops everything it started.`,
 				if err != nil {
 					return usageError{err}
 				}
-				if choice.cdc.Kind != bench.CDCRelay {
-					return usageError{errors.New("stack up runs the built-in relay; with Debezium, `make compose-up` is the stack")}
+				d, err := driver.New(scenarios.Path{Kind: scenarios.PathCDC}, driver.Config{CDC: choice.cdc})
+				if err != nil {
+					return err
 				}
 				st, err := startStack(c, choice)
 				if err != nil {
 					return err
 				}
 				defer st.Close(context.WithoutCancel(c.Context))
-				err = bench.ServeCDC(c.Context, st, choice.dropExisting, func() {
+				err = driver.Serve(c.Context, st, d, fmt.Sprintf("stack_%d", os.Getpid()), choice.dropExisting, func() {
 					w := c.App.Writer
 					fmt.Fprintf(w, "PostgreSQL  %s\n", stack.Redact(st.DSN()))
 					fmt.Fprintf(w, "Kafka       %s\n", strings.Join(st.Brokers(), ","))

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cdcbench/cdcbench/bench"
+	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/reports"
 	"github.com/cdcbench/cdcbench/scenarios"
@@ -118,7 +119,7 @@ func runChild(ctx context.Context, kind, out string) (err error) {
 			go func() { windowDone <- measureWindow(ctx, from, from.Add(plan.Duration), cpuFile, &res) }()
 		}
 	}
-	r, dir, runErr := bench.Run(ctx, bench.Config{DropExisting: true, Plan: plan, Stack: st, CDC: bench.CDC{Kind: bench.CDCRelay},
+	r, dir, runErr := bench.Run(ctx, bench.Config{DropExisting: true, Plan: plan, Stack: st, CDC: driver.CDC{Kind: driver.CDCRelay},
 		ResultsDir: filepath.Join(out, "runs"), Version: "perf", Log: log})
 	if win != nil {
 		cpu, wall, err := win.stop()

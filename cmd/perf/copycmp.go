@@ -17,8 +17,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/schedule"
+	"github.com/cdcbench/cdcbench/internal/table"
 	"github.com/cdcbench/cdcbench/internal/txn"
 	"github.com/cdcbench/cdcbench/producer"
 )
@@ -277,7 +277,7 @@ func createTable(ctx context.Context, dsn string) error {
 		return fmt.Errorf("create table: connect: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, bench.Schema); err != nil {
+	if _, err := conn.Exec(ctx, table.Schema); err != nil {
 		return fmt.Errorf("create table: %w", err)
 	}
 	return nil

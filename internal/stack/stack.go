@@ -334,3 +334,19 @@ func Redact(dsn string) string {
 }
 
 var kvPassword = regexp.MustCompile(`(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+
+// HarnessApp is the application_name of the harness's own connections
+// (admin, cost sampler, faults): the drop-connections fault spares them, as
+// it spares a monitoring connection, and drops the producer's, the pollers'
+// and the WAL sender's.
+const HarnessApp = "cdcbench-harness"
+
+// ConnectHarness connects to dsn as the harness.
+func ConnectHarness(ctx context.Context, dsn string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	cfg.RuntimeParams["application_name"] = HarnessApp
+	return pgx.ConnectConfig(ctx, cfg)
+}

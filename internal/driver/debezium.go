@@ -1,0 +1,121 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cdcbench/cdcbench/internal/connect"
+	"github.com/cdcbench/cdcbench/internal/relay"
+	"github.com/cdcbench/cdcbench/internal/result"
+)
+
+// CDC kinds: which change-data-capture path a run measures.
+const (
+	CDCRelay    = "relay"    // the built-in relay
+	CDCDebezium = "debezium" // Debezium's PostgreSQL connector in Kafka Connect
+)
+
+// CDC configures the CDC path of a run.
+type CDC struct {
+	Kind string // CDCRelay (default) or CDCDebezium
+	// Connect is the Kafka Connect worker running Debezium.
+	Connect *connect.Client
+	// DBHost and DBPort are the database as the Connect worker reaches it,
+	// which is not always how cdcbench reaches it (compose: postgres:5432
+	// inside, localhost:5433 outside). Empty takes the stack DSN's.
+	DBHost string
+	DBPort int
+}
+
+// Describe returns the CDC label for results, asking Connect for versions.
+func (c CDC) Describe(ctx context.Context) (string, error) {
+	if c.Kind != CDCDebezium {
+		return "relay " + relay.Version, nil
+	}
+	dv, err := c.Connect.DebeziumVersion(ctx)
+	if err != nil {
+		return "", err
+	}
+	kv, err := c.Connect.Version(ctx)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("debezium %s on Kafka Connect %s", dv, kv), nil
+}
+
+// debeziumDriver is Debezium's PostgreSQL connector in Kafka Connect,
+// registered for one path.
+type debeziumDriver struct {
+	kafkaDelivery
+	cfg CDC
+}
+
+// Start creates the publication (explicitly: autocreation is off),
+// registers the connector, named after the path's groups, and waits until
+// it and its task run. On failure the connector, slot and publication are
+// removed again.
+func (d *debeziumDriver) Start(ctx context.Context, env Env) (err error) {
+	d.env = env
+	cfg := d.cfg
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, d.Stop(context.WithoutCancel(ctx)))
+		}
+	}()
+	if err := createPublication(ctx, env); err != nil {
+		return err
+	}
+	pc := env.Admin.Config()
+	host, port := cfg.DBHost, cfg.DBPort
+	if host == "" {
+		host, port = pc.Host, int(pc.Port)
+	}
+	conf, err := connect.DebeziumConfig{
+		Host: host, Port: port, User: pc.User, Password: pc.Password, DBName: pc.Database,
+		Slot: env.Slot, Publication: env.Publication,
+	}.Config()
+	if err != nil {
+		return err
+	}
+	if env.KeyByUser {
+		conf["message.key.columns"] = "public.transactions:user_id"
+	}
+	if err := cfg.Connect.Apply(ctx, d.name(), conf); err != nil {
+		return err
+	}
+	_, err = cfg.Connect.WaitRunning(ctx, d.name())
+	return err
+}
+
+// name is the connector's: the path's group prefix without its dash.
+func (d *debeziumDriver) name() string { return strings.TrimSuffix(d.env.Groups, "-") }
+
+// Report adds nothing yet: Connect does not count events per connector,
+// and restarts its own tasks out of sight.
+func (d *debeziumDriver) Report(*result.Path) {}
+
+// Stop deletes the connector, then drops the slot Debezium created (it
+// never drops it itself) once its task let go, then the publication and
+// the path's consumer groups.
+func (d *debeziumDriver) Stop(ctx context.Context) error {
+	var errs []error
+	if err := d.cfg.Connect.Delete(ctx, d.name()); err != nil {
+		errs = append(errs, err)
+	}
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	// Debezium created the slot; it may not exist if the connector never ran.
+	if err := relay.DropSlot(dctx, d.env.Stack.ReplicationDSN(), d.env.Slot); err != nil {
+		errs = append(errs, err)
+	}
+	if err := dropPublication(dctx, d.env.Stack, d.env.Publication); err != nil {
+		errs = append(errs, err)
+	}
+	if err := d.deleteGroups(dctx); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,97 @@
+// Package driver holds the path drivers: one implementation of Driver per
+// way a committed row can reach the agents (the built-in WAL relay,
+// Debezium in Kafka Connect, SQL polling). The runner (package bench) takes
+// every path through the same phases — set up, attach agents, probe,
+// produce, drain, collect — and never asks which kind of path it has, the
+// way the OpenMessaging benchmark keeps its Driver apart from the workload:
+// adding a CDC implementation is adding a driver here.
+package driver
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cdcbench/cdcbench/internal/result"
+	"github.com/cdcbench/cdcbench/internal/source"
+	"github.com/cdcbench/cdcbench/internal/stack"
+	"github.com/cdcbench/cdcbench/scenarios"
+)
+
+// Driver is one path's way from the table to the agents.
+type Driver interface {
+	// Start creates what the path needs on an empty table (publication,
+	// slot, connector) and starts it. A driver cleans up after a failed
+	// Start itself; after a successful one the runner calls Stop.
+	Start(ctx context.Context, env Env) error
+	// Open returns a source of decoded rows for one instance of agent.
+	Open(ctx context.Context, agent string) (source.Source, error)
+	// Report adds the driver's own figures to the path's result.
+	Report(p *result.Path)
+	// Stop ends the path and removes what Start created; it runs on every
+	// exit path, because a slot left behind retains WAL until someone drops it.
+	Stop(ctx context.Context) error
+}
+
+// Env is what a path gives its driver.
+type Env struct {
+	Stack stack.Stack
+	// Admin is the path's harness connection, for DDL.
+	Admin *pgx.Conn
+	// Publication and Slot are the names the path's CDC objects get;
+	// Groups starts the name of every consumer group the path creates.
+	Publication, Slot, Groups string
+	// Since is when the path started: a topic that outlives a run (a real
+	// cluster) still holds earlier runs' events, with the same ids.
+	Since time.Time
+	// KeyByUser keys change events by user_id instead of id.
+	KeyByUser bool
+	// Fail hears of a component that stops on its own mid-path.
+	Fail func(error)
+}
+
+// Config selects and configures the drivers of a run.
+type Config struct {
+	CDC       CDC
+	PollMode  string // source.PollSafe or source.PollNaive
+	PollLimit int    // rows per poll query
+}
+
+// New returns the driver for path spec.
+func New(spec scenarios.Path, cfg Config) (Driver, error) {
+	switch spec.Kind {
+	case scenarios.PathCDC:
+		if cfg.CDC.Kind == CDCDebezium {
+			return &debeziumDriver{cfg: cfg.CDC}, nil
+		}
+		return &relayDriver{}, nil
+	case scenarios.PathPoll:
+		return &pollDriver{interval: spec.Interval, mode: cfg.PollMode, limit: cfg.PollLimit}, nil
+	}
+	return nil, fmt.Errorf("driver: no driver for path kind %q", spec.Kind)
+}
+
+// Pauser is a driver whose capture can be stalled (the pause-relay fault).
+type Pauser interface {
+	Pause(d time.Duration) error
+}
+
+// Crasher is a driver whose capture can be crashed and started again after
+// down (the kill-relay fault).
+type Crasher interface {
+	Crash(ctx context.Context, down time.Duration) error
+}
+
+// Publisher is a driver whose change events go to the stack's Kafka, where
+// agents in other processes read them too.
+type Publisher interface {
+	Publishes()
+}
+
+// LossTolerant is a driver for which losing rows is the finding, not a
+// harness failure (naive polling).
+type LossTolerant interface {
+	LosesRows() bool
+}

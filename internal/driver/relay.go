@@ -1,0 +1,222 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/cdcbench/cdcbench/internal/relay"
+	"github.com/cdcbench/cdcbench/internal/result"
+	"github.com/cdcbench/cdcbench/internal/stack"
+)
+
+// relayDriver is the built-in CDC path: a publication for the table, a
+// logical slot and cdcbench's relay streaming it to the change topic as
+// Debezium-shaped events.
+type relayDriver struct {
+	kafkaDelivery
+
+	mu       sync.Mutex
+	relay    *relay.Relay
+	cancel   context.CancelFunc
+	exited   chan struct{}
+	events   int64 // acknowledged by relays that were replaced
+	restarts int64 // relays started again after a lost connection
+	stopped  bool
+}
+
+// Start creates the publication and slot and starts the relay. Whatever
+// Start created is removed again if it fails.
+func (c *relayDriver) Start(ctx context.Context, env Env) (err error) {
+	c.env = env
+	// Set up the cleanup before creating anything: a statement cancelled by
+	// Ctrl-C may still have committed, and dropping what does not exist is
+	// harmless.
+	slotTried := false
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, c.drop(context.WithoutCancel(ctx), slotTried))
+		}
+	}()
+	if err := createPublication(ctx, env); err != nil {
+		return err
+	}
+	slotTried = true
+	if err := relay.CreateSlot(ctx, env.Stack.ReplicationDSN(), env.Slot); err != nil {
+		return err
+	}
+	return c.startRelay(ctx)
+}
+
+// startRelay starts a relay on the slot; it resumes from the slot's
+// confirmed position.
+func (c *relayDriver) startRelay(ctx context.Context) error {
+	// Held across the start so that stop cannot slip between the check
+	// and the new relay becoming the one it stops.
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		return errStopped
+	}
+	r, err := relay.New(ctx, relay.Config{
+		ReplicationDSN: c.env.Stack.ReplicationDSN(), Slot: c.env.Slot, Publication: c.env.Publication, Brokers: c.env.Stack.Brokers(),
+		Topic: stack.ChangeTopic, Name: "dbserver1", Database: c.env.Admin.Config().Database, Schema: "public", Table: "transactions",
+		KeyByUser: c.env.KeyByUser,
+	})
+	if err != nil {
+		return err
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	exited := make(chan struct{})
+	c.relay, c.cancel, c.exited = r, cancel, exited
+	go func() {
+		defer close(exited)
+		err := r.Run(rctx)
+		if err == nil || rctx.Err() != nil {
+			return
+		}
+		// A WAL sender the server dropped (a restart, pg_terminate_backend)
+		// is resumed from the slot, as Kafka Connect restarts a task.
+		if lostConnection(err) && c.resume(ctx, r) == nil {
+			return
+		}
+		if c.env.Fail != nil {
+			c.env.Fail(err)
+		}
+	}()
+	return nil
+}
+
+var errStopped = errors.New("the CDC path is stopping")
+
+// resume replaces relay r, whose connection was lost, with a new one,
+// retrying for up to 30 s.
+func (c *relayDriver) resume(ctx context.Context, r *relay.Relay) error {
+	c.mu.Lock()
+	if c.relay == r {
+		c.relay = nil
+		c.events += r.Stats().Events
+	}
+	c.mu.Unlock()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case <-time.After(200 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		err := c.startRelay(ctx)
+		if err == nil {
+			c.mu.Lock()
+			c.restarts++
+			c.mu.Unlock()
+			return nil
+		}
+		if errors.Is(err, errStopped) || time.Now().After(deadline) {
+			return err
+		}
+	}
+}
+
+// lostConnection reports an error after which a new connection may work.
+func lostConnection(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// 55006: the slot is still held by the WAL sender that was just
+		// terminated and has not exited yet.
+		return pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03" || pgErr.Code == "55006"
+	}
+	var netErr net.Error
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &netErr) || strings.Contains(err.Error(), "conn closed")
+}
+
+// stopRelay ends the running relay, abruptly when crash is set.
+func (c *relayDriver) stopRelay(crash bool) {
+	c.mu.Lock()
+	r, cancel, exited := c.relay, c.cancel, c.exited
+	c.relay = nil
+	c.mu.Unlock()
+	if r == nil {
+		return
+	}
+	if crash {
+		r.Abort()
+	}
+	cancel()
+	<-exited
+	c.mu.Lock()
+	c.events += r.Stats().Events
+	c.mu.Unlock()
+}
+
+// Pause stalls the relay for d.
+func (c *relayDriver) Pause(d time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.relay != nil {
+		c.relay.Pause(d)
+	}
+	return nil
+}
+
+// Crash crashes the relay and starts a new one after down.
+func (c *relayDriver) Crash(ctx context.Context, down time.Duration) error {
+	c.stopRelay(true)
+	select {
+	case <-time.After(down):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	c.mu.Lock()
+	stopped := c.stopped
+	c.mu.Unlock()
+	if stopped {
+		return nil
+	}
+	return c.startRelay(ctx)
+}
+
+// Report counts the events every relay of the path had acknowledged and
+// the relays resumed after a lost connection.
+func (c *relayDriver) Report(p *result.Path) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p.RelayEvents = c.events
+	if c.relay != nil {
+		p.RelayEvents += c.relay.Stats().Events
+	}
+	p.RelayRestarts = c.restarts
+}
+
+// Stop ends the relay and drops the slot, the publication and the path's
+// consumer groups.
+func (c *relayDriver) Stop(ctx context.Context) error {
+	c.mu.Lock()
+	c.stopped = true
+	c.mu.Unlock()
+	c.stopRelay(false)
+	return errors.Join(c.drop(ctx, true), c.deleteGroups(ctx))
+}
+
+func (c *relayDriver) drop(ctx context.Context, slot bool) error {
+	var errs []error
+	if slot {
+		dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		if err := relay.DropSlot(dctx, c.env.Stack.ReplicationDSN(), c.env.Slot); err != nil {
+			errs = append(errs, err)
+		}
+		cancel()
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := dropPublication(pctx, c.env.Stack, c.env.Publication); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

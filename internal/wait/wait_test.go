@@ -1,0 +1,44 @@
+package wait_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/cdcbench/cdcbench/internal/wait"
+)
+
+func TestUntil(t *testing.T) {
+	boom := errors.New("boom")
+	for _, tc := range []struct {
+		name     string
+		cond     func(calls int) (bool, error)
+		deadline time.Duration
+		cancel   bool
+		want     error
+	}{
+		{"holds at once", func(int) (bool, error) { return true, nil }, time.Hour, false, nil},
+		{"holds later", func(n int) (bool, error) { return n >= 3, nil }, time.Hour, false, nil},
+		{"never holds", func(int) (bool, error) { return false, nil }, 20 * time.Millisecond, false, wait.ErrDeadline},
+		{"fails", func(n int) (bool, error) { return false, boom }, time.Hour, false, boom},
+		{"cancelled", func(int) (bool, error) { return false, nil }, time.Hour, true, context.Canceled},
+		{"holds at the deadline", func(n int) (bool, error) { return n >= 2, nil }, 0, false, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tc.cancel {
+				cancel()
+			}
+			calls := 0
+			err := wait.Until(ctx, time.Now().Add(tc.deadline), time.Millisecond, func() (bool, error) {
+				calls++
+				return tc.cond(calls)
+			})
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("Until = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
