@@ -126,8 +126,19 @@ func (p *Plan) Validate() error {
 	return errors.Join(errs...)
 }
 
-// PlanFrom turns a validated scenario into a plan.
-func PlanFrom(s scenarios.Spec) (Plan, error) {
+// PlanOption adds to a plan what a scenario file does not say.
+type PlanOption func(*Plan)
+
+// WithExternalAgents names agents that run as their own processes.
+func WithExternalAgents(names ...string) PlanOption {
+	return func(p *Plan) { p.ExternalAgents = names }
+}
+
+// PlanFrom turns a scenario, as parsed and overridden by flags, into a
+// plan, and validates both: the plan only here, the scenario here again
+// because flags may have changed it since its file was checked (with line
+// numbers) when it was parsed.
+func PlanFrom(s scenarios.Spec, opts ...PlanOption) (Plan, error) {
 	if errs := s.Validate(); len(errs) > 0 {
 		return Plan{}, fmt.Errorf("scenario %s: %w", s.Name, errors.Join(errs...))
 	}
@@ -157,6 +168,9 @@ func PlanFrom(s scenarios.Spec) (Plan, error) {
 		ObjectiveP99:      time.Duration(s.Objective.P99),
 		Faults:            s.Faults,
 		Spec:              resolved,
+	}
+	for _, o := range opts {
+		o(&p)
 	}
 	return p, p.Validate()
 }

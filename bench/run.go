@@ -54,11 +54,9 @@ type run struct {
 // Run executes every path of cfg.Plan in turn and writes the result
 // directory. It returns the result and its directory even when the run is
 // invalid; an error means the run could not be carried out, and what was
-// measured until then is still written, marked invalid.
+// measured until then is still written, marked invalid. cfg.Plan comes
+// from PlanFrom, which validated it.
 func Run(ctx context.Context, cfg Config) (*result.Result, string, error) {
-	if err := cfg.Plan.Validate(); err != nil {
-		return nil, "", err
-	}
 	r := &run{cfg: cfg, id: runID()}
 	start := time.Now().UTC()
 	dir, err := resultDir(cfg.ResultsDir, fmt.Sprintf("%s-%s", cfg.Plan.Name, start.Format("20060102T150405Z")))

@@ -2,20 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/cdcbench/cdcbench/bench"
-	"github.com/cdcbench/cdcbench/internal/connect"
 	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
 	"github.com/cdcbench/cdcbench/internal/stack"
@@ -23,27 +19,10 @@ import (
 	"github.com/cdcbench/cdcbench/scenarios"
 )
 
-// Stack kinds for --stack.
-const (
-	stackEmbedded = "embedded" // private PostgreSQL, in-process Kafka, the relay
-	stackCompose  = "compose"  // the endpoints of compose/docker-compose.yml
-	stackExternal = "external" // whatever --pg-dsn, --brokers and --connect-url say
-)
-
-// The compose stack's endpoints as seen from the host, and the database as
-// the Connect container sees it.
-const (
-	composeDSN        = "postgres://cdcbench:cdcbench@localhost:5433/cdcbench?sslmode=disable"
-	composeBrokers    = "localhost:9094"
-	composeConnectURL = "http://localhost:8083"
-	composeDBHost     = "postgres"
-	composeDBPort     = 5432
-)
-
 // stackFlags select the stack; shared by run and stack up.
 func stackFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "stack", Value: stackEmbedded, Usage: "embedded (private PostgreSQL + in-process Kafka), compose (make compose-up's endpoints) or external (--pg-dsn, --brokers)"},
+		&cli.StringFlag{Name: "stack", Value: stack.KindEmbedded, Usage: "embedded (private PostgreSQL + in-process Kafka), compose (make compose-up's endpoints) or external (--pg-dsn, --brokers)"},
 		&cli.StringFlag{Name: "cdc", Usage: "relay (built-in, the default off compose) or debezium (Kafka Connect at --connect-url; the default on compose)"},
 		&cli.StringFlag{Name: "pg-dsn", Usage: "PostgreSQL to use (needs wal_level=logical and a role that may replicate); with --stack external, PGHOST, PGPORT, PGUSER, PGPASSWORD and PGDATABASE work too", EnvVars: []string{"CDCBENCH_PG_DSN"}},
 		&cli.StringSliceFlag{Name: "brokers", Usage: "Kafka to use (host:port, repeatable or comma-separated)", EnvVars: []string{"KAFKA_BOOTSTRAP_SERVERS"}},
@@ -56,106 +35,38 @@ func stackFlags() []cli.Flag {
 	}
 }
 
-// stackChoice resolves --stack, --cdc and the endpoint flags.
+// stackChoice is the stack the flags name and the CDC path on it.
 type stackChoice struct {
-	opts stack.Options
-	cdc  driver.CDC
-	// dropExisting: the database is cdcbench's own (private cluster, the
-	// compose stack) or the user said --reset-table.
-	dropExisting bool
+	stack.Choice
+	cdc driver.CDC
 }
 
+// chooseStack resolves --stack, --cdc and the endpoint flags.
 func chooseStack(c *cli.Context, partitions int) (stackChoice, error) {
-	ch := stackChoice{opts: stack.Options{
-		PostgresDSN: c.String("pg-dsn"),
-		Brokers:     splitBrokers(c.StringSlice("brokers")),
-		Postgres:    pgcluster.Options{Port: c.Int("pg-port"), Keep: c.Bool("keep")},
-		KafkaPort:   c.Int("kafka-port"),
-		Partitions:  partitions,
-	}}
-	connectURL := c.String("connect-url")
-	ch.cdc.Kind = c.String("cdc")
-	ch.dropExisting = c.Bool("reset-table")
-	switch c.String("stack") {
-	case stackEmbedded:
-		ch.dropExisting = ch.dropExisting || ch.opts.PostgresDSN == ""
-	case stackCompose:
-		ch.dropExisting = true // the compose database is the benchmark's own
-		if ch.opts.PostgresDSN == "" {
-			ch.opts.PostgresDSN = composeDSN
-		}
-		if len(ch.opts.Brokers) == 0 {
-			ch.opts.Brokers = []string{composeBrokers}
-		}
-		if connectURL == "" {
-			connectURL = composeConnectURL
-		}
-		if ch.cdc.Kind == "" {
-			ch.cdc.Kind = driver.CDCDebezium
-		}
-		if ch.cdc.Kind == driver.CDCDebezium && !c.IsSet("connect-db-host") {
-			ch.cdc.DBHost, ch.cdc.DBPort = composeDBHost, composeDBPort
-		}
-	case stackExternal:
-		if ch.opts.PostgresDSN == "" {
-			if os.Getenv("PGHOST") == "" {
-				return ch, errors.New("--stack external needs --pg-dsn (or CDCBENCH_PG_DSN, or PGHOST and friends)")
-			}
-			// pgx fills every unset field from PGHOST, PGPORT, PGUSER,
-			// PGPASSWORD and PGDATABASE, as libpq does.
-			ch.opts.PostgresDSN = "application_name=cdcbench"
-		}
-		if len(ch.opts.Brokers) == 0 {
-			return ch, errors.New("--stack external needs --brokers (or KAFKA_BOOTSTRAP_SERVERS)")
-		}
-	default:
-		return ch, fmt.Errorf("--stack must be %s, %s or %s, got %q", stackEmbedded, stackCompose, stackExternal, c.String("stack"))
+	ch, err := stack.Choose(stack.Request{
+		Kind: c.String("stack"), CDC: c.String("cdc"), ConnectURL: c.String("connect-url"),
+		ConnectDBHost: c.String("connect-db-host"), ResetTable: c.Bool("reset-table"),
+		Options: stack.Options{
+			PostgresDSN: c.String("pg-dsn"),
+			Brokers:     splitBrokers(c.StringSlice("brokers")),
+			Postgres:    pgcluster.Options{Port: c.Int("pg-port"), Keep: c.Bool("keep")},
+			KafkaPort:   c.Int("kafka-port"),
+			Partitions:  partitions,
+		},
+	})
+	if err != nil {
+		return stackChoice{}, err
 	}
-	if ch.cdc.Kind == "" {
-		ch.cdc.Kind = driver.CDCRelay
-	}
-	switch ch.cdc.Kind {
-	case driver.CDCRelay:
-	case driver.CDCDebezium:
-		if connectURL == "" {
-			return ch, errors.New("--cdc debezium needs --connect-url (Kafka Connect's REST URL)")
-		}
-		if len(ch.opts.Brokers) == 0 {
-			return ch, errors.New("--cdc debezium needs the Kafka that Connect writes to: --brokers")
-		}
-		cl, err := connect.New(connectURL)
-		if err != nil {
-			return ch, err
-		}
-		ch.cdc.Connect = cl
-		if hp := c.String("connect-db-host"); hp != "" {
-			host, port, err := net.SplitHostPort(hp)
-			if err != nil {
-				return ch, fmt.Errorf("--connect-db-host: %w", err)
-			}
-			ch.cdc.DBHost = host
-			if ch.cdc.DBPort, err = strconv.Atoi(port); err != nil {
-				return ch, fmt.Errorf("--connect-db-host: port: %w", err)
-			}
-		}
-	default:
-		return ch, fmt.Errorf("--cdc must be %s or %s, got %q", driver.CDCRelay, driver.CDCDebezium, ch.cdc.Kind)
-	}
-	return ch, nil
+	cdc, err := driver.NewCDC(ch)
+	return stackChoice{Choice: ch, cdc: cdc}, err
 }
 
-// startStack brings up the chosen stack and, for Debezium, checks that the
-// Connect URL is Kafka Connect with the Debezium plugin before anything runs.
+// startStack checks the CDC path's endpoints, then brings up the stack.
 func startStack(c *cli.Context, ch stackChoice) (stack.Stack, error) {
-	if ch.cdc.Connect != nil {
-		if _, err := ch.cdc.Connect.Check(c.Context); err != nil {
-			return nil, err
-		}
-		if _, err := ch.cdc.Connect.DebeziumVersion(c.Context); err != nil {
-			return nil, err
-		}
+	if err := ch.cdc.Check(c.Context); err != nil {
+		return nil, err
 	}
-	return stack.Start(c.Context, ch.opts)
+	return stack.Start(c.Context, ch.Options)
 }
 
 // splitBrokers accepts repeated flags and comma lists alike, as
@@ -214,18 +125,14 @@ per histogram, prints a summary, and exits 1 if the run is invalid.`,
 			if err != nil {
 				return usageError{err}
 			}
-			if err := applyOverrides(c, &spec); err != nil {
-				return usageError{err}
+			applyOverrides(c, &spec)
+			var opts []bench.PlanOption
+			if ext := c.String("external-agents"); ext != "" {
+				opts = append(opts, bench.WithExternalAgents(strings.Split(ext, ",")...))
 			}
-			plan, err := bench.PlanFrom(spec)
+			plan, err := bench.PlanFrom(spec, opts...)
 			if err != nil {
 				return usageError{err}
-			}
-			if ext := c.String("external-agents"); ext != "" {
-				plan.ExternalAgents = strings.Split(ext, ",")
-				if err := plan.Validate(); err != nil {
-					return usageError{err}
-				}
 			}
 			if c.Int("repeat") < 1 {
 				return usageError{fmt.Errorf("--repeat must be at least 1, got %d", c.Int("repeat"))}
@@ -241,7 +148,7 @@ per histogram, prints a summary, and exits 1 if the run is invalid.`,
 			if err != nil {
 				return usageError{err}
 			}
-			choice.opts.PersistKafka = spec.HasFault(scenarios.FaultRestartKafka)
+			choice.Options.PersistKafka = spec.HasFault(scenarios.FaultRestartKafka)
 			stopProfiles, err := startProfiles(c.String("cpuprofile"), c.String("memprofile"))
 			if err != nil {
 				return usageError{err}
@@ -257,7 +164,7 @@ per histogram, prints a summary, and exits 1 if the run is invalid.`,
 			if log != nil {
 				fmt.Fprintf(log, "stack up in %v: PostgreSQL %s, Kafka %s\n", time.Since(t0).Round(time.Millisecond), stack.Redact(st.DSN()), strings.Join(st.Brokers(), ","))
 			}
-			cfg := bench.Config{Plan: plan, Stack: st, CDC: choice.cdc, DropExisting: choice.dropExisting, ResultsDir: c.String("results"), Version: version}
+			cfg := bench.Config{Plan: plan, Stack: st, CDC: choice.cdc, DropExisting: choice.DropExisting, ResultsDir: c.String("results"), Version: version}
 			if log != nil {
 				cfg.Log = log
 				if f, ok := log.(*os.File); ok {
@@ -297,8 +204,9 @@ per histogram, prints a summary, and exits 1 if the run is invalid.`,
 	}
 }
 
-// applyOverrides writes the flags the user set into spec.
-func applyOverrides(c *cli.Context, s *scenarios.Spec) error {
+// applyOverrides writes the flags the user set into spec; PlanFrom
+// validates the result.
+func applyOverrides(c *cli.Context, s *scenarios.Spec) {
 	dur := func(name string) scenarios.Duration { return scenarios.Duration(c.Duration(name)) }
 	override(c, "duration", dur, &s.Duration)
 	override(c, "warmup", dur, &s.Warmup)
@@ -319,14 +227,6 @@ func applyOverrides(c *cli.Context, s *scenarios.Spec) error {
 	override(c, "partitions", c.Int, &s.Partitions)
 	override(c, "agent-instances", c.Int, &s.AgentInstances)
 	override(c, "key", c.String, &s.Key)
-	if errs := s.Validate(); len(errs) > 0 {
-		msgs := make([]string, len(errs))
-		for i, e := range errs {
-			msgs[i] = e.Error()
-		}
-		return fmt.Errorf("scenario %s after flags:\n  %s", s.Name, strings.Join(msgs, "\n  "))
-	}
-	return nil
 }
 
 // startProfiles starts a CPU profile and arranges an allocation profile;

@@ -45,7 +45,7 @@ Ctrl-C removes the slot and publication and stops everything it started.`,
 					return err
 				}
 				defer st.Close(context.WithoutCancel(c.Context))
-				err = driver.Serve(c.Context, st, d, fmt.Sprintf("stack_%d", os.Getpid()), choice.dropExisting, func() {
+				err = driver.Serve(c.Context, st, d, fmt.Sprintf("stack_%d", os.Getpid()), choice.DropExisting, func() {
 					w := c.App.Writer
 					fmt.Fprintf(w, "PostgreSQL  %s\n", stack.Redact(st.DSN()))
 					fmt.Fprintf(w, "Kafka       %s\n", strings.Join(st.Brokers(), ","))

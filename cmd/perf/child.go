@@ -119,7 +119,7 @@ func runChild(ctx context.Context, kind, out string) (err error) {
 			go func() { windowDone <- measureWindow(ctx, from, from.Add(plan.Duration), cpuFile, &res) }()
 		}
 	}
-	r, dir, runErr := bench.Run(ctx, bench.Config{DropExisting: true, Plan: plan, Stack: st, CDC: driver.CDC{Kind: driver.CDCRelay},
+	r, dir, runErr := bench.Run(ctx, bench.Config{DropExisting: true, Plan: plan, Stack: st, CDC: driver.CDC{Kind: stack.CDCRelay},
 		ResultsDir: filepath.Join(out, "runs"), Version: "perf", Log: log})
 	if win != nil {
 		cpu, wall, err := win.stop()

@@ -10,17 +10,12 @@ import (
 	"github.com/cdcbench/cdcbench/internal/connect"
 	"github.com/cdcbench/cdcbench/internal/relay"
 	"github.com/cdcbench/cdcbench/internal/result"
-)
-
-// CDC kinds: which change-data-capture path a run measures.
-const (
-	CDCRelay    = "relay"    // the built-in relay
-	CDCDebezium = "debezium" // Debezium's PostgreSQL connector in Kafka Connect
+	"github.com/cdcbench/cdcbench/internal/stack"
 )
 
 // CDC configures the CDC path of a run.
 type CDC struct {
-	Kind string // CDCRelay (default) or CDCDebezium
+	Kind string // stack.CDCRelay (default) or stack.CDCDebezium
 	// Connect is the Kafka Connect worker running Debezium.
 	Connect *connect.Client
 	// DBHost and DBPort are the database as the Connect worker reaches it,
@@ -30,9 +25,34 @@ type CDC struct {
 	DBPort int
 }
 
+// NewCDC configures the CDC path a stack choice names; for Debezium it
+// makes the Connect client, without calling it yet.
+func NewCDC(ch stack.Choice) (CDC, error) {
+	c := CDC{Kind: ch.CDC, DBHost: ch.DBHost, DBPort: ch.DBPort}
+	if c.Kind != stack.CDCDebezium {
+		return c, nil
+	}
+	var err error
+	c.Connect, err = connect.New(ch.ConnectURL)
+	return c, err
+}
+
+// Check makes sure, before anything runs, that a Debezium path's Connect
+// URL is Kafka Connect with the Debezium plugin.
+func (c CDC) Check(ctx context.Context) error {
+	if c.Connect == nil {
+		return nil
+	}
+	if _, err := c.Connect.Check(ctx); err != nil {
+		return err
+	}
+	_, err := c.Connect.DebeziumVersion(ctx)
+	return err
+}
+
 // Describe returns the CDC label for results, asking Connect for versions.
 func (c CDC) Describe(ctx context.Context) (string, error) {
-	if c.Kind != CDCDebezium {
+	if c.Kind != stack.CDCDebezium {
 		return "relay " + relay.Version, nil
 	}
 	dv, err := c.Connect.DebeziumVersion(ctx)

@@ -63,7 +63,7 @@ type Config struct {
 func New(spec scenarios.Path, cfg Config) (Driver, error) {
 	switch spec.Kind {
 	case scenarios.PathCDC:
-		if cfg.CDC.Kind == CDCDebezium {
+		if cfg.CDC.Kind == stack.CDCDebezium {
 			return &debeziumDriver{cfg: cfg.CDC}, nil
 		}
 		return &relayDriver{}, nil
