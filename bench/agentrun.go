@@ -190,6 +190,10 @@ func (r *agentRun) record(d *source.Delivery, alert bool, a agents.Alert, verdic
 	}
 	if d.EventUs != 0 {
 		s.Record(recorder.EventReceive, us(d.ReceivedNs)-d.EventUs)
+		if d.AppendUs != 0 {
+			s.Record(recorder.EventAppend, d.AppendUs-d.EventUs)
+			s.Record(recorder.AppendReceive, us(d.ReceivedNs)-d.AppendUs)
+		}
 	}
 }
 

@@ -107,11 +107,6 @@ func (p *Plan) Validate() error {
 	if len(p.Paths) == 0 {
 		errs = append(errs, errors.New("plan: no paths"))
 	}
-	for _, ps := range p.Paths {
-		if ps.Kind != scenarios.PathCDC && ps.Kind != scenarios.PathPoll {
-			errs = append(errs, fmt.Errorf("plan: path %q has unknown kind %q", ps, ps.Kind))
-		}
-	}
 	for _, n := range p.ExternalAgents {
 		if agentIndex(n) < 0 {
 			errs = append(errs, fmt.Errorf("plan: external agent %q is not one of %v", n, agents.Names))

@@ -18,13 +18,17 @@ import (
 // breakdown is the stage breakdown's columns in trip order. E2E = schedule_lag
 // + insert_commit + commit_receive + agent; on the CDC path commit_event and
 // event_receive split commit_receive (they are measured from the WAL commit
-// and the event's creation, so they need not add up to it exactly).
+// and the event's creation, so they need not add up to it exactly), and on a
+// broker that stamps log-append time event_append and append_receive split
+// event_receive.
 var breakdown = []struct{ stage, head string }{
 	{"schedule_lag", "schedule_lag"},
 	{"insert_commit", "insert_commit"},
 	{"commit_receive", "commit_receive"},
 	{"commit_event", "↳ commit_event"},
 	{"event_receive", "↳ event_receive"},
+	{"event_append", "↳↳ event_append"},
+	{"append_receive", "↳↳ append_receive"},
 	{"agent", "agent"},
 	{"e2e", "**e2e**"},
 	{"e2e_uncorrected", "e2e uncorrected"},
@@ -154,6 +158,11 @@ func writeMetadata(b *bytes.Buffer, r *run) {
 	row("PostgreSQL", fmt.Sprintf("%s, %s", res.Stack.PostgresVersion, res.Stack.Postgres))
 	row("Kafka", fmt.Sprintf("%s, brokers %s", res.Stack.Kafka, res.Stack.Brokers))
 	row("CDC", res.Stack.CDC)
+	for _, p := range res.Paths {
+		if p.Capture != "" {
+			row("path "+p.Name, p.Capture)
+		}
+	}
 	if res.Clock != "" {
 		row("clock", res.Clock)
 	}
@@ -374,7 +383,7 @@ func writeRatios(b *bytes.Buffer, res *result.Result) {
 	var polls []*result.Path
 	for i := range res.Paths {
 		switch p := &res.Paths[i]; p.Kind {
-		case "cdc":
+		case "cdc", "debezium":
 			if cdc == nil {
 				cdc = p
 			}

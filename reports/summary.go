@@ -23,6 +23,11 @@ func WriteSummary(w io.Writer, r *result.Result) error {
 	fmt.Fprintf(w, "\ncdcbench %s  run %s  %s\n", r.ScenarioName, r.RunID, verdict)
 	fmt.Fprintf(w, "stack: PostgreSQL %s (%s), Kafka %s at %s, CDC %s\n",
 		r.Stack.PostgresVersion, r.Stack.Postgres, r.Stack.Kafka, r.Stack.Brokers, r.Stack.CDC)
+	for _, p := range r.Paths {
+		if p.Capture != "" {
+			fmt.Fprintf(w, "path %s: %s\n", p.Name, p.Capture)
+		}
+	}
 	for _, why := range r.InvalidReasons {
 		fmt.Fprintf(w, "  invalid: %s\n", why)
 	}

@@ -9,8 +9,14 @@ import (
 
 // Path kinds: how change events reach the agents.
 const (
-	PathCDC  = "cdc"  // logical replication → Kafka → agents
-	PathPoll = "poll" // agents query the table every Interval
+	// PathCDC is logical replication → Kafka → agents through the stack's
+	// CDC implementation (--cdc): the built-in relay unless told otherwise.
+	PathCDC = "cdc"
+	// PathDebezium is logical replication → Kafka → agents through
+	// Debezium's PostgreSQL connector in Kafka Connect, beside PathCDC, so
+	// that one run compares the relay with the real thing.
+	PathDebezium = "debezium"
+	PathPoll     = "poll" // agents query the table every Interval
 )
 
 // MinPollInterval is the shortest polling interval accepted. Below it the
@@ -18,20 +24,21 @@ const (
 // the path.
 const MinPollInterval = time.Millisecond
 
-// ErrPath reports a path name that is neither "cdc" nor "poll-<interval>".
-var ErrPath = errors.New(`want "cdc" or "poll-<interval>" such as "poll-100ms"`)
+// ErrPath reports a path name that is not "cdc", "debezium" or
+// "poll-<interval>".
+var ErrPath = errors.New(`want "cdc", "debezium" or "poll-<interval>" such as "poll-100ms"`)
 
 // Path is a parsed path name.
 type Path struct {
-	Kind     string        // PathCDC or PathPoll
-	Interval time.Duration // between polls; 0 for PathCDC
+	Kind     string        // PathCDC, PathDebezium or PathPoll
+	Interval time.Duration // between polls; 0 for the CDC kinds
 }
 
-// ParsePath parses "cdc" or "poll-<Go duration>" (interval at least
+// ParsePath parses "cdc", "debezium" or "poll-<Go duration>" (interval at least
 // MinPollInterval).
 func ParsePath(name string) (Path, error) {
-	if name == PathCDC {
-		return Path{Kind: PathCDC}, nil
+	if name == PathCDC || name == PathDebezium {
+		return Path{Kind: name}, nil
 	}
 	rest, ok := strings.CutPrefix(name, PathPoll+"-")
 	if !ok {

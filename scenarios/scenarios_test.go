@@ -226,7 +226,7 @@ func TestParseErrors(t *testing.T) {
 		{"warmup longer than duration", "warmup: 1s", "warmup: 6s",
 			[]string{`t.yaml:5: warmup: must not be longer than duration (5s), got 6s`}, nil},
 		{"bad path", "[cdc, poll-100ms]", "[cdc, poll-fast]",
-			[]string{`t.yaml:11: paths[1]: want "cdc" or "poll-<interval>"`, `"poll-fast"`}, scenarios.ErrPath},
+			[]string{`t.yaml:11: paths[1]: want "cdc", "debezium" or "poll-<interval>"`, `"poll-fast"`}, scenarios.ErrPath},
 		{"poll interval too short", "[cdc, poll-100ms]", "[poll-500us]",
 			[]string{`t.yaml:11: paths[0]:`, "at least 1ms"}, scenarios.ErrPath},
 		{"duplicate path", "[cdc, poll-100ms]", "[poll-1s, cdc, poll-1000ms]",
@@ -508,7 +508,8 @@ func TestParsePath(t *testing.T) {
 		{"poll-", scenarios.Path{}, ""},
 		{"poll100ms", scenarios.Path{}, ""},
 		{"CDC", scenarios.Path{}, ""},
-		{"debezium", scenarios.Path{}, ""},
+		{"debezium", scenarios.Path{Kind: "debezium"}, "debezium"},
+		{"Debezium", scenarios.Path{}, ""},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			got, err := scenarios.ParsePath(tc.in)

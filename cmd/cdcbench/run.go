@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -35,15 +36,9 @@ func stackFlags() []cli.Flag {
 	}
 }
 
-// stackChoice is the stack the flags name and the CDC path on it.
-type stackChoice struct {
-	stack.Choice
-	cdc driver.CDC
-}
-
 // chooseStack resolves --stack, --cdc and the endpoint flags.
-func chooseStack(c *cli.Context, partitions int) (stackChoice, error) {
-	ch, err := stack.Choose(stack.Request{
+func chooseStack(c *cli.Context, partitions int) (stack.Choice, error) {
+	return stack.Choose(stack.Request{
 		Kind: c.String("stack"), CDC: c.String("cdc"), ConnectURL: c.String("connect-url"),
 		ConnectDBHost: c.String("connect-db-host"), ResetTable: c.Bool("reset-table"),
 		Options: stack.Options{
@@ -54,19 +49,23 @@ func chooseStack(c *cli.Context, partitions int) (stackChoice, error) {
 			Partitions:  partitions,
 		},
 	})
-	if err != nil {
-		return stackChoice{}, err
-	}
-	cdc, err := driver.NewCDC(ch)
-	return stackChoice{Choice: ch, cdc: cdc}, err
 }
 
-// startStack checks the CDC path's endpoints, then brings up the stack.
-func startStack(c *cli.Context, ch stackChoice) (stack.Stack, error) {
-	if err := ch.cdc.Check(c.Context); err != nil {
-		return nil, err
+// startStack brings up the chosen stack and checks, before anything runs,
+// that a Kafka Connect worker it names is Connect with the Debezium plugin.
+func startStack(c *cli.Context, ch stack.Choice) (stack.Stack, driver.CDC, error) {
+	st, err := stack.Start(c.Context, ch.Options)
+	if err != nil {
+		return nil, driver.CDC{}, err
 	}
-	return stack.Start(c.Context, ch.Options)
+	cdc, err := driver.NewCDC(ch, st)
+	if err == nil {
+		err = cdc.Check(c.Context)
+	}
+	if err != nil {
+		return nil, cdc, errors.Join(err, st.Close(context.WithoutCancel(c.Context)))
+	}
+	return st, cdc, nil
 }
 
 // splitBrokers accepts repeated flags and comma lists alike, as
@@ -155,7 +154,7 @@ per histogram, prints a summary, and exits 1 if the run is invalid.`,
 			}
 			defer stopProfiles()
 			t0 := time.Now()
-			st, err := startStack(c, choice)
+			st, cdc, err := startStack(c, choice)
 			if err != nil {
 				return err
 			}
@@ -164,7 +163,7 @@ per histogram, prints a summary, and exits 1 if the run is invalid.`,
 			if log != nil {
 				fmt.Fprintf(log, "stack up in %v: PostgreSQL %s, Kafka %s\n", time.Since(t0).Round(time.Millisecond), stack.Redact(st.DSN()), strings.Join(st.Brokers(), ","))
 			}
-			cfg := bench.Config{Plan: plan, Stack: st, CDC: choice.cdc, DropExisting: choice.DropExisting, ResultsDir: c.String("results"), Version: version}
+			cfg := bench.Config{Plan: plan, Stack: st, CDC: cdc, DropExisting: choice.DropExisting, ResultsDir: c.String("results"), Version: version}
 			if log != nil {
 				cfg.Log = log
 				if f, ok := log.(*os.File); ok {

@@ -36,15 +36,15 @@ Ctrl-C removes the slot and publication and stops everything it started.`,
 				if err != nil {
 					return usageError{err}
 				}
-				d, err := driver.New(scenarios.Path{Kind: scenarios.PathCDC}, driver.Config{CDC: choice.cdc})
-				if err != nil {
-					return err
-				}
-				st, err := startStack(c, choice)
+				st, cdc, err := startStack(c, choice)
 				if err != nil {
 					return err
 				}
 				defer st.Close(context.WithoutCancel(c.Context))
+				d, err := driver.New(scenarios.Path{Kind: scenarios.PathCDC}, driver.Config{CDC: cdc})
+				if err != nil {
+					return err
+				}
 				err = driver.Serve(c.Context, st, d, fmt.Sprintf("stack_%d", os.Getpid()), choice.DropExisting, func() {
 					w := c.App.Writer
 					fmt.Fprintf(w, "PostgreSQL  %s\n", stack.Redact(st.DSN()))

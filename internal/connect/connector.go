@@ -128,6 +128,16 @@ func (c *Client) Apply(ctx context.Context, name string, cfg Config) error {
 	return nil
 }
 
+// ConnectorConfig returns the connector's configuration as the worker
+// holds it: what a run actually used, defaults the worker added included.
+func (c *Client) ConnectorConfig(ctx context.Context, name string) (Config, error) {
+	var cfg Config
+	if err := c.call(ctx, http.MethodGet, connectorPath(name)+"/config", nil, &cfg); err != nil {
+		return nil, fmt.Errorf("connect: config of connector %q: %w", name, err)
+	}
+	return cfg, nil
+}
+
 // Status returns the connector's status. A connector the worker does not know
 // gives an *APIError with StatusCode 404.
 func (c *Client) Status(ctx context.Context, name string) (Status, error) {

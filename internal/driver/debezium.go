@@ -25,15 +25,20 @@ type CDC struct {
 	DBPort int
 }
 
-// NewCDC configures the CDC path a stack choice names; for Debezium it
-// makes the Connect client, without calling it yet.
-func NewCDC(ch stack.Choice) (CDC, error) {
+// NewCDC configures the CDC paths a stack choice names on st: the kind of
+// the "cdc" path and, where there is a Kafka Connect worker (the choice's
+// URL, or the one the stack runs itself), a client for it, not called yet.
+func NewCDC(ch stack.Choice, st stack.Stack) (CDC, error) {
 	c := CDC{Kind: ch.CDC, DBHost: ch.DBHost, DBPort: ch.DBPort}
-	if c.Kind != stack.CDCDebezium {
+	url := ch.ConnectURL
+	if w, ok := st.(stack.ConnectWorker); ok {
+		url = w.ConnectURL()
+	}
+	if url == "" {
 		return c, nil
 	}
 	var err error
-	c.Connect, err = connect.New(ch.ConnectURL)
+	c.Connect, err = connect.New(url)
 	return c, err
 }
 
@@ -70,7 +75,19 @@ func (c CDC) Describe(ctx context.Context) (string, error) {
 // registered for one path.
 type debeziumDriver struct {
 	kafkaDelivery
-	cfg CDC
+	cfg      CDC
+	describe string
+	used     connect.Config // as Connect reported it back, redacted
+}
+
+// ErrNoConnect reports a Debezium path on a stack without Kafka Connect.
+var ErrNoConnect = errors.New("a debezium path needs Kafka Connect: use --stack local (which runs one) or compose, or give --connect-url")
+
+func newDebezium(cfg CDC) (*debeziumDriver, error) {
+	if cfg.Connect == nil {
+		return nil, ErrNoConnect
+	}
+	return &debeziumDriver{cfg: cfg}, nil
 }
 
 // Start creates the publication (explicitly: autocreation is off),
@@ -106,16 +123,27 @@ func (d *debeziumDriver) Start(ctx context.Context, env Env) (err error) {
 	if err := cfg.Connect.Apply(ctx, d.name(), conf); err != nil {
 		return err
 	}
-	_, err = cfg.Connect.WaitRunning(ctx, d.name())
+	if _, err = cfg.Connect.WaitRunning(ctx, d.name()); err != nil {
+		return err
+	}
+	if d.describe, err = cfg.Describe(ctx); err != nil {
+		return err
+	}
+	used, err := cfg.Connect.ConnectorConfig(ctx, d.name())
+	d.used = used.Redacted()
 	return err
 }
 
 // name is the connector's: the path's group prefix without its dash.
 func (d *debeziumDriver) name() string { return strings.TrimSuffix(d.env.Groups, "-") }
 
-// Report adds nothing yet: Connect does not count events per connector,
-// and restarts its own tasks out of sight.
-func (d *debeziumDriver) Report(*result.Path) {}
+// Report names Debezium's and Connect's versions and the connector's
+// configuration. Connect counts no events per connector and restarts its
+// tasks out of sight, so there is nothing to count here.
+func (d *debeziumDriver) Report(p *result.Path) {
+	p.Capture = d.describe
+	p.Connector = d.used
+}
 
 // Stop deletes the connector, then drops the slot Debezium created (it
 // never drops it itself) once its task let go, then the publication and

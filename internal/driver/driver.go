@@ -54,6 +54,8 @@ type Env struct {
 
 // Config selects and configures the drivers of a run.
 type Config struct {
+	// CDC says what the "cdc" path runs, and where Kafka Connect is for
+	// every path that runs Debezium.
 	CDC       CDC
 	PollMode  string // source.PollSafe or source.PollNaive
 	PollLimit int    // rows per poll query
@@ -64,9 +66,11 @@ func New(spec scenarios.Path, cfg Config) (Driver, error) {
 	switch spec.Kind {
 	case scenarios.PathCDC:
 		if cfg.CDC.Kind == stack.CDCDebezium {
-			return &debeziumDriver{cfg: cfg.CDC}, nil
+			return newDebezium(cfg.CDC)
 		}
 		return &relayDriver{}, nil
+	case scenarios.PathDebezium:
+		return newDebezium(cfg.CDC)
 	case scenarios.PathPoll:
 		return &pollDriver{interval: spec.Interval, mode: cfg.PollMode, limit: cfg.PollLimit}, nil
 	}

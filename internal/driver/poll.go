@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/cdcbench/cdcbench/internal/result"
@@ -28,7 +29,10 @@ func (p *pollDriver) Open(ctx context.Context, _ string) (source.Source, error) 
 		Limit: p.limit, FirstID: producer.ProbeID})
 }
 
-func (p *pollDriver) Report(res *result.Path) { res.PollMode = p.mode }
+func (p *pollDriver) Report(res *result.Path) {
+	res.PollMode = p.mode
+	res.Capture = fmt.Sprintf("SELECT every %v (%s cursor)", p.interval, p.mode)
+}
 
 func (p *pollDriver) Stop(context.Context) error { return nil }
 

@@ -192,6 +192,7 @@ func (c *relayDriver) Report(p *result.Path) {
 		p.RelayEvents += c.relay.Stats().Events
 	}
 	p.RelayRestarts = c.restarts
+	p.Capture = "relay " + relay.Version
 }
 
 // Stop ends the relay and drops the slot, the publication and the path's

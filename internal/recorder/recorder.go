@@ -19,7 +19,8 @@ import (
 
 // Stage is one measured span of an event's trip from the producer's schedule
 // to an agent's verdict. Timestamps, in order: intended send (created_at),
-// actual send, commit ack, [WAL commit, change event], agent receive, verdict.
+// actual send, commit ack, [WAL commit, change event, log append], agent
+// receive, verdict.
 type Stage uint8
 
 // Stages. E2E = ScheduleLag + InsertCommit + CommitReceive + Agent.
@@ -45,13 +46,19 @@ const (
 	// EventReceive runs from the change event's creation to the agent
 	// receiving it (Kafka produce, broker, fetch): CDC only.
 	EventReceive
+	// EventAppend runs from the change event's creation to the broker
+	// appending it to the topic's log, and AppendReceive from there to the
+	// agent receiving it: EventReceive split in two, where the topic stamps
+	// records with their log-append time (message.timestamp.type=LogAppendTime).
+	EventAppend
+	AppendReceive
 	// Agent runs from receive to verdict, including any --agent-delay.
 	Agent
 	// NumStages counts the stages.
 	NumStages
 )
 
-var stageNames = [NumStages]string{"e2e", "e2e_uncorrected", "alert", "schedule_lag", "insert_commit", "commit_receive", "commit_event", "event_receive", "agent"}
+var stageNames = [NumStages]string{"e2e", "e2e_uncorrected", "alert", "schedule_lag", "insert_commit", "commit_receive", "commit_event", "event_receive", "event_append", "append_receive", "agent"}
 
 // String returns the stage's name as used in result.json and file names.
 func (s Stage) String() string {

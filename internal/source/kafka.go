@@ -107,10 +107,17 @@ func (k *Kafka) Run(ctx context.Context, fn func(d *Delivery)) error {
 				return
 			}
 			d = Delivery{Tx: ev.Tx, ReceivedNs: now, CommitUs: ev.SourceTsUs, EventUs: ev.EventTsUs}
+			if r.Attrs.TimestampType() == logAppendTime {
+				d.AppendUs = r.Timestamp.UnixMicro()
+			}
 			fn(&d)
 		})
 	}
 }
+
+// logAppendTime is the record attribute saying the broker set the
+// timestamp when it appended the record (0 is the producer's create time).
+const logAppendTime = 1
 
 // failFor is how long fetch errors may go on before the source gives up.
 const failFor = 30 * time.Second

@@ -17,6 +17,9 @@ type Delivery struct {
 	ReceivedNs int64 // wall clock when the source handed the row over
 	CommitUs   int64 // WAL commit time carried by the change event (source.ts)
 	EventUs    int64 // when the change event was created (relay decode or Debezium ts)
+	// AppendUs is when the broker appended the event to the topic: the
+	// record's timestamp where the topic stamps log-append time.
+	AppendUs int64
 }
 
 // Source yields rows to one agent.

@@ -61,6 +61,12 @@ type Options struct {
 	PersistKafka bool
 }
 
+// ConnectWorker is a stack that runs a Kafka Connect worker of its own.
+type ConnectWorker interface {
+	// ConnectURL is the worker's REST API.
+	ConnectURL() string
+}
+
 // KafkaRestarter is a stack whose Kafka can be stopped and started again.
 type KafkaRestarter interface {
 	// RestartKafka stops the broker, waits down, and starts it again on
@@ -102,6 +108,12 @@ func KafkaOptions(partitions int) []kfake.Opt {
 		kfake.BrokerConfigs(map[string]string{"log.segment.bytes": "1048576"}),
 	}
 }
+
+// logAppendTime makes a real broker stamp each record with the time it
+// appended it, so that a change event's time in Kafka is measured, not
+// taken from its producer. A topic that already exists keeps its setting;
+// kfake ignores it (it stamps append time only when a producer asks).
+const logAppendTime = "LogAppendTime"
 
 // Start brings up the embedded parts and checks the external ones; on error
 // nothing it started is left running.
@@ -156,6 +168,7 @@ func Start(ctx context.Context, opts Options) (_ Stack, err error) {
 // the change topic gets the scenario's partitions. Existing topics are left
 // as they are.
 func ensureTopics(ctx context.Context, brokers []string, partitions int) error {
+	appendTime := logAppendTime
 	adm, err := newAdmin(brokers)
 	if err != nil {
 		return err
@@ -164,7 +177,7 @@ func ensureTopics(ctx context.Context, brokers []string, partitions int) error {
 	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	for topic, n := range map[string]int{ChangeTopic: partitions, AlertTopic: 1} {
-		res, err := adm.CreateTopic(cctx, int32(n), -1, nil, topic)
+		res, err := adm.CreateTopic(cctx, int32(n), -1, map[string]*string{"message.timestamp.type": &appendTime}, topic)
 		if err == nil {
 			err = res.Err
 		}
