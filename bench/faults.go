@@ -20,6 +20,7 @@ type faultTargets struct {
 	srcs   []*agentSource
 	agents []string
 	kafka  stack.KafkaRestarter // nil when Kafka cannot be restarted
+	stack  stack.Stack
 }
 
 // injectFaults runs the plan's faults against the path, each at its time
@@ -58,9 +59,18 @@ func inject(ctx context.Context, f scenarios.FaultSpec, t faultTargets) (skipped
 		return "", dropConnections(ctx, t.dsn, d)
 	case scenarios.FaultRestartKafka:
 		if t.kafka == nil {
-			return "only the embedded Kafka can be restarted", nil
+			return "only a Kafka cdcbench started can be restarted", nil
 		}
 		return "", t.kafka.RestartKafka(ctx, d)
+	case scenarios.FaultKillConnect:
+		w, ok := t.stack.(stack.ConnectWorker)
+		if !ok {
+			return "only the local stack's Kafka Connect worker can be killed", nil
+		}
+		if _, dbz := t.driver.(driver.Connector); !dbz {
+			return "the path does not run through Kafka Connect", nil
+		}
+		return "", w.KillConnect(ctx, d)
 	case scenarios.FaultPauseRelay:
 		p, ok := t.driver.(driver.Pauser)
 		if !ok {

@@ -284,7 +284,7 @@ func (p *pathRun) produce(ctx context.Context) error {
 	p.faultsDone = make(chan []result.FaultResult, 1)
 	go func() {
 		kafka, _ := p.r.cfg.Stack.(stack.KafkaRestarter)
-		p.faultsDone <- injectFaults(p.ctx, plan.Faults, p.start, faultTargets{dsn: p.r.cfg.Stack.DSN(), driver: p.drv, srcs: p.srcs, agents: p.sets.agents, kafka: kafka})
+		p.faultsDone <- injectFaults(p.ctx, plan.Faults, p.start, faultTargets{dsn: p.r.cfg.Stack.DSN(), stack: p.r.cfg.Stack, driver: p.drv, srcs: p.srcs, agents: p.sets.agents, kafka: kafka})
 	}()
 	if err := p.waitProducer(prodDone); err != nil {
 		return err

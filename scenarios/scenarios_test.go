@@ -325,7 +325,7 @@ func TestParseReportsEverythingOnce(t *testing.T) {
 		`t.yaml:3: batch_size: want an integer, got a string "fifty"`,
 		`t.yaml:5: warmup: must not be longer than duration (5s), got 9s`,
 		`t.yaml:7: rate.unit: required: one of "rows/s", "batches/s"`,
-		`t.yaml:10: paths[1]: want "cdc" or "poll-<interval>" such as "poll-100ms", got "poll-fast"`,
+		`t.yaml:10: paths[1]: want "cdc", "debezium" or "poll-<interval>" such as "poll-100ms", got "poll-fast"`,
 		`t.yaml:11: unknown field "colour"`,
 	}
 	if got := strings.Split(err.Error(), "\n"); !reflect.DeepEqual(got, want) {

@@ -73,9 +73,14 @@ const (
 	// producer, the pollers and the WAL sender, again and again for the
 	// duration: each must reconnect and carry on without losing a row.
 	FaultDropConnections = "drop-connections"
-	// FaultRestartKafka stops the embedded broker and starts it again after
-	// the duration, with its data: producers and consumers reconnect.
+	// FaultRestartKafka stops the broker cdcbench started (kfake, or Apache
+	// Kafka on the local stack) and starts it again after the duration,
+	// with its data: producers and consumers reconnect.
 	FaultRestartKafka = "restart-kafka"
+	// FaultKillConnect kills the Kafka Connect worker of the local stack
+	// (kill -9) and starts it again after the duration: Debezium resumes
+	// from its last committed offset, so events are replayed, never lost.
+	FaultKillConnect = "kill-connect"
 )
 
 // HasFault reports whether the scenario injects a fault of kind.

@@ -120,22 +120,22 @@ func (d *debeziumDriver) Start(ctx context.Context, env Env) (err error) {
 	if env.KeyByUser {
 		conf["message.key.columns"] = "public.transactions:user_id"
 	}
-	if err := cfg.Connect.Apply(ctx, d.name(), conf); err != nil {
+	if err := cfg.Connect.Apply(ctx, d.ConnectorName(), conf); err != nil {
 		return err
 	}
-	if _, err = cfg.Connect.WaitRunning(ctx, d.name()); err != nil {
+	if _, err = cfg.Connect.WaitRunning(ctx, d.ConnectorName()); err != nil {
 		return err
 	}
 	if d.describe, err = cfg.Describe(ctx); err != nil {
 		return err
 	}
-	used, err := cfg.Connect.ConnectorConfig(ctx, d.name())
+	used, err := cfg.Connect.ConnectorConfig(ctx, d.ConnectorName())
 	d.used = used.Redacted()
 	return err
 }
 
-// name is the connector's: the path's group prefix without its dash.
-func (d *debeziumDriver) name() string { return strings.TrimSuffix(d.env.Groups, "-") }
+// ConnectorName is the connector's: the path's group prefix without its dash.
+func (d *debeziumDriver) ConnectorName() string { return strings.TrimSuffix(d.env.Groups, "-") }
 
 // Report names Debezium's and Connect's versions and the connector's
 // configuration. Connect counts no events per connector and restarts its
@@ -150,7 +150,7 @@ func (d *debeziumDriver) Report(p *result.Path) {
 // the path's consumer groups.
 func (d *debeziumDriver) Stop(ctx context.Context) error {
 	var errs []error
-	if err := d.cfg.Connect.Delete(ctx, d.name()); err != nil {
+	if err := d.cfg.Connect.Delete(ctx, d.ConnectorName()); err != nil {
 		errs = append(errs, err)
 	}
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)

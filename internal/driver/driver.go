@@ -94,6 +94,11 @@ type Publisher interface {
 	Publishes()
 }
 
+// Connector is a driver that runs a connector in Kafka Connect.
+type Connector interface {
+	ConnectorName() string
+}
+
 // LossTolerant is a driver for which losing rows is the finding, not a
 // harness failure (naive polling).
 type LossTolerant interface {

@@ -28,11 +28,12 @@ func TestNew(t *testing.T) {
 		cfg                        driver.Config
 		wantErr                    error
 		pauses, crashes, publishes bool
+		connector                  bool
 		losesRows                  bool
 	}{
 		{name: "cdc is the relay", path: cdc, pauses: true, crashes: true, publishes: true},
-		{name: "cdc through Debezium", path: cdc, cfg: driver.Config{CDC: driver.CDC{Kind: stack.CDCDebezium, Connect: cl}}, publishes: true},
-		{name: "debezium beside the relay", path: dbz, cfg: driver.Config{CDC: driver.CDC{Kind: stack.CDCRelay, Connect: cl}}, publishes: true},
+		{name: "cdc through Debezium", path: cdc, cfg: driver.Config{CDC: driver.CDC{Kind: stack.CDCDebezium, Connect: cl}}, publishes: true, connector: true},
+		{name: "debezium beside the relay", path: dbz, cfg: driver.Config{CDC: driver.CDC{Kind: stack.CDCRelay, Connect: cl}}, publishes: true, connector: true},
 		{name: "debezium without Connect", path: dbz, wantErr: driver.ErrNoConnect},
 		{name: "cdc through Debezium without Connect", path: cdc, cfg: driver.Config{CDC: driver.CDC{Kind: stack.CDCDebezium}}, wantErr: driver.ErrNoConnect},
 		{name: "safe poller", path: poll, cfg: driver.Config{PollMode: "safe"}},
@@ -49,11 +50,12 @@ func TestNew(t *testing.T) {
 			_, pauses := d.(driver.Pauser)
 			_, crashes := d.(driver.Crasher)
 			_, publishes := d.(driver.Publisher)
+			_, connector := d.(driver.Connector)
 			lt, ok := d.(driver.LossTolerant)
 			loses := ok && lt.LosesRows()
-			if pauses != tc.pauses || crashes != tc.crashes || publishes != tc.publishes || loses != tc.losesRows {
-				t.Errorf("pauses %v crashes %v publishes %v loses rows %v; want %v %v %v %v",
-					pauses, crashes, publishes, loses, tc.pauses, tc.crashes, tc.publishes, tc.losesRows)
+			if pauses != tc.pauses || crashes != tc.crashes || publishes != tc.publishes || connector != tc.connector || loses != tc.losesRows {
+				t.Errorf("pauses %v crashes %v publishes %v connector %v loses rows %v; want %v %v %v %v %v",
+					pauses, crashes, publishes, connector, loses, tc.pauses, tc.crashes, tc.publishes, tc.connector, tc.losesRows)
 			}
 		})
 	}

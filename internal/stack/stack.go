@@ -65,6 +65,9 @@ type Options struct {
 type ConnectWorker interface {
 	// ConnectURL is the worker's REST API.
 	ConnectURL() string
+	// KillConnect kills the worker (SIGKILL) and starts it again after
+	// down, on the same port and storage topics.
+	KillConnect(ctx context.Context, down time.Duration) error
 }
 
 // KafkaRestarter is a stack whose Kafka can be stopped and started again.
