@@ -35,7 +35,7 @@ type agentRun struct {
 	probeOnce sync.Once
 
 	seenMu sync.Mutex // instances of the agent share the accounting
-	seen   bitset
+	seen   idSet
 	// lastID is the highest id the producer has generated so far: a row
 	// above it (or below the first id) was not written by this run, such
 	// as a stray message on a shared topic, and is counted, not judged.
@@ -45,7 +45,7 @@ type agentRun struct {
 	duplicates    atomic.Int64
 	beforeCommit  atomic.Int64 // rows received before the producer saw their commit ack
 	alertsMu      sync.Mutex
-	alerts        []int64
+	alerts        idSet
 	delayed       chan verdict
 	delayLineDone chan struct{}
 	closeOnce     sync.Once
@@ -94,7 +94,7 @@ func (r *agentRun) handler(det agents.Detector) func(d *source.Delivery) {
 			return
 		}
 		r.seenMu.Lock()
-		fresh := r.seen.add(d.Tx.ID - producer.FirstID)
+		fresh := r.seen.add(d.Tx.ID)
 		r.seenMu.Unlock()
 		if !fresh {
 			r.duplicates.Add(1)
@@ -145,7 +145,7 @@ func (r *agentRun) close() {
 func (r *agentRun) record(d *source.Delivery, alert bool, a agents.Alert, verdictNs int64) {
 	if alert {
 		r.alertsMu.Lock()
-		r.alerts = append(r.alerts, a.TxID)
+		r.alerts.add(a.TxID)
 		r.alertsMu.Unlock()
 		if r.publish != nil {
 			r.publish(AlertRecord{Path: r.path, Agent: r.name, TxID: a.TxID, UserID: a.UserID, Score: a.Score,
@@ -197,30 +197,9 @@ func (r *agentRun) record(d *source.Delivery, alert bool, a agents.Alert, verdic
 	}
 }
 
-// alertIDs returns the ids of the rows that raised alerts.
-func (r *agentRun) alertIDs() []int64 {
+// alertDiff compares the agent's alerts with expected.
+func (r *agentRun) alertDiff(expected *idSet) alertDiff {
 	r.alertsMu.Lock()
 	defer r.alertsMu.Unlock()
-	return append([]int64(nil), r.alerts...)
-}
-
-// bitset is a growable set of non-negative ints, one bit each: a million
-// rows cost 125 KB, and testing for a redelivery is a shift and a mask.
-type bitset struct{ words []uint64 }
-
-// add sets bit i and reports whether it was clear.
-func (b *bitset) add(i int64) bool {
-	if i < 0 {
-		return false
-	}
-	w := int(i >> 6)
-	if w >= len(b.words) {
-		b.words = append(b.words, make([]uint64, w-len(b.words)+1+len(b.words)/2)...)
-	}
-	m := uint64(1) << (i & 63)
-	if b.words[w]&m != 0 {
-		return false
-	}
-	b.words[w] |= m
-	return true
+	return diffAlerts(expected, &r.alerts)
 }

@@ -112,7 +112,7 @@ func (c *collector) stop() {
 }
 
 // results compares each agent's alerts with the oracle's.
-func (c *collector) results(expected map[string][]int64) []result.ExternalAgentResult {
+func (c *collector) results(expected map[string]*idSet) []result.ExternalAgentResult {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []result.ExternalAgentResult
@@ -121,13 +121,19 @@ func (c *collector) results(expected map[string][]int64) []result.ExternalAgentR
 		if g == nil {
 			continue
 		}
-		var got []int64
-		var dups int64
+		var got idSet
+		var dups, foreign int64
 		for id, n := range g.ids {
-			got = append(got, id)
+			// A row the oracle cannot have expected (another run's, a
+			// made-up id) is unexpected, and must not size the set.
+			if !expected[name].covers(id) || !got.add(id) {
+				foreign++
+			}
 			dups += int64(n - 1)
 		}
-		d := diffAlerts(expected[name], got)
+		d := diffAlerts(expected[name], &got)
+		d.Received += foreign
+		d.Unexpected += foreign
 		r := result.ExternalAgentResult{Name: name, Alerts: d.Received, ExpectedAlerts: d.Expected, MissedAlerts: d.Missed,
 			UnexpectedAlerts: d.Unexpected, DuplicateAlerts: dups, AlertMs: g.alert.Summary(), AgentClockMs: g.agent.Summary(), Clock: CollectorClock}
 		for in := range g.instances {

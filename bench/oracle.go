@@ -1,8 +1,6 @@
 package bench
 
 import (
-	"sort"
-
 	"github.com/cdcbench/cdcbench/agents"
 	"github.com/cdcbench/cdcbench/internal/txn"
 )
@@ -13,7 +11,7 @@ import (
 // must raise exactly these alerts.
 type oracle struct {
 	dets     []agents.Detector
-	expected [][]int64
+	expected []*idSet // by agent, in agents.Names order
 }
 
 func newOracle(cfg agents.Config) (*oracle, error) {
@@ -24,7 +22,7 @@ func newOracle(cfg agents.Config) (*oracle, error) {
 			return nil, err
 		}
 		o.dets = append(o.dets, d)
-		o.expected = append(o.expected, nil)
+		o.expected = append(o.expected, &idSet{})
 	}
 	return o, nil
 }
@@ -34,7 +32,7 @@ func (o *oracle) observe(rows []txn.Row) {
 	for i := range rows {
 		for k, d := range o.dets {
 			if a, ok := d.Observe(&rows[i]); ok {
-				o.expected[k] = append(o.expected[k], a.TxID)
+				o.expected[k].add(a.TxID)
 			}
 		}
 	}
@@ -45,25 +43,8 @@ type alertDiff struct {
 	Expected, Received, Missed, Unexpected int64
 }
 
-func diffAlerts(expected, received []int64) alertDiff {
-	e := append([]int64(nil), expected...)
-	r := append([]int64(nil), received...)
-	sort.Slice(e, func(i, j int) bool { return e[i] < e[j] })
-	sort.Slice(r, func(i, j int) bool { return r[i] < r[j] })
-	d := alertDiff{Expected: int64(len(e)), Received: int64(len(r))}
-	i, j := 0, 0
-	for i < len(e) || j < len(r) {
-		switch {
-		case j == len(r) || (i < len(e) && e[i] < r[j]):
-			d.Missed++
-			i++
-		case i == len(e) || r[j] < e[i]:
-			d.Unexpected++
-			j++
-		default:
-			i++
-			j++
-		}
-	}
-	return d
+// diffAlerts compares the alerts received with the expected ones.
+func diffAlerts(expected, received *idSet) alertDiff {
+	both := expected.common(received)
+	return alertDiff{Expected: expected.len(), Received: received.len(), Missed: expected.len() - both, Unexpected: received.len() - both}
 }

@@ -349,7 +349,7 @@ func (p *pathRun) drain(ctx context.Context) error {
 	if err == nil && p.coll != nil {
 		err = wait.Until(ctx, deadline, 50*time.Millisecond, func() (bool, error) {
 			for _, n := range p.plan.ExternalAgents {
-				if p.coll.received(n) < len(p.orc.expected[agentIndex(n)]) {
+				if int64(p.coll.received(n)) < p.orc.expected[agentIndex(n)].len() {
 					return false, nil
 				}
 			}
@@ -396,7 +396,7 @@ func (p *pathRun) collect() {
 			// on a shared topic. Counted, not judged.
 			a.Skipped["foreign_row"] = n
 		}
-		d := diffAlerts(p.orc.expected[i], ar.alertIDs())
+		d := ar.alertDiff(p.orc.expected[i])
 		a.Alerts, a.ExpectedAlerts, a.MissedAlerts, a.UnexpectedAlerts = d.Received, d.Expected, d.Missed, d.Unexpected
 		for st := recorder.Stage(0); st < recorder.NumStages; st++ {
 			if s := ar.set.Summary(st); s.Count > 0 || s.Negative > 0 || s.Overflow > 0 {
@@ -420,7 +420,7 @@ func losesRows(d driver.Driver) bool {
 
 // collectExternal judges the alerts of agents in other processes.
 func (p *pathRun) collectExternal() {
-	expected := map[string][]int64{}
+	expected := map[string]*idSet{}
 	for k, n := range agents.Names {
 		expected[n] = p.orc.expected[k]
 	}

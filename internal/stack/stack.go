@@ -154,7 +154,10 @@ func Start(ctx context.Context, opts Options) (_ Stack, err error) {
 		s.kafkaOpts = append(kopts, kfake.Ports(PortOf(s.brokers[0])))
 		tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		s.stopTrim = cancel
-		go trimRead(tctx, s.brokers)
+		if err := limitAlerts(ctx, s.brokers); err != nil {
+			return nil, err
+		}
+		go trimRead(tctx, s.brokers, s.applyRetention)
 	} else {
 		if err := checkKafka(ctx, s.brokers); err != nil {
 			return nil, err
@@ -289,6 +292,16 @@ func (s *local) RestartKafka(ctx context.Context, down time.Duration) error {
 		return fmt.Errorf("stack: restart kfake: %w", err)
 	}
 	return nil
+}
+
+// applyRetention has the in-process broker drop what its topics' retention
+// says it need not keep; kfake does that only when asked.
+func (s *local) applyRetention() {
+	s.kafkaMu.Lock()
+	defer s.kafkaMu.Unlock()
+	if s.kafka != nil {
+		s.kafka.ApplyRetention()
+	}
 }
 
 func (s *local) Close(ctx context.Context) error {

@@ -97,3 +97,49 @@ func TestRedactAndReplication(t *testing.T) {
 		}
 	}
 }
+
+// TestEmbeddedAlertsExpire checks that the in-process broker does not keep
+// alerts forever: a long run raises millions, and kfake keeps every record
+// in memory. Alerts older than the retention go; a fresh one stays.
+func TestEmbeddedAlertsExpire(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := stack.Start(ctx, stack.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(context.Background())
+	prod, err := kgo.NewClient(kgo.SeedBrokers(st.Brokers()...), kgo.DefaultProduceTopic(stack.AlertTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	old := time.Now().Add(-2 * time.Minute)
+	for range 10 {
+		if err := prod.ProduceSync(ctx, &kgo.Record{Value: []byte("old"), Timestamp: old}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := prod.ProduceSync(ctx, &kgo.Record{Value: []byte("fresh")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(prod)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		starts, err := adm.ListStartOffsets(ctx, stack.AlertTopic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, _ := starts.Lookup(stack.AlertTopic, 0)
+		if o.Offset == 10 {
+			return
+		}
+		if o.Offset > 10 {
+			t.Fatalf("log start %d: the fresh alert went too", o.Offset)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("log start still %d, want 10: old alerts are kept", o.Offset)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

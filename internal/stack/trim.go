@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,12 +14,36 @@ import (
 // group has read.
 const trimEvery = 5 * time.Second
 
+// alertRetention is how long the in-process broker keeps alerts: long
+// enough for a collector reading them live, short enough that a long run's
+// alerts (a fifth of all rows at high rates) do not pile up in memory.
+const alertRetention = time.Minute
+
+// limitAlerts gives the in-process broker's alert topic its retention.
+func limitAlerts(ctx context.Context, brokers []string) error {
+	adm, err := newAdmin(brokers)
+	if err != nil {
+		return err
+	}
+	defer adm.Close()
+	ms := strconv.FormatInt(alertRetention.Milliseconds(), 10)
+	res, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "retention.ms", Value: &ms}}, AlertTopic)
+	if err == nil {
+		_, err = res.On(AlertTopic, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("stack: kfake: alert topic retention: %w", err)
+	}
+	return nil
+}
+
 // trimRead deletes the change topic's records that every consumer group
-// has committed past, until ctx ends. kfake keeps every record in memory,
-// so without it a soak at 2,000 rows/s would hold gigabytes; with it the
-// broker holds what the slowest group has yet to commit. A partition some
-// group has no commit for is left alone: that group may still need it.
-func trimRead(ctx context.Context, brokers []string) {
+// has committed past, and has retain apply the topics' retention, until
+// ctx ends. kfake keeps every record in memory, so without it a soak at
+// 2,000 rows/s would hold gigabytes; with it the broker holds what the
+// slowest group has yet to commit. A partition some group has no commit
+// for is left alone: that group may still need it.
+func trimRead(ctx context.Context, brokers []string, retain func()) {
 	adm, err := newAdmin(brokers)
 	if err != nil {
 		return
@@ -35,6 +60,7 @@ func trimRead(ctx context.Context, brokers []string) {
 		if to := committedByAll(ctx, adm); len(to) > 0 {
 			_, _ = adm.DeleteRecords(ctx, to)
 		}
+		retain()
 	}
 }
 
