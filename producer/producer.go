@@ -140,9 +140,7 @@ func (p *Producer) Run(ctx context.Context, start time.Time, onBatch func(batch 
 			defer func() { p.conns[i] = w.conn }() // Close closes the last one
 			for j := range q {
 				send := time.Now()
-				if lag := send.Sub(j.intended); int64(lag) > maxLag.Load() {
-					maxLag.Store(int64(lag))
-				}
+				raiseMax(&maxLag, int64(send.Sub(j.intended)))
 				p.log.setSend(j.batch, send.UnixNano())
 				if err := p.writeRetrying(ctx, &w, *j.rows, &reconnects); err != nil {
 					cancel(fmt.Errorf("producer: batch %d: %w", j.batch, err))
@@ -232,6 +230,19 @@ func sleepUntil(ctx context.Context, timer *time.Timer, due time.Time) bool {
 		runtime.Gosched()
 	}
 	return true
+}
+
+// raiseMax makes m the larger of m and v. Every connection's writer reports
+// its lags at once, and with a read-then-store a writer that read before
+// another stored a larger lag would overwrite it with its smaller one; the
+// maximum decides whether a run is valid, so it must never go down.
+func raiseMax(m *atomic.Int64, v int64) {
+	for {
+		cur := m.Load()
+		if v <= cur || m.CompareAndSwap(cur, v) {
+			return
+		}
+	}
 }
 
 // reconnectFor bounds how long a writer tries to get a connection back.
