@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/cdcbench/cdcbench/internal/pgretry"
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/schedule"
 	"github.com/cdcbench/cdcbench/internal/txn"
@@ -245,51 +246,167 @@ func raiseMax(m *atomic.Int64, v int64) {
 	}
 }
 
-// reconnectFor bounds how long a writer tries to get a connection back.
-const reconnectFor = 30 * time.Second
-
 // writeRetrying writes a batch and, when the server dropped the connection
 // (a restart, pg_terminate_backend), reconnects and writes it again, as a
-// production writer would. A batch whose commit landed before the drop
-// fails the retry on its primary key, which means it is in: done.
+// production writer would, under pgretry's policy. A retry that fails on
+// the primary key means the batch may have committed before the drop, or
+// that another writer holds its ids: only rows that are this batch's, id
+// for id and value for value, count as written (see verifyLanded).
 func (p *Producer) writeRetrying(ctx context.Context, w *writer, rows []txn.Row, reconnects *atomic.Int64) error {
 	err := w.write(ctx, rows)
-	deadline := time.Now().Add(reconnectFor)
-	for err != nil && connLost(w.conn, err) && ctx.Err() == nil && time.Now().Before(deadline) {
-		select {
-		case <-time.After(100 * time.Millisecond):
-		case <-ctx.Done():
-			return err
-		}
-		c, cerr := pgx.Connect(ctx, p.cfg.DSN)
-		if cerr != nil {
-			continue
+	if err == nil || !pgretry.Lost(err) || ctx.Err() != nil {
+		return err
+	}
+	_, err = pgretry.Default.Do(ctx, func(ctx context.Context) error {
+		c, err := pgx.Connect(ctx, p.cfg.DSN)
+		if err != nil {
+			return fmt.Errorf("reconnect: %w", err)
 		}
 		_ = w.conn.Close(context.WithoutCancel(ctx))
 		w.conn = c
 		reconnects.Add(1)
-		if err = w.write(ctx, rows); isUniqueViolation(err) {
-			return nil
-		}
+		return w.write(ctx, rows)
+	})
+	if isUniqueViolation(err) {
+		return verifyLanded(ctx, w.conn, rows, err)
 	}
 	return err
-}
-
-// connLost reports an error after which a new connection may succeed.
-func connLost(c *pgx.Conn, err error) bool {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch pgErr.Code {
-		case "57P01", "57P02", "57P03": // admin_shutdown, crash_shutdown, cannot_connect_now
-			return true
-		}
-	}
-	return c.IsClosed()
 }
 
 func isUniqueViolation(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
+// ConflictError says that a batch retried after a reconnect could not be
+// written because rows with its ids, which are not its rows, are in the
+// table: another writer committed them. The batch is not in the table, and
+// counting it as produced would blame the pipeline for losing it.
+type ConflictError struct {
+	// Differ are the ids whose row in the table is not the batch's, with
+	// both versions, in id order.
+	Differ []RowConflict
+	// Missing are ids of the batch not in the table at all.
+	Missing []int64
+	// Err is the retry's unique violation.
+	Err error
+}
+
+// RowConflict is one id with the batch's row and the table's.
+type RowConflict struct{ Want, Got txn.Row }
+
+// conflictsShown bounds how many rows ConflictError.Error spells out.
+const conflictsShown = 3
+
+func (e *ConflictError) Error() string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "another writer holds this batch's ids: after a reconnect its retry failed (%v), and ", e.Err)
+	if len(e.Differ) > 0 {
+		fmt.Fprintf(&sb, "ids %s hold other rows (", idRanges(conflictIDs(e.Differ)))
+		for i, c := range e.Differ[:min(len(e.Differ), conflictsShown)] {
+			if i > 0 {
+				sb.WriteString("; ")
+			}
+			fmt.Fprintf(&sb, "id %d: the table has %s, the batch %s", c.Want.ID, rowString(c.Got), rowString(c.Want))
+		}
+		if len(e.Differ) > conflictsShown {
+			fmt.Fprintf(&sb, "; %d more", len(e.Differ)-conflictsShown)
+		}
+		sb.WriteString(")")
+	}
+	if len(e.Missing) > 0 {
+		if len(e.Differ) > 0 {
+			sb.WriteString(" and ")
+		}
+		fmt.Fprintf(&sb, "ids %s are not in the table", idRanges(e.Missing))
+	}
+	sb.WriteString(": the batch was not written; stopping rather than counting it as produced")
+	return sb.String()
+}
+
+func (e *ConflictError) Unwrap() error { return e.Err }
+
+func conflictIDs(cs []RowConflict) []int64 {
+	ids := make([]int64, len(cs))
+	for i, c := range cs {
+		ids[i] = c.Want.ID
+	}
+	return ids
+}
+
+// idRanges writes sorted ids as "15000-15049, 15060".
+func idRanges(ids []int64) string {
+	var sb strings.Builder
+	for i := 0; i < len(ids); {
+		j := i
+		for j+1 < len(ids) && ids[j+1] == ids[j]+1 {
+			j++
+		}
+		if sb.Len() > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString(strconv.FormatInt(ids[i], 10))
+		if j > i {
+			sb.WriteByte('-')
+			sb.WriteString(strconv.FormatInt(ids[j], 10))
+		}
+		i = j + 1
+	}
+	return sb.String()
+}
+
+func rowString(r txn.Row) string {
+	return fmt.Sprintf("(user_id %d, amount %s, %s, merchant_id %d, created_at %s)",
+		r.UserID, txn.AppendAmount(nil, r.AmountCents), r.Card, r.MerchantID, txn.AppendTimestamp(nil, r.CreatedAt))
+}
+
+// verifyLanded decides what a retried batch's unique violation (dup) means
+// by reading the rows with the batch's ids: if every one is there with the
+// batch's values, the batch committed before the connection was dropped
+// (its commit ack was what got lost) and it counts as written; otherwise
+// the ids belong to another writer and verifyLanded returns a
+// *ConflictError naming them.
+func verifyLanded(ctx context.Context, conn *pgx.Conn, rows []txn.Row, dup error) error {
+	ids := make([]int64, len(rows))
+	for i := range rows {
+		ids[i] = rows[i].ID
+	}
+	res, err := conn.Query(ctx, "SELECT id, user_id, amount::text, card_type, merchant_id, created_at FROM transactions WHERE id = ANY($1)", ids)
+	if err != nil {
+		return fmt.Errorf("%w; reading the batch's ids back to see whether it landed: %w", dup, err)
+	}
+	got := make(map[int64]txn.Row, len(rows))
+	for res.Next() {
+		var r txn.Row
+		var amount, card string
+		var created time.Time
+		if err := res.Scan(&r.ID, &r.UserID, &amount, &card, &r.MerchantID, &created); err != nil {
+			res.Close()
+			return fmt.Errorf("%w; reading the batch's ids back: %w", dup, err)
+		}
+		if r.AmountCents, err = txn.ParseAmount([]byte(amount)); err != nil {
+			res.Close()
+			return fmt.Errorf("%w; reading the batch's ids back: id %d: %w", dup, r.ID, err)
+		}
+		r.Card, r.CreatedAt = txn.ParseCard([]byte(card)), created.UnixMicro()
+		got[r.ID] = r
+	}
+	if err := res.Err(); err != nil {
+		return fmt.Errorf("%w; reading the batch's ids back: %w", dup, err)
+	}
+	ce := &ConflictError{Err: dup}
+	for _, want := range rows {
+		switch g, ok := got[want.ID]; {
+		case !ok:
+			ce.Missing = append(ce.Missing, want.ID)
+		case g != want:
+			ce.Differ = append(ce.Differ, RowConflict{Want: want, Got: g})
+		}
+	}
+	if len(ce.Differ) == 0 && len(ce.Missing) == 0 {
+		return nil
+	}
+	return ce
 }
 
 // writer writes batches on one connection.
