@@ -145,3 +145,17 @@ func (a *agentSource) statements() int64 {
 	}
 	return n
 }
+
+// reconnects sums the connections every polling source of the agent
+// replaced after the server dropped them; read it after stop.
+func (a *agentSource) reconnects() int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var n int64
+	for _, s := range a.all {
+		if p, ok := s.(*source.Poll); ok {
+			n += p.Reconnects()
+		}
+	}
+	return n
+}

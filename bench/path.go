@@ -389,7 +389,7 @@ func (p *pathRun) collect() {
 			Name: ar.name, Events: ar.events.Load(), ExpectedEvents: p.stats.Rows,
 			DuplicateEvents: ar.duplicates.Load(), BeforeCommitAck: ar.beforeCommit.Load(),
 			Skipped: p.srcs[i].skipped(), E2E: ar.set.Summary(recorder.E2E), Stages: map[string]recorder.Summary{},
-			PollStatements: p.srcs[i].statements(),
+			PollStatements: p.srcs[i].statements(), PollReconnects: p.srcs[i].reconnects(),
 		}
 		if n := ar.foreign.Load(); n > 0 {
 			// Rows this run did not write: another writer, a stray message

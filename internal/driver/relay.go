@@ -3,14 +3,10 @@ package driver
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
+	"github.com/cdcbench/cdcbench/internal/pgretry"
 	"github.com/cdcbench/cdcbench/internal/relay"
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
@@ -83,7 +79,7 @@ func (c *relayDriver) startRelay(ctx context.Context) error {
 		}
 		// A WAL sender the server dropped (a restart, pg_terminate_backend)
 		// is resumed from the slot, as Kafka Connect restarts a task.
-		if lostConnection(err) && c.resume(ctx, r) == nil {
+		if pgretry.Lost(err) && c.resume(ctx, r) == nil {
 			return
 		}
 		if c.env.Fail != nil {
@@ -95,8 +91,9 @@ func (c *relayDriver) startRelay(ctx context.Context) error {
 
 var errStopped = errors.New("the CDC path is stopping")
 
-// resume replaces relay r, whose connection was lost, with a new one,
-// retrying for up to 30 s.
+// resume replaces relay r, whose connection was lost, with a new one, under
+// pgretry's policy: 55006, a slot still held by the dropped WAL sender, is
+// retried like the server's refusals while it restarts.
 func (c *relayDriver) resume(ctx context.Context, r *relay.Relay) error {
 	c.mu.Lock()
 	if c.relay == r {
@@ -104,36 +101,13 @@ func (c *relayDriver) resume(ctx context.Context, r *relay.Relay) error {
 		c.events += r.Stats().Events
 	}
 	c.mu.Unlock()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-time.After(200 * time.Millisecond):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		err := c.startRelay(ctx)
-		if err == nil {
-			c.mu.Lock()
-			c.restarts++
-			c.mu.Unlock()
-			return nil
-		}
-		if errors.Is(err, errStopped) || time.Now().After(deadline) {
-			return err
-		}
+	if _, err := pgretry.Default.Do(ctx, c.startRelay); err != nil {
+		return err
 	}
-}
-
-// lostConnection reports an error after which a new connection may work.
-func lostConnection(err error) bool {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		// 55006: the slot is still held by the WAL sender that was just
-		// terminated and has not exited yet.
-		return pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03" || pgErr.Code == "55006"
-	}
-	var netErr net.Error
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &netErr) || strings.Contains(err.Error(), "conn closed")
+	c.mu.Lock()
+	c.restarts++
+	c.mu.Unlock()
+	return nil
 }
 
 // stopRelay ends the running relay, abruptly when crash is set.

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/cdcbench/cdcbench/internal/pgretry"
 	"github.com/cdcbench/cdcbench/internal/txn"
 )
 
@@ -101,7 +101,7 @@ func (p *Poll) Run(ctx context.Context, fn func(d *Delivery)) error {
 				if ctx.Err() != nil {
 					return nil
 				}
-				if !p.reconnect(ctx, err) {
+				if err := p.reconnect(ctx, err); err != nil {
 					return err
 				}
 				break // poll again at the next tick, on the new connection
@@ -119,33 +119,25 @@ func (p *Poll) Run(ctx context.Context, fn func(d *Delivery)) error {
 	}
 }
 
-// reconnectFor bounds how long a poller tries to get its connection back.
-const reconnectFor = 30 * time.Second
-
-// reconnect replaces a connection the server dropped and reports whether
-// it could. The cursor is kept: a poller that reconnects carries on where
-// it was, as a production poller would.
-func (p *Poll) reconnect(ctx context.Context, err error) bool {
-	var pgErr *pgconn.PgError
-	lost := p.conn.IsClosed() || errors.As(err, &pgErr) && (pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03")
-	if !lost {
-		return false
+// reconnect replaces a connection the server dropped, under pgretry's
+// policy, and reports whether it could; an error that is not a lost
+// connection is returned as it is. The cursor is kept: a poller that
+// reconnects carries on where it was, as a production poller would.
+func (p *Poll) reconnect(ctx context.Context, err error) error {
+	if !pgretry.Lost(err) {
+		return err
 	}
-	deadline := time.Now().Add(reconnectFor)
-	for time.Now().Before(deadline) {
-		select {
-		case <-time.After(100 * time.Millisecond):
-		case <-ctx.Done():
-			return false
+	_, err = pgretry.Default.Do(ctx, func(ctx context.Context) error {
+		c, err := pgx.Connect(ctx, p.cfg.DSN)
+		if err != nil {
+			return fmt.Errorf("poll source: reconnect: %w", err)
 		}
-		if c, err := pgx.Connect(ctx, p.cfg.DSN); err == nil {
-			_ = p.conn.Close(context.WithoutCancel(ctx))
-			p.conn = c
-			p.reconnects++
-			return true
-		}
-	}
-	return false
+		_ = p.conn.Close(context.WithoutCancel(ctx))
+		p.conn = c
+		p.reconnects++
+		return nil
+	})
+	return err
 }
 
 // poll runs one query from cursor and returns the rows it read and the

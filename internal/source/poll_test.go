@@ -149,3 +149,61 @@ func equal(a, b []int64) bool {
 	}
 	return true
 }
+
+// TestPollReconnects terminates the poller's backend between polls: the
+// poller reconnects, keeps its cursor (no row twice, none lost) and counts
+// the reconnect.
+func TestPollReconnects(t *testing.T) {
+	c := cluster(t)
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, c.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	exec(t, admin, `CREATE TABLE transactions (id bigint PRIMARY KEY, user_id int NOT NULL, amount numeric(10,2) NOT NULL,
+		card_type text NOT NULL, merchant_id int NOT NULL, created_at timestamp NOT NULL)`)
+	exec(t, admin, insertRow, 1)
+	p, err := source.NewPoll(ctx, source.PollConfig{DSN: c.DSN(), Interval: 20 * time.Millisecond, Mode: source.PollSafe, Limit: 10, FirstID: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []int64
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() {
+		runErr <- p.Run(pctx, func(d *source.Delivery) {
+			mu.Lock()
+			got = append(got, d.Tx.ID)
+			mu.Unlock()
+		})
+	}()
+	seen := func(n int) func() bool {
+		return func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(got) >= n
+		}
+	}
+	waitFor(t, seen(1))
+	var terminated int
+	if err := admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE query LIKE 'SELECT id, user_id%' AND pid <> pg_backend_pid()`).Scan(&terminated); err != nil || terminated != 1 {
+		t.Fatalf("terminated %d poller backends (%v), want 1", terminated, err)
+	}
+	exec(t, admin, insertRow, 2)
+	exec(t, admin, insertRow, 3)
+	waitFor(t, seen(3))
+	cancel()
+	if err := <-runErr; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if !equal(got, []int64{1, 2, 3}) {
+		t.Errorf("delivered %v, want 1, 2, 3 once each", got)
+	}
+	if p.Reconnects() != 1 {
+		t.Errorf("Reconnects() = %d, want 1", p.Reconnects())
+	}
+}
