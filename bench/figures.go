@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/cdcbench/cdcbench/agents"
 	"github.com/cdcbench/cdcbench/internal/dbcost"
 	"github.com/cdcbench/cdcbench/internal/recorder"
@@ -193,15 +195,11 @@ type costResult struct {
 // measured window, on a connection of its own, so each path's database cost
 // covers the same span as its latency figures.
 func measureCost(ctx context.Context, st stack.Stack, from, to time.Time) costResult {
-	conn, err := stack.ConnectHarness(ctx, st.DSN())
+	s, err := dbcost.Dial(ctx, func(ctx context.Context) (*pgx.Conn, error) { return stack.ConnectHarness(ctx, st.DSN()) }, st.ServerPID())
 	if err != nil {
 		return costResult{err: err}
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	s, err := dbcost.NewSampler(ctx, conn, st.ServerPID())
-	if err != nil {
-		return costResult{err: err}
-	}
+	defer s.Close(context.WithoutCancel(ctx))
 	var r costResult
 	for i, at := range []time.Time{from, to} {
 		select {

@@ -370,7 +370,7 @@ func (p *pathRun) drain(ctx context.Context) error {
 func (p *pathRun) collectCost() {
 	c := <-p.costDone
 	if c.err != nil {
-		p.res.InvalidReasons = append(p.res.InvalidReasons, "db cost: "+c.err.Error())
+		p.res.DBCost = &dbcost.Cost{NotMeasured: c.err.Error()}
 		return
 	}
 	cost := dbcost.Diff(c.before, c.after, p.committedIn(p.measureFrom, p.measureTo))

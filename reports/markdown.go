@@ -431,7 +431,11 @@ func writeCostTable(b *bytes.Buffer, res *result.Result) {
 	for _, p := range res.Paths {
 		c := p.DBCost
 		if c == nil || c.Per1000 == nil {
-			fmt.Fprintf(b, "| %s | not measured | | | | | | | | | |\n", p.Name)
+			why := ""
+			if c != nil {
+				why = cell(c.NotMeasured)
+			}
+			fmt.Fprintf(b, "| %s | not measured | | | | | | | | | %s |\n", p.Name, why)
 			continue
 		}
 		k := c.Per1000

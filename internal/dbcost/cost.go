@@ -28,7 +28,12 @@ func Diff(before, after Sample, transactions int64) Cost {
 		addProblem(&c, "the samples are in the wrong order (after was taken %.3f s before before)", -c.Seconds)
 	}
 
-	sameSampler := before.SamplerPID == after.SamplerPID
+	// A Sampler that reconnected samples from another backend, but it
+	// still counts its own transactions and CPU across backends.
+	sameSampler := before.SamplerPID == after.SamplerPID || before.SamplerID != 0 && before.SamplerID == after.SamplerID
+	if before.SamplerID != 0 && before.SamplerID == after.SamplerID {
+		c.SamplerReconnects = after.SamplerReconnects - before.SamplerReconnects
+	}
 	if !sameSampler {
 		addProblem(&c, "the samples come from two sampler connections (backends %d and %d): the sampler's own transactions and CPU are counted as load", before.SamplerPID, after.SamplerPID)
 	}

@@ -169,6 +169,14 @@ func TestDiffProblems(t *testing.T) {
 				t.Errorf("commits %d, CPU %v: want nothing subtracted (404, 2.5)", c.Database.XactCommit, *c.ServerCPUSeconds)
 			}
 		}},
+		{"the sampler reconnected", func(b, a *dbcost.Sample) {
+			b.SamplerID, a.SamplerID, a.SamplerPID, a.SamplerReconnects = 9, 9, 78, 1
+		}, 2000, "", func(t *testing.T, c dbcost.Cost) {
+			if c.Database.XactCommit != 400 || c.SamplerReconnects != 1 {
+				t.Errorf("commits %d, sampler reconnects %d: want the sampler's own taken out (400) and 1 reconnect", c.Database.XactCommit, c.SamplerReconnects)
+			}
+		}},
+		{"two samplers, both with an id", func(b, a *dbcost.Sample) { b.SamplerID, a.SamplerID, a.SamplerPID = 9, 10, 78 }, 2000, "two sampler connections", nil},
 		{"stats reset", func(_, a *dbcost.Sample) { a.Database.TupReturned = 10 }, 2000, "pg_stat_database counters went backwards", nil},
 		{"table stats reset", func(_, a *dbcost.Sample) { a.Table.TupInserted = 0 }, 2000, "public.transactions counters went backwards", nil},
 		{"statements reset", func(_, a *dbcost.Sample) { a.Statements.Reads.Calls = 3 }, 2000, "pg_stat_statements counters went backwards", nil},

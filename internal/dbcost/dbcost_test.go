@@ -528,3 +528,56 @@ func TestNotAvailable(t *testing.T) {
 		})
 	}
 }
+
+// TestSamplerReconnects terminates the sampler's backend between two
+// samples, as a pg_terminate_backend from outside or a server restart
+// would: the Sampler from Dial reconnects and the window's cost is still
+// sound, with the sampler's own work still taken out.
+func TestSamplerReconnects(t *testing.T) {
+	ctx := context.Background()
+	cfg := newDB(t, "reconnects", true)
+	s, err := dbcost.Dial(ctx, func(ctx context.Context) (*pgx.Conn, error) { return pgx.ConnectConfig(ctx, cfg) }, cluster.PID())
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	defer s.Close(ctx)
+	before := take(t, s)
+	writer, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyRows(t, writer, 1, 101)
+	closeAndWait(t, writer)
+	var ok bool
+	if err := connect(t, mustConfig(t, cluster.DSN())).QueryRow(ctx, "SELECT pg_terminate_backend($1)", before.SamplerPID).Scan(&ok); err != nil || !ok {
+		t.Fatalf("terminate the sampler's backend %d: %v %v", before.SamplerPID, ok, err)
+	}
+	waitExit(t, before.SamplerPID) // and publishes its last commit
+	after := take(t, s)
+	if after.SamplerPID == before.SamplerPID || after.SamplerReconnects != 1 {
+		t.Fatalf("after: backend %d (before %d), %d reconnects; want a new backend and 1 reconnect", after.SamplerPID, before.SamplerPID, after.SamplerReconnects)
+	}
+	c := dbcost.Diff(before, after, 100)
+	if len(c.Problems) > 0 || c.NotMeasured != "" {
+		t.Errorf("problems %q, not measured %q; want a sound cost", c.Problems, c.NotMeasured)
+	}
+	// The new backend's start-up (a commit or two, its catalog reads)
+	// counts as load; the sampler's own transactions on both backends do not.
+	if c.SamplerReconnects != 1 || c.Table.TupInserted != 100 || c.Database.XactCommit < 1 || c.Database.XactCommit > 3 {
+		t.Errorf("sampler reconnects %d, rows inserted %d, commits %d; want 1, 100 and 1 to 3 (the COPY, the new backend's start)",
+			c.SamplerReconnects, c.Table.TupInserted, c.Database.XactCommit)
+	}
+	if c.ProducerWrites == nil || c.ProducerWrites.Calls != 1 {
+		t.Errorf("producer writes %+v, want the one COPY", c.ProducerWrites)
+	}
+
+	// A Sampler on a borrowed connection cannot reconnect: the sample fails.
+	borrowed := newSampler(t, cfg, cluster.PID())
+	smp := take(t, borrowed)
+	if _, err := connect(t, mustConfig(t, cluster.DSN())).Exec(ctx, "SELECT pg_terminate_backend($1)", smp.SamplerPID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := borrowed.Take(ctx); err == nil {
+		t.Error("a sampler on a terminated borrowed connection sampled")
+	}
+}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/cdcbench/cdcbench/internal/pgretry"
 )
 
 // Names dbcost measures. They are cdcbench's own, not options: the harness
@@ -49,6 +52,14 @@ type Sample struct {
 	At time.Time
 	// SamplerPID is the backend pid of the sampling connection.
 	SamplerPID int
+	// SamplerID identifies the Sampler that took the sample (0: unknown).
+	// A Sampler that reconnected samples from a new backend, so its samples
+	// differ in SamplerPID but not here, and Diff still takes the
+	// sampler's own work out.
+	SamplerID uint64
+	// SamplerReconnects counts the connections the Sampler had replaced
+	// after the server dropped them, when it took the sample.
+	SamplerReconnects int64
 	// SamplerXacts counts the sampler's own committed transactions that
 	// the server had published when this sample read its counters; Diff
 	// subtracts the sampler's commits with it. (A failed sample rolls back
@@ -73,8 +84,11 @@ type Sample struct {
 	// ServerCPUTicks is the user+system CPU of every server process in
 	// clock ticks (1/100 s); nil when not available (serverPID 0, no /proc).
 	ServerCPUTicks *int64
-	// SamplerCPUTicks is the CPU of the sampler's own backend in clock
-	// ticks, which Diff subtracts; meaningful only with ServerCPUTicks.
+	// SamplerCPUTicks is the CPU of the sampler's own backends in clock
+	// ticks, which Diff subtracts; meaningful only with ServerCPUTicks. After
+	// a reconnect it adds the new backend's to what the Sampler last read of
+	// the old ones (a dropped backend's CPU after that read, a few ticks at
+	// most, counts as load).
 	SamplerCPUTicks int64
 }
 
@@ -135,7 +149,19 @@ type Sampler struct {
 	xacts     int64
 	tableOID  uint32
 	indexOIDs []uint32
+
+	id uint64
+	// dial, when set, makes a new connection after the server dropped the
+	// current one (Dial); a Sampler on a borrowed connection cannot.
+	dial       func(context.Context) (*pgx.Conn, error)
+	reconnects int64
+	// ownTicks is the CPU of the sampler's earlier backends as last read;
+	// lastTicks the current backend's at the last sample.
+	ownTicks, lastTicks int64
 }
+
+// samplerIDs numbers Samplers for Sample.SamplerID.
+var samplerIDs atomic.Uint64
 
 // NewSampler prepares to sample the server conn is connected to. serverPID
 // is the postmaster's pid when the server runs on this host (CPU is then
@@ -143,50 +169,116 @@ type Sampler struct {
 // the postmaster of conn's server is an error. NewSampler ends by taking one
 // sample and throwing it away, so that the sampler's warm-up (catalog
 // lookups, prepared statements) lands before the first sample that counts.
+// The Sampler cannot replace conn if the server drops it; Dial's can.
 func NewSampler(ctx context.Context, conn *pgx.Conn, serverPID int) (*Sampler, error) {
 	if serverPID < 0 {
 		return nil, fmt.Errorf("dbcost: serverPID %d is negative", serverPID)
 	}
-	s := &Sampler{conn: conn, serverPID: serverPID}
+	s := &Sampler{serverPID: serverPID, id: samplerIDs.Add(1)}
+	if err := s.attach(ctx, conn); err != nil {
+		return nil, err
+	}
+	if _, err := s.Take(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Dial is NewSampler on a connection of the Sampler's own, made by dial,
+// which it makes again when the server drops it (a restart, a terminated
+// backend), under pgretry's policy, so that the cost of a window in which
+// the harness lost its connection is still measured. Close closes it.
+func Dial(ctx context.Context, dial func(context.Context) (*pgx.Conn, error), serverPID int) (*Sampler, error) {
+	var conn *pgx.Conn
+	if _, err := pgretry.Default.Do(ctx, func(ctx context.Context) (err error) {
+		conn, err = dial(ctx)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("dbcost: connect: %w", err)
+	}
+	s, err := NewSampler(ctx, conn, serverPID)
+	if err != nil {
+		_ = conn.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	s.dial = dial
+	return s, nil
+}
+
+// Close closes the connection of a Sampler made by Dial; a borrowed
+// connection is the caller's to close.
+func (s *Sampler) Close(ctx context.Context) {
+	if s.dial != nil && s.conn != nil {
+		_ = s.conn.Close(ctx)
+	}
+}
+
+// attach makes conn the sampling connection: it reads what the sampler
+// needs to know about the server and the backend, in a transaction that is
+// counted as the sampler's own.
+func (s *Sampler) attach(ctx context.Context, conn *pgx.Conn) error {
+	s.conn = conn
 	var pgssSchema, pgssTrack *string
 	var pgssInfo bool
-	err := conn.QueryRow(ctx, `SELECT current_setting('server_version_num')::int, d.oid, pg_backend_pid(),
+	err := s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT current_setting('server_version_num')::int, d.oid, pg_backend_pid(),
 		(SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_stat_statements'),
 		current_setting('pg_stat_statements.track', true),
 		EXISTS (SELECT FROM pg_extension e JOIN pg_proc p ON p.pronamespace = e.extnamespace
 			WHERE e.extname = 'pg_stat_statements' AND p.proname = 'pg_stat_statements_info')
 		FROM pg_database d WHERE d.datname = current_database()`).
-		Scan(&s.version, &s.dbOID, &s.pid, &pgssSchema, &pgssTrack, &pgssInfo)
+			Scan(&s.version, &s.dbOID, &s.pid, &pgssSchema, &pgssTrack, &pgssInfo)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("dbcost: inspect server: %w", err)
+		return fmt.Errorf("dbcost: inspect server: %w", err)
 	}
 	if s.version < minServerVersion {
-		return nil, fmt.Errorf("dbcost: PostgreSQL %d is too old; the sampler needs %d or later", s.version, minServerVersion)
+		return fmt.Errorf("dbcost: PostgreSQL %d is too old; the sampler needs %d or later", s.version, minServerVersion)
 	}
 	// Available means: the library is loaded (its setting exists), it
 	// tracks something, the extension's view exists in this database, and
 	// the view has the column names of PostgreSQL 13 and later.
+	s.pgss, s.pgssInfo = "", ""
 	if pgssSchema != nil && pgssTrack != nil && *pgssTrack != "none" && s.version >= 130000 {
 		s.pgss = pgx.Identifier{*pgssSchema, "pg_stat_statements"}.Sanitize()
 		if pgssInfo {
 			s.pgssInfo = pgx.Identifier{*pgssSchema, "pg_stat_statements_info"}.Sanitize()
 		}
 	}
-	if serverPID > 0 && procAvailable() {
+	if s.serverPID > 0 && procAvailable() {
 		st, err := readStat(s.pid)
 		if err != nil {
-			return nil, fmt.Errorf("dbcost: serverPID %d: cannot see the sampler's backend %d in /proc (a server in another PID namespace?): %w", serverPID, s.pid, err)
+			return fmt.Errorf("dbcost: serverPID %d: cannot see the sampler's backend %d in /proc (a server in another PID namespace?): %w", s.serverPID, s.pid, err)
 		}
-		if st.ppid != serverPID {
-			return nil, fmt.Errorf("dbcost: serverPID %d is not the postmaster of the connected server (the sampler's backend %d has parent %d)", serverPID, s.pid, st.ppid)
+		if st.ppid != s.serverPID {
+			return fmt.Errorf("dbcost: serverPID %d is not the postmaster of the connected server (the sampler's backend %d has parent %d)", s.serverPID, s.pid, st.ppid)
 		}
 	} else {
 		s.serverPID = 0
 	}
-	if _, err := s.Take(ctx); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return nil
+}
+
+// reconnect replaces the dropped connection with a new one from dial and
+// takes the sample on it.
+func (s *Sampler) reconnect(ctx context.Context) (Sample, error) {
+	var smp Sample
+	_, err := pgretry.Default.Do(ctx, func(ctx context.Context) error {
+		conn, err := s.dial(ctx)
+		if err != nil {
+			return err
+		}
+		_ = s.conn.Close(context.WithoutCancel(ctx))
+		s.reconnects++
+		s.ownTicks += s.lastTicks
+		s.lastTicks = 0
+		if err := s.attach(ctx, conn); err != nil {
+			return err
+		}
+		smp, err = s.take(ctx)
+		return err
+	})
+	return smp, err
 }
 
 // StatementsAvailable reports whether samples carry pg_stat_statements
@@ -207,8 +299,15 @@ func (s *Sampler) StatementsAvailable() bool { return s.pgss != "" }
 // statistics are published before each of its reads (see settle), which is
 // what lets Diff subtract them exactly; on PostgreSQL 14 and older, which
 // cannot be asked to publish, they may straggle into a later window.
+//
+// A Sampler made by Dial reconnects when the server dropped its connection
+// and samples on the new one; the sample then says so in
+// SamplerReconnects.
 func (s *Sampler) Take(ctx context.Context) (Sample, error) {
 	smp, err := s.take(ctx)
+	if err != nil && s.dial != nil && pgretry.Lost(err) && ctx.Err() == nil {
+		smp, err = s.reconnect(ctx)
+	}
 	if err != nil {
 		return Sample{}, fmt.Errorf("dbcost: sample: %w", err)
 	}
@@ -224,6 +323,7 @@ func (s *Sampler) take(ctx context.Context) (smp Sample, err error) {
 	// sample reads. So the sampler's own transactions between two samples
 	// are exactly the difference of this count.
 	smp.SamplerPID, smp.SamplerXacts, smp.TableOID = s.pid, s.xacts, s.tableOID
+	smp.SamplerID, smp.SamplerReconnects = s.id, s.reconnects
 	err = s.inTx(ctx, func(ctx context.Context, tx pgx.Tx) error { return s.read(ctx, tx, &smp) })
 	if err != nil {
 		return smp, err
@@ -238,7 +338,8 @@ func (s *Sampler) take(ctx context.Context) (smp Sample, err error) {
 		if err != nil {
 			return smp, fmt.Errorf("sampler backend: %w", err)
 		}
-		smp.ServerCPUTicks, smp.SamplerCPUTicks = &total, own.ticks
+		s.lastTicks = own.ticks
+		smp.ServerCPUTicks, smp.SamplerCPUTicks = &total, s.ownTicks+own.ticks
 	}
 	return smp, nil
 }

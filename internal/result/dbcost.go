@@ -57,6 +57,20 @@ type DBCost struct {
 	// evicted between the samples, the table re-created, samples from two
 	// different samplers. Empty when the figures are sound.
 	Problems []string `json:"problems,omitempty"`
+
+	// SamplerReconnects counts the sampler's connections replaced between
+	// the samples after the server dropped them. Its own transactions and
+	// CPU are still taken out, so the figures stand, except that each new
+	// backend's start-up (a commit or two, a few hundred catalog rows and
+	// blocks) counts as load: small beside a window's workload, and not
+	// worth invalidating a run over.
+	SamplerReconnects int64 `json:"sampler_reconnects,omitempty"`
+	// NotMeasured says why the window's cost could not be measured (the
+	// server could not be sampled at one end of it, even after
+	// reconnecting); every other figure is then zero or null. The harness
+	// failing to take a figure is not the pipeline failing, so a cost not
+	// measured does not invalidate a run.
+	NotMeasured string `json:"not_measured,omitempty"`
 }
 
 // SlotCost is one replication slot over the window. Lags are in bytes of
