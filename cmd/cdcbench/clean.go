@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
@@ -13,10 +15,14 @@ func cleanCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "clean",
 		Usage: "find and remove what crashed runs left behind",
-		Description: `Lists replication slots and publications named cdcbench_* on the server given by
---pg-dsn, and private cluster directories (cdcbench-pg-* in the temp dir) whose server
-is no longer running, then removes them. A leaked slot retains WAL until the disk
-fills, so run this after a run was killed. Active slots are listed but never dropped.
+		Description: `Lists replication slots and publications named cdcbench_* in every database of the
+server given by --pg-dsn, and private cluster and Kafka directories (cdcbench-pg-*,
+cdcbench-kafka-* in the temp dir), then removes those no live run owns. A leaked slot
+retains WAL until the disk fills, so run this after a run was killed.
+
+What belongs to a live run is listed as "in use" and never touched: a slot with a
+consumer, the publication such a slot reads, slots and publications in a database a
+run (or stack up) is connected to, a directory whose owner process still runs.
 
   cdcbench clean --dry-run                       # private cluster dirs only
   cdcbench clean --pg-dsn postgres://...         # also slots and publications`,
@@ -35,8 +41,18 @@ fills, so run this after a run was killed. Active slots are listed but never dro
 				return nil
 			}
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			live := 0
 			for _, l := range ls {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", l.Kind, l.Name, l.Detail)
+				state := "left behind"
+				if l.Live {
+					state = "in use"
+					live++
+				}
+				where := l.Name
+				if l.Database != "" {
+					where += " (database " + l.Database + ")"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", l.Kind, where, state, l.Detail)
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -48,8 +64,25 @@ fills, so run this after a run was killed. Active slots are listed but never dro
 			if err := stack.RemoveLeftovers(c.Context, c.String("pg-dsn"), ls); err != nil {
 				return err
 			}
-			fmt.Fprintln(w, "removed all but active slots")
+			fmt.Fprintf(w, "removed %d left behind; kept %d in use by live runs\n", len(ls)-live, live)
 			return nil
 		},
 	}
+}
+
+// warnInactiveSlots tells a run starting on a server about cdcbench slots
+// nobody streams: each retains WAL until dropped, and the run would
+// otherwise say nothing about the disk filling up under it. A failure to
+// look is not the run's concern and is not reported.
+func warnInactiveSlots(ctx context.Context, w io.Writer, dsn string) {
+	slots, _ := stack.InactiveSlots(ctx, dsn)
+	for _, l := range slots {
+		fmt.Fprintln(w, slotWarning(l, dsn))
+	}
+}
+
+// slotWarning is the line warnInactiveSlots prints for slot l.
+func slotWarning(l stack.Leftover, dsn string) string {
+	return fmt.Sprintf("warning: replication slot %s (database %s) is inactive and retains %s of WAL, probably left by a killed run; `cdcbench clean --pg-dsn '%s'` removes it",
+		l.Name, l.Database, l.Retained, stack.Redact(dsn))
 }

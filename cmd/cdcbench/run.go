@@ -163,6 +163,9 @@ per histogram, prints a summary, and exits 1 if the run is invalid.`,
 			if log != nil {
 				fmt.Fprintf(log, "stack up in %v: PostgreSQL %s, Kafka %s\n", time.Since(t0).Round(time.Millisecond), stack.Redact(st.DSN()), strings.Join(st.Brokers(), ","))
 			}
+			if choice.Options.PostgresDSN != "" { // a private cluster has no leftovers
+				warnInactiveSlots(c.Context, c.App.ErrWriter, st.DSN())
+			}
 			cfg := bench.Config{Plan: plan, Stack: st, CDC: cdc, DropExisting: choice.DropExisting, ResultsDir: c.String("results"), Version: version}
 			if log != nil {
 				cfg.Log = log

@@ -32,6 +32,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/cdcbench/cdcbench/internal/ownerpid"
 )
 
 // superuser is the role initdb creates; DSN connects as it.
@@ -134,6 +136,11 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		}
 	}()
 
+	// The owner file tells `cdcbench clean` that the directory is in use
+	// for as long as this process runs, initdb included.
+	if err := ownerpid.Claim(dir); err != nil {
+		return nil, fmt.Errorf("pgcluster: %w", err)
+	}
 	if err := os.Mkdir(c.sockDir, 0o700); err != nil {
 		return nil, fmt.Errorf("pgcluster: create socket dir: %w", err)
 	}

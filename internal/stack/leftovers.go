@@ -8,10 +8,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/cdcbench/cdcbench/internal/ownerpid"
 )
 
 // Prefix starts the name of every slot, publication and temp dir cdcbench
@@ -19,142 +20,292 @@ import (
 // from anything else on a shared server.
 const Prefix = "cdcbench_"
 
-// Leftover is something a crashed run left behind.
+// Kinds of leftovers.
+const (
+	LeftoverSlot        = "slot"
+	LeftoverPublication = "publication"
+	LeftoverClusterDir  = "cluster dir"
+	LeftoverKafkaDir    = "kafka dir"
+)
+
+// Leftover is something a run created: left behind by a crashed one, or
+// still in use by a live one.
 type Leftover struct {
-	Kind string // "slot", "publication" or "cluster dir"
-	Name string
+	Kind string // LeftoverSlot, LeftoverPublication, LeftoverClusterDir or LeftoverKafkaDir
+	Name string // the slot or publication, or the directory's path
+	// Database is where a slot or publication lives: a logical slot can
+	// only be dropped from its own database, a publication only seen there.
+	Database string
 	// Detail says why it is safe (or not) to remove.
 	Detail string
-	// Active leftovers are in use (a slot with a live consumer): listed,
-	// never removed.
-	Active bool
+	// Live leftovers belong to a run that is still going (a slot with a
+	// consumer, the publication such a slot reads, a database a run is
+	// connected to, a directory whose owner process runs): listed, never
+	// removed.
+	Live bool
+	// RetainedBytes is the WAL a slot keeps from being recycled, and
+	// Retained the same as pg_size_pretty writes it.
+	RetainedBytes int64
+	Retained      string
 }
 
-// FindLeftovers lists cdcbench slots and publications on the server at dsn
-// (when dsn is not empty) and private cluster directories in the temp dir
-// whose server is no longer running.
+// FindLeftovers lists cdcbench slots and publications in every database of
+// the server at dsn (when dsn is not empty), and private cluster and Kafka
+// directories in the temp dir, each marked Live when a running run owns it.
 func FindLeftovers(ctx context.Context, dsn string) ([]Leftover, error) {
-	out := orphanDirs()
+	out := leftoverDirs()
 	if dsn == "" {
 		return out, nil
 	}
-	conn, err := pgx.Connect(ctx, dsn)
+	server, err := serverLeftovers(ctx, dsn)
+	return append(out, server...), err
+}
+
+// InactiveSlots lists the cdcbench slots on the server at dsn that nothing
+// streams and no live run is connected for: each retains WAL until someone
+// drops it, which a run starting on that server warns about.
+func InactiveSlots(ctx context.Context, dsn string) ([]Leftover, error) {
+	ls, err := serverLeftovers(ctx, dsn)
+	var out []Leftover
+	for _, l := range ls {
+		if l.Kind == LeftoverSlot && !l.Live {
+			out = append(out, l)
+		}
+	}
+	return out, err
+}
+
+// serverLeftovers finds slots (server-wide) and publications (one
+// connection per database that allows connections, template1 included).
+func serverLeftovers(ctx context.Context, dsn string) ([]Leftover, error) {
+	conn, err := connectTo(ctx, dsn, "")
 	if err != nil {
-		return out, fmt.Errorf("clean: connect: %w", err)
+		return nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	rows, err := conn.Query(ctx, `SELECT slot_name, active, pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn))
-		FROM pg_replication_slots WHERE slot_name LIKE 'cdcbench\_%' ORDER BY slot_name`)
+	// Databases a run is connected to, by its harness connections: a run
+	// keeps one open in its database while a path runs, so a database in
+	// use is known even while a slot is briefly inactive (a relay being
+	// resumed, a kill-relay fault).
+	inUse := map[string]int{}
+	rows, err := conn.Query(ctx, `SELECT datname, min(pid) FROM pg_stat_activity
+		WHERE application_name = $1 AND pid <> pg_backend_pid() AND datname IS NOT NULL GROUP BY datname`, HarnessApp)
 	if err != nil {
-		return out, fmt.Errorf("clean: list slots: %w", err)
+		return nil, fmt.Errorf("clean: list runs' connections: %w", err)
 	}
 	for rows.Next() {
-		var name string
-		var active bool
-		var retained *string
-		if err := rows.Scan(&name, &active, &retained); err != nil {
-			return out, fmt.Errorf("clean: list slots: %w", err)
+		var db string
+		var pid int
+		if err := rows.Scan(&db, &pid); err != nil {
+			return nil, fmt.Errorf("clean: list runs' connections: %w", err)
 		}
-		d := "inactive"
-		if active {
-			d = "active: a consumer is attached"
-		}
-		if retained != nil {
-			d += ", retaining " + *retained + " of WAL"
-		}
-		out = append(out, Leftover{Kind: "slot", Name: name, Detail: d, Active: active})
+		inUse[db] = pid
 	}
 	if err := rows.Err(); err != nil {
-		return out, fmt.Errorf("clean: list slots: %w", err)
+		return nil, fmt.Errorf("clean: list runs' connections: %w", err)
 	}
-	rows, err = conn.Query(ctx, `SELECT pubname FROM pg_publication WHERE pubname LIKE 'cdcbench\_%' ORDER BY pubname`)
+	slots, err := listSlots(ctx, conn, inUse)
 	if err != nil {
-		return out, fmt.Errorf("clean: list publications: %w", err)
+		return nil, err
+	}
+	var dbs []string
+	rows, err = conn.Query(ctx, `SELECT datname FROM pg_database WHERE datallowconn ORDER BY datname`)
+	if err != nil {
+		return slots, fmt.Errorf("clean: list databases: %w", err)
 	}
 	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return out, fmt.Errorf("clean: list publications: %w", err)
+		var db string
+		if err := rows.Scan(&db); err != nil {
+			return slots, fmt.Errorf("clean: list databases: %w", err)
 		}
-		out = append(out, Leftover{Kind: "publication", Name: name, Detail: "publication of a cdcbench run"})
+		dbs = append(dbs, db)
+	}
+	if err := rows.Err(); err != nil {
+		return slots, fmt.Errorf("clean: list databases: %w", err)
+	}
+	out := slots
+	var errs []error
+	for _, db := range dbs {
+		pubs, err := listPublications(ctx, dsn, db, slots, inUse[db])
+		if err != nil {
+			errs = append(errs, err)
+		}
+		out = append(out, pubs...)
+	}
+	return out, errors.Join(errs...)
+}
+
+func listSlots(ctx context.Context, conn *pgx.Conn, inUse map[string]int) ([]Leftover, error) {
+	rows, err := conn.Query(ctx, `SELECT slot_name::text, coalesce(database::text, ''), active, active_pid,
+			coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::bigint,
+			pg_size_pretty(coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0))
+		FROM pg_replication_slots WHERE slot_name LIKE 'cdcbench\_%' ORDER BY slot_name`)
+	if err != nil {
+		return nil, fmt.Errorf("clean: list slots: %w", err)
+	}
+	var out []Leftover
+	for rows.Next() {
+		l := Leftover{Kind: LeftoverSlot}
+		var pid *int
+		if err := rows.Scan(&l.Name, &l.Database, &l.Live, &pid, &l.RetainedBytes, &l.Retained); err != nil {
+			return nil, fmt.Errorf("clean: list slots: %w", err)
+		}
+		switch runPID, ok := inUse[l.Database]; {
+		case l.Live && pid != nil:
+			l.Detail = fmt.Sprintf("active: streamed by pid %d", *pid)
+		case l.Live:
+			l.Detail = "active"
+		case ok:
+			l.Live = true
+			l.Detail = fmt.Sprintf("inactive, but a cdcbench run is connected to database %s (pid %d): kept until it ends", l.Database, runPID)
+		default:
+			l.Detail = "inactive"
+		}
+		l.Detail += ", retaining " + l.Retained + " of WAL"
+		out = append(out, l)
 	}
 	return out, rows.Err()
 }
 
-// RemoveLeftovers removes what FindLeftovers found, except active slots.
+// listPublications lists db's cdcbench publications. A publication is live
+// when a live slot in the same database belongs to the same run (named
+// like it, or like it plus "_suffix"), or a run is connected to db
+// (runPID, 0 for none).
+func listPublications(ctx context.Context, dsn, db string, slots []Leftover, runPID int) ([]Leftover, error) {
+	conn, err := connectTo(ctx, dsn, db)
+	if err != nil {
+		return nil, fmt.Errorf("clean: database %s: %w", db, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	rows, err := conn.Query(ctx, `SELECT pubname::text FROM pg_publication WHERE pubname LIKE 'cdcbench\_%' ORDER BY pubname`)
+	if err != nil {
+		return nil, fmt.Errorf("clean: database %s: list publications: %w", db, err)
+	}
+	var out []Leftover
+	for rows.Next() {
+		l := Leftover{Kind: LeftoverPublication, Database: db, Detail: "publication of a cdcbench run whose slot is gone or inactive"}
+		if err := rows.Scan(&l.Name); err != nil {
+			return nil, fmt.Errorf("clean: database %s: list publications: %w", db, err)
+		}
+		for _, s := range slots {
+			if s.Live && s.Database == db && (s.Name == l.Name || strings.HasPrefix(s.Name, l.Name+"_")) {
+				l.Live, l.Detail = true, "read by the live slot "+s.Name
+			}
+		}
+		if !l.Live && runPID != 0 {
+			l.Live, l.Detail = true, fmt.Sprintf("a cdcbench run is connected to database %s (pid %d): kept until it ends", db, runPID)
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// connectTo connects to database db of the server at dsn ("" = dsn's own).
+func connectTo(ctx context.Context, dsn, db string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("clean: %w", err)
+	}
+	if db != "" {
+		cfg.Database = db
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("clean: connect: %w", err)
+	}
+	return conn, nil
+}
+
+// RemoveLeftovers removes what FindLeftovers found, except what is Live.
+// Slots and publications are dropped from their own database; each is
+// checked again as it is dropped (a slot that became active is kept).
 func RemoveLeftovers(ctx context.Context, dsn string, ls []Leftover) error {
-	var conn *pgx.Conn
+	conns := map[string]*pgx.Conn{}
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close(context.WithoutCancel(ctx))
+		}
+	}()
 	var errs []error
 	for _, l := range ls {
-		if l.Active {
+		if l.Live {
 			continue
 		}
 		switch l.Kind {
-		case "cluster dir":
+		case LeftoverClusterDir, LeftoverKafkaDir:
 			if err := os.RemoveAll(l.Name); err != nil {
-				errs = append(errs, err)
+				errs = append(errs, fmt.Errorf("clean: %w", err))
 			}
-		case "slot", "publication":
+		case LeftoverSlot, LeftoverPublication:
+			conn := conns[l.Database]
 			if conn == nil {
-				c, err := pgx.Connect(ctx, dsn)
+				c, err := connectTo(ctx, dsn, l.Database)
 				if err != nil {
-					return fmt.Errorf("clean: connect: %w", err)
+					errs = append(errs, fmt.Errorf("clean: database %s: %w", l.Database, err))
+					continue
 				}
-				defer c.Close(context.WithoutCancel(ctx))
-				conn = c
+				conns[l.Database], conn = c, c
 			}
-			sql := "SELECT pg_drop_replication_slot($1)"
+			// A slot is dropped only if it is still inactive: a run may
+			// have resumed on it since it was listed.
+			sql := "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active"
 			args := []any{l.Name}
-			if l.Kind == "publication" {
+			if l.Kind == LeftoverPublication {
 				sql, args = "DROP PUBLICATION IF EXISTS "+pgx.Identifier{l.Name}.Sanitize(), nil
 			}
 			if _, err := conn.Exec(ctx, sql, args...); err != nil {
-				errs = append(errs, fmt.Errorf("clean: drop %s %s: %w", l.Kind, l.Name, err))
+				errs = append(errs, fmt.Errorf("clean: drop %s %s in database %s: %w", l.Kind, l.Name, l.Database, err))
 			}
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// orphanDirs finds private cluster directories whose postmaster is gone: a
-// run killed with SIGKILL cannot remove its own. A directory without a
-// postmaster.pid may belong to a run still in initdb, so it counts only once
-// it is older than a start-up could take.
-func orphanDirs() []Leftover {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "cdcbench-pg-*"))
+// leftoverDirs lists private cluster and Kafka directories, Live when their
+// owner still runs. A directory without an owner file (an older cdcbench's,
+// or one whose owner has not written it yet) counts as left behind only
+// once it is older than a start-up could take and, for a cluster, no
+// postmaster runs on it.
+func leftoverDirs() []Leftover {
 	var out []Leftover
-	for _, d := range dirs {
-		b, err := os.ReadFile(filepath.Join(d, "data", "postmaster.pid"))
-		if err != nil {
-			if fi, serr := os.Stat(d); serr != nil || time.Since(fi.ModTime()) < startupGrace {
-				continue
+	for _, kind := range []struct{ kind, glob, what string }{
+		{LeftoverClusterDir, "cdcbench-pg-*", "private PostgreSQL cluster"},
+		{LeftoverKafkaDir, "cdcbench-kafka-*", "in-process Kafka's data"},
+	} {
+		dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), kind.glob))
+		for _, d := range dirs {
+			l := Leftover{Kind: kind.kind, Name: d}
+			switch state, pid := ownerpid.Check(d); state {
+			case ownerpid.Alive:
+				l.Live, l.Detail = true, fmt.Sprintf("%s of a live run (owner pid %d)", kind.what, pid)
+			case ownerpid.Dead:
+				l.Detail = fmt.Sprintf("%s whose owner (pid %d) is gone", kind.what, pid)
+			default:
+				if fi, err := os.Stat(d); err != nil || time.Since(fi.ModTime()) < startupGrace {
+					continue
+				}
+				l.Detail = fmt.Sprintf("%s without an owner file, older than %v", kind.what, startupGrace)
 			}
-		} else {
-			pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
-			if alive(pid) {
-				continue // its server still runs: a live run or stack up
+			if kind.kind == LeftoverClusterDir && !l.Live {
+				if pid := postmasterPID(d); ownerpid.Running(pid) {
+					l.Live, l.Detail = true, fmt.Sprintf("%s whose server (pid %d) still runs", kind.what, pid)
+				}
 			}
+			out = append(out, l)
 		}
-		out = append(out, Leftover{Kind: "cluster dir", Name: d, Detail: "private cluster whose server is not running"})
 	}
 	return out
 }
 
-// startupGrace is how long a cluster directory may lack a postmaster.pid.
-const startupGrace = 2 * time.Minute
-
-// alive reports whether pid is a running process; a zombie is not.
-func alive(pid int) bool {
-	if pid <= 0 || syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+// postmasterPID reads a cluster directory's postmaster.pid, 0 if none.
+func postmasterPID(dir string) int {
+	b, err := os.ReadFile(filepath.Join(dir, "data", "postmaster.pid"))
 	if err != nil {
-		return true // no /proc: trust kill
+		return 0
 	}
-	// The state follows the parenthesised command name: "pid (comm) S ...".
-	if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) {
-		return stat[i+2] != 'Z'
-	}
-	return true
+	pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	return pid
 }
+
+// startupGrace is how long a directory may lack an owner file.
+const startupGrace = 2 * time.Minute

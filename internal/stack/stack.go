@@ -22,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cdcbench/cdcbench/internal/ownerpid"
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
 	"github.com/cdcbench/cdcbench/internal/result"
 )
@@ -143,6 +144,9 @@ func Start(ctx context.Context, opts Options) (_ Stack, err error) {
 		}
 		if opts.PersistKafka {
 			if s.kafkaDir, err = os.MkdirTemp("", "cdcbench-kafka-*"); err != nil {
+				return nil, fmt.Errorf("stack: kfake data dir: %w", err)
+			}
+			if err := ownerpid.Claim(s.kafkaDir); err != nil {
 				return nil, fmt.Errorf("stack: kfake data dir: %w", err)
 			}
 			kopts = append(kopts, kfake.DataDir(s.kafkaDir))
