@@ -50,7 +50,11 @@ Ctrl-C removes the slot and publication and stops everything it started.`,
 					fmt.Fprintf(w, "PostgreSQL  %s\n", stack.Redact(st.DSN()))
 					fmt.Fprintf(w, "Kafka       %s\n", strings.Join(st.Brokers(), ","))
 					fmt.Fprintf(w, "topic       %s (alerts: %s)\n", stack.ChangeTopic, stack.AlertTopic)
-					fmt.Fprintf(w, "\ntry:  psql '%s' -c \"INSERT INTO transactions (user_id, amount, card_type, merchant_id) VALUES (1001, 42.50, 'VISA', 7)\"\n", st.DSN())
+					dsn := stack.Redact(st.DSN())
+					fmt.Fprintf(w, "\ntry:  psql '%s' -c \"INSERT INTO transactions (user_id, amount, card_type, merchant_id) VALUES (1001, 42.50, 'VISA', 7)\"\n", dsn)
+					if dsn != st.DSN() {
+						fmt.Fprintln(w, "      (the password is shown as xxxxx: put yours in, or set PGPASSWORD and leave it out)")
+					}
 					fmt.Fprintf(w, "      kcat -b %s -C -t %s\n\nup; Ctrl-C stops it\n", st.Brokers()[0], stack.ChangeTopic)
 				})
 				if c.Context.Err() != nil && err == nil {

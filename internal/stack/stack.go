@@ -13,6 +13,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -350,23 +351,60 @@ func WithReplication(dsn string) string {
 	return dsn + " replication=database"
 }
 
-// Redact hides the password of a URL or keyword/value DSN, for logs and
-// results.
+// Redact hides every password in a DSN, for every line cdcbench prints: a
+// URL's userinfo password (postgres://u:secret@h), password and
+// sslpassword query parameters (?password=secret, percent-encoded keys
+// too), and keyword/value password and sslpassword settings, quoted or not.
+// It works on the text, without parsing, so a DSN that does not parse (the
+// one an error is about) is redacted too, and everything but the passwords
+// is left as it was.
 func Redact(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || u.Scheme == "" {
-		return kvPassword.ReplaceAllString(dsn, "${1}xxxxx")
+	if i := strings.Index(dsn, "://"); i > 0 && !strings.ContainsAny(dsn[:i], " ='") {
+		return redactURL(dsn, i+len("://"))
 	}
-	if u.User == nil {
-		return dsn
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
+	return kvPassword.ReplaceAllString(dsn, "${1}${2}"+redacted)
 }
 
-var kvPassword = regexp.MustCompile(`(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+// redacted replaces a password.
+const redacted = "xxxxx"
+
+// kvPassword matches a keyword/value password setting: the keyword (with
+// the spaces libpq allows around "="), then a quoted value with backslash
+// escapes or an unquoted one.
+var kvPassword = regexp.MustCompile(`(^|\s)((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)`)
+
+// redactURL hides the passwords of the URL dsn, whose authority starts at
+// from: the userinfo's, up to the last "@" before the query, and those of
+// the query's password parameters.
+func redactURL(dsn string, from int) string {
+	rest := dsn[from:]
+	q := strings.IndexAny(rest, "?#")
+	if q < 0 {
+		q = len(rest)
+	}
+	if at := strings.LastIndexByte(rest[:q], '@'); at >= 0 {
+		if c := strings.IndexByte(rest[:at], ':'); c >= 0 {
+			rest = rest[:c+1] + redacted + rest[at:]
+			q = q - at + c + 1 + len(redacted)
+		}
+	}
+	if q >= len(rest) || rest[q] != '?' {
+		return dsn[:from] + rest
+	}
+	query, fragment, hasFragment := strings.Cut(rest[q+1:], "#")
+	params := strings.Split(query, "&")
+	for i, p := range params {
+		key, _, ok := strings.Cut(p, "=")
+		if k, err := url.QueryUnescape(key); ok && err == nil && (strings.EqualFold(k, "password") || strings.EqualFold(k, "sslpassword")) {
+			params[i] = key + "=" + redacted
+		}
+	}
+	out := dsn[:from] + rest[:q+1] + strings.Join(params, "&")
+	if hasFragment {
+		out += "#" + fragment
+	}
+	return out
+}
 
 // HarnessApp is the application_name of the harness's own connections
 // (admin, cost sampler, faults): the drop-connections fault spares them, as

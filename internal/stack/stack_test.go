@@ -143,3 +143,48 @@ func TestEmbeddedAlertsExpire(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestRedact covers every form a password takes in a DSN; none may survive.
+func TestRedact(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"URL userinfo", "postgres://u:secret@h:5/db?sslmode=disable", "postgres://u:xxxxx@h:5/db?sslmode=disable"},
+		{"postgresql scheme", "postgresql://u:secret@h/db", "postgresql://u:xxxxx@h/db"},
+		{"URL user only", "postgres://u@h/db", "postgres://u@h/db"},
+		{"URL no userinfo", "postgres://h/db", "postgres://h/db"},
+		{"userinfo password with an @", "postgres://u:p@ss@h/db", "postgres://u:xxxxx@h/db"},
+		{"userinfo percent-encoded", "postgres://u:s%40cret@h/db", "postgres://u:xxxxx@h/db"},
+		{"userinfo, several hosts", "postgres://u:secret@h1:5432,h2:5433/db", "postgres://u:xxxxx@h1:5432,h2:5433/db"},
+		{"query password", "postgres://u@h/db?sslmode=disable&password=secret", "postgres://u@h/db?sslmode=disable&password=xxxxx"},
+		{"query password first", "postgres://h/db?password=secret&user=u", "postgres://h/db?password=xxxxx&user=u"},
+		{"query sslpassword", "postgres://h/db?sslpassword=secret", "postgres://h/db?sslpassword=xxxxx"},
+		{"query key percent-encoded", "postgres://h/db?pass%77ord=secret", "postgres://h/db?pass%77ord=xxxxx"},
+		{"query key in capitals", "postgres://h/db?PASSWORD=secret", "postgres://h/db?PASSWORD=xxxxx"},
+		{"userinfo and query", "postgres://u:one@h/db?password=two", "postgres://u:xxxxx@h/db?password=xxxxx"},
+		{"query and fragment", "postgres://h/db?password=secret#frag", "postgres://h/db?password=xxxxx#frag"},
+		{"query without password", "postgres://u@h/db?application_name=password", "postgres://u@h/db?application_name=password"},
+		{"key=value", "host=h password=secret user=u", "host=h password=xxxxx user=u"},
+		{"key=value first", "password=secret host=h", "password=xxxxx host=h"},
+		{"key=value quoted with a space", "host=h password='se cret' user=u", "host=h password=xxxxx user=u"},
+		{"key=value quoted with an escaped quote", `host=h password='it\'s' user=u`, "host=h password=xxxxx user=u"},
+		{"key=value spaces around =", "host=h password = secret user=u", "host=h password = xxxxx user=u"},
+		{"key=value sslpassword", "host=h sslpassword=secret", "host=h sslpassword=xxxxx"},
+		{"key=value empty quoted password", "host=h password='' user=u", "host=h password=xxxxx user=u"},
+		// libpq skips spaces after "=": the password here is "user=u".
+		{"key=value value after a space", "host=h password= user=u", "host=h password= xxxxx"},
+		{"key=value without password", "host=h user=u application_name=cdcbench", "host=h user=u application_name=cdcbench"},
+		{"key=value whose value holds ://", "host=h password=a://b@c user=u", "host=h password=xxxxx user=u"},
+		{"empty", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := stack.Redact(tc.in)
+			if got != tc.want {
+				t.Errorf("Redact(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+			for _, secret := range []string{"secret", "se cret", "one", "two", "ss@h", "s%40cret", "it\\'s"} {
+				if strings.Contains(tc.in, secret) && strings.Contains(got, secret) {
+					t.Errorf("Redact(%q) = %q still holds %q", tc.in, got, secret)
+				}
+			}
+		})
+	}
+}
