@@ -26,13 +26,39 @@ var ErrUnknownScenario = errors.New("unknown scenario")
 // ErrUnknownField reports a key the Spec does not have, usually a typo.
 var ErrUnknownField = errors.New("unknown field")
 
-// Load reads and parses the scenario file at path.
+// MaxFileBytes is the largest scenario file cdcbench reads. A scenario is
+// a few hundred bytes of settings (the largest built-in is under 2 kB); a
+// file a thousand times that is a mistake or an attack, and YAML decoding
+// costs several times the file's size in memory (a 1 GB description took
+// 9 GB), so a larger file is refused before it is parsed.
+const MaxFileBytes = 1 << 20
+
+// ErrTooLarge reports a scenario file above MaxFileBytes.
+var ErrTooLarge = errors.New("scenario file too large")
+
+// Load reads and parses the scenario file at path. It reads at most
+// MaxFileBytes+1 bytes whatever the file claims to be (a pipe, a file
+// still growing), and refuses a larger file unparsed.
 func Load(path string) (Spec, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return Spec{}, fmt.Errorf("scenarios: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
 	if err != nil {
 		return Spec{}, fmt.Errorf("scenarios: %w", err)
 	}
 	return Parse(path, data)
+}
+
+// tooLarge is Parse's refusal of data above MaxFileBytes.
+func tooLarge(file string, data []byte) error {
+	if len(data) <= MaxFileBytes {
+		return nil
+	}
+	return &FieldError{File: file, Err: fmt.Errorf("%w: more than %d bytes (1 MiB), the most cdcbench reads: a scenario is a few hundred bytes of settings, and decoding a huge file would take several times its size in memory",
+		ErrTooLarge, MaxFileBytes)}
 }
 
 // Builtin returns the built-in scenario name (its file name without .yaml).
@@ -90,8 +116,11 @@ func Resolve(nameOrPath string) (Spec, error) {
 //	burst.yaml:7: rate.unit: required: one of "rows/s", "batches/s"
 //
 // Defaults are applied before decoding, so an explicit zero in the file is
-// kept rather than replaced.
+// kept rather than replaced. Data above MaxFileBytes is refused unparsed.
 func Parse(file string, data []byte) (Spec, error) {
+	if err := tooLarge(file, data); err != nil {
+		return Spec{}, err
+	}
 	var s Spec
 	s.ApplyDefaults()
 	dec := yaml.NewDecoder(bytes.NewReader(data))

@@ -608,3 +608,48 @@ func TestReadme(t *testing.T) {
 	}
 	fields("", reflect.TypeOf(scenarios.Spec{}))
 }
+
+// TestFileSizeLimit refuses files above MaxFileBytes before parsing them,
+// naming the limit, and reads no more than the limit of a huge one.
+func TestFileSizeLimit(t *testing.T) {
+	dir := t.TempDir()
+	padded := func(size int) []byte { // valid, then a comment up to size bytes
+		b := []byte(valid + "\n#")
+		return append(b, strings.Repeat("x", size-len(b))...)
+	}
+	for _, tc := range []struct {
+		name  string
+		write func(path string) error
+		is    error
+	}{
+		{"at the limit", func(p string) error { return os.WriteFile(p, padded(scenarios.MaxFileBytes), 0o644) }, nil},
+		{"one byte over", func(p string) error { return os.WriteFile(p, padded(scenarios.MaxFileBytes+1), 0o644) }, scenarios.ErrTooLarge},
+		{"a 1 GB description", func(p string) error {
+			// Sparse: a gigabyte on paper, nothing on disk.
+			if err := os.WriteFile(p, []byte("description: x"), 0o644); err != nil {
+				return err
+			}
+			return os.Truncate(p, 1<<30)
+		}, scenarios.ErrTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".yaml")
+			if err := tc.write(path); err != nil {
+				t.Fatal(err)
+			}
+			_, err := scenarios.Resolve(path)
+			if tc.is == nil {
+				if err != nil {
+					t.Fatalf("Resolve = %v, want it parsed", err)
+				}
+				return
+			}
+			if !errors.Is(err, tc.is) || !strings.Contains(err.Error(), "1048576 bytes (1 MiB)") || !strings.HasPrefix(err.Error(), path+": ") {
+				t.Fatalf("Resolve = %v, want %v naming the file and the limit", err, tc.is)
+			}
+		})
+	}
+	if _, err := scenarios.Parse("big.yaml", padded(scenarios.MaxFileBytes+1)); !errors.Is(err, scenarios.ErrTooLarge) {
+		t.Errorf("Parse of %d bytes = %v, want ErrTooLarge", scenarios.MaxFileBytes+1, err)
+	}
+}
