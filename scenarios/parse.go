@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -179,9 +180,15 @@ func Parse(file string, data []byte) (Spec, error) {
 		li, lj := all[i].Line, all[j].Line
 		return li != 0 && (lj == 0 || li < lj)
 	})
-	out := make([]error, len(all))
-	for i, fe := range all {
-		out[i] = fe
+	// An alias repeats its anchor's value, and each repetition of a bad
+	// value its error: say each once.
+	var out []error
+	said := map[string]bool{}
+	for _, fe := range all {
+		if msg := fe.Error(); !said[msg] {
+			said[msg] = true
+			out = append(out, fe)
+		}
 	}
 	return Spec{}, errors.Join(out...)
 }
@@ -240,6 +247,7 @@ func syntaxError(file string, data []byte, err error) error {
 type index struct {
 	lines map[string]int       // path → line of its key (or of its item)
 	at    map[int][]indexEntry // line → values starting on it
+	used  map[*yaml.Node]bool  // values a decode error was already put on
 }
 
 type indexEntry struct {
@@ -248,7 +256,7 @@ type indexEntry struct {
 }
 
 func newIndex(doc *yaml.Node) *index {
-	idx := &index{lines: map[string]int{}, at: map[int][]indexEntry{}}
+	idx := &index{lines: map[string]int{}, at: map[int][]indexEntry{}, used: map[*yaml.Node]bool{}}
 	idx.walk(doc, "")
 	return idx
 }
@@ -293,15 +301,46 @@ func (idx *index) line(path string) int {
 	return 0
 }
 
-// scalarAt returns the field whose scalar value is on line and starts with
-// prefix (the decoder abbreviates long values).
-func (idx *index) scalarAt(line int, prefix string) (indexEntry, bool) {
+// offending returns the field a "cannot unmarshal TAG `VALUE` into TARGET"
+// message on line is about: a value on that line of TAG's kind (a scalar
+// starting with prefix: the decoder abbreviates long values). yaml.v3 gives
+// no column, so when several qualify (`paths: [cdc, [poll-1s]]` has two
+// lists on one line), a scalar TARGET means an innermost one (an element
+// that should have been a scalar), anything else the outermost; and each
+// message for the same line (one per bad element, in document order) takes
+// the next one.
+func (idx *index) offending(line int, tag, prefix, target string) (indexEntry, bool) {
+	kind := yaml.ScalarNode
+	switch tag {
+	case "!!seq":
+		kind = yaml.SequenceNode
+	case "!!map":
+		kind = yaml.MappingNode
+	}
+	var fits []indexEntry
 	for _, e := range idx.at[line] {
-		if e.value.Kind == yaml.ScalarNode && strings.HasPrefix(e.value.Value, prefix) {
+		if e.value.Kind == kind && (kind != yaml.ScalarNode || strings.HasPrefix(e.value.Value, prefix)) {
+			fits = append(fits, e)
+		}
+	}
+	if len(fits) == 0 {
+		return idx.first(line)
+	}
+	if _, mapping := specTypes[target]; !mapping && !strings.HasPrefix(target, "[]") {
+		// Innermost: drop the values that hold another candidate.
+		fits = slices.DeleteFunc(fits, func(outer indexEntry) bool {
+			return slices.ContainsFunc(fits, func(e indexEntry) bool {
+				return strings.HasPrefix(e.path, outer.path+"[") || strings.HasPrefix(e.path, outer.path+".")
+			})
+		})
+	}
+	for _, e := range fits {
+		if !idx.used[e.value] {
+			idx.used[e.value] = true
 			return e, true
 		}
 	}
-	return idx.first(line)
+	return fits[0], true
 }
 
 // valueAt returns the field whose value starts at line and column.
@@ -349,7 +388,7 @@ func (idx *index) decodeError(msg string) (fe *FieldError, scope string, undecod
 		return &FieldError{Line: line, Err: fmt.Errorf("duplicate field %q (first at line %d)", path, first)}, parent(path), true
 	}
 	if u := unmarshalRE.FindStringSubmatch(rest); u != nil {
-		e, ok := idx.scalarAt(line, strings.TrimSuffix(u[2], "..."))
+		e, ok := idx.offending(line, u[1], strings.TrimSuffix(u[2], "..."), u[3])
 		if !ok || u[3] == specType.String() {
 			// The document itself is not a mapping.
 			return &FieldError{Line: line, Err: fmt.Errorf("want %s, got %s", typeWord(u[3]), tagWord(u[1]))}, "", true

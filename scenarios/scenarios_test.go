@@ -231,6 +231,10 @@ func TestParseErrors(t *testing.T) {
 			[]string{`t.yaml:11: paths[0]:`, "at least 1ms"}, scenarios.ErrPath},
 		{"duplicate path", "[cdc, poll-100ms]", "[poll-1s, cdc, poll-1000ms]",
 			[]string{`t.yaml:11: paths[2]: "poll-1000ms" repeats paths[0]`}, nil},
+		{"a list inside paths", "[cdc, poll-100ms]", "[cdc, [poll-1s]]",
+			[]string{`t.yaml:11: paths[1]: want a string, got a list`}, nil},
+		{"two lists inside paths", "[cdc, poll-100ms]", "[[cdc], poll-1s, [poll-2s]]",
+			[]string{`t.yaml:11: paths[0]: want a string, got a list`, `t.yaml:11: paths[2]: want a string, got a list`}, nil},
 		{"no paths", "[cdc, poll-100ms]", "[]",
 			[]string{`t.yaml:11: paths: at least one path`}, nil},
 		{"unit missing", "  unit: batches/s\n", "",
@@ -651,5 +655,20 @@ func TestFileSizeLimit(t *testing.T) {
 	}
 	if _, err := scenarios.Parse("big.yaml", padded(scenarios.MaxFileBytes+1)); !errors.Is(err, scenarios.ErrTooLarge) {
 		t.Errorf("Parse of %d bytes = %v, want ErrTooLarge", scenarios.MaxFileBytes+1, err)
+	}
+}
+
+// TestAliasErrorsOnce: an alias repeats its anchor's bad value, and the
+// file's error says so once, at the right index, without contradicting
+// itself.
+func TestAliasErrorsOnce(t *testing.T) {
+	data := strings.Replace(valid, "[cdc, poll-100ms]", "[&x [cdc], *x, *x, *x, *x, *x, *x, *x, *x]", 1)
+	_, err := scenarios.Parse("t.yaml", []byte(data))
+	if err == nil {
+		t.Fatal("parsed")
+	}
+	msg := err.Error()
+	if n := strings.Count(msg, "want a string"); n != 1 || !strings.Contains(msg, "t.yaml:11: paths[0]: want a string, got a list") {
+		t.Errorf("%d messages about the alias, want 1 about paths[0]:\n%s", n, msg)
 	}
 }
