@@ -203,3 +203,12 @@ func (r *agentRun) alertDiff(expected *idSet) alertDiff {
 	defer r.alertsMu.Unlock()
 	return diffAlerts(expected, &r.alerts)
 }
+
+// duplicatesOf sums the events the agents received more than once.
+func duplicatesOf(runs []*agentRun) int64 {
+	var n int64
+	for _, r := range runs {
+		n += r.duplicates.Load()
+	}
+	return n
+}

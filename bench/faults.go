@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -21,15 +22,27 @@ type faultTargets struct {
 	agents []string
 	kafka  stack.KafkaRestarter // nil when Kafka cannot be restarted
 	stack  stack.Stack
+	// duplicates counts the events the path's agents received again so far.
+	duplicates func() int64
+}
+
+// faultRun is what injectFaults did: each fault's result and the path's
+// duplicate count when it began (-1 for a fault that did not apply), from
+// which attributeDuplicates works out each fault's duplicates.
+type faultRun struct {
+	results     []result.FaultResult
+	dupsAtStart []int64
 }
 
 // injectFaults runs the plan's faults against the path, each at its time
 // from start, and returns when all are over or ctx ends.
-func injectFaults(ctx context.Context, faults []scenarios.FaultSpec, start time.Time, t faultTargets) []result.FaultResult {
+func injectFaults(ctx context.Context, faults []scenarios.FaultSpec, start time.Time, t faultTargets) faultRun {
 	out := make([]result.FaultResult, len(faults))
+	dups := make([]int64, len(faults))
 	var wg sync.WaitGroup
 	for i, f := range faults {
 		out[i] = result.FaultResult{Kind: f.Kind, Agent: f.Agent, AtS: time.Duration(f.At).Seconds(), DurationS: time.Duration(f.Duration).Seconds()}
+		dups[i] = -1
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -39,15 +52,44 @@ func injectFaults(ctx context.Context, faults []scenarios.FaultSpec, start time.
 				out[i].Skipped = "the path ended first"
 				return
 			}
+			if t.duplicates != nil {
+				dups[i] = t.duplicates()
+			}
 			skipped, err := inject(ctx, f, t)
 			out[i].Skipped = skipped
+			if skipped != "" {
+				dups[i] = -1
+			}
 			if err != nil && ctx.Err() == nil {
 				out[i].Error = err.Error()
 			}
 		}()
 	}
 	wg.Wait()
-	return out
+	return faultRun{results: out, dupsAtStart: dups}
+}
+
+// attributeDuplicates gives each fault that applied the duplicates
+// delivered from its start until the next such fault's start, or until the
+// path ended, when the path's count was total, and returns the results:
+// duplicates arrive after the fault that caused them (a relay replays once
+// it is back), so the window runs on past the fault's own end.
+func (fr faultRun) attributeDuplicates(total int64) []result.FaultResult {
+	var applied []int
+	for i, d := range fr.dupsAtStart {
+		if d >= 0 {
+			applied = append(applied, i)
+		}
+	}
+	sort.SliceStable(applied, func(a, b int) bool { return fr.results[applied[a]].AtS < fr.results[applied[b]].AtS })
+	for k, i := range applied {
+		next := total
+		if k+1 < len(applied) {
+			next = fr.dupsAtStart[applied[k+1]]
+		}
+		fr.results[i].Duplicates = next - fr.dupsAtStart[i]
+	}
+	return fr.results
 }
 
 func inject(ctx context.Context, f scenarios.FaultSpec, t faultTargets) (skipped string, err error) {

@@ -57,7 +57,7 @@ type pathRun struct {
 	start, measureFrom, measureTo time.Time // of the schedule and its measured window
 	stats                         producer.Stats
 	costDone                      chan costResult
-	faultsDone                    chan []result.FaultResult
+	faultsDone                    chan faultRun
 }
 
 // runPath runs the workload through one path and returns its figures. The
@@ -281,10 +281,11 @@ func (p *pathRun) produce(ctx context.Context) error {
 	}()
 	p.costDone = make(chan costResult, 1)
 	go func() { p.costDone <- measureCost(p.ctx, p.r.cfg.Stack, p.measureFrom, p.measureTo) }()
-	p.faultsDone = make(chan []result.FaultResult, 1)
+	p.faultsDone = make(chan faultRun, 1)
 	go func() {
 		kafka, _ := p.r.cfg.Stack.(stack.KafkaRestarter)
-		p.faultsDone <- injectFaults(p.ctx, plan.Faults, p.start, faultTargets{dsn: p.r.cfg.Stack.DSN(), stack: p.r.cfg.Stack, driver: p.drv, srcs: p.srcs, agents: p.sets.agents, kafka: kafka})
+		p.faultsDone <- injectFaults(p.ctx, plan.Faults, p.start, faultTargets{dsn: p.r.cfg.Stack.DSN(), stack: p.r.cfg.Stack, driver: p.drv, srcs: p.srcs, agents: p.sets.agents, kafka: kafka,
+			duplicates: func() int64 { return duplicatesOf(p.runs) }})
 	}()
 	if err := p.waitProducer(prodDone); err != nil {
 		return err
@@ -362,7 +363,7 @@ func (p *pathRun) drain(ctx context.Context) error {
 	p.res.DrainSeconds = time.Since(drainStart).Seconds()
 	p.collectCost()
 	p.stopAgents()
-	p.res.Faults = <-p.faultsDone
+	p.res.Faults = (<-p.faultsDone).attributeDuplicates(duplicatesOf(p.runs))
 	return nil
 }
 

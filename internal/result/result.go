@@ -209,6 +209,11 @@ type FaultResult struct {
 	// PeakP99Ms is the highest interval e2e p99 from the fault's start to
 	// recovery.
 	PeakP99Ms float64 `json:"peak_p99_ms"`
+	// Duplicates are the events agents received again (summed over the
+	// path's agents) from the fault's start until the next fault started
+	// or the path ended: a replay after kill-relay, a rebalance after
+	// kill-agent.
+	Duplicates int64 `json:"duplicates"`
 }
 
 // ExternalAgentResult is what agents running as their own processes
