@@ -287,12 +287,14 @@ func (p *pathRun) produce(ctx context.Context) error {
 		p.faultsDone <- injectFaults(p.ctx, plan.Faults, p.start, faultTargets{dsn: p.r.cfg.Stack.DSN(), stack: p.r.cfg.Stack, driver: p.drv, srcs: p.srcs, agents: p.sets.agents, kafka: kafka,
 			duplicates: func() int64 { return duplicatesOf(p.runs) }})
 	}()
-	if err := p.waitProducer(prodDone); err != nil {
-		return err
-	}
+	err = p.waitProducer(prodDone)
+	// What was produced is reported also when the producer stopped early.
 	p.res.RowsProduced, p.res.Batches, p.res.FraudsInjected = p.stats.Rows, p.stats.Batches, p.stats.Frauds
 	p.res.MaxScheduleLagMs = ms(p.stats.MaxLag)
 	p.res.ProducerReconnects = p.stats.Reconnects
+	if err != nil {
+		return err
+	}
 	p.res.MeasuredSeconds = plan.Duration.Seconds()
 	p.res.TargetRowsPerS = float64(intendedInWindow) / plan.Duration.Seconds()
 	p.res.AchievedRowsPerS = float64(p.committedIn(p.measureFrom, p.measureTo)) / plan.Duration.Seconds()

@@ -103,7 +103,9 @@ func (p *Producer) Close(ctx context.Context) {
 
 // Stats sums up a Run.
 type Stats struct {
-	Batches     int64
+	Batches int64 // batches scheduled (indices of the BatchLog)
+	// Rows counts rows whose commit was acknowledged: every scheduled row
+	// once Run has waited for its writers, fewer when it stopped early.
 	Rows        int64
 	Frauds      result.FraudCounts
 	FirstSend   time.Time
@@ -128,7 +130,7 @@ func (p *Producer) Run(ctx context.Context, start time.Time, onBatch func(batch 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var st Stats
-	var maxLag, reconnects atomic.Int64
+	var maxLag, reconnects, committed atomic.Int64
 	pool := sync.Pool{New: func() any { rows := make([]txn.Row, p.cfg.Workload.BatchSize); return &rows }}
 	queues := make([]chan job, len(p.conns))
 	var wg sync.WaitGroup
@@ -148,6 +150,7 @@ func (p *Producer) Run(ctx context.Context, start time.Time, onBatch func(batch 
 					return
 				}
 				p.log.setCommit(j.batch, time.Now().UnixNano())
+				committed.Add(int64(len(*j.rows)))
 				pool.Put(j.rows)
 			}
 		}(i, c, queues[i])
@@ -175,7 +178,6 @@ loop:
 		select {
 		case queues[conn] <- job{batch: batch, intended: due, rows: rows}:
 			st.Batches++
-			st.Rows += int64(len(*rows))
 		case <-ctx.Done():
 			break loop
 		}
@@ -187,6 +189,7 @@ loop:
 	st.Frauds = gen.Frauds()
 	st.MaxLag = time.Duration(maxLag.Load())
 	st.Reconnects = reconnects.Load()
+	st.Rows = committed.Load()
 	if st.Batches > 0 {
 		st.FirstSend = time.Unix(0, p.log.Send(0))
 		st.LastCommit = time.Unix(0, p.log.LastCommit(st.Batches))

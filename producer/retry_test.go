@@ -251,6 +251,9 @@ func TestRetriedBatchConflict(t *testing.T) {
 			t.Errorf("error %q does not say %q", r.err, want)
 		}
 	}
+	if r.st.Rows != blocked*batchSize {
+		t.Errorf("Stats.Rows = %d, want the %d rows committed before the conflict", r.st.Rows, blocked*batchSize)
+	}
 	if r.st.Reconnects != 1 {
 		t.Errorf("%d reconnects, want 1", r.st.Reconnects)
 	}

@@ -1,0 +1,55 @@
+package bench_test
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/cdcbench/cdcbench/bench"
+	"github.com/cdcbench/cdcbench/internal/result"
+	"github.com/cdcbench/cdcbench/scenarios"
+)
+
+// TestInterruptedRunReportsRows stops a run while it produces: the result
+// is invalid ("interrupted") and still says how many rows were produced.
+func TestInterruptedRunReportsRows(t *testing.T) {
+	st := startStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	log := &signal{match: "probe made the round trip", ch: make(chan struct{})}
+	p := plan(20, 30, 0, scenarios.Path{Kind: scenarios.PathPoll, Interval: 100 * time.Millisecond})
+	rctx, interrupt := context.WithCancel(ctx)
+	type outcome struct {
+		res *result.Result
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, _, err := bench.Run(rctx, bench.Config{DropExisting: true, Plan: p, Stack: st, ResultsDir: t.TempDir(), Version: "test", Log: log})
+		done <- outcome{res, err}
+	}()
+	<-log.ch
+	for { // until a few batches are in
+		n, err := psql(st.DSN(), "SELECT count(*)::text FROM transactions")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rows, _ := strconv.Atoi(n); rows > 500 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	interrupt()
+	r := <-done
+	if r.res == nil || len(r.res.Paths) != 1 {
+		t.Fatalf("no result for the interrupted path: %+v, %v", r.res, r.err)
+	}
+	if r.res.Valid || !slices.Contains(r.res.InvalidReasons, "interrupted") {
+		t.Errorf("valid %v, reasons %q; want invalid, interrupted", r.res.Valid, r.res.InvalidReasons)
+	}
+	if got := r.res.Paths[0].RowsProduced; got < 500 || got%50 != 0 || r.res.Paths[0].Batches < got/50 {
+		t.Errorf("rows_produced %d, batches %d; want the (more than 500) rows committed before the interrupt, whole batches", got, r.res.Paths[0].Batches)
+	}
+}
