@@ -53,6 +53,10 @@ func TestBadInput(t *testing.T) {
 		{"connect url that is not connect", []string{"run", "--cdc", "debezium", "--connect-url", "http://127.0.0.1:1", "--brokers", "127.0.0.1:1"}, 1, "127.0.0.1:1"},
 		{"replay of a missing file", []string{"replay", filepath.Join(dir, "missing.jsonl")}, 2, "no such file"},
 		{"show without a name", []string{"scenarios", "show"}, 2, "want one scenario"},
+		// Refused before the stack starts: the unreachable database would be exit 1.
+		{"results is a file", []string{"run", "--scenario", "smoke", "--results", bad, "--pg-dsn", "postgres://127.0.0.1:1/db"}, 2, "bad.yaml is not a directory"},
+		{"results under a file", []string{"run", "--scenario", "smoke", "--results", filepath.Join(bad, "runs"), "--pg-dsn", "postgres://127.0.0.1:1/db"}, 2, "bad.yaml is not a directory"},
+		{"restart-kafka on an external Kafka", []string{"run", "--scenario", "faults", "--brokers", "127.0.0.1:1", "--pg-dsn", "postgres://127.0.0.1:1/db"}, 2, "restart-kafka, which only the in-process Kafka can do"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -148,6 +150,15 @@ per histogram, prints a summary, and exits 1 if the run is invalid.`,
 				return usageError{err}
 			}
 			choice.Options.PersistKafka = spec.HasFault(scenarios.FaultRestartKafka)
+			if choice.Options.PersistKafka && !choice.KafkaRestartable() {
+				return usageError{fmt.Errorf("scenario %s injects restart-kafka, which only the in-process Kafka can do: cdcbench cannot stop and start a broker it did not start (%s); run it without --brokers, or remove the fault",
+					spec.Name, strings.Join(choice.Options.Brokers, ","))}
+			}
+			// A results path that cannot hold a run's directory is found now,
+			// not after the stack started and the run measured.
+			if err := checkResultsDir(c.String("results")); err != nil {
+				return usageError{err}
+			}
 			stopProfiles, err := startProfiles(c.String("cpuprofile"), c.String("memprofile"))
 			if err != nil {
 				return usageError{err}
@@ -203,6 +214,26 @@ per histogram, prints a summary, and exits 1 if the run is invalid.`,
 			}
 			return nil
 		},
+	}
+}
+
+// checkResultsDir fails when dir, or the nearest of its parents that
+// exists, is not a directory: the run would create its result directory
+// there only after measuring. Nothing is created here.
+func checkResultsDir(dir string) error {
+	for p := dir; ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		switch {
+		case err == nil && fi.IsDir():
+			return nil
+		case err == nil:
+			return fmt.Errorf("--results %s: %s is not a directory; --results names the directory that holds the runs' result directories (created if missing)", dir, p)
+		case !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR): // ENOTDIR: a parent is a file, found next
+			return fmt.Errorf("--results %s: %w", dir, err)
+		}
+		if filepath.Dir(p) == p {
+			return nil
+		}
 	}
 }
 

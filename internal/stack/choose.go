@@ -132,3 +132,8 @@ func (ch *Choice) checkCDC(connectDBHost string) error {
 	}
 	return fmt.Errorf("--cdc must be %s or %s, got %q", CDCRelay, CDCDebezium, ch.CDC)
 }
+
+// KafkaRestartable reports whether the chosen stack's Kafka can be stopped
+// and started again (the restart-kafka fault): only the in-process one,
+// which cdcbench started; a broker it did not start is not its to restart.
+func (c Choice) KafkaRestartable() bool { return len(c.Options.Brokers) == 0 }
