@@ -134,27 +134,20 @@ func (a *agentSource) skipped() map[string]int64 {
 }
 
 // statements sums the queries of every polling source the agent had.
-func (a *agentSource) statements() int64 {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var n int64
-	for _, s := range a.all {
-		if p, ok := s.(*source.Poll); ok {
-			n += p.Statements()
-		}
-	}
-	return n
-}
+func (a *agentSource) statements() int64 { return a.pollSum((*source.Poll).Statements) }
 
 // reconnects sums the connections every polling source of the agent
 // replaced after the server dropped them; read it after stop.
-func (a *agentSource) reconnects() int64 {
+func (a *agentSource) reconnects() int64 { return a.pollSum((*source.Poll).Reconnects) }
+
+// pollSum sums count over every polling source the agent had.
+func (a *agentSource) pollSum(count func(*source.Poll) int64) int64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var n int64
 	for _, s := range a.all {
 		if p, ok := s.(*source.Poll); ok {
-			n += p.Reconnects()
+			n += count(p)
 		}
 	}
 	return n

@@ -15,7 +15,6 @@ import (
 
 	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/ownerpid"
-	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/scenarios"
 )
@@ -102,15 +101,7 @@ func TestCleanDuringLiveRun(t *testing.T) {
 	// The test is about clean, not timing: a loaded 2-core machine running
 	// -race may lag the schedule by a second.
 	p.ScheduleTolerance = 10 * time.Second
-	type outcome struct {
-		res *result.Result
-		err error
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		res, _, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, ResultsDir: t.TempDir(), Version: "test", Log: log})
-		done <- outcome{res, err}
-	}()
+	done := runAsync(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, ResultsDir: t.TempDir(), Version: "test", Log: log})
 	select {
 	case <-log.ch:
 	case r := <-done:

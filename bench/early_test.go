@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/cdcbench/cdcbench/bench"
-	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/scenarios"
 )
 
@@ -21,15 +20,7 @@ func TestInterruptedRunReportsRows(t *testing.T) {
 	log := &signal{match: "probe made the round trip", ch: make(chan struct{})}
 	p := plan(20, 30, 0, scenarios.Path{Kind: scenarios.PathPoll, Interval: 100 * time.Millisecond})
 	rctx, interrupt := context.WithCancel(ctx)
-	type outcome struct {
-		res *result.Result
-		err error
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		res, _, err := bench.Run(rctx, bench.Config{DropExisting: true, Plan: p, Stack: st, ResultsDir: t.TempDir(), Version: "test", Log: log})
-		done <- outcome{res, err}
-	}()
+	done := runAsync(rctx, bench.Config{DropExisting: true, Plan: p, Stack: st, ResultsDir: t.TempDir(), Version: "test", Log: log})
 	<-log.ch
 	for { // until a few batches are in
 		n, err := psql(st.DSN(), "SELECT count(*)::text FROM transactions")

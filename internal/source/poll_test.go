@@ -30,20 +30,28 @@ func exec(t *testing.T, conn *pgx.Conn, sql string, args ...any) {
 	}
 }
 
+// clusterWithTable starts a private cluster with an empty transactions
+// table and returns it with a connection that is closed when the test ends.
+func clusterWithTable(t *testing.T) (*pgcluster.Cluster, *pgx.Conn) {
+	t.Helper()
+	c := cluster(t)
+	admin, err := pgx.Connect(context.Background(), c.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Close(context.Background()) })
+	exec(t, admin, `CREATE TABLE transactions (id bigint PRIMARY KEY, user_id int NOT NULL, amount numeric(10,2) NOT NULL,
+		card_type text NOT NULL, merchant_id int NOT NULL, created_at timestamp NOT NULL)`)
+	return c, admin
+}
+
 const insertRow = `INSERT INTO transactions VALUES ($1, 1001, 12.34, 'AMEX', 7, '2026-01-07 17:18:03.683652')`
 
 // TestPollCommitOrder commits id 3 after id 4 has been polled: the naive
 // cursor has moved past 3 and never sees it; the safe cursor does.
 func TestPollCommitOrder(t *testing.T) {
-	c := cluster(t)
+	c, admin := clusterWithTable(t)
 	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, c.DSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	exec(t, admin, `CREATE TABLE transactions (id bigint PRIMARY KEY, user_id int NOT NULL, amount numeric(10,2) NOT NULL,
-		card_type text NOT NULL, merchant_id int NOT NULL, created_at timestamp NOT NULL)`)
 	exec(t, admin, insertRow, 1)
 	exec(t, admin, insertRow, 2)
 
@@ -154,15 +162,8 @@ func equal(a, b []int64) bool {
 // poller reconnects, keeps its cursor (no row twice, none lost) and counts
 // the reconnect.
 func TestPollReconnects(t *testing.T) {
-	c := cluster(t)
+	c, admin := clusterWithTable(t)
 	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, c.DSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	exec(t, admin, `CREATE TABLE transactions (id bigint PRIMARY KEY, user_id int NOT NULL, amount numeric(10,2) NOT NULL,
-		card_type text NOT NULL, merchant_id int NOT NULL, created_at timestamp NOT NULL)`)
 	exec(t, admin, insertRow, 1)
 	p, err := source.NewPoll(ctx, source.PollConfig{DSN: c.DSN(), Interval: 20 * time.Millisecond, Mode: source.PollSafe, Limit: 10, FirstID: 1})
 	if err != nil {
