@@ -263,9 +263,22 @@ func TestFaultsLoseNothing(t *testing.T) {
 			t.Errorf("fault %s: %+v", f.Kind, f)
 		}
 	}
+	var dups, faultDups int64
 	for _, a := range path.Agents {
+		dups += a.DuplicateEvents
 		if a.Events != a.ExpectedEvents || a.MissedAlerts != 0 || a.DuplicateEvents == 0 {
 			t.Errorf("%s: events %d of %d, missed alerts %d, duplicates %d (a killed relay replays)", a.Name, a.Events, a.ExpectedEvents, a.MissedAlerts, a.DuplicateEvents)
 		}
+	}
+	// Every duplicate came after the first fault began, and is some
+	// fault's; the killed relay's replay is the kill-relay fault's.
+	for _, f := range path.Faults {
+		faultDups += f.Duplicates
+		if f.Kind == scenarios.FaultKillRelay && f.Duplicates == 0 {
+			t.Errorf("kill-relay: no duplicates attributed, though the relay replays")
+		}
+	}
+	if faultDups != dups {
+		t.Errorf("the faults' duplicates sum to %d, the agents received %d", faultDups, dups)
 	}
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -37,5 +38,19 @@ func TestAttributeDuplicates(t *testing.T) {
 	b, err := json.Marshal(result.FaultResult{Kind: "kill-relay"})
 	if err != nil || !strings.Contains(string(b), `"duplicates":0`) {
 		t.Errorf("a fault without duplicates marshals as %s (%v), want a duplicates field of 0", b, err)
+	}
+}
+
+// TestCostNotMeasured: a database cost the sampler could not take is
+// reported as not measured, and the path stays valid.
+func TestCostNotMeasured(t *testing.T) {
+	p := &pathRun{costDone: make(chan costResult, 1)}
+	p.costDone <- costResult{err: errors.New("dbcost: sample: FATAL: terminating connection due to administrator command")}
+	p.collectCost()
+	if p.res.DBCost == nil || !strings.Contains(p.res.DBCost.NotMeasured, "terminating connection") {
+		t.Errorf("db cost %+v, want not measured with the reason", p.res.DBCost)
+	}
+	if len(p.res.InvalidReasons) > 0 {
+		t.Errorf("invalid reasons %q: a cost not measured must not invalidate the path", p.res.InvalidReasons)
 	}
 }
