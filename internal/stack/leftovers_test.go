@@ -1,0 +1,77 @@
+package stack_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cdcbench/cdcbench/internal/stack"
+)
+
+// TestLeftoverDirs starts a stack with a persistent in-process Kafka in a
+// temp dir of its own: its cluster and Kafka directories are listed as in
+// use while it runs and are gone once it is closed; a directory without an
+// owner file counts as left behind only once it is older than a start-up.
+func TestLeftoverDirs(t *testing.T) {
+	// Not t.TempDir: its parents are 0700, and the server runs as another
+	// user when the tests run as root.
+	tmp, err := os.MkdirTemp("", "cdcbench-leftovertest-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(tmp) })
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TMPDIR", tmp)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := stack.Start(ctx, stack.Options{PersistKafka: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	young := filepath.Join(tmp, "cdcbench-kafka-young")
+	old := filepath.Join(tmp, "cdcbench-kafka-old")
+	for _, d := range []string{young, old} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chtimes(old, time.Now().Add(-time.Hour), time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+
+	ls, err := stack.FindLeftovers(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{} // kind → live, for the stack's own dirs
+	for _, l := range ls {
+		switch l.Name {
+		case young:
+			t.Errorf("a directory without an owner file, younger than a start-up, is listed: %+v", l)
+		case old:
+			if l.Live {
+				t.Errorf("an old directory without an owner file is in use: %+v", l)
+			}
+		default:
+			got[l.Kind] = l.Live
+		}
+	}
+	if len(got) != 2 || !got[stack.LeftoverClusterDir] || !got[stack.LeftoverKafkaDir] {
+		t.Errorf("the running stack's dirs: %v (all: %+v); want its cluster dir and Kafka dir, both in use", got, ls)
+	}
+
+	if err := st.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ls, err = stack.FindLeftovers(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ls) != 1 || ls[0].Name != old {
+		t.Errorf("after Close: %+v, want only the old ownerless dir", ls)
+	}
+}
