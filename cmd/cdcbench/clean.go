@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -24,21 +25,23 @@ What belongs to a live run is listed as "in use" and never touched: a slot with 
 consumer, the publication such a slot reads, slots and publications in a database a
 run (or stack up) is connected to, a directory whose owner process still runs.
 
-  cdcbench clean --dry-run                       # private cluster dirs only
+  cdcbench clean --dry-run                       # private cluster and Kafka dirs only
   cdcbench clean --pg-dsn postgres://...         # also slots and publications`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "pg-dsn", Usage: "also look for slots and publications on this server", EnvVars: []string{"CDCBENCH_PG_DSN"}},
 			&cli.BoolFlag{Name: "dry-run", Usage: "list, do not remove"},
 		},
 		Action: func(c *cli.Context) error {
-			ls, err := stack.FindLeftovers(c.Context, c.String("pg-dsn"))
-			if err != nil {
-				return err
-			}
+			// What could not be inspected (a database that refuses the
+			// connection) does not keep the rest from being cleaned; the
+			// command still fails at the end with why, so scripts notice.
+			ls, findErr := stack.FindLeftovers(c.Context, c.String("pg-dsn"))
 			w := c.App.Writer
 			if len(ls) == 0 {
-				fmt.Fprintln(w, "nothing left behind")
-				return nil
+				if findErr == nil {
+					fmt.Fprintln(w, "nothing left behind")
+				}
+				return findErr
 			}
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 			live := 0
@@ -59,13 +62,13 @@ run (or stack up) is connected to, a directory whose owner process still runs.
 			}
 			if c.Bool("dry-run") {
 				fmt.Fprintln(w, "dry run: nothing removed")
-				return nil
+				return findErr
 			}
 			if err := stack.RemoveLeftovers(c.Context, c.String("pg-dsn"), ls); err != nil {
-				return err
+				return errors.Join(findErr, err)
 			}
 			fmt.Fprintf(w, "removed %d left behind; kept %d in use by live runs\n", len(ls)-live, live)
-			return nil
+			return findErr
 		},
 	}
 }
