@@ -36,13 +36,21 @@ its own clock (receipt on fraud.alerts minus the row's intended send time), keep
 agent host's figure beside it, and checks them against its oracle. Start the agents
 with --from-now before the run, with the scenario's detector settings.`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "agent", Required: true, Usage: "outlier or velocity"},
-			&cli.StringSliceFlag{Name: "brokers", Required: true, Usage: "Kafka (host:port, repeatable or comma-separated)", EnvVars: []string{"KAFKA_BOOTSTRAP_SERVERS"}},
+			&cli.StringFlag{Name: "agent", Usage: "outlier or velocity"},
+			&cli.StringSliceFlag{Name: "brokers", Usage: "Kafka (host:port, repeatable or comma-separated)", EnvVars: []string{"KAFKA_BOOTSTRAP_SERVERS"}},
 			&cli.StringFlag{Name: "group", Usage: "consumer group (default cdcbench-agent-<agent>)"},
 			&cli.StringFlag{Name: "topic", Value: stack.ChangeTopic, Usage: "change topic"},
 			&cli.StringFlag{Name: "alerts", Value: stack.AlertTopic, Usage: "topic the alerts go to"},
 			&cli.StringFlag{Name: "outlier-rule", Value: agents.RuleMean3x, Usage: "mean3x (the seed's rule) or sigma3"},
 			&cli.BoolFlag{Name: "from-now", Usage: "a new group starts at records produced from now on, not at the start of the topic"},
+		},
+		// Checked here, not with Required, which prints the whole help
+		// page instead of the one line that says what is missing.
+		Before: func(c *cli.Context) error {
+			if c.String("agent") == "" || len(splitBrokers(c.StringSlice("brokers"))) == 0 {
+				return usageError{errors.New("agent: want --agent outlier|velocity and --brokers host:port")}
+			}
+			return nil
 		},
 		Action: func(c *cli.Context) error {
 			name := c.String("agent")

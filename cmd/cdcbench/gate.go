@@ -16,8 +16,10 @@ import (
 )
 
 // gateFailure is a gate that ran and found a regression (or an invalid
-// run); main exits 1 on it, as on any error that is not a usageError.
+// run): exit 1.
 type gateFailure struct{ failed []gate.Check }
+
+func (gateFailure) exitCode() int { return exitFailed }
 
 func (e gateFailure) Error() string {
 	var b strings.Builder
@@ -93,8 +95,16 @@ baseline).
 			&cli.StringFlag{Name: "rules", Aliases: []string{"r"}, Value: "gates/ci.yaml", Usage: "gate file"},
 			&cli.StringFlag{Name: "baseline", Aliases: []string{"b"}, Usage: "baseline file for relative rules (without it they are skipped)"},
 			&cli.BoolFlag{Name: "allow-foreign-baseline", Usage: "accept a baseline recorded on another machine; the report flags it"},
-			&cli.StringFlag{Name: "results", Value: "results", Usage: "directory searched for the newest run when no RESULT_DIR is given"},
+			&cli.StringFlag{Name: "results", Value: "results", Usage: "parent directory searched for the newest run when no RESULT_DIR is given (not a run to gate: name those as arguments)"},
 			&cli.StringFlag{Name: "record-baseline", Usage: "instead of gating, record the runs as a baseline `FILE`"},
+		},
+		Before: func(c *cli.Context) error {
+			if dirs := c.Args().Slice(); len(dirs) > 0 && c.IsSet("results") {
+				// `gate --results A B` read as "gate A and B" would gate
+				// only B (A is --results' value) without a word.
+				return usageError{fmt.Errorf("gate: --results %s is where the newest run is looked for when no RESULT_DIR is given; with RESULT_DIRs (%s) drop --results and name every run", c.String("results"), strings.Join(dirs, " "))}
+			}
+			return nil
 		},
 		Action: func(c *cli.Context) error {
 			err := runGate(c)
@@ -104,8 +114,7 @@ baseline).
 			if !errors.As(err, &ue) {
 				return err
 			}
-			err = usageError{fmt.Errorf("%w (exit 2)", ue.err)}
-			if serr := appendStepSummary(fmt.Sprintf("## cdcbench gate: ERROR\n\n%s\n", err)); serr != nil {
+			if serr := appendStepSummary(fmt.Sprintf("## cdcbench gate: ERROR\n\n%s (exit %d)\n", err, exitUsage)); serr != nil {
 				return usageError{errors.Join(err, serr)}
 			}
 			return err
@@ -115,9 +124,6 @@ baseline).
 
 func runGate(c *cli.Context) error {
 	dirs := c.Args().Slice()
-	if err := flagsFirst("gate", dirs); err != nil {
-		return usageError{err}
-	}
 	if len(dirs) == 0 {
 		newest, err := newestRun(c.String("results"))
 		if err != nil {

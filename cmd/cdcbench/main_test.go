@@ -49,8 +49,8 @@ func TestBadInput(t *testing.T) {
 		{"unknown stack", []string{"run", "--stack", "cloud"}, 2, "--stack must be"},
 		{"external without a database", []string{"run", "--stack", "external", "--brokers", "127.0.0.1:1"}, 2, "--stack external needs --pg-dsn"},
 		{"debezium without connect", []string{"run", "--cdc", "debezium", "--brokers", "127.0.0.1:1"}, 2, "--connect-url"},
-		{"unreachable database", []string{"run", "--scenario", "smoke", "--pg-dsn", "postgres://u:secret@127.0.0.1:1/db", "--brokers", "127.0.0.1:1"}, 1, "PostgreSQL at 127.0.0.1:1"},
-		{"connect url that is not connect", []string{"run", "--cdc", "debezium", "--connect-url", "http://127.0.0.1:1", "--brokers", "127.0.0.1:1"}, 1, "127.0.0.1:1"},
+		{"unreachable database", []string{"run", "--scenario", "smoke", "--pg-dsn", "postgres://u:secret@127.0.0.1:1/db", "--brokers", "127.0.0.1:1"}, exitCouldNotRun, "PostgreSQL at 127.0.0.1:1"},
+		{"connect url that is not connect", []string{"run", "--cdc", "debezium", "--connect-url", "http://127.0.0.1:1", "--brokers", "127.0.0.1:1"}, exitCouldNotRun, "127.0.0.1:1"},
 		{"replay of a missing file", []string{"replay", filepath.Join(dir, "missing.jsonl")}, 2, "no such file"},
 		{"show without a name", []string{"scenarios", "show"}, 2, "want one scenario"},
 	}
@@ -147,7 +147,7 @@ func TestExternalStack(t *testing.T) {
 	// A second run finds the first run's table: on a database cdcbench did
 	// not start it refuses to drop it unless told to.
 	if _, stderr, code := cdcbench(t, "run", "-q", "--scenario", "smoke", "--duration", "1s", "--warmup", "0s", "--paths", "cdc",
-		"--stack", "external", "--pg-dsn", pg.DSN(), "--brokers", kc.ListenAddrs()[0], "--results", t.TempDir()); code != 1 || !strings.Contains(stderr, "--reset-table") {
+		"--stack", "external", "--pg-dsn", pg.DSN(), "--brokers", kc.ListenAddrs()[0], "--results", t.TempDir()); code != exitCouldNotRun || !strings.Contains(stderr, "--reset-table") {
 		t.Fatalf("second run over an existing table: exit %d, %s", code, stderr)
 	}
 	res, err := result.Read(dirs[0])

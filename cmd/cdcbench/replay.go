@@ -62,10 +62,13 @@ line per message: the decoded transaction or the reason it was skipped, and any 
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "outlier-rule", Value: scenarios.RuleMean3x, Usage: "mean3x (the seed's rule) or sigma3"},
 		},
-		Action: func(c *cli.Context) error {
+		Before: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return usageError{errors.New("replay: want one FILE, or - for standard input")}
 			}
+			return nil
+		},
+		Action: func(c *cli.Context) error {
 			var in io.Reader = os.Stdin
 			if name := c.Args().First(); name != "-" {
 				f, err := os.Open(name)

@@ -117,24 +117,20 @@ func runCommand() *cli.Command {
 fresh table: "cdc" (WAL → relay → Kafka → agents) and "poll-<interval>" (agents query
 the table). Every row's latency is measured from its intended send time, so a stall
 anywhere shows up (coordinated omission corrected). Writes result.json and one .hgrm
-per histogram, prints a summary, and exits 1 if the run is invalid.`,
+per histogram, prints a summary, and exits 1 if the run is invalid (cdcbench --help
+lists the exit codes).`,
 		Flags: flags,
+		// Before checks the whole command line, so that a mistake is
+		// reported before anything starts (and a parse-only check of a
+		// documented command line sees it).
+		Before: func(c *cli.Context) error {
+			_, _, _, err := prepareRun(c)
+			return err
+		},
 		Action: func(c *cli.Context) error {
-			spec, err := scenarios.Resolve(c.String("scenario"))
+			spec, plan, choice, err := prepareRun(c)
 			if err != nil {
-				return usageError{err}
-			}
-			applyOverrides(c, &spec)
-			var opts []bench.PlanOption
-			if ext := c.String("external-agents"); ext != "" {
-				opts = append(opts, bench.WithExternalAgents(strings.Split(ext, ",")...))
-			}
-			plan, err := bench.PlanFrom(spec, opts...)
-			if err != nil {
-				return usageError{err}
-			}
-			if c.Int("repeat") < 1 {
-				return usageError{fmt.Errorf("--repeat must be at least 1, got %d", c.Int("repeat"))}
+				return err
 			}
 			var log io.Writer
 			if !c.Bool("quiet") {
@@ -142,10 +138,6 @@ per histogram, prints a summary, and exits 1 if the run is invalid.`,
 			}
 			if log != nil {
 				fmt.Fprintf(log, "cdcbench %s: starting the stack\n", spec.Name)
-			}
-			choice, err := chooseStack(c, spec.Partitions)
-			if err != nil {
-				return usageError{err}
 			}
 			choice.Options.PersistKafka = spec.HasFault(scenarios.FaultRestartKafka)
 			stopProfiles, err := startProfiles(c.String("cpuprofile"), c.String("memprofile"))
@@ -196,11 +188,40 @@ per histogram, prints a summary, and exits 1 if the run is invalid.`,
 				fmt.Fprintf(c.App.Writer, "\n%d runs: cdcbench gate %s\n", len(dirs), strings.Join(dirs, " "))
 			}
 			if len(invalid) > 0 {
-				return fmt.Errorf("invalid: %s", strings.Join(invalid, "; "))
+				return invalidRun{invalid}
 			}
 			return nil
 		},
 	}
+}
+
+// prepareRun resolves run's scenario, flags and stack; every error is a
+// usageError.
+func prepareRun(c *cli.Context) (scenarios.Spec, bench.Plan, stack.Choice, error) {
+	fail := func(err error) (scenarios.Spec, bench.Plan, stack.Choice, error) {
+		return scenarios.Spec{}, bench.Plan{}, stack.Choice{}, usageError{err}
+	}
+	spec, err := scenarios.Resolve(c.String("scenario"))
+	if err != nil {
+		return fail(err)
+	}
+	applyOverrides(c, &spec)
+	var opts []bench.PlanOption
+	if ext := c.String("external-agents"); ext != "" {
+		opts = append(opts, bench.WithExternalAgents(strings.Split(ext, ",")...))
+	}
+	plan, err := bench.PlanFrom(spec, opts...)
+	if err != nil {
+		return fail(err)
+	}
+	if c.Int("repeat") < 1 {
+		return fail(fmt.Errorf("--repeat must be at least 1, got %d", c.Int("repeat")))
+	}
+	choice, err := chooseStack(c, spec.Partitions)
+	if err != nil {
+		return fail(err)
+	}
+	return spec, plan, choice, nil
 }
 
 // applyOverrides writes the flags the user set into spec; PlanFrom
