@@ -44,6 +44,8 @@ func TestBadInput(t *testing.T) {
 		{"unknown scenario", []string{"run", "--scenario", "nope"}, 2, `unknown scenario "nope"`},
 		{"misspelt field", []string{"run", "--scenario", bad}, 2, `bad.yaml:3: unknown field "bach_size"`},
 		{"impossible override", []string{"run", "--scenario", "smoke", "--batch-size", "0"}, 2, "batch_size: must be at least 1"},
+		{"rate below a batch per second", []string{"run", "--scenario", "smoke", "--rate", "100", "--batch-size", "500"}, 2, "at least 1 batch/s is needed"},
+		{"batch larger than the rate", []string{"run", "--scenario", "smoke", "--rate", "1000", "--batch-size", "5000"}, 2, "at least 1 batch/s is needed"},
 		{"warmup longer than the run", []string{"run", "--scenario", "smoke", "--warmup", "1m"}, 2, "warmup: must not be longer than duration"},
 		{"bad path", []string{"run", "--scenario", "smoke", "--paths", "cdc,poll-fast"}, 2, `"poll-fast"`},
 		{"unknown stack", []string{"run", "--stack", "cloud"}, 2, "--stack must be"},
