@@ -147,10 +147,15 @@ func TestExternalStack(t *testing.T) {
 		t.Fatalf("result dirs %v", dirs)
 	}
 	// A second run finds the first run's table: on a database cdcbench did
-	// not start it refuses to drop it unless told to.
+	// not start it refuses to drop it unless told to, and leaves no result
+	// directory: nothing was measured.
+	refused := t.TempDir()
 	if _, stderr, code := cdcbench(t, "run", "-q", "--scenario", "smoke", "--duration", "1s", "--warmup", "0s", "--paths", "cdc",
-		"--stack", "external", "--pg-dsn", pg.DSN(), "--brokers", kc.ListenAddrs()[0], "--results", t.TempDir()); code != exitCouldNotRun || !strings.Contains(stderr, "--reset-table") {
+		"--stack", "external", "--pg-dsn", pg.DSN(), "--brokers", kc.ListenAddrs()[0], "--results", refused); code != exitCouldNotRun || !strings.Contains(stderr, "--reset-table") {
 		t.Fatalf("second run over an existing table: exit %d, %s", code, stderr)
+	}
+	if left, _ := os.ReadDir(refused); len(left) > 0 {
+		t.Errorf("a run refused before producing left %v in its results directory", left)
 	}
 	res, err := result.Read(dirs[0])
 	if err != nil {
