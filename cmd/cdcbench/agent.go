@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +21,37 @@ import (
 	"github.com/cdcbench/cdcbench/internal/source"
 	"github.com/cdcbench/cdcbench/internal/stack"
 )
+
+// kafkaRetry is how often an agent tries again to reach its brokers.
+var kafkaRetry = 5 * time.Second
+
+// waitForKafka returns once the brokers answer, saying on w that they do
+// not and that it keeps trying, every kafkaRetry: the Kafka client retries
+// silently, and an agent that printed "consuming" and then nothing, forever,
+// looked as if it worked. It returns ctx's error when ctx ends first.
+func waitForKafka(ctx context.Context, cl *kgo.Client, brokers []string, w io.Writer, agent string) error {
+	for attempt := 1; ; attempt++ {
+		pctx, cancel := context.WithTimeout(ctx, kafkaRetry)
+		err := cl.Ping(pctx)
+		cancel()
+		if err == nil {
+			if attempt > 1 {
+				fmt.Fprintf(w, "agent %s: reached Kafka at %s\n", agent, strings.Join(brokers, ","))
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		fmt.Fprintf(w, "agent %s: cannot reach Kafka at %s (attempt %d: %v); retrying every %v, Ctrl-C stops\n",
+			agent, strings.Join(brokers, ","), attempt, err, kafkaRetry)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(kafkaRetry):
+		}
+	}
+}
 
 func agentCommand() *cli.Command {
 	return &cli.Command{
@@ -80,6 +115,11 @@ with --from-now before the run, with the scenario's detector settings.`,
 				return err
 			}
 			defer out.Close()
+			if err := waitForKafka(c.Context, out, brokers, c.App.ErrWriter, name); err != nil {
+				// Ctrl-C while waiting: the normal way to stop an agent.
+				fmt.Fprintf(c.App.ErrWriter, "agent %s: stopped before Kafka answered\n", name)
+				return nil
+			}
 			var events, alerts int64
 			var mu sync.Mutex
 			var produceErr error
@@ -102,12 +142,15 @@ with --from-now before the run, with the scenario's detector settings.`,
 				})
 			})
 			_ = out.Flush(c.Context)
-			skipped := src.Skipped()
-			var parts []string
-			for k, v := range skipped {
-				parts = append(parts, fmt.Sprintf("%s %d", k, v))
+			summary := fmt.Sprintf("agent %s: %d events, %d alerts", name, events, alerts)
+			if skipped := src.Skipped(); len(skipped) > 0 {
+				var parts []string
+				for _, k := range slices.Sorted(maps.Keys(skipped)) {
+					parts = append(parts, fmt.Sprintf("%s %d", k, skipped[k]))
+				}
+				summary += ", skipped: " + strings.Join(parts, ", ")
 			}
-			fmt.Fprintf(c.App.ErrWriter, "agent %s: %d events, %d alerts, skipped: %s\n", name, events, alerts, strings.Join(parts, ", "))
+			fmt.Fprintln(c.App.ErrWriter, summary)
 			mu.Lock()
 			defer mu.Unlock()
 			return errors.Join(runErr, produceErr)
