@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
@@ -48,8 +49,43 @@ fills, so run this after a run was killed. Active slots are listed but never dro
 			if err := stack.RemoveLeftovers(c.Context, c.String("pg-dsn"), ls); err != nil {
 				return err
 			}
-			fmt.Fprintln(w, "removed all but active slots")
+			fmt.Fprintln(w, cleanSummary(ls))
 			return nil
 		},
 	}
+}
+
+// cleanSummary says what clean removed and what it kept, by kind: "removed
+// all but active slots" read as if slots had been involved when only a
+// directory was.
+func cleanSummary(ls []stack.Leftover) string {
+	var kinds []string
+	removed, kept := map[string]int{}, map[string]int{}
+	for _, l := range ls {
+		if removed[l.Kind]+kept[l.Kind] == 0 {
+			kinds = append(kinds, l.Kind)
+		}
+		if l.Active {
+			kept[l.Kind]++
+		} else {
+			removed[l.Kind]++
+		}
+	}
+	list := func(n map[string]int) string {
+		var parts []string
+		for _, k := range kinds {
+			if n[k] > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", n[k], pluralWord(n[k], k)))
+			}
+		}
+		return strings.Join(parts, ", ")
+	}
+	s := "removed " + list(removed)
+	if len(removed) == 0 {
+		s = "removed nothing"
+	}
+	if len(kept) > 0 {
+		s += "; kept " + list(kept) + " in use (active slots are never dropped)"
+	}
+	return s
 }
