@@ -32,7 +32,12 @@ func main() {
 
 // run runs the command line and returns the exit code (exit.go).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	app := newApp()
+	return runApp(ctx, newApp(), args, stdout, stderr)
+}
+
+// runApp runs args on app: run with the app's commands, or with their
+// actions stubbed out to check a command line without running it.
+func runApp(ctx context.Context, app *cli.App, args []string, stdout, stderr io.Writer) int {
 	app.Writer, app.ErrWriter = stdout, stderr
 	inv, err := resolve(app, args)
 	if err == nil {
