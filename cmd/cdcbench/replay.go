@@ -181,7 +181,7 @@ type valueReader struct {
 	line int // of the next byte
 	// pending is a byte read but not yet consumed: the opening bracket of
 	// the value after a truncated one.
-	pending   byte
+	pending    byte
 	hasPending bool
 }
 
