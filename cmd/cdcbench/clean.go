@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cdcbench/cdcbench/internal/stack"
+	"github.com/cdcbench/cdcbench/reports"
 )
 
 func cleanCommand() *cli.Command {
@@ -75,7 +76,7 @@ func cleanSummary(ls []stack.Leftover) string {
 		var parts []string
 		for _, k := range kinds {
 			if n[k] > 0 {
-				parts = append(parts, fmt.Sprintf("%d %s", n[k], pluralWord(n[k], k)))
+				parts = append(parts, fmt.Sprintf("%d %s", n[k], reports.Plural(n[k], k)))
 			}
 		}
 		return strings.Join(parts, ", ")

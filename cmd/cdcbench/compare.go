@@ -13,6 +13,7 @@ import (
 	"github.com/cdcbench/cdcbench/internal/gate"
 	"github.com/cdcbench/cdcbench/internal/recorder"
 	"github.com/cdcbench/cdcbench/internal/stats"
+	"github.com/cdcbench/cdcbench/reports"
 )
 
 // compareStats are the e2e percentiles compare shows, in order.
@@ -286,7 +287,7 @@ func (cmp *comparison) header() []string {
 		for i, r := range runs {
 			labels[i] = r.Label
 		}
-		return fmt.Sprintf("%s: %d %s of %s: %s", name, len(runs), pluralWord(len(runs), "run"), runs[0].Scenario, strings.Join(labels, " "))
+		return fmt.Sprintf("%s: %d %s of %s: %s", name, len(runs), reports.Plural(len(runs), "run"), runs[0].Scenario, strings.Join(labels, " "))
 	}
 	return []string{side("A", cmp.a), side("B", cmp.b)}
 }

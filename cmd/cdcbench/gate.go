@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cdcbench/cdcbench/internal/gate"
+	"github.com/cdcbench/cdcbench/reports"
 )
 
 // gateFailure is a gate that ran and found a regression (or an invalid
@@ -23,7 +24,7 @@ func (gateFailure) exitCode() int { return exitFailed }
 
 func (e gateFailure) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "gate: FAIL (exit 1): %d %s broke %s limit:", len(e.failed), pluralWord(len(e.failed), "check"), pluralWord(len(e.failed), "its", "their"))
+	fmt.Fprintf(&b, "gate: FAIL (exit 1): %d %s broke %s limit:", len(e.failed), reports.Plural(len(e.failed), "check"), reports.Plural(len(e.failed), "its", "their"))
 	for _, c := range e.failed {
 		rule := fmt.Sprintf("line %d `%s`", c.Rule.Line, c.Rule.Text)
 		if c.Rule.Implied {
@@ -35,17 +36,6 @@ func (e gateFailure) Error() string {
 		}
 	}
 	return b.String()
-}
-
-func pluralWord(n int, one string, many ...string) string {
-	switch {
-	case n == 1:
-		return one
-	case len(many) > 0:
-		return many[0]
-	default:
-		return one + "s"
-	}
 }
 
 func gateCommand() *cli.Command {
@@ -174,7 +164,7 @@ func runGate(c *cli.Context) error {
 	if failed := rep.Failed(); len(failed) > 0 {
 		return gateFailure{failed}
 	}
-	fmt.Fprintf(c.App.ErrWriter, "gate: PASS: %d checks of %s on %d %s\n", len(rep.Checks), spec.File, len(runs), pluralWord(len(runs), "run"))
+	fmt.Fprintf(c.App.ErrWriter, "gate: PASS: %d checks of %s on %d %s\n", len(rep.Checks), spec.File, len(runs), reports.Plural(len(runs), "run"))
 	return nil
 }
 
