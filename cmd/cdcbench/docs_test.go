@@ -76,42 +76,25 @@ func commandOf(s string) string {
 	return ""
 }
 
-// stripComment drops a shell comment: a # at the start of a word outside
-// quotes.
-func stripComment(line string) string {
-	var quote rune
-	prev := ' '
-	for i, r := range line {
-		switch {
-		case quote != 0:
-			if r == quote {
-				quote = 0
-			}
-		case r == '\'' || r == '"':
-			quote = r
-		case r == '#' && (prev == ' ' || prev == '\t'):
-			return strings.TrimSpace(line[:i])
-		}
-		prev = r
-	}
-	return strings.TrimSpace(line)
-}
-
-// segments splits a shell line at |, && and ; outside quotes.
-func segments(line string) []string {
+// shellSegments splits a shell line into its commands: at |, ||, &&, &
+// and ; outside quotes, and up to a comment (a # that starts a word
+// outside quotes).
+func shellSegments(line string) []string {
 	var out []string
-	var quote rune
+	var quote byte
 	start := 0
 	for i := 0; i < len(line); i++ {
-		r := rune(line[i])
+		c := line[i]
 		switch {
 		case quote != 0:
-			if r == quote {
+			if c == quote {
 				quote = 0
 			}
-		case r == '\'' || r == '"':
-			quote = r
-		case r == '|' || r == ';' || r == '&':
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '#' && (i == 0 || line[i-1] == ' ' || line[i-1] == '\t'):
+			return append(out, line[start:i])
+		case c == '|' || c == ';' || c == '&':
 			out = append(out, line[start:i])
 			if i+1 < len(line) && (line[i+1] == '|' || line[i+1] == '&') {
 				i++
@@ -191,9 +174,9 @@ func markdownExamples(t *testing.T, file string) []example {
 			continue
 		}
 		cont.WriteString(line)
-		full := stripComment(cont.String())
+		full := cont.String()
 		cont.Reset()
-		for _, seg := range segments(full) {
+		for _, seg := range shellSegments(full) {
 			if c := commandOf(seg); c != "" {
 				out = append(out, example{where: fmt.Sprintf("%s:%d", rel, contLine), text: c})
 			}
@@ -212,8 +195,7 @@ func helpExamples() []example {
 				if !strings.HasPrefix(line, "  ") {
 					continue // prose; the examples are indented
 				}
-				line = stripComment(line)
-				for _, seg := range segments(line) {
+				for _, seg := range shellSegments(line) {
 					if cmd := commandOf(seg); strings.HasPrefix(cmd, "cdcbench ") {
 						out = append(out, example{where: "help of " + prefix + c.Name, text: cmd})
 					}
