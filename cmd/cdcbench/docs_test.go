@@ -12,8 +12,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/cdcbench/cdcbench/internal/result"
+	"github.com/cdcbench/cdcbench/internal/schedule"
+	"github.com/cdcbench/cdcbench/reports"
+	"github.com/cdcbench/cdcbench/scenarios"
 )
 
 // The documented command lines are tests: every line of a README's code
@@ -525,6 +531,67 @@ func TestGitignore(t *testing.T) {
 	for _, p := range []string{"gates/baseline-smoke.json", "results/smoke-20261126T082554Z/result.json", "REPORT.md", "REPORT.files/e2e.svg", "smoke.files/e2e.svg", "bin/cdcbench"} {
 		if err := exec.Command("git", "-C", repoRoot, "check-ignore", "-q", p).Run(); err != nil {
 			t.Errorf("%s is not ignored (git check-ignore: %v)", p, err)
+		}
+	}
+}
+
+// TestReadmeSmokeExample: README.md's smoke table is what a run prints
+// today: the summary's columns, and the rows and target rate the seeded
+// schedule offers in the measured window (the latencies are the machine's).
+// It printed 6000 rows at 1000 rows/s while runs printed 5650 at 980.
+func TestReadmeSmokeExample(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(b), "bin/cdcbench run --scenario smoke`")
+	if !ok {
+		t.Fatal("README.md has no smoke example")
+	}
+	_, table, _ := strings.Cut(after, "```\n")
+	table, _, _ = strings.Cut(table, "```")
+	lines := strings.Split(strings.TrimSpace(table), "\n")
+
+	// The header is the summary's.
+	res, err := result.Read(filepath.Join(repoRoot, "reports", "testdata", "smoke"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var summary strings.Builder
+	if err := reports.WriteSummary(&summary, res); err != nil {
+		t.Fatal(err)
+	}
+	header := strings.Join(strings.Fields(lines[0]), " ")
+	if !strings.Contains(summary.String(), strings.TrimSpace(lines[0])) && !slices.ContainsFunc(strings.Split(summary.String(), "\n"), func(l string) bool {
+		return strings.Join(strings.Fields(l), " ") == header
+	}) {
+		t.Errorf("README's header\n%s\nis not the summary's:\n%s", lines[0], summary.String())
+	}
+
+	spec, err := scenarios.Builtin("smoke")
+	if err != nil {
+		t.Fatal(err)
+	}
+	arr := schedule.NewArrivals(spec.Schedule(), spec.Rate.Arrivals == scenarios.ArrivalsPoisson, spec.Seed)
+	from, to := time.Duration(spec.Warmup), time.Duration(spec.Warmup+spec.Duration)
+	// The target rate is of the measured window; events are counted, and
+	// expected, over the whole schedule, the warm-up included.
+	all, window := 0, 0
+	for at, ok := arr.Next(); ok; at, ok = arr.Next() {
+		all++
+		if at >= from && at < to {
+			window++
+		}
+	}
+	rows := all * spec.BatchSize
+	target := fmt.Sprintf("%.0f", float64(window*spec.BatchSize)/time.Duration(spec.Duration).Seconds())
+	if len(lines) < 2 {
+		t.Fatalf("no rows under the header:\n%s", table)
+	}
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) < 6 || f[2] != target || f[5] != fmt.Sprint(rows) {
+			t.Errorf("README row %q: want target %s rows/s and %d rows, as the smoke schedule offers", l, target, rows)
 		}
 	}
 }
