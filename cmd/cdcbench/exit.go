@@ -39,7 +39,8 @@ func exitHelp() string {
 	for _, e := range exitCodes {
 		fmt.Fprintf(&b, "  %3d  %s\n", e.code, e.meaning)
 	}
-	return strings.TrimRight(b.String(), "\n")
+	b.WriteString("agent and stack up run until they are stopped: Ctrl-C ends them with 0.")
+	return b.String()
 }
 
 // exitCoder is an error that knows its exit code. Only the types of this
