@@ -45,7 +45,9 @@ func gateCommand() *cli.Command {
 		ArgsUsage: "[RESULT_DIR...]",
 		Description: `Checks one or more runs of a scenario against the rules of a gate file and prints a
 markdown table of every check (also appended to $GITHUB_STEP_SUMMARY when set).
-Without RESULT_DIR it gates the newest run under --results.
+Without RESULT_DIR it gates the newest run under --results, a parent directory
+(results/ by default), not a run: with RESULT_DIRs --results is refused, since
+"gate --results A B" would otherwise gate B alone.
 
 A gate file lists one rule per line:
 
