@@ -49,6 +49,7 @@ func TestBadInput(t *testing.T) {
 		{"impossible override", []string{"run", "--scenario", "smoke", "--batch-size", "0"}, 2, "batch_size: must be at least 1"},
 		{"rate below a batch per second", []string{"run", "--scenario", "smoke", "--rate", "100", "--batch-size", "500"}, 2, "at least 1 batch/s is needed"},
 		{"batch larger than the rate", []string{"run", "--scenario", "smoke", "--rate", "1000", "--batch-size", "5000"}, 2, "at least 1 batch/s is needed"},
+		{"a seeded window without a batch", []string{"run", "--scenario", "smoke", "--rate", "20", "--batch-size", "20", "--duration", "1s", "--warmup", "0s", "--seed", "1"}, 2, "puts no batch in the measured window"},
 		{"warmup longer than the run", []string{"run", "--scenario", "smoke", "--warmup", "1m"}, 2, "warmup: must not be longer than duration"},
 		{"bad path", []string{"run", "--scenario", "smoke", "--paths", "cdc,poll-fast"}, 2, `"poll-fast"`},
 		{"unknown stack", []string{"run", "--stack", "cloud"}, 2, "--stack must be"},
