@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -144,11 +142,7 @@ with --from-now before the run, with the scenario's detector settings.`,
 			_ = out.Flush(c.Context)
 			summary := fmt.Sprintf("agent %s: %d events, %d alerts", name, events, alerts)
 			if skipped := src.Skipped(); len(skipped) > 0 {
-				var parts []string
-				for _, k := range slices.Sorted(maps.Keys(skipped)) {
-					parts = append(parts, fmt.Sprintf("%s %d", k, skipped[k]))
-				}
-				summary += ", skipped: " + strings.Join(parts, ", ")
+				summary += ", skipped: " + countList(skipped)
 			}
 			fmt.Fprintln(c.App.ErrWriter, summary)
 			mu.Lock()

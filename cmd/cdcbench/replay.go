@@ -108,16 +108,24 @@ type replayCounts struct {
 
 func (c replayCounts) String() string {
 	total := 0
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(c.skipped)) {
-		total += c.skipped[k]
-		parts = append(parts, fmt.Sprintf("%s %d", k, c.skipped[k]))
+	for _, n := range c.skipped {
+		total += n
 	}
 	s := fmt.Sprintf("replay: %d decoded, %d skipped", c.decoded, total)
 	if total > 0 {
-		s += " (" + strings.Join(parts, ", ") + ")"
+		s += " (" + countList(c.skipped) + ")"
 	}
 	return s
+}
+
+// countList is "bad_value 2, not_json 1": counts by reason, in the order of
+// the reasons' names, so that two runs print the same line.
+func countList[N int | int64](counts map[string]N) string {
+	parts := make([]string, 0, len(counts))
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, counts[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // replay decodes every JSON value of in, runs dets over each transaction
