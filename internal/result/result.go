@@ -58,22 +58,22 @@ type FraudCounts struct {
 
 // Path is one path's figures.
 type Path struct {
-	Name             string      `json:"name"` // "cdc", "poll-100ms"
-	Kind             string      `json:"kind"` // "cdc", "debezium" or "poll"
+	Name string `json:"name"` // "cdc", "poll-100ms"
+	Kind string `json:"kind"` // "cdc", "debezium" or "poll"
 	// Capture says how rows reached the agents on this path: "relay
 	// cdcbench-relay/1", "debezium 3.6.1.Final on Kafka Connect 4.3.1" or
 	// "SELECT every 100ms (safe cursor)".
 	Capture string `json:"capture,omitempty"`
 	// Connector is the Debezium connector's configuration as Kafka Connect
 	// reported it back once it ran, passwords replaced by "xxxxx".
-	Connector map[string]string `json:"connector_config,omitempty"`
-	PollMode         string      `json:"poll_mode,omitempty"`
-	TargetRowsPerS   float64     `json:"target_rows_per_s"`
-	AchievedRowsPerS float64     `json:"achieved_rows_per_s"`
-	RowsProduced     int64       `json:"rows_produced"`
-	Batches          int64       `json:"batches"`
-	FraudsInjected   FraudCounts `json:"frauds_injected"`
-	MaxScheduleLagMs float64     `json:"max_schedule_lag_ms"`
+	Connector        map[string]string `json:"connector_config,omitempty"`
+	PollMode         string            `json:"poll_mode,omitempty"`
+	TargetRowsPerS   float64           `json:"target_rows_per_s"`
+	AchievedRowsPerS float64           `json:"achieved_rows_per_s"`
+	RowsProduced     int64             `json:"rows_produced"`
+	Batches          int64             `json:"batches"`
+	FraudsInjected   FraudCounts       `json:"frauds_injected"`
+	MaxScheduleLagMs float64           `json:"max_schedule_lag_ms"`
 	// Reconnects count connections replaced after the server dropped them:
 	// the producer's, and relays resumed from the slot.
 	ProducerReconnects int64   `json:"producer_reconnects,omitempty"`
