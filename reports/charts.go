@@ -156,6 +156,23 @@ func rateSeries(tl []result.RatePoint, warmupS float64) (target, committed plott
 	return target, committed
 }
 
+// A legend entry's sample is legendSample wide, legendGap from its text:
+// gonum leaves only a space between them, in which a dotted sample read
+// as part of the text ("measuring starts·····").
+const (
+	legendSample = 28 * vg.Length(1)
+	legendGap    = 5 * vg.Length(1)
+)
+
+// inset draws a legend sample legendGap in from the text side of its box.
+type inset struct{ plot.Thumbnailer }
+
+func (t inset) Thumbnail(c *draw.Canvas) {
+	in := *c
+	in.Min.X += legendGap
+	t.Thumbnailer.Thumbnail(&in)
+}
+
 // chartLine is one line of a chart with its legend entry.
 type chartLine struct {
 	name  string
@@ -185,7 +202,7 @@ func newPlot(title, x, y string) *plot.Plot {
 	p.Legend.Top = true
 	p.Legend.XOffs = -vg.Points(6)
 	p.Legend.YOffs = -vg.Points(4)
-	p.Legend.ThumbnailWidth = vg.Points(28)
+	p.Legend.ThumbnailWidth = legendGap + legendSample
 	p.Legend.TextStyle.Font = font.From(sans, 9)
 	grid := plotter.NewGrid()
 	grid.Vertical.Color = color.Gray{Y: 225}
@@ -227,7 +244,7 @@ func addLines(p *plot.Plot, lines []chartLine, latency bool, extraRows int) erro
 			line.Width = l.width
 		}
 		p.Add(line)
-		p.Legend.Add(l.name, line)
+		p.Legend.Add(l.name, inset{line})
 	}
 	// Room above the data for the legend: one legend row is about 1/20 of
 	// the plot's height.
@@ -401,7 +418,7 @@ func addSpans(p *plot.Plot, name string, spans []span) error {
 		box.LineStyle.Width = 0
 		p.Add(box)
 		if i == 0 {
-			p.Legend.Add(name, box)
+			p.Legend.Add(name, inset{box})
 		}
 	}
 	return nil
@@ -418,7 +435,7 @@ func addMarks(p *plot.Plot, name string, xs []float64, c color.Color) error {
 		l.Color, l.Dashes, l.Width = c, dash(2), vg.Points(1.2)
 		p.Add(l)
 		if i == 0 {
-			p.Legend.Add(name, l)
+			p.Legend.Add(name, inset{l})
 		}
 	}
 	return nil

@@ -22,7 +22,7 @@ type svgText struct {
 	s      string
 }
 
-// svgSample is a legend's line sample: a horizontal stroke ThumbnailWidth
+// svgSample is a legend's line sample: a horizontal stroke legendSample
 // long.
 type svgSample struct {
 	x1, x2, y float64
@@ -53,7 +53,7 @@ func parseChart(t *testing.T, file string) ([]svgText, []svgSample) {
 		texts = append(texts, svgText{anchor: m[1], x: num(m[2]), y: -num(m[3]), size: num(m[4]), s: m[5]})
 	}
 	var samples []svgSample
-	thumb := newPlot("", "", "").Legend.ThumbnailWidth.Points()
+	thumb := legendSample.Points()
 	for _, m := range svgLineRe.FindAllStringSubmatch(string(b), -1) {
 		x1, y1, x2, y2 := num(m[1]), num(m[2]), num(m[3]), num(m[4])
 		if y1 == y2 && math.Abs(x2-x1-thumb) < 0.01 {
