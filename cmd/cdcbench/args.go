@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -105,7 +106,18 @@ func resolve(app *cli.App, args []string) (invocation, error) {
 		i = j
 	}
 	leaf := inv.leaf()
-	flags, positional := splitFlags(leaf.Flags, rest[i:])
+	flags, positional, unknown := splitFlags(leaf.Flags, rest[i:])
+	// urfave/cli hands arguments to an action that takes none, which
+	// ignores them: `run burst` ran the default scenario, smoke, without a
+	// word. After an unknown flag, whose value looks like an argument,
+	// parsing reports the flag instead.
+	if args := slices.DeleteFunc(slices.Clone(positional), func(a string) bool { return a == "--" }); leaf.ArgsUsage == "" && !unknown && len(args) > 0 && !isHelp(args[0]) {
+		hint := ""
+		if leaf.Name == "run" {
+			hint = fmt.Sprintf("; the scenario is --scenario %s", args[0])
+		}
+		return inv, usageError{fmt.Errorf("%s takes no arguments, got %q%s", inv.name(), strings.Join(args, " "), hint)}
+	}
 	out := append([]string{}, args[:1+i]...)
 	out = append(out, flags...)
 	inv.args = append(out, positional...)
@@ -151,8 +163,8 @@ func didYouMean(typed string, names []string, prefix string) string {
 // positional arguments. A "--" keeps its place before the positional
 // arguments, so that urfave/cli takes everything after it literally; "-"
 // alone (standard input) is positional. An unknown flag is kept as a flag,
-// so that parsing reports it.
-func splitFlags(known []cli.Flag, args []string) (flags, positional []string) {
+// so that parsing reports it, and reported as unknown.
+func splitFlags(known []cli.Flag, args []string) (flags, positional []string, unknown bool) {
 	takesValue := map[string]bool{}
 	for _, f := range append(append([]cli.Flag{}, known...), cli.HelpFlag) {
 		dg, ok := f.(cli.DocGenerationFlag)
@@ -170,8 +182,10 @@ func splitFlags(known []cli.Flag, args []string) (flags, positional []string) {
 			i = len(args)
 		case len(a) > 1 && a[0] == '-':
 			flags = append(flags, a)
-			name := strings.TrimLeft(a, "-")
-			if !strings.Contains(name, "=") && takesValue[name] && i+1 < len(args) {
+			name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+			value, ok := takesValue[name]
+			unknown = unknown || !ok
+			if !strings.Contains(a, "=") && value && i+1 < len(args) {
 				i++
 				flags = append(flags, args[i])
 			}
@@ -182,7 +196,7 @@ func splitFlags(known []cli.Flag, args []string) (flags, positional []string) {
 	if dashdash {
 		positional = append([]string{"--"}, positional...)
 	}
-	return flags, positional
+	return flags, positional, unknown
 }
 
 // goFlag matches a flag as Go's flag package names it in its errors:

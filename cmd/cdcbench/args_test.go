@@ -51,6 +51,11 @@ func TestResolve(t *testing.T) {
 		{in: "stack down", err: `stack: unknown command "down"`},
 		{in: "scenarios shwo smoke", err: `scenarios: unknown command "shwo"; did you mean "show"?`},
 		{in: "help nope", err: `unknown command "nope"`},
+		// A command without arguments refuses them: `run burst` ran smoke.
+		{in: "run burst", err: `run takes no arguments, got "burst"; the scenario is --scenario burst`},
+		{in: "run --scenario smoke -- x", err: `run takes no arguments, got "x"; the scenario is --scenario x`},
+		{in: "stack up extra", err: `stack up takes no arguments, got "extra"`},
+		{in: "run help", path: "run"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -97,6 +102,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"rn"}, `cdcbench: unknown command "rn"; did you mean "run"?`, "see: cdcbench help"},
 		{[]string{"agent", "--agent", "outlier"}, "cdcbench: agent: want --agent outlier|velocity and --brokers host:port", "see: cdcbench help agent"},
 		{[]string{"--nope"}, "cdcbench: unknown flag --nope", "see: cdcbench help"},
+		{[]string{"run", "burst"}, `cdcbench: run takes no arguments, got "burst"; the scenario is --scenario burst`, "see: cdcbench help run"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
