@@ -65,6 +65,7 @@ dirs ?= $(shell ls -t results/*/result.json 2>/dev/null | head -1 | xargs -r dir
 
 .PHONY: report
 report: build ## markdown report with SVG charts into REPORT.md and REPORT.files/: newest run under results/, or make report dirs="results/a results/b"
+	@test -n "$(dirs)" || { echo 'make report: no run under results/: make bench first, or make report dirs="results/a results/b"' >&2; exit 2; }
 	$(BIN) report -o REPORT.md $(dirs)
 
 rules ?= gates/ci.yaml
@@ -72,7 +73,7 @@ baseline ?=
 N ?= 5
 
 .PHONY: gate
-gate: build ## CI latency gate: newest run under results/ (or dirs="d1 d2") against gates/ci.yaml (rules=FILE) [baseline=gates/baseline-smoke.json]; exit 1 on a regression
+gate: build ## CI latency gate: newest run under results/ (or dirs="d1 d2") against gates/ci.yaml (rules=FILE) [baseline=gates/baseline-smoke.json]; fails on a regression or an invalid run (exit 2 through make; bin/cdcbench gate itself exits 1, or 2 on bad input)
 	$(BIN) gate --rules $(rules) $(if $(baseline),--baseline $(baseline)) $(dirs)
 
 .PHONY: baseline

@@ -128,9 +128,34 @@ func TestValidityRules(t *testing.T) {
 	if res.Valid || !strings.Contains(res.InvalidReasons[0], "boom") {
 		t.Fatalf("a failed run: %+v", res)
 	}
-	res = &result.Result{Paths: []result.Path{{Name: "cdc"}}}
+	res = &result.Result{Paths: []result.Path{{Name: "cdc", RowsProduced: 100, Agents: []result.AgentResult{clean}}}}
 	judge(res, nil)
 	if !res.Valid {
 		t.Fatalf("a clean run is invalid: %+v", res)
+	}
+}
+
+// TestJudgeNothingMeasured: a run in which no row was measured is never
+// valid, however clean its counts are (0 of 0 rows missing, 0 of 0 alerts).
+func TestJudgeNothingMeasured(t *testing.T) {
+	measured := result.AgentResult{Name: "outlier", E2E: recorder.Summary{Count: 90}}
+	empty := result.AgentResult{Name: "velocity"}
+	for _, tc := range []struct {
+		name  string
+		paths []result.Path
+		want  string
+	}{
+		{"no rows produced", []result.Path{{Name: "cdc", Agents: []result.AgentResult{{Name: "outlier"}, {Name: "velocity"}}}}, "cdc: outlier: no rows measured (0 produced)"},
+		{"one agent measured nothing", []result.Path{{Name: "cdc", RowsProduced: 100, Agents: []result.AgentResult{measured, empty}}}, "cdc: velocity: no rows measured (100 produced)"},
+		{"the second path measured nothing", []result.Path{{Name: "cdc", RowsProduced: 100, Agents: []result.AgentResult{measured}}, {Name: "poll-1s", Agents: []result.AgentResult{{Name: "outlier"}}}}, "poll-1s: outlier: no rows measured"},
+		{"no path", nil, "no path ran"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := &result.Result{Paths: tc.paths}
+			judge(res, nil)
+			if res.Valid || !strings.Contains(strings.Join(res.InvalidReasons, "; "), tc.want) {
+				t.Fatalf("valid %v, reasons %q; want invalid, %q", res.Valid, res.InvalidReasons, tc.want)
+			}
+		})
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/cdcbench/cdcbench/internal/recorder"
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
+	"github.com/cdcbench/cdcbench/internal/table"
 )
 
 // Config is one run.
@@ -100,6 +101,15 @@ func Run(ctx context.Context, cfg Config) (*result.Result, string, error) {
 	if err := r.intervals.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("bench: interval log: %w", err)
 	}
+	if errors.Is(runErr, table.ErrExists) {
+		// Refused before anything was produced: a result directory would
+		// be an INVALID run with empty tables, which reads as a failed
+		// measurement rather than a run that never started.
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, "", errors.Join(runErr, fmt.Errorf("bench: results directory: %w", err))
+		}
+		return nil, "", runErr
+	}
 	res.FinishedAt = time.Now().UTC()
 	judge(res, runErr)
 	if err := writeHistograms(dir, sets); err != nil && runErr == nil {
@@ -146,6 +156,16 @@ func judge(res *result.Result, runErr error) {
 		for _, why := range p.InvalidReasons {
 			reasons = append(reasons, p.Name+": "+why)
 		}
+		// Whatever the other rules say: an agent that measured no row has
+		// no latency to report, and its zeros would read as 0 ms.
+		for _, a := range p.Agents {
+			if a.E2E.Count == 0 {
+				reasons = append(reasons, fmt.Sprintf("%s: %s: no rows measured (%d produced)", p.Name, a.Name, p.RowsProduced))
+			}
+		}
+	}
+	if len(res.Paths) == 0 && runErr == nil {
+		reasons = append(reasons, "no path ran")
 	}
 	res.InvalidReasons = reasons
 	res.Valid = len(reasons) == 0

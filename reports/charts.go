@@ -6,16 +6,19 @@ import (
 	"image/color"
 	"math"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgsvg"
 
+	"github.com/cdcbench/cdcbench/agents"
 	"github.com/cdcbench/cdcbench/internal/result"
 )
 
@@ -30,8 +33,10 @@ const (
 )
 
 // sans is the charts' typeface. The SVG names it "Liberation Sans", which
-// has Arial's and Helvetica's metrics, and saveSVG adds those as fallbacks,
-// so the layout gonum measured holds where Liberation is not installed.
+// has Arial's and Helvetica's metrics, and saveSVG adds those as fallbacks;
+// a viewer with none of them substitutes another font (DejaVu Sans, 10-15%
+// wider), so text is anchored at the side gonum aligned it to (anchoredText):
+// a wider font then grows away from what the text is placed against.
 var sans = font.Font{Typeface: "Liberation", Variant: "Sans"}
 
 // wideRatio is the spread (largest / smallest value) above which a latency
@@ -43,8 +48,8 @@ const wideRatio = 30
 // lowest discernible value, so "below 1 µs" is drawn at 1 µs.
 const logFloor = 0.001
 
-// palette gives each line family (agent or path) a colour that stays
-// distinguishable in print; the first are gonum's dark colours.
+// palette gives each path a colour that stays distinguishable in print; the
+// first are gonum's dark colours.
 var palette = []color.Color{
 	color.RGBA{24, 90, 169, 255},
 	color.RGBA{238, 46, 47, 255},
@@ -56,6 +61,44 @@ var palette = []color.Color{
 }
 
 func paletteColor(i int) color.Color { return palette[i%len(palette)] }
+
+// chartKeys gives colour and shade one meaning in every chart of a run, so
+// that a reader learns them once: the colour is the path (by its place in
+// the run), the shade the agent (agents.Names order: the first full, the
+// next lighter). Dashes tell a line's kind within a chart (p50, p99, max;
+// committed or target). The charts used to colour by agent in the latency
+// charts and by path in the others.
+type chartKeys struct{ paths []string }
+
+func newChartKeys(paths []result.Path) chartKeys {
+	k := chartKeys{}
+	for _, p := range paths {
+		k.paths = append(k.paths, p.Name)
+	}
+	return k
+}
+
+// path is the colour of a path; one the run does not have gets the next.
+func (k chartKeys) path(name string) color.Color {
+	i := slices.Index(k.paths, name)
+	if i < 0 {
+		i = len(k.paths)
+	}
+	return paletteColor(i)
+}
+
+// agentShade is the colour of agent's lines in a chart whose path colour
+// is c: c itself for the first agent, mixed with white for the others.
+func agentShade(c color.Color, agent string) color.Color {
+	i := slices.Index(agents.Names, agent)
+	if i <= 0 {
+		return c
+	}
+	keep := math.Pow(0.55, float64(i))
+	r, g, b, _ := c.RGBA()
+	mix := func(v uint32) uint8 { return uint8(keep*float64(v>>8) + (1-keep)*255) }
+	return color.RGBA{mix(r), mix(g), mix(b), 255}
+}
 
 // dashes tell the lines of one family apart: solid, dashed, dotted, dash-dot.
 var dashes = [][]vg.Length{
@@ -113,6 +156,23 @@ func rateSeries(tl []result.RatePoint, warmupS float64) (target, committed plott
 	return target, committed
 }
 
+// A legend entry's sample is legendSample wide, legendGap from its text:
+// gonum leaves only a space between them, in which a dotted sample read
+// as part of the text ("measuring starts·····").
+const (
+	legendSample = 28 * vg.Length(1)
+	legendGap    = 5 * vg.Length(1)
+)
+
+// inset draws a legend sample legendGap in from the text side of its box.
+type inset struct{ plot.Thumbnailer }
+
+func (t inset) Thumbnail(c *draw.Canvas) {
+	in := *c
+	in.Min.X += legendGap
+	t.Thumbnailer.Thumbnail(&in)
+}
+
 // chartLine is one line of a chart with its legend entry.
 type chartLine struct {
 	name  string
@@ -129,6 +189,9 @@ func newPlot(title, x, y string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
 	p.Title.TextStyle.Font = font.From(sans, 13)
+	for _, sty := range []*text.Style{&p.Title.TextStyle, &p.X.Label.TextStyle, &p.Y.Label.TextStyle, &p.X.Tick.Label, &p.Y.Tick.Label, &p.Legend.TextStyle} {
+		sty.Handler = anchoredText{sty.Handler}
+	}
 	p.Title.Padding = vg.Points(8)
 	p.X.Label.Text = x
 	p.Y.Label.Text = y
@@ -139,7 +202,7 @@ func newPlot(title, x, y string) *plot.Plot {
 	p.Legend.Top = true
 	p.Legend.XOffs = -vg.Points(6)
 	p.Legend.YOffs = -vg.Points(4)
-	p.Legend.ThumbnailWidth = vg.Points(28)
+	p.Legend.ThumbnailWidth = legendGap + legendSample
 	p.Legend.TextStyle.Font = font.From(sans, 9)
 	grid := plotter.NewGrid()
 	grid.Vertical.Color = color.Gray{Y: 225}
@@ -181,7 +244,7 @@ func addLines(p *plot.Plot, lines []chartLine, latency bool, extraRows int) erro
 			line.Width = l.width
 		}
 		p.Add(line)
-		p.Legend.Add(l.name, line)
+		p.Legend.Add(l.name, inset{line})
 	}
 	// Room above the data for the legend: one legend row is about 1/20 of
 	// the plot's height.
@@ -199,9 +262,10 @@ func addLines(p *plot.Plot, lines []chartLine, latency bool, extraRows int) erro
 	return nil
 }
 
-// latencyChart draws a path's e2e p50, p99 and max per interval, one colour
-// per agent, and shades the faults (seconds on the same axis).
-func latencyChart(path string, series []*result.TagSeries, faults []span) (*plot.Plot, error) {
+// latencyChart draws a path's e2e p50, p99 and max per interval in the
+// path's colour, a shade per agent (chartKeys), and shades the faults
+// (seconds on the same axis).
+func latencyChart(keys chartKeys, path string, series []*result.TagSeries, faults []span) (*plot.Plot, error) {
 	origin := int64(math.MaxInt64)
 	for _, s := range series {
 		if len(s.Intervals) > 0 {
@@ -211,9 +275,9 @@ func latencyChart(path string, series []*result.TagSeries, faults []span) (*plot
 	p := newPlot(fmt.Sprintf("%s: end-to-end latency per %v interval", path, result.IntervalTick),
 		"seconds since the measured window began", "latency (ms)")
 	var lines []chartLine
-	for i, s := range series {
+	for _, s := range series {
 		p50, p99, max := latencySeries(s, origin)
-		c := paletteColor(i)
+		c := agentShade(keys.path(path), s.Agent)
 		lines = append(lines,
 			chartLine{name: s.Agent + " max", xy: max, color: c, dash: dash(2)},
 			chartLine{name: s.Agent + " p99", xy: p99, color: c, dash: dash(1)},
@@ -232,25 +296,18 @@ func latencyChart(path string, series []*result.TagSeries, faults []span) (*plot
 }
 
 // spectrumChart draws every path x agent's percentile spectrum on one
-// chart: colour per path, dash per agent.
-func spectrumChart(series []*result.TagSeries) (*plot.Plot, error) {
+// chart: colour per path, shade per agent (chartKeys).
+func spectrumChart(keys chartKeys, series []*result.TagSeries) (*plot.Plot, error) {
 	p := newPlot("end-to-end latency by percentile (all intervals merged)", "percentile", "latency (ms)")
-	pathIdx, agentIdx := map[string]int{}, map[string]int{}
 	maxX := 10.0
 	var lines []chartLine
 	for _, s := range series {
-		if _, ok := pathIdx[s.Path]; !ok {
-			pathIdx[s.Path] = len(pathIdx)
-		}
-		if _, ok := agentIdx[s.Agent]; !ok {
-			agentIdx[s.Agent] = len(agentIdx)
-		}
 		xy := spectrumPoints(s)
 		if n := len(xy); n > 0 {
 			maxX = math.Max(maxX, xy[n-1].X)
 		}
 		lines = append(lines, chartLine{name: s.Path + " " + s.Agent, xy: xy,
-			color: paletteColor(pathIdx[s.Path]), dash: dash(agentIdx[s.Agent]), width: vg.Points(1.6)})
+			color: agentShade(keys.path(s.Path), s.Agent), width: vg.Points(1.6)})
 	}
 	if err := addLines(p, lines, true, 0); err != nil {
 		return nil, err
@@ -283,7 +340,7 @@ func percentileTicks(nines int) plot.ConstantTicks {
 // paths run one after another on the same schedule, so their lines often
 // coincide: earlier paths are drawn wider so later ones stay visible on top,
 // the targets come last, and identical targets are drawn once.
-func rateChart(paths []result.Path, warmupS float64) (*plot.Plot, error) {
+func rateChart(keys chartKeys, paths []result.Path, warmupS float64) (*plot.Plot, error) {
 	p := newPlot("offered (target) and committed rows per second", "seconds since the measured window began (warm-up is negative)", "rows/s")
 	var lines, targets []chartLine
 	sameTarget := true
@@ -293,10 +350,10 @@ func rateChart(paths []result.Path, warmupS float64) (*plot.Plot, error) {
 	for i, path := range paths {
 		target, committed := rateSeries(path.Timeline, warmupS)
 		width := vg.Points(1.5 + 2*float64(len(paths)-1-i))
-		lines = append(lines, chartLine{name: path.Name + " committed", xy: committed, color: paletteColor(i), width: width, step: plotter.PostStep})
+		lines = append(lines, chartLine{name: path.Name + " committed", xy: committed, color: keys.path(path.Name), width: width, step: plotter.PostStep})
 		switch {
 		case !sameTarget:
-			targets = append(targets, chartLine{name: path.Name + " target", xy: target, color: paletteColor(i), dash: dash(1), step: plotter.PostStep})
+			targets = append(targets, chartLine{name: path.Name + " target", xy: target, color: keys.path(path.Name), dash: dash(1), step: plotter.PostStep})
 		case i == 0:
 			name := "target"
 			if len(paths) > 1 {
@@ -361,7 +418,7 @@ func addSpans(p *plot.Plot, name string, spans []span) error {
 		box.LineStyle.Width = 0
 		p.Add(box)
 		if i == 0 {
-			p.Legend.Add(name, box)
+			p.Legend.Add(name, inset{box})
 		}
 	}
 	return nil
@@ -378,7 +435,7 @@ func addMarks(p *plot.Plot, name string, xs []float64, c color.Color) error {
 		l.Color, l.Dashes, l.Width = c, dash(2), vg.Points(1.2)
 		p.Add(l)
 		if i == 0 {
-			p.Legend.Add(name, l)
+			p.Legend.Add(name, inset{l})
 		}
 	}
 	return nil
@@ -444,22 +501,123 @@ func logTicks(lo, hi float64) []plot.Tick {
 	return ticks
 }
 
-// saveSVG writes p to file on a white canvas with a margin. Fonts are not
-// embedded, which keeps a chart at tens of KB; the font-family list gets
-// metric-compatible fallbacks instead (see sans).
+// saveSVG writes p to file on a white canvas with a margin.
 func saveSVG(p *plot.Plot, file string) error {
-	c := vgsvg.New(chartWidth, chartHeight)
+	svg, err := renderSVG(p)
+	if err != nil {
+		return fmt.Errorf("chart %s: %w", file, err)
+	}
+	if err := os.WriteFile(file, svg, 0o644); err != nil {
+		return fmt.Errorf("chart: %w", err)
+	}
+	return nil
+}
+
+// renderSVG draws p as SVG. Fonts are not embedded, which keeps a chart at
+// tens of KB; the font-family list gets metric-compatible fallbacks instead,
+// and every text that gonum aligned right or centred is anchored so in the
+// SVG (see sans).
+func renderSVG(p *plot.Plot) ([]byte, error) {
+	c := &anchorCanvas{Canvas: vgsvg.New(chartWidth, chartHeight)}
 	dc := draw.New(c)
 	dc.FillPolygon(color.White, []vg.Point{{X: 0, Y: 0}, {X: chartWidth, Y: 0}, {X: chartWidth, Y: chartHeight}, {X: 0, Y: chartHeight}})
 	p.Draw(draw.Crop(dc, chartMargin, -chartMargin, chartMargin/2, -chartMargin/2))
 	var b bytes.Buffer
 	if _, err := c.WriteTo(&b); err != nil {
-		return fmt.Errorf("chart %s: %w", file, err)
+		return nil, err
 	}
-	svg := bytes.ReplaceAll(b.Bytes(), []byte("font-family:Liberation Sans;"),
-		[]byte("font-family:'Liberation Sans',Arial,Helvetica,sans-serif;"))
-	if err := os.WriteFile(file, svg, 0o644); err != nil {
-		return fmt.Errorf("chart: %w", err)
+	svg, err := c.anchor(b.Bytes())
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	return bytes.ReplaceAll(svg, []byte("font-family:Liberation Sans;"),
+		[]byte("font-family:'Liberation Sans',Arial,Helvetica,sans-serif;")), nil
+}
+
+// anchoredText draws text as its Handler does and tells an anchorCanvas
+// underneath how the text is aligned, which the canvas cannot see: gonum
+// turns alignment into the start point of a string it measured in
+// Liberation Sans, so a right-aligned legend entry in a wider font ran into
+// its line sample.
+type anchoredText struct{ text.Handler }
+
+func (h anchoredText) Draw(c vg.Canvas, txt string, sty text.Style, pt vg.Point) {
+	if ac := findAnchorCanvas(c); ac != nil {
+		ac.align = sty.XAlign
+		defer func() { ac.align = text.XLeft }()
+	}
+	h.Handler.Draw(c, txt, sty, pt)
+}
+
+// findAnchorCanvas unwraps the draw.Canvas layers (draw.Crop nests them)
+// down to the anchorCanvas, or nil when c is another kind of canvas.
+func findAnchorCanvas(c vg.Canvas) *anchorCanvas {
+	for {
+		switch v := c.(type) {
+		case *anchorCanvas:
+			return v
+		case *draw.Canvas:
+			c = v.Canvas
+		case draw.Canvas:
+			c = v.Canvas
+		default:
+			return nil
+		}
+	}
+}
+
+// anchorCanvas is an SVG canvas that records, for every string drawn, its
+// alignment and measured width, so that anchor can move each <text> to the
+// edge it is aligned to and say text-anchor="end" or "middle".
+type anchorCanvas struct {
+	*vgsvg.Canvas
+	align   text.XAlignment
+	strings []anchoredString
+}
+
+type anchoredString struct {
+	align text.XAlignment
+	width vg.Length
+}
+
+func (c *anchorCanvas) FillString(f font.Face, pt vg.Point, s string) {
+	c.strings = append(c.strings, anchoredString{c.align, f.Width(s)})
+	c.Canvas.FillString(f, pt, s)
+}
+
+// svgTextX is the start of a <text> element as vgsvg writes it.
+var svgTextX = regexp.MustCompile(`<text x="([^"]+)"`)
+
+// anchor rewrites the i-th <text> of svg by the i-th recorded string.
+func (c *anchorCanvas) anchor(svg []byte) ([]byte, error) {
+	i := 0
+	var err error
+	out := svgTextX.ReplaceAllFunc(svg, func(m []byte) []byte {
+		if i >= len(c.strings) {
+			err = fmt.Errorf("svg: %d text elements, %d strings drawn", i+1, len(c.strings))
+			return m
+		}
+		s := c.strings[i]
+		i++
+		if s.align == text.XLeft {
+			return m
+		}
+		x, perr := strconv.ParseFloat(string(svgTextX.FindSubmatch(m)[1]), 64)
+		if perr != nil {
+			err = fmt.Errorf("svg: text x: %w", perr)
+			return m
+		}
+		anchor := "end"
+		if s.align == text.XCenter {
+			anchor = "middle"
+		}
+		// XAlign is -1 for right, -0.5 for centre: the start point is
+		// that fraction of the width left of the anchor.
+		x -= float64(s.align) * s.width.Points()
+		return fmt.Appendf(nil, `<text text-anchor="%s" x="%.5g"`, anchor, x)
+	})
+	if err == nil && i != len(c.strings) {
+		err = fmt.Errorf("svg: %d text elements, %d strings drawn", i, len(c.strings))
+	}
+	return out, err
 }

@@ -143,8 +143,9 @@ func (r *run) drawCharts(dir string) error {
 			faultNote = " Orange shading marks an injected fault."
 		}
 	}
+	keys := newChartKeys(r.res.Paths)
 	if len(r.res.Paths) > 0 {
-		p, err := rateChart(r.res.Paths, r.warmup().Seconds())
+		p, err := rateChart(keys, r.res.Paths, r.warmup().Seconds())
 		if err != nil {
 			return err
 		}
@@ -156,12 +157,12 @@ func (r *run) drawCharts(dir string) error {
 	if len(r.e2e) == 0 {
 		return nil
 	}
-	p, err := spectrumChart(r.e2e)
+	p, err := spectrumChart(keys, r.e2e)
 	if err != nil {
 		return err
 	}
 	if err := add("percentiles", p, "End-to-end latency by percentile",
-		"each line is one path x agent over the whole measured window, the x axis stretched towards the tail (90%, 99%, 99.9%, …) as HdrHistogram's plotter draws it; a line that bends up steeply at the right has a heavy tail."); err != nil {
+		"each line is one path x agent over the whole measured window, the x axis stretched towards the tail (90%, 99%, 99.9%, …) as HdrHistogram's plotter draws it; a line that bends up steeply at the right has a heavy tail. In every chart the colour is the path and the shade the agent (full: outlier, lighter: velocity)."); err != nil {
 		return err
 	}
 	for _, path := range r.res.Paths {
@@ -174,12 +175,12 @@ func (r *run) drawCharts(dir string) error {
 		if len(series) == 0 {
 			continue
 		}
-		p, err := latencyChart(path.Name, series, faultSpans(path, r.warmup().Seconds()))
+		p, err := latencyChart(keys, path.Name, series, faultSpans(path, r.warmup().Seconds()))
 		if err != nil {
 			return err
 		}
 		if err := add("latency-"+path.Name, p, "End-to-end latency over time: "+path.Name,
-			"one point per one-second interval: thick = p50, dashed = p99, dotted = max of that interval; a rise that outlasts a burst or a fault in the rate chart is a backlog draining."+faultNote); err != nil {
+			"one point per one-second interval, in the path's colour, one shade per agent: thick = p50, dashed = p99, dotted = max of that interval; a rise that outlasts a burst or a fault in the rate chart is a backlog draining."+faultNote); err != nil {
 			return err
 		}
 	}

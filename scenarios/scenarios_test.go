@@ -219,6 +219,17 @@ func TestParseErrors(t *testing.T) {
 			[]string{`t.yaml:10: rate.rate: must be a finite number >= 0, got -20`}, nil},
 		{"zero rate", "rate: 20", "rate: 0",
 			[]string{`t.yaml:10: rate.rate: must be positive`}, nil},
+		// A rate that cannot make one batch per second may produce
+		// nothing in the window: refused, not run as an empty valid run.
+		{"less than a batch per second", "  rate: 20", "  rate: 0.5",
+			[]string{`t.yaml:7: rate: offers 0.50 batches/s in the measured window (25 rows/s in batches of 50); at least 1 batch/s is needed`}, nil},
+		{"rows/s below one batch per second", "  unit: batches/s\n  rate: 20", "  unit: rows/s\n  rate: 40",
+			[]string{`t.yaml:7: rate: offers 0.80 batches/s`}, nil},
+		// 1 batch/s, but seed 1's Poisson arrivals leave the one second
+		// empty: the run would measure nothing.
+		{"a seeded window without a batch", "warmup: 1s\nduration: 5s\nrate:\n  shape: constant\n  unit: batches/s\n  rate: 20",
+			"warmup: 0s\nduration: 1s\nseed: 1\nrate:\n  shape: constant\n  unit: batches/s\n  arrivals: poisson\n  rate: 1",
+			[]string{`t.yaml:8: rate: the schedule of seed 1 puts no batch in the measured window (1s from 0s)`}, nil},
 		{"batch size 0", "batch_size: 50", "batch_size: 0",
 			[]string{`t.yaml:3: batch_size: must be at least 1, got 0`}, nil},
 		{"batch size missing", "batch_size: 50\n", "",

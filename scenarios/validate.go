@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/cdcbench/cdcbench/internal/schedule"
 )
 
 // FieldError is one problem with one field of a scenario. Validate returns
@@ -279,8 +281,29 @@ func (s Spec) validateRate(v *validator) {
 	// The shape is well formed: check that it offers a load worth measuring.
 	sch := s.Schedule()
 	total, warm := s.Total(), time.Duration(s.Warmup)
-	if n := sch.Cumulative(total) - sch.Cumulative(warm); n < 1 {
-		v.add("rate", "offers %.2f batches in the measured window; at least 1 is needed", n)
+	// At least one batch per second on average over the measured window:
+	// below that a window of a few seconds may hold no batch at all (Poisson
+	// arrivals, or a first batch due after the window), and a run with
+	// nothing measured says nothing. `--rate 100 --batch-size 500` is 0.2.
+	n := sch.Cumulative(total) - sch.Cumulative(warm)
+	if perS := n / time.Duration(s.Duration).Seconds(); perS < 1 {
+		v.add("rate", "offers %.2f batches/s in the measured window (%.4g rows/s in batches of %d); at least 1 batch/s is needed: raise the rate or lower batch_size",
+			perS, perS*float64(s.BatchSize), s.BatchSize)
+		return
+	}
+	// Poisson arrivals can still leave a short window empty (1 batch/s for
+	// 1 s: e^-1 of seeds do); the seeded schedule is the producer's, so
+	// look. Only the arrivals up to the window's first are drawn.
+	arr := schedule.NewArrivals(sch, s.Rate.Arrivals == ArrivalsPoisson, s.Seed)
+	for {
+		at, ok := arr.Next()
+		if !ok || at >= total {
+			v.add("rate", "the schedule of seed %d puts no batch in the measured window (%v from %v); lengthen duration, raise the rate or change the seed", s.Seed, s.Duration, s.Warmup)
+			break
+		}
+		if at >= warm {
+			break
+		}
 	}
 }
 

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -17,6 +19,37 @@ import (
 	"github.com/cdcbench/cdcbench/internal/source"
 	"github.com/cdcbench/cdcbench/internal/stack"
 )
+
+// kafkaRetry is how often an agent tries again to reach its brokers.
+var kafkaRetry = 5 * time.Second
+
+// waitForKafka returns once the brokers answer, saying on w that they do
+// not and that it keeps trying, every kafkaRetry: the Kafka client retries
+// silently, and an agent that printed "consuming" and then nothing, forever,
+// looked as if it worked. It returns ctx's error when ctx ends first.
+func waitForKafka(ctx context.Context, cl *kgo.Client, brokers []string, w io.Writer, agent string) error {
+	for attempt := 1; ; attempt++ {
+		pctx, cancel := context.WithTimeout(ctx, kafkaRetry)
+		err := cl.Ping(pctx)
+		cancel()
+		if err == nil {
+			if attempt > 1 {
+				fmt.Fprintf(w, "agent %s: reached Kafka at %s\n", agent, strings.Join(brokers, ","))
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		fmt.Fprintf(w, "agent %s: cannot reach Kafka at %s (attempt %d: %v); retrying every %v, Ctrl-C stops\n",
+			agent, strings.Join(brokers, ","), attempt, err, kafkaRetry)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(kafkaRetry):
+		}
+	}
+}
 
 func agentCommand() *cli.Command {
 	return &cli.Command{
@@ -36,13 +69,21 @@ its own clock (receipt on fraud.alerts minus the row's intended send time), keep
 agent host's figure beside it, and checks them against its oracle. Start the agents
 with --from-now before the run, with the scenario's detector settings.`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "agent", Required: true, Usage: "outlier or velocity"},
-			&cli.StringSliceFlag{Name: "brokers", Required: true, Usage: "Kafka (host:port, repeatable or comma-separated)", EnvVars: []string{"KAFKA_BOOTSTRAP_SERVERS"}},
+			&cli.StringFlag{Name: "agent", Usage: "outlier or velocity"},
+			&cli.StringSliceFlag{Name: "brokers", Usage: "Kafka (host:port, repeatable or comma-separated)", EnvVars: []string{"KAFKA_BOOTSTRAP_SERVERS"}},
 			&cli.StringFlag{Name: "group", Usage: "consumer group (default cdcbench-agent-<agent>)"},
 			&cli.StringFlag{Name: "topic", Value: stack.ChangeTopic, Usage: "change topic"},
 			&cli.StringFlag{Name: "alerts", Value: stack.AlertTopic, Usage: "topic the alerts go to"},
 			&cli.StringFlag{Name: "outlier-rule", Value: agents.RuleMean3x, Usage: "mean3x (the seed's rule) or sigma3"},
 			&cli.BoolFlag{Name: "from-now", Usage: "a new group starts at records produced from now on, not at the start of the topic"},
+		},
+		// Checked here, not with Required, which prints the whole help
+		// page instead of the one line that says what is missing.
+		Before: func(c *cli.Context) error {
+			if c.String("agent") == "" || len(splitBrokers(c.StringSlice("brokers"))) == 0 {
+				return usageError{errors.New("agent: want --agent outlier|velocity and --brokers host:port")}
+			}
+			return nil
 		},
 		Action: func(c *cli.Context) error {
 			name := c.String("agent")
@@ -72,6 +113,11 @@ with --from-now before the run, with the scenario's detector settings.`,
 				return err
 			}
 			defer out.Close()
+			if err := waitForKafka(c.Context, out, brokers, c.App.ErrWriter, name); err != nil {
+				// Ctrl-C while waiting: the normal way to stop an agent.
+				fmt.Fprintf(c.App.ErrWriter, "agent %s: stopped before Kafka answered\n", name)
+				return nil
+			}
 			var events, alerts int64
 			var mu sync.Mutex
 			var produceErr error
@@ -94,12 +140,11 @@ with --from-now before the run, with the scenario's detector settings.`,
 				})
 			})
 			_ = out.Flush(c.Context)
-			skipped := src.Skipped()
-			var parts []string
-			for k, v := range skipped {
-				parts = append(parts, fmt.Sprintf("%s %d", k, v))
+			summary := fmt.Sprintf("agent %s: %d events, %d alerts", name, events, alerts)
+			if skipped := src.Skipped(); len(skipped) > 0 {
+				summary += ", skipped: " + countList(skipped)
 			}
-			fmt.Fprintf(c.App.ErrWriter, "agent %s: %d events, %d alerts, skipped: %s\n", name, events, alerts, strings.Join(parts, ", "))
+			fmt.Fprintln(c.App.ErrWriter, summary)
 			mu.Lock()
 			defer mu.Unlock()
 			return errors.Join(runErr, produceErr)

@@ -80,6 +80,57 @@ func TestAgentCommand(t *testing.T) {
 	}
 }
 
+// TestAgentUnreachableBrokers: an agent whose brokers do not answer says so
+// and that it keeps trying, every retry, until it is stopped; its summary
+// has no empty "skipped:" field.
+func TestAgentUnreachableBrokers(t *testing.T) {
+	defer func(d time.Duration) { kafkaRetry = d }(kafkaRetry)
+	kafkaRetry = 50 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"cdcbench", "agent", "--agent", "outlier", "--brokers", "127.0.0.1:1"}, &bytes.Buffer{}, stderr)
+	}()
+	const want = "agent outlier: cannot reach Kafka at 127.0.0.1:1 (attempt 3"
+	if !eventually(20*time.Second, func() bool { return strings.Contains(stderr.String(), want) }) {
+		t.Fatalf("after 20 s stderr is\n%s\nwant %q", stderr.String(), want)
+	}
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Errorf("exit %d after Ctrl-C, want 0: an agent runs until it is stopped", code)
+	}
+	if s := stderr.String(); strings.Contains(s, "consuming") || !strings.Contains(s, "retrying every 50ms") || !strings.HasSuffix(s, "agent outlier: stopped before Kafka answered\n") {
+		t.Errorf("stderr:\n%s", s)
+	}
+}
+
+// TestAgentSummary: the summary lists skipped records only when there were
+// some, by reason in order.
+func TestAgentSummary(t *testing.T) {
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, stack.ChangeTopic, stack.AlertTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"cdcbench", "agent", "--agent", "outlier", "--brokers", kc.ListenAddrs()[0]}, &bytes.Buffer{}, stderr)
+	}()
+	if !eventually(20*time.Second, func() bool { return strings.Contains(stderr.String(), "consuming") }) {
+		t.Fatalf("stderr: %s", stderr.String())
+	}
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Errorf("exit %d", code)
+	}
+	if s := stderr.String(); !strings.HasSuffix(s, "agent outlier: 0 events, 0 alerts\n") {
+		t.Errorf("summary:\n%s", s)
+	}
+}
+
 // TestExternalAgents runs both agents as their own `cdcbench agent`
 // processes and a run that collects their alerts from fraud.alerts: every
 // alert the oracle expects arrives once, timed on the collector's clock.

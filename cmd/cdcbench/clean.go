@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/cdcbench/cdcbench/internal/stack"
+	"github.com/cdcbench/cdcbench/reports"
 )
 
 func cleanCommand() *cli.Command {
@@ -44,12 +46,10 @@ run (or stack up) is connected to, a directory whose owner process still runs.
 				return findErr
 			}
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			live := 0
 			for _, l := range ls {
 				state := "left behind"
 				if l.Live {
 					state = "in use"
-					live++
 				}
 				where := l.Name
 				if l.Database != "" {
@@ -67,7 +67,7 @@ run (or stack up) is connected to, a directory whose owner process still runs.
 			if err := stack.RemoveLeftovers(c.Context, c.String("pg-dsn"), ls); err != nil {
 				return errors.Join(findErr, err)
 			}
-			fmt.Fprintf(w, "removed %d left behind; kept %d in use by live runs\n", len(ls)-live, live)
+			fmt.Fprintln(w, cleanSummary(ls))
 			return findErr
 		},
 	}
@@ -88,4 +88,39 @@ func warnInactiveSlots(ctx context.Context, w io.Writer, dsn string) {
 func slotWarning(l stack.Leftover, dsn string) string {
 	return fmt.Sprintf("warning: replication slot %s (database %s) is inactive and retains %s of WAL, probably left by a killed run; `cdcbench clean --pg-dsn '%s'` removes it",
 		l.Name, l.Database, l.Retained, stack.Redact(dsn))
+}
+
+// cleanSummary says what clean removed and what it kept, by kind: "removed
+// all but active slots" read as if slots had been involved when only a
+// directory was.
+func cleanSummary(ls []stack.Leftover) string {
+	var kinds []string
+	removed, kept := map[string]int{}, map[string]int{}
+	for _, l := range ls {
+		if removed[l.Kind]+kept[l.Kind] == 0 {
+			kinds = append(kinds, l.Kind)
+		}
+		if l.Live {
+			kept[l.Kind]++
+		} else {
+			removed[l.Kind]++
+		}
+	}
+	list := func(n map[string]int) string {
+		var parts []string
+		for _, k := range kinds {
+			if n[k] > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", n[k], reports.Plural(n[k], k)))
+			}
+		}
+		return strings.Join(parts, ", ")
+	}
+	s := "removed " + list(removed)
+	if len(removed) == 0 {
+		s = "removed nothing"
+	}
+	if len(kept) > 0 {
+		s += "; kept " + list(kept) + " in use by live runs (never removed)"
+	}
+	return s
 }

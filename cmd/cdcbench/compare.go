@@ -13,6 +13,7 @@ import (
 	"github.com/cdcbench/cdcbench/internal/gate"
 	"github.com/cdcbench/cdcbench/internal/recorder"
 	"github.com/cdcbench/cdcbench/internal/stats"
+	"github.com/cdcbench/cdcbench/reports"
 )
 
 // compareStats are the e2e percentiles compare shows, in order.
@@ -64,13 +65,19 @@ cannot reach p < 0.05 (the smallest possible p is 0.1); 4+4 can.
 			&cli.BoolFlag{Name: "stages", Usage: "also compare each stage's p50 and p99"},
 			&cli.BoolFlag{Name: "markdown", Usage: "print a markdown table (for pull requests) instead of aligned text"},
 		},
-		Action: func(c *cli.Context) error {
-			aArgs, bArgs, err := compareSides(c.Args().Slice())
-			if err != nil {
+		Before: func(c *cli.Context) error {
+			if _, _, err := compareSides(c.Args().Slice()); err != nil {
 				return usageError{err}
 			}
 			if a := c.Float64("alpha"); a <= 0 || a >= 1 {
 				return usageError{fmt.Errorf("compare: --alpha %g is not in (0, 1)", a)}
+			}
+			return nil
+		},
+		Action: func(c *cli.Context) error {
+			aArgs, bArgs, err := compareSides(c.Args().Slice())
+			if err != nil {
+				return usageError{err}
 			}
 			a, err := gate.LoadRuns(aArgs...)
 			if err != nil {
@@ -94,9 +101,6 @@ cannot reach p < 0.05 (the smallest possible p is 0.1); 4+4 can.
 
 // compareSides splits "A B" or "A1 A2... vs B1 B2..." into the two sides.
 func compareSides(args []string) (a, b []string, err error) {
-	if err := flagsFirst("compare", args); err != nil {
-		return nil, nil, err
-	}
 	if i := slices.Index(args, "vs"); i >= 0 {
 		a, b = args[:i], args[i+1:]
 		if len(a) == 0 || len(b) == 0 || slices.Contains(b, "vs") {
@@ -108,17 +112,6 @@ func compareSides(args []string) (a, b []string, err error) {
 		return nil, nil, fmt.Errorf("compare: want two runs A B, or two sets A1 A2... vs B1 B2...; got %d arguments", len(args))
 	}
 	return args[:1], args[1:], nil
-}
-
-// flagsFirst rejects a flag after the runs, which the CLI would otherwise
-// take for a result directory.
-func flagsFirst(cmd string, args []string) error {
-	for _, a := range args {
-		if strings.HasPrefix(a, "-") {
-			return fmt.Errorf("%s: %s after the runs; flags go first: cdcbench %s %s <runs>", cmd, a, cmd, a)
-		}
-	}
-	return nil
 }
 
 // comparison is compare's table and what the reader must know about it.
@@ -294,7 +287,7 @@ func (cmp *comparison) header() []string {
 		for i, r := range runs {
 			labels[i] = r.Label
 		}
-		return fmt.Sprintf("%s: %d %s of %s: %s", name, len(runs), pluralWord(len(runs), "run"), runs[0].Scenario, strings.Join(labels, " "))
+		return fmt.Sprintf("%s: %d %s of %s: %s", name, len(runs), reports.Plural(len(runs), "run"), runs[0].Scenario, strings.Join(labels, " "))
 	}
 	return []string{side("A", cmp.a), side("B", cmp.b)}
 }

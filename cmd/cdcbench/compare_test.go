@@ -25,7 +25,6 @@ func TestCompareSides(t *testing.T) {
 		{args: []string{"x", "y", "z"}, wantErr: "got 3 arguments"},
 		{args: []string{"x", "vs"}, wantErr: `runs on both sides of one "vs"`},
 		{args: []string{"x", "vs", "y", "vs", "z"}, wantErr: `runs on both sides of one "vs"`},
-		{args: []string{"x", "y", "--stages"}, wantErr: "compare: --stages after the runs; flags go first"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

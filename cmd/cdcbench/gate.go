@@ -13,15 +13,18 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cdcbench/cdcbench/internal/gate"
+	"github.com/cdcbench/cdcbench/reports"
 )
 
 // gateFailure is a gate that ran and found a regression (or an invalid
-// run); main exits 1 on it, as on any error that is not a usageError.
+// run): exit 1.
 type gateFailure struct{ failed []gate.Check }
+
+func (gateFailure) exitCode() int { return exitFailed }
 
 func (e gateFailure) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "gate: FAIL (exit 1): %d %s broke %s limit:", len(e.failed), pluralWord(len(e.failed), "check"), pluralWord(len(e.failed), "its", "their"))
+	fmt.Fprintf(&b, "gate: FAIL (exit 1): %d %s broke %s limit:", len(e.failed), reports.Plural(len(e.failed), "check"), reports.Plural(len(e.failed), "its", "their"))
 	for _, c := range e.failed {
 		rule := fmt.Sprintf("line %d `%s`", c.Rule.Line, c.Rule.Text)
 		if c.Rule.Implied {
@@ -35,17 +38,6 @@ func (e gateFailure) Error() string {
 	return b.String()
 }
 
-func pluralWord(n int, one string, many ...string) string {
-	switch {
-	case n == 1:
-		return one
-	case len(many) > 0:
-		return many[0]
-	default:
-		return one + "s"
-	}
-}
-
 func gateCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "gate",
@@ -53,7 +45,9 @@ func gateCommand() *cli.Command {
 		ArgsUsage: "[RESULT_DIR...]",
 		Description: `Checks one or more runs of a scenario against the rules of a gate file and prints a
 markdown table of every check (also appended to $GITHUB_STEP_SUMMARY when set).
-Without RESULT_DIR it gates the newest run under --results.
+Without RESULT_DIR it gates the newest run under --results, a parent directory
+(results/ by default), not a run: with RESULT_DIRs --results is refused, since
+"gate --results A B" would otherwise gate B alone.
 
 A gate file lists one rule per line:
 
@@ -93,8 +87,16 @@ baseline).
 			&cli.StringFlag{Name: "rules", Aliases: []string{"r"}, Value: "gates/ci.yaml", Usage: "gate file"},
 			&cli.StringFlag{Name: "baseline", Aliases: []string{"b"}, Usage: "baseline file for relative rules (without it they are skipped)"},
 			&cli.BoolFlag{Name: "allow-foreign-baseline", Usage: "accept a baseline recorded on another machine; the report flags it"},
-			&cli.StringFlag{Name: "results", Value: "results", Usage: "directory searched for the newest run when no RESULT_DIR is given"},
+			&cli.StringFlag{Name: "results", Value: "results", Usage: "parent directory searched for the newest run when no RESULT_DIR is given (not a run to gate: name those as arguments)"},
 			&cli.StringFlag{Name: "record-baseline", Usage: "instead of gating, record the runs as a baseline `FILE`"},
+		},
+		Before: func(c *cli.Context) error {
+			if dirs := c.Args().Slice(); len(dirs) > 0 && c.IsSet("results") {
+				// `gate --results A B` read as "gate A and B" would gate
+				// only B (A is --results' value) without a word.
+				return usageError{fmt.Errorf("gate: --results %s is where the newest run is looked for when no RESULT_DIR is given; with RESULT_DIRs (%s) drop --results and name every run", c.String("results"), strings.Join(dirs, " "))}
+			}
+			return nil
 		},
 		Action: func(c *cli.Context) error {
 			err := runGate(c)
@@ -104,8 +106,7 @@ baseline).
 			if !errors.As(err, &ue) {
 				return err
 			}
-			err = usageError{fmt.Errorf("%w (exit 2)", ue.err)}
-			if serr := appendStepSummary(fmt.Sprintf("## cdcbench gate: ERROR\n\n%s\n", err)); serr != nil {
+			if serr := appendStepSummary(fmt.Sprintf("## cdcbench gate: ERROR\n\n%s (exit %d)\n", err, exitUsage)); serr != nil {
 				return usageError{errors.Join(err, serr)}
 			}
 			return err
@@ -115,9 +116,6 @@ baseline).
 
 func runGate(c *cli.Context) error {
 	dirs := c.Args().Slice()
-	if err := flagsFirst("gate", dirs); err != nil {
-		return usageError{err}
-	}
 	if len(dirs) == 0 {
 		newest, err := newestRun(c.String("results"))
 		if err != nil {
@@ -168,7 +166,7 @@ func runGate(c *cli.Context) error {
 	if failed := rep.Failed(); len(failed) > 0 {
 		return gateFailure{failed}
 	}
-	fmt.Fprintf(c.App.ErrWriter, "gate: PASS: %d checks of %s on %d %s\n", len(rep.Checks), spec.File, len(runs), pluralWord(len(runs), "run"))
+	fmt.Fprintf(c.App.ErrWriter, "gate: PASS: %d checks of %s on %d %s\n", len(rep.Checks), spec.File, len(runs), reports.Plural(len(runs), "run"))
 	return nil
 }
 

@@ -5,11 +5,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -17,13 +17,6 @@ import (
 
 // version is set at build time by the Makefile (-ldflags -X main.version=...).
 var version = "dev"
-
-// usageError marks bad input: a wrong flag, scenario or results directory.
-// It exits 2, everything else that fails exits 1.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
 
 func main() {
 	// The first Ctrl-C cancels the run, which then cleans up (slots,
@@ -37,30 +30,36 @@ func main() {
 	os.Exit(run(ctx, os.Args, os.Stdout, os.Stderr))
 }
 
-// run runs the command line and returns the exit code: 0 success, 1 failure,
-// 2 bad input.
+// run runs the command line and returns the exit code (exit.go).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	app := newApp()
+	return runApp(ctx, newApp(), args, stdout, stderr)
+}
+
+// runApp runs args on app: run with the app's commands, or with their
+// actions stubbed out to check a command line without running it.
+func runApp(ctx context.Context, app *cli.App, args []string, stdout, stderr io.Writer) int {
 	app.Writer, app.ErrWriter = stdout, stderr
-	// Exit codes are decided here, not by urfave/cli calling os.Exit.
-	app.ExitErrHandler = func(*cli.Context, error) {}
-	err := app.RunContext(ctx, args)
+	inv, err := resolve(app, args)
 	if err == nil {
-		return 0
+		err = app.RunContext(ctx, inv.args)
+	}
+	code := exitCode(ctx, err)
+	if err == nil {
+		return code
 	}
 	if msg := err.Error(); msg != "" {
 		fmt.Fprintln(stderr, "cdcbench:", msg)
 	}
-	// Only usageError picks the code: a wrapped *exec.ExitError (initdb
-	// interrupted) must not lend its own exit status to cdcbench.
-	if errors.As(err, new(usageError)) {
-		return 2
+	if code == exitUsage {
+		// One line of what was wrong, one of where to read more: not the
+		// whole help page, which hides the line that matters.
+		fmt.Fprintln(stderr, strings.TrimSpace("see: cdcbench help "+inv.name()))
 	}
-	return 1
+	return code
 }
 
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:  "cdcbench",
 		Usage: "benchmark insert-to-alert latency of a CDC fraud pipeline against polling",
 		Description: `cdcbench drives a producer of card transactions into PostgreSQL on an open-loop
@@ -74,9 +73,20 @@ relay that publishes Debezium-compatible change events.
 
   cdcbench run --scenario burst        # run a built-in scenario, write results/
   cdcbench scenarios                   # list the built-in scenarios
-  cdcbench stack up                    # start the stack and leave it up for psql/kcat`,
+  cdcbench stack up                    # start the stack and leave it up for psql/kcat
+
+Flags may come before or after the arguments (cdcbench report DIR -o X.md); after
+"--" every word is an argument.
+
+` + exitHelp(),
 		Version:              version,
 		EnableBashCompletion: true,
+		Suggest:              true,
+		// Exit codes are decided by run, not by urfave/cli calling os.Exit.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return flagUsageError(c, err)
+		},
 		Commands: []*cli.Command{
 			runCommand(),
 			stackCommand(),
@@ -96,5 +106,16 @@ relay that publishes Debezium-compatible change events.
 				},
 			},
 		},
+	}
+	onUsageErrors(app.Commands)
+	return app
+}
+
+// onUsageErrors makes every command report a flag it cannot parse as a
+// usageError of one line (flagUsageError) instead of printing its help.
+func onUsageErrors(cmds []*cli.Command) {
+	for _, c := range cmds {
+		c.OnUsageError = func(c *cli.Context, err error, _ bool) error { return flagUsageError(c, err) }
+		onUsageErrors(c.Subcommands)
 	}
 }

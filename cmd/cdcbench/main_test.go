@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,13 +47,16 @@ func TestBadInput(t *testing.T) {
 		{"unknown scenario", []string{"run", "--scenario", "nope"}, 2, `unknown scenario "nope"`},
 		{"misspelt field", []string{"run", "--scenario", bad}, 2, `bad.yaml:3: unknown field "bach_size"`},
 		{"impossible override", []string{"run", "--scenario", "smoke", "--batch-size", "0"}, 2, "batch_size: must be at least 1"},
+		{"rate below a batch per second", []string{"run", "--scenario", "smoke", "--rate", "100", "--batch-size", "500"}, 2, "at least 1 batch/s is needed"},
+		{"batch larger than the rate", []string{"run", "--scenario", "smoke", "--rate", "1000", "--batch-size", "5000"}, 2, "at least 1 batch/s is needed"},
+		{"a seeded window without a batch", []string{"run", "--scenario", "smoke", "--rate", "20", "--batch-size", "20", "--duration", "1s", "--warmup", "0s", "--seed", "1"}, 2, "puts no batch in the measured window"},
 		{"warmup longer than the run", []string{"run", "--scenario", "smoke", "--warmup", "1m"}, 2, "warmup: must not be longer than duration"},
 		{"bad path", []string{"run", "--scenario", "smoke", "--paths", "cdc,poll-fast"}, 2, `"poll-fast"`},
 		{"unknown stack", []string{"run", "--stack", "cloud"}, 2, "--stack must be"},
 		{"external without a database", []string{"run", "--stack", "external", "--brokers", "127.0.0.1:1"}, 2, "--stack external needs --pg-dsn"},
 		{"debezium without connect", []string{"run", "--cdc", "debezium", "--brokers", "127.0.0.1:1"}, 2, "--connect-url"},
-		{"unreachable database", []string{"run", "--scenario", "smoke", "--pg-dsn", "postgres://u:secret@127.0.0.1:1/db", "--brokers", "127.0.0.1:1"}, 1, "PostgreSQL at 127.0.0.1:1"},
-		{"connect url that is not connect", []string{"run", "--cdc", "debezium", "--connect-url", "http://127.0.0.1:1", "--brokers", "127.0.0.1:1"}, 1, "127.0.0.1:1"},
+		{"unreachable database", []string{"run", "--scenario", "smoke", "--pg-dsn", "postgres://u:secret@127.0.0.1:1/db", "--brokers", "127.0.0.1:1"}, exitCouldNotRun, "PostgreSQL at 127.0.0.1:1"},
+		{"connect url that is not connect", []string{"run", "--cdc", "debezium", "--connect-url", "http://127.0.0.1:1", "--brokers", "127.0.0.1:1"}, exitCouldNotRun, "127.0.0.1:1"},
 		{"replay of a missing file", []string{"replay", filepath.Join(dir, "missing.jsonl")}, 2, "no such file"},
 		{"show without a name", []string{"scenarios", "show"}, 2, "want one scenario"},
 		// Refused before the stack starts: the unreachable database would be exit 1.
@@ -75,14 +81,17 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// TestReplayFixtures runs the real Debezium messages through replay: the
-// seed's own row decodes exactly, everything else is skipped with a reason.
+// TestReplayFixtures runs the real Debezium messages through replay, one
+// per line as kcat prints them and pretty-printed as they are usually shown:
+// the seed's own row decodes exactly, everything else is skipped with a
+// reason, both layouts give the same answers, and the last line counts them.
 func TestReplayFixtures(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("..", "..", "internal", "changeevent", "testdata", "debezium", "0*.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no fixtures found (%v): internal/changeevent/testdata/debezium", err)
 	}
-	var in bytes.Buffer
+	var compact, pretty bytes.Buffer
+	values := 0
 	for _, f := range files {
 		if strings.HasSuffix(f, ".key.json") {
 			continue
@@ -95,42 +104,104 @@ func TestReplayFixtures(t *testing.T) {
 		if err := json.Unmarshal(b, &v); err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
-		line, _ := json.Marshal(v) // one document per line
-		in.Write(append(line, '\n'))
+		line, _ := json.Marshal(v)
+		compact.Write(append(line, '\n'))
+		doc, _ := json.MarshalIndent(v, "", "  ")
+		pretty.Write(append(doc, "\n\n"...))
+		values++
 	}
-	path := filepath.Join(t.TempDir(), "in.jsonl")
-	if err := os.WriteFile(path, in.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, stderr, code := cdcbench(t, "replay", path)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	decoded := 0
-	for _, l := range lines {
-		var r struct {
-			Tx *struct {
-				ID     int64  `json:"id"`
-				Amount string `json:"amount"`
-			} `json:"tx"`
-			Skip string `json:"skip"`
-		}
-		if err := json.Unmarshal([]byte(l), &r); err != nil {
-			t.Fatalf("replay printed %q: %v", l, err)
-		}
-		switch {
-		case r.Tx != nil:
-			decoded++
-			if r.Tx.ID != 38352 || r.Tx.Amount != "2358.73" {
-				t.Errorf("decoded %+v, want the seed's row 38352 of 2358.73", *r.Tx)
+	var answers []string
+	for _, layout := range []struct {
+		name string
+		in   []byte
+	}{{"one per line", compact.Bytes()}, {"pretty-printed", pretty.Bytes()}} {
+		t.Run(layout.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "in.json")
+			if err := os.WriteFile(path, layout.in, 0o644); err != nil {
+				t.Fatal(err)
 			}
-		case r.Skip == "":
-			t.Errorf("line neither decoded nor skipped: %s", l)
-		}
+			out, stderr, code := cdcbench(t, "replay", path)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			if len(lines) != values {
+				t.Fatalf("%d output lines for %d values:\n%s", len(lines), values, out)
+			}
+			decoded, skipped := 0, 0
+			var got []string
+			for _, l := range lines {
+				var r struct {
+					Tx *struct {
+						ID     int64  `json:"id"`
+						Amount string `json:"amount"`
+					} `json:"tx"`
+					Skip string `json:"skip"`
+				}
+				if err := json.Unmarshal([]byte(l), &r); err != nil {
+					t.Fatalf("replay printed %q: %v", l, err)
+				}
+				switch {
+				case r.Tx != nil:
+					decoded++
+					got = append(got, fmt.Sprint(r.Tx.ID))
+					if r.Tx.ID != 38352 || r.Tx.Amount != "2358.73" {
+						t.Errorf("decoded %+v, want the seed's row 38352 of 2358.73", *r.Tx)
+					}
+				case r.Skip == "":
+					t.Errorf("line neither decoded nor skipped: %s", l)
+				default:
+					skipped++
+					got = append(got, r.Skip)
+				}
+			}
+			if decoded != 1 {
+				t.Errorf("decoded %d rows, want exactly the seed's one transactions row", decoded)
+			}
+			if want := fmt.Sprintf("replay: %d decoded, %d skipped (", decoded, skipped); !strings.HasPrefix(stderr, want) {
+				t.Errorf("stderr %q, want the counts %q...", stderr, want)
+			}
+			answers = append(answers, strings.Join(got, " "))
+		})
 	}
-	if decoded != 1 {
-		t.Errorf("decoded %d rows, want exactly the seed's one transactions row", decoded)
+	if len(answers) == 2 && answers[0] != answers[1] {
+		t.Errorf("the layouts differ:\n%s\n%s", answers[0], answers[1])
+	}
+}
+
+// TestValueReader: values in any layout, and broken ones skipped without
+// losing the values after them.
+func TestValueReader(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		want     []string // value@line
+	}{
+		{"one per line", "{\"a\":1}\n{\"b\":2}\n", []string{`{"a":1}@1`, `{"b":2}@2`}},
+		{"pretty-printed", "{\n  \"a\": {\n    \"b\": [1, 2]\n  }\n}\n\n{\n  \"c\": 3\n}\n", []string{"{\n  \"a\": {\n    \"b\": [1, 2]\n  }\n}@1", "{\n  \"c\": 3\n}@7"}},
+		{"several on a line", `{"a":1} {"b":2}[3]`, []string{`{"a":1}@1`, `{"b":2}@1`, `[3]@1`}},
+		{"brackets in strings", `{"a":"}{\"]"} {"b":1}`, []string{`{"a":"}{\"]"}@1`, `{"b":1}@1`}},
+		{"garbage and null", "not json\nnull\n{\"a\":1}", []string{"not json@1", "null@2", `{"a":1}@3`}},
+		{"a truncated value", "{\"a\": {\"b\":\n{\"c\":1}\n", []string{`{"a": {"b":@1`, `{"c":1}@2`}},
+		{"a truncated value at the end", `{"a": [1,`, []string{`{"a": [1,@1`}},
+		{"blank", "\n \n\t\n", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vr := newValueReader(strings.NewReader(tc.in))
+			var got []string
+			for {
+				v, line, err := vr.next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, fmt.Sprintf("%s@%d", v, line))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got %q\nwant %q", got, tc.want)
+			}
+		})
 	}
 }
 
@@ -149,10 +220,15 @@ func TestExternalStack(t *testing.T) {
 		t.Fatalf("result dirs %v", dirs)
 	}
 	// A second run finds the first run's table: on a database cdcbench did
-	// not start it refuses to drop it unless told to.
+	// not start it refuses to drop it unless told to, and leaves no result
+	// directory: nothing was measured.
+	refused := t.TempDir()
 	if _, stderr, code := cdcbench(t, "run", "-q", "--scenario", "smoke", "--duration", "1s", "--warmup", "0s", "--paths", "cdc",
-		"--stack", "external", "--pg-dsn", pg.DSN(), "--brokers", kc.ListenAddrs()[0], "--results", t.TempDir()); code != 1 || !strings.Contains(stderr, "--reset-table") {
+		"--stack", "external", "--pg-dsn", pg.DSN(), "--brokers", kc.ListenAddrs()[0], "--results", refused); code != exitCouldNotRun || !strings.Contains(stderr, "--reset-table") {
 		t.Fatalf("second run over an existing table: exit %d, %s", code, stderr)
+	}
+	if left, _ := os.ReadDir(refused); len(left) > 0 {
+		t.Errorf("a run refused before producing left %v in its results directory", left)
 	}
 	res, err := result.Read(dirs[0])
 	if err != nil {

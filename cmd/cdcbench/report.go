@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -21,25 +20,21 @@ delivery and alert accounting, where the time goes stage by stage, CDC versus ea
 polling interval, and charts. The charts are SVG files in a directory beside the
 report named after it: -o REPORT.md puts them in REPORT.files/.
 
-Flags go before the directories:
-
-  cdcbench report -o burst.md results/burst-20261126T082736Z
+  cdcbench report results/burst-20261126T082736Z -o burst.md
   cdcbench report results/smoke-*          # several runs side by side in REPORT.md
 
 reports/README.md documents result.json and the histogram files.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "REPORT.md", Usage: "markdown file to write; charts go into its .files directory"},
 		},
-		Action: func(c *cli.Context) error {
-			dirs := c.Args().Slice()
-			if len(dirs) == 0 {
+		Before: func(c *cli.Context) error {
+			if c.NArg() == 0 {
 				return usageError{errors.New("report: want at least one result directory")}
 			}
-			for _, d := range dirs {
-				if strings.HasPrefix(d, "-") {
-					return usageError{fmt.Errorf("report: %q after a directory: flags go before the directories", d)}
-				}
-			}
+			return nil
+		},
+		Action: func(c *cli.Context) error {
+			dirs := c.Args().Slice()
 			out := c.String("output")
 			if err := reports.Write(dirs, out); err != nil {
 				if errors.Is(err, reports.ErrNotResult) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -22,12 +23,20 @@ func TestReportCommand(t *testing.T) {
 		{"no directories", nil, 2, "want at least one result directory"},
 		{"not a result directory", []string{"."}, 2, "not a cdcbench result directory"},
 		{"missing directory", []string{"no-such-dir"}, 2, "not a cdcbench result directory"},
-		{"flag after a directory", []string{fixture, "-o", "x.md"}, 2, "flags go before the directories"},
+		{"no directories, a flag after", []string{"-o", "x.md"}, 2, "want at least one result directory"},
+		{"a flag after a directory", []string{fixture, "-o", "OUT"}, 0, ""},
+		{"an output that cannot be written", []string{fixture, "-o", "/proc/cdcbench/REPORT.md"}, exitCouldNotRun, "/proc/cdcbench"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "REPORT.md")
+			args := slices.Clone(tc.args)
+			if i := slices.Index(args, "OUT"); i >= 0 {
+				args[i] = out // -o after the directory names the report
+			} else {
+				args = append([]string{"-o", out}, args...)
+			}
 			var stderr bytes.Buffer
-			code := run(context.Background(), append([]string{"cdcbench", "report", "-o", out}, tc.args...), io.Discard, &stderr)
+			code := run(context.Background(), append([]string{"cdcbench", "report"}, args...), io.Discard, &stderr)
 			if code != tc.code {
 				t.Fatalf("exit code %d, want %d (stderr: %s)", code, tc.code, stderr.String())
 			}

@@ -112,6 +112,11 @@ func runCommand() *cli.Command {
 		&cli.StringFlag{Name: "key", Usage: "override: Kafka key of change events, id or user_id"},
 		&cli.StringFlag{Name: "external-agents", Usage: "comma list of agents running as their own processes (cdcbench agent) whose alerts the cdc path collects from fraud.alerts and times on this host's clock"},
 	}, stackFlags()...)
+	// What Before resolved, for Action: the scenario and plan are
+	// validated once.
+	var spec scenarios.Spec
+	var plan bench.Plan
+	var choice stack.Choice
 	return &cli.Command{
 		Name:  "run",
 		Usage: "run a scenario on every path and write results/<scenario>-<time>/",
@@ -119,45 +124,24 @@ func runCommand() *cli.Command {
 fresh table: "cdc" (WAL → relay → Kafka → agents) and "poll-<interval>" (agents query
 the table). Every row's latency is measured from its intended send time, so a stall
 anywhere shows up (coordinated omission corrected). Writes result.json and one .hgrm
-per histogram, prints a summary, and exits 1 if the run is invalid.`,
+per histogram, prints a summary, and exits 1 if the run is invalid (cdcbench --help
+lists the exit codes).`,
 		Flags: flags,
+		// Before checks the whole command line, so that a mistake is
+		// reported before anything starts (and a parse-only check of a
+		// documented command line sees it).
+		Before: func(c *cli.Context) error {
+			var err error
+			spec, plan, choice, err = prepareRun(c)
+			return err
+		},
 		Action: func(c *cli.Context) error {
-			spec, err := scenarios.Resolve(c.String("scenario"))
-			if err != nil {
-				return usageError{err}
-			}
-			applyOverrides(c, &spec)
-			var opts []bench.PlanOption
-			if ext := c.String("external-agents"); ext != "" {
-				opts = append(opts, bench.WithExternalAgents(strings.Split(ext, ",")...))
-			}
-			plan, err := bench.PlanFrom(spec, opts...)
-			if err != nil {
-				return usageError{err}
-			}
-			if c.Int("repeat") < 1 {
-				return usageError{fmt.Errorf("--repeat must be at least 1, got %d", c.Int("repeat"))}
-			}
 			var log io.Writer
 			if !c.Bool("quiet") {
 				log = c.App.ErrWriter
 			}
 			if log != nil {
 				fmt.Fprintf(log, "cdcbench %s: starting the stack\n", spec.Name)
-			}
-			choice, err := chooseStack(c, spec.Partitions)
-			if err != nil {
-				return usageError{err}
-			}
-			choice.Options.PersistKafka = spec.HasFault(scenarios.FaultRestartKafka)
-			if choice.Options.PersistKafka && !choice.KafkaRestartable() {
-				return usageError{fmt.Errorf("scenario %s injects restart-kafka, which only the in-process Kafka can do: cdcbench cannot stop and start a broker it did not start (%s); run it without --brokers, or remove the fault",
-					spec.Name, strings.Join(choice.Options.Brokers, ","))}
-			}
-			// A results path that cannot hold a run's directory is found now,
-			// not after the stack started and the run measured.
-			if err := checkResultsDir(c.String("results")); err != nil {
-				return usageError{err}
 			}
 			stopProfiles, err := startProfiles(c.String("cpuprofile"), c.String("memprofile"))
 			if err != nil {
@@ -210,7 +194,7 @@ per histogram, prints a summary, and exits 1 if the run is invalid.`,
 				fmt.Fprintf(c.App.Writer, "\n%d runs: cdcbench gate %s\n", len(dirs), strings.Join(dirs, " "))
 			}
 			if len(invalid) > 0 {
-				return fmt.Errorf("invalid: %s", strings.Join(invalid, "; "))
+				return invalidRun{invalid}
 			}
 			return nil
 		},
@@ -235,6 +219,45 @@ func checkResultsDir(dir string) error {
 			return nil
 		}
 	}
+}
+
+// prepareRun resolves run's scenario, flags and stack; every error is a
+// usageError.
+func prepareRun(c *cli.Context) (scenarios.Spec, bench.Plan, stack.Choice, error) {
+	fail := func(err error) (scenarios.Spec, bench.Plan, stack.Choice, error) {
+		return scenarios.Spec{}, bench.Plan{}, stack.Choice{}, usageError{err}
+	}
+	spec, err := scenarios.Resolve(c.String("scenario"))
+	if err != nil {
+		return fail(err)
+	}
+	applyOverrides(c, &spec)
+	var opts []bench.PlanOption
+	if ext := c.String("external-agents"); ext != "" {
+		opts = append(opts, bench.WithExternalAgents(strings.Split(ext, ",")...))
+	}
+	plan, err := bench.PlanFrom(spec, opts...)
+	if err != nil {
+		return fail(err)
+	}
+	if c.Int("repeat") < 1 {
+		return fail(fmt.Errorf("--repeat must be at least 1, got %d", c.Int("repeat")))
+	}
+	choice, err := chooseStack(c, spec.Partitions)
+	if err != nil {
+		return fail(err)
+	}
+	choice.Options.PersistKafka = spec.HasFault(scenarios.FaultRestartKafka)
+	if choice.Options.PersistKafka && !choice.KafkaRestartable() {
+		return fail(fmt.Errorf("scenario %s injects restart-kafka, which only the in-process Kafka can do: cdcbench cannot stop and start a broker it did not start (%s); run it without --brokers, or remove the fault",
+			spec.Name, strings.Join(choice.Options.Brokers, ",")))
+	}
+	// A results path that cannot hold a run's directory is found now, not
+	// after the stack started and the run measured.
+	if err := checkResultsDir(c.String("results")); err != nil {
+		return fail(err)
+	}
+	return spec, plan, choice, nil
 }
 
 // applyOverrides writes the flags the user set into spec; PlanFrom

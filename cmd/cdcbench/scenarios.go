@@ -24,10 +24,13 @@ func scenariosCommand() *cli.Command {
 			Name:      "show",
 			Usage:     "print a scenario with every default filled in",
 			ArgsUsage: "NAME|FILE",
-			Action: func(c *cli.Context) error {
+			Before: func(c *cli.Context) error {
 				if c.NArg() != 1 {
 					return usageError{fmt.Errorf("scenarios show: want one scenario name or file, got %d arguments", c.NArg())}
 				}
+				return nil
+			},
+			Action: func(c *cli.Context) error {
 				s, err := scenarios.Resolve(c.Args().First())
 				if err != nil {
 					return usageError{err}

@@ -31,6 +31,14 @@ Ctrl-C removes the slot and publication and stops everything it started.`,
 			Flags: append([]cli.Flag{
 				&cli.IntFlag{Name: "partitions", Value: 1, Usage: "partitions of the change topic (in-process Kafka)"},
 			}, stackFlags()...),
+			// Before checks the flags before anything starts, and for a
+			// parse-only check of a documented command line.
+			Before: func(c *cli.Context) error {
+				if _, err := chooseStack(c, c.Int("partitions")); err != nil {
+					return usageError{err}
+				}
+				return nil
+			},
 			Action: func(c *cli.Context) error {
 				choice, err := chooseStack(c, c.Int("partitions"))
 				if err != nil {

@@ -186,7 +186,10 @@ func evalRule(spec *Spec, rule Rule, in Input) ([]Check, error) {
 			switch {
 			case errors.Is(err, errNoStage) && rule.Target.Path == Wildcard:
 				continue
-			case errors.Is(err, errNoSamples):
+			case errors.Is(err, errNoSamples), errors.Is(err, errNoStage) && anyInvalid(in.Runs):
+				// An invalid run that measured nothing has no stages
+				// either: that is the run failing the gate (exit 1), not
+				// a rule naming what no run has (bad input).
 				c = Check{
 					Rule: rule, Target: p.Name + "/" + a.Name, Value: math.NaN(), P: math.NaN(),
 					Observed: "no samples", Limit: limitText(rule), Verdict: Fail, Note: err.Error(),
@@ -201,6 +204,15 @@ func evalRule(spec *Spec, rule Rule, in Input) ([]Check, error) {
 		return nil, fmt.Errorf("%s matches no path/agent with %s in run %s (it has %s)", rule.Target, rule.Metric, in.Runs[0].Label, strings.Join(targets(in.Runs[0]), ", "))
 	}
 	return checks, nil
+}
+
+func anyInvalid(runs []Run) bool {
+	for _, r := range runs {
+		if !r.Valid {
+			return true
+		}
+	}
+	return false
 }
 
 func targets(r Run) []string {

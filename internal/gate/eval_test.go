@@ -33,6 +33,11 @@ func TestEvaluate(t *testing.T) {
 	missed[1].Paths[0].Agents[1].MissedAlerts = 2
 	invalid := runs("r", 4, 4)
 	invalid[1].Valid, invalid[1].InvalidReasons = false, []string{"velocity: 2 of 120 expected alerts missing"}
+	nothing := runs("r", 4)
+	nothing[0].Valid, nothing[0].InvalidReasons = false, []string{"cdc: outlier: no rows measured (0 produced)"}
+	for i := range nothing[0].Paths[0].Agents {
+		nothing[0].Paths[0].Agents[i].Stages = nil
+	}
 
 	tests := []struct {
 		name     string
@@ -91,6 +96,10 @@ func TestEvaluate(t *testing.T) {
 			[]string{"cdc/outlier | 2.00 ms | < 20 ms | - | pass"}, true},
 		{"an empty histogram fails", "cdc/outlier stages.alert p99 < 1s", runs("r", 4), nil,
 			[]string{"cdc/outlier | no samples | < 1000 ms | - | FAIL no samples of stages.alert p99 on cdc/outlier in run r-1"}, false},
+		// A run that measured no row has no stages: it fails the gate
+		// rather than making the rule bad input.
+		{"an invalid run without the stage fails", "cdc/outlier stages.commit_receive p50 < 20ms", nothing, nil,
+			[]string{`cdc/outlier | no samples | < 20 ms | - | FAIL no such stage "commit_receive" on cdc/outlier in run r-1 (it has )`}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

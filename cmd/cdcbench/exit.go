@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Exit codes. Every command returns one of these and nothing else, so a
+// script or a CI job can tell "the pipeline regressed" from "I typed the
+// command wrong" from "the database was not there". README.md's "Exit codes"
+// table and `cdcbench --help` are generated from, or tested against,
+// exitCodes.
+const (
+	exitOK          = 0   // the run was valid, the gate passed, the report was written
+	exitFailed      = 1   // the command ran and the result is a failure: an invalid run, a gate regression
+	exitUsage       = 2   // bad input: a flag, argument, scenario, gate file or result directory
+	exitCouldNotRun = 3   // the command could not do its job: a connection failed, the stack did not start
+	exitInterrupted = 130 // Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)
+)
+
+// exitCodes documents the codes, in order, for --help and README.md.
+var exitCodes = []struct {
+	code    int
+	meaning string
+}{
+	{exitOK, "success: the run is valid, the gate passed, the report or comparison was written"},
+	{exitFailed, "the command ran and found a failure: an invalid run (run), a broken rule (gate)"},
+	{exitUsage, "usage error: an unknown flag or command, a bad value, scenario, gate file or result directory"},
+	{exitCouldNotRun, "could not run: PostgreSQL, Kafka or Kafka Connect unreachable, the stack failed to start, an existing table without --reset-table, a file could not be written"},
+	{exitInterrupted, "interrupted by Ctrl-C or SIGTERM (what was measured until then is written, marked invalid)"},
+}
+
+// exitHelp is the exit code table as --help prints it.
+func exitHelp() string {
+	var b strings.Builder
+	b.WriteString("Exit codes (the same for every command):\n")
+	for _, e := range exitCodes {
+		fmt.Fprintf(&b, "  %3d  %s\n", e.code, e.meaning)
+	}
+	b.WriteString("agent and stack up run until they are stopped: Ctrl-C ends them with 0.")
+	return b.String()
+}
+
+// exitCoder is an error that knows its exit code. Only the types of this
+// package implement it: a wrapped *exec.ExitError (initdb interrupted) must
+// not lend its own exit status to cdcbench.
+type exitCoder interface {
+	error
+	exitCode() int
+}
+
+// usageError marks bad input: a wrong flag, scenario or results directory.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+func (usageError) exitCode() int   { return exitUsage }
+
+// invalidRun is a run that finished and was judged invalid.
+type invalidRun struct{ reasons []string }
+
+func (e invalidRun) Error() string { return "invalid: " + strings.Join(e.reasons, "; ") }
+func (invalidRun) exitCode() int   { return exitFailed }
+
+// exitCode maps what a command returned to the process's exit status. An
+// interrupt wins over the error it caused (a cancelled query, a run cut
+// short); a usage error wins over an interrupt, since nothing ran.
+func exitCode(ctx context.Context, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var ec exitCoder
+	if errors.As(err, &ec) && ec.exitCode() == exitUsage {
+		return exitUsage
+	}
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+		return exitInterrupted
+	}
+	if errors.As(err, &ec) {
+		return ec.exitCode()
+	}
+	return exitCouldNotRun
+}
