@@ -197,11 +197,16 @@ func (r *agentRun) record(d *source.Delivery, alert bool, a agents.Alert, verdic
 	}
 }
 
-// alertDiff compares the agent's alerts with expected.
-func (r *agentRun) alertDiff(expected *idSet) alertDiff {
+// alertDiff compares the agent's alerts with expected, on the rows in
+// within (all rows when nil).
+func (r *agentRun) alertDiff(expected, within *idSet) alertDiff {
 	r.alertsMu.Lock()
 	defer r.alertsMu.Unlock()
-	return diffAlerts(expected, &r.alerts)
+	received := &r.alerts
+	if within != nil {
+		received = received.and(within)
+	}
+	return diffAlerts(expected, received)
 }
 
 // duplicatesOf sums the events the agents received more than once.

@@ -282,3 +282,40 @@ func TestFaultsLoseNothing(t *testing.T) {
 		t.Errorf("the faults' duplicates sum to %d, the agents received %d", faultDups, dups)
 	}
 }
+
+// TestHopelessRunStopsEarly: a schedule no machine keeps (a million
+// batches a second) must not run its whole minute: once the producer has
+// stayed behind by more than the tolerance for a sustained stretch the run
+// stops, invalid, saying why and what it achieved, and every row it did
+// produce is still accounted for.
+func TestHopelessRunStopsEarly(t *testing.T) {
+	st := startStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := plan(1e6, 60, 0, scenarios.Path{Kind: scenarios.PathCDC})
+	p.BatchSize = 1
+	res, _, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, ResultsDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := res.Paths[0]
+	if res.Valid || !strings.Contains(strings.Join(res.InvalidReasons, "; "), "stopped early") {
+		t.Fatalf("valid %v, reasons %q: want stopped early", res.Valid, res.InvalidReasons)
+	}
+	if path.MeasuredSeconds >= 60 || path.RowsProduced == 0 || path.AchievedRowsPerS <= 0 {
+		t.Fatalf("measured %.1f s of 60, %d rows, %.0f rows/s: want a window cut short with what it achieved", path.MeasuredSeconds, path.RowsProduced, path.AchievedRowsPerS)
+	}
+	for _, a := range path.Agents {
+		// A COPY cut short by the stop may have committed unacknowledged:
+		// at most one batch per connection more than produced.
+		if a.Events < path.RowsProduced || a.Events > path.RowsProduced+int64(p.Connections*p.BatchSize) {
+			t.Errorf("%s saw %d rows, %d produced", a.Name, a.Events, path.RowsProduced)
+		}
+		if a.MissedAlerts != 0 || a.UnexpectedAlerts != 0 {
+			t.Errorf("%s: %d alerts missed, %d unexpected: the stop must not be blamed on the pipeline", a.Name, a.MissedAlerts, a.UnexpectedAlerts)
+		}
+	}
+	if len(path.InvalidReasons) != 1 {
+		t.Errorf("reasons %q: want only the early stop", path.InvalidReasons)
+	}
+}

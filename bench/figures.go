@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -194,7 +195,7 @@ type costResult struct {
 // measureCost samples the database at the start and the end of the
 // measured window, on a connection of its own, so each path's database cost
 // covers the same span as its latency figures.
-func measureCost(ctx context.Context, st stack.Stack, from, to time.Time) costResult {
+func measureCost(ctx context.Context, st stack.Stack, from, to time.Time, stopped <-chan struct{}) costResult {
 	s, err := dbcost.Dial(ctx, func(ctx context.Context) (*pgx.Conn, error) { return stack.ConnectHarness(ctx, st.DSN()) }, st.ServerPID())
 	if err != nil {
 		return costResult{err: err}
@@ -204,6 +205,10 @@ func measureCost(ctx context.Context, st stack.Stack, from, to time.Time) costRe
 	for i, at := range []time.Time{from, to} {
 		select {
 		case <-time.After(time.Until(at)):
+		case <-stopped: // the run stopped early: the window ends now
+			if i == 0 {
+				return costResult{err: errors.New("the run stopped before its measured window began")}
+			}
 		case <-ctx.Done():
 			return costResult{err: ctx.Err()}
 		}

@@ -54,3 +54,13 @@ func (s *idSet) covers(id int64) bool {
 	i := id - producer.FirstID
 	return i >= 0 && i>>6 < int64(len(s.words))
 }
+
+// and returns the ids in both sets.
+func (s *idSet) and(o *idSet) *idSet {
+	out := &idSet{words: make([]uint64, min(len(s.words), len(o.words)))}
+	for i := range out.words {
+		out.words[i] = s.words[i] & o.words[i]
+		out.n += int64(bits.OnesCount64(out.words[i]))
+	}
+	return out
+}

@@ -55,6 +55,8 @@ type pathRun struct {
 
 	since                         time.Time // the path's start: its Kafka records are newer
 	start, measureFrom, measureTo time.Time // of the schedule and its measured window
+	intendedInWindow              int64     // rows the schedule offered in the window
+	committed                     *idSet    // rows whose commit was seen, once the producer stopped mid-schedule
 	stats                         producer.Stats
 	costDone                      chan costResult
 	faultsDone                    chan faultRun
@@ -250,7 +252,8 @@ func (p *pathRun) startIntervals() {
 }
 
 // produce runs the schedule, with the database-cost samples and the faults
-// beside it, until the producer is done or a component fails.
+// beside it, until the producer is done, a component fails, or the producer
+// is hopelessly behind its schedule.
 func (p *pathRun) produce(ctx context.Context) error {
 	plan := p.plan
 	p.start = time.Now().Add(50 * time.Millisecond)
@@ -265,65 +268,112 @@ func (p *pathRun) produce(ctx context.Context) error {
 		return err
 	}
 	p.orc = orc
-	var intendedInWindow int64
-	prodDone := make(chan error, 1)
-	go func() {
-		var err error
-		p.stats, err = p.prod.Run(p.ctx, p.start, func(_ int64, rows []txn.Row) {
-			orc.observe(rows)
-			p.lastID.Store(rows[len(rows)-1].ID)
-			p.res.Timeline = addTarget(p.res.Timeline, rows, p.start)
-			if at := rows[0].CreatedAt; at >= p.measureFrom.UnixMicro() && at < p.measureTo.UnixMicro() {
-				intendedInWindow += int64(len(rows))
-			}
-		})
-		prodDone <- err
-	}()
+	prodCtx, stopProd := context.WithCancel(p.ctx)
+	defer stopProd()
+	stopped := make(chan struct{}) // closed when the run is stopped early
+	prodDone := p.startProducer(prodCtx)
 	p.costDone = make(chan costResult, 1)
-	go func() { p.costDone <- measureCost(p.ctx, p.r.cfg.Stack, p.measureFrom, p.measureTo) }()
+	go func() { p.costDone <- measureCost(p.ctx, p.r.cfg.Stack, p.measureFrom, p.measureTo, stopped) }()
 	p.faultsDone = make(chan faultRun, 1)
 	go func() {
 		kafka, _ := p.r.cfg.Stack.(stack.KafkaRestarter)
 		p.faultsDone <- injectFaults(p.ctx, plan.Faults, p.start, faultTargets{dsn: p.r.cfg.Stack.DSN(), stack: p.r.cfg.Stack, driver: p.drv, srcs: p.srcs, agents: p.sets.agents, kafka: kafka,
 			duplicates: func() int64 { return duplicatesOf(p.runs) }})
 	}()
-	err = p.waitProducer(prodDone)
+	early, err := p.waitProducer(prodDone, func() { stopProd(); close(stopped) })
 	// What was produced is reported also when the producer stopped early.
 	p.res.RowsProduced, p.res.Batches, p.res.FraudsInjected = p.stats.Rows, p.stats.Batches, p.stats.Frauds
 	p.res.MaxScheduleLagMs = ms(p.stats.MaxLag)
 	p.res.ProducerReconnects = p.stats.Reconnects
-	if err != nil {
+	if now := time.Now(); early != "" && now.Before(p.measureTo) {
+		p.measureTo = now
+	} else if early == "" && err != nil {
 		return err
 	}
-	p.res.MeasuredSeconds = plan.Duration.Seconds()
-	p.res.TargetRowsPerS = float64(intendedInWindow) / plan.Duration.Seconds()
-	p.res.AchievedRowsPerS = float64(p.committedIn(p.measureFrom, p.measureTo)) / plan.Duration.Seconds()
-	p.res.Timeline = addCommits(p.res.Timeline, p.prod.Log(), p.stats.Batches, plan.BatchSize, p.start)
-	if p.stats.MaxLag > plan.ScheduleTolerance {
+	p.recordRates()
+	if early != "" {
+		p.res.InvalidReasons = append(p.res.InvalidReasons, fmt.Sprintf("%s; it achieved %.0f of %.0f rows/s", early, p.res.AchievedRowsPerS, p.res.TargetRowsPerS))
+	} else if p.stats.MaxLag > plan.ScheduleTolerance {
 		p.res.InvalidReasons = append(p.res.InvalidReasons, fmt.Sprintf("the producer fell %v behind its schedule (tolerance %v)", p.stats.MaxLag.Round(time.Millisecond), plan.ScheduleTolerance))
 	}
 	return nil
 }
 
-// waitProducer shows progress until the producer returns, and stops it
-// when a component of the path fails.
-func (p *pathRun) waitProducer(prodDone <-chan error) error {
+// startProducer runs the producer until its schedule ends or ctx does;
+// the returned channel says how it ended.
+func (p *pathRun) startProducer(ctx context.Context) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		p.stats, err = p.prod.Run(ctx, p.start, func(_ int64, rows []txn.Row) {
+			p.orc.observe(rows)
+			p.lastID.Store(rows[len(rows)-1].ID)
+			p.res.Timeline = addTarget(p.res.Timeline, rows, p.start)
+			if at := rows[0].CreatedAt; at >= p.measureFrom.UnixMicro() && at < p.measureTo.UnixMicro() {
+				p.intendedInWindow += int64(len(rows))
+			}
+		})
+		done <- err
+	}()
+	return done
+}
+
+// recordRates puts the measured window's offered and achieved rates and
+// the per-second timeline into the result.
+func (p *pathRun) recordRates() {
+	secs := max(p.measureTo.Sub(p.measureFrom).Seconds(), 0)
+	p.res.MeasuredSeconds = secs
+	if secs > 0 {
+		// Rows intended for after an early stop were never offered.
+		p.res.TargetRowsPerS = float64(p.intendedInWindow) / p.plan.Duration.Seconds()
+		p.res.AchievedRowsPerS = float64(p.committedIn(p.measureFrom, p.measureTo)) / secs
+	}
+	p.res.Timeline = addCommits(p.res.Timeline, p.prod.Log(), p.stats.Batches, p.plan.BatchSize, p.start)
+}
+
+// hopelessAfter is how long the producer may stay further behind its
+// schedule than the tolerance before the run is stopped: by then it is
+// invalid whatever follows, and a run that cannot catch up would otherwise
+// go on for its whole duration (or forever, at --rate 1e12).
+const hopelessAfter = 10 * time.Second
+
+// waitProducer shows progress until the producer returns. It stops the
+// path when a component fails, and calls stop and says why (early) when
+// the producer stayed hopelessly behind.
+func (p *pathRun) waitProducer(prodDone <-chan error, stop func()) (early string, err error) {
 	every := 10 * time.Second
 	if p.r.cfg.Terminal {
 		every = time.Second
 	}
 	progress := time.NewTicker(every)
 	defer progress.Stop()
+	check := time.NewTicker(time.Second)
+	defer check.Stop()
+	var behindSince time.Time
 	for {
 		select {
 		case err := <-prodDone:
-			return err
+			return early, err
 		case err := <-p.errCh:
 			p.cancel()
 			<-prodDone
-			return err
+			return "", err
 		case <-progress.C:
 			p.r.progress(progressLine(p.spec.String(), p.start, p.plan, p.prod.Log(), p.lastID.Load(), p.runs))
+		case now := <-check.C:
+			if p.prod.Behind() <= p.plan.ScheduleTolerance {
+				behindSince = time.Time{}
+				continue
+			}
+			if behindSince.IsZero() {
+				behindSince = now
+			}
+			if early == "" && now.Sub(behindSince) >= hopelessAfter {
+				early = fmt.Sprintf("stopped early, %v into the schedule: the producer stayed more than %v behind it for %v (now %v)",
+					now.Sub(p.start).Round(time.Second), p.plan.ScheduleTolerance, hopelessAfter, p.prod.Behind().Round(time.Millisecond))
+				p.r.logf("path %s: %s", p.spec, early)
+				stop()
+			}
 		}
 	}
 }
@@ -399,7 +449,7 @@ func (p *pathRun) collect() {
 			// on a shared topic. Counted, not judged.
 			a.Skipped["foreign_row"] = n
 		}
-		d := ar.alertDiff(p.orc.expected[i])
+		d := ar.alertDiff(p.expected(i), p.sent())
 		a.Alerts, a.ExpectedAlerts, a.MissedAlerts, a.UnexpectedAlerts = d.Received, d.Expected, d.Missed, d.Unexpected
 		for st := recorder.Stage(0); st < recorder.NumStages; st++ {
 			if s := ar.set.Summary(st); s.Count > 0 || s.Negative > 0 || s.Overflow > 0 {
@@ -415,6 +465,40 @@ func (p *pathRun) collect() {
 	p.res.Slices, p.res.Knee = slices(p.plan, p.start, p.prod.Log(), p.stats.Batches, p.runs)
 }
 
+// sent returns, when the producer was stopped mid-schedule, the rows whose
+// commit it saw, and nil otherwise. Alerts are compared on those rows only:
+// the oracle also saw batches that were generated but never sent, and an
+// agent may see a batch whose commit landed but was never acknowledged.
+// Each user's rows go through one connection in order, so the rows sent
+// come before every row that was not, and their alerts do not depend on
+// them.
+func (p *pathRun) sent() *idSet {
+	if !p.stats.Interrupted {
+		return nil
+	}
+	if p.committed == nil {
+		p.committed = &idSet{}
+		for b := range p.stats.Batches {
+			if p.prod.Log().Commit(b) == 0 {
+				continue
+			}
+			for id := producer.BatchIDs(b, p.plan.BatchSize); id < producer.BatchIDs(b+1, p.plan.BatchSize); id++ {
+				p.committed.add(id)
+			}
+		}
+	}
+	return p.committed
+}
+
+// expected returns the alerts the oracle expects of agent k on the rows
+// sent.
+func (p *pathRun) expected(k int) *idSet {
+	if sent := p.sent(); sent != nil {
+		return p.orc.expected[k].and(sent)
+	}
+	return p.orc.expected[k]
+}
+
 // losesRows reports a driver that loses rows by design.
 func losesRows(d driver.Driver) bool {
 	lt, ok := d.(driver.LossTolerant)
@@ -425,7 +509,7 @@ func losesRows(d driver.Driver) bool {
 func (p *pathRun) collectExternal() {
 	expected := map[string]*idSet{}
 	for k, n := range agents.Names {
-		expected[n] = p.orc.expected[k]
+		expected[n] = p.expected(k)
 	}
 	p.res.ExternalAgents = p.coll.results(expected)
 	for _, e := range p.res.ExternalAgents {

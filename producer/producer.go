@@ -68,6 +68,23 @@ type Producer struct {
 	cfg   Config
 	conns []*pgx.Conn
 	log   *BatchLog
+	// lastLag is the schedule lag of the latest batch sent (ns), waiting
+	// the intended time of a batch the scheduler cannot hand over because
+	// its connection's queue is full (ns since the epoch, 0 when none):
+	// together, how far behind the producer is now.
+	lastLag, waiting atomic.Int64
+}
+
+// Behind is how far the producer is behind its schedule now: the lag of
+// the latest batch sent or, when the writers fell so far behind that the
+// schedule waits for them, the age of the batch it waits to hand over.
+// Run's figures judge a run; Behind lets it be stopped once hopeless.
+func (p *Producer) Behind() time.Duration {
+	lag := p.lastLag.Load()
+	if w := p.waiting.Load(); w != 0 {
+		lag = max(lag, time.Now().UnixNano()-w)
+	}
+	return time.Duration(lag)
 }
 
 // New connects cfg.Workload.Conns connections.
@@ -143,7 +160,9 @@ func (p *Producer) Run(ctx context.Context, start time.Time, onBatch func(batch 
 			defer func() { p.conns[i] = w.conn }() // Close closes the last one
 			for j := range q {
 				send := time.Now()
-				raiseMax(&maxLag, int64(send.Sub(j.intended)))
+				lag := int64(send.Sub(j.intended))
+				raiseMax(&maxLag, lag)
+				p.lastLag.Store(lag)
 				p.log.setSend(j.batch, send.UnixNano())
 				if err := p.writeRetrying(ctx, &w, *j.rows, &reconnects); err != nil {
 					cancel(fmt.Errorf("producer: batch %d: %w", j.batch, err))
@@ -175,8 +194,10 @@ loop:
 		if onBatch != nil {
 			onBatch(batch, *rows)
 		}
+		p.waiting.Store(due.UnixNano())
 		select {
 		case queues[conn] <- job{batch: batch, intended: due, rows: rows}:
+			p.waiting.Store(0)
 			st.Batches++
 		case <-ctx.Done():
 			break loop

@@ -683,3 +683,27 @@ func TestAliasErrorsOnce(t *testing.T) {
 		t.Errorf("%d messages about the alias, want 1 about paths[0]:\n%s", n, msg)
 	}
 }
+
+// TestLimits: a rate or a length no run can mean is refused, naming the
+// limit and the override, and the override lets it through.
+func TestLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, field string
+	}{
+		{"rate", "rate: {shape: constant, unit: rows/s, rate: 1e12}\nbatch_size: 50\nduration: 5s", "rate"},
+		{"batches", "rate: {shape: burst, unit: batches/s, base: 10, peak: 50000, period: 10s, length: 1s}\nbatch_size: 50\nduration: 5s", "rate"},
+		{"sine peak", "rate: {shape: sine, unit: rows/s, mean: 1500000, amplitude: 600000, period: 10s}\nbatch_size: 50\nduration: 5s", "rate"},
+		{"duration", "rate: {shape: constant, unit: rows/s, rate: 1000}\nbatch_size: 50\nduration: 100000h", "duration"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := "name: t\ndescription: limits\n" + tc.body + "\n"
+			_, err := scenarios.Parse("t.yaml", []byte(body))
+			if err == nil || !strings.Contains(err.Error(), tc.field+": ") || !strings.Contains(err.Error(), "no_limits") {
+				t.Fatalf("Parse = %v, want a %s error naming the limit's override", err, tc.field)
+			}
+			if _, err := scenarios.Parse("t.yaml", []byte(body+"no_limits: true\n")); err != nil {
+				t.Fatalf("with no_limits: %v", err)
+			}
+		})
+	}
+}

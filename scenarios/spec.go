@@ -44,7 +44,23 @@ type Spec struct {
 	Objective         ObjectiveSpec `yaml:"objective"`
 	ScheduleTolerance Duration      `yaml:"schedule_tolerance"` // lag behind the schedule that invalidates a run
 	Faults            []FaultSpec   `yaml:"faults,omitempty"`   // injected at a time, for a duration
+	// NoLimits lifts MaxRowsPerSecond and MaxTotal, for a machine and a
+	// run that really go beyond them.
+	NoLimits bool `yaml:"no_limits,omitempty"`
 }
+
+// Limits on what a scenario may ask, unless it sets no_limits. Past them a
+// run is a typo (--rate 1e12, --duration 100000h) more often than a plan:
+// it would run until killed and measure nothing but its own backlog.
+const (
+	// MaxRowsPerSecond is well above what one PostgreSQL server accepts
+	// through COPY on any machine cdcbench runs on (about 500,000 rows/s
+	// on 2 cores with 4 connections, cmd/perf/README.md).
+	MaxRowsPerSecond = 2_000_000
+	// MaxTotal bounds warm-up plus duration: a day-long soak is a plan,
+	// a longer one is better run as several.
+	MaxTotal = 24 * time.Hour
+)
 
 // FaultSpec is one injected fault: Kind happens At (from the start of the
 // schedule, warm-up included) and lasts Duration.

@@ -39,6 +39,43 @@ func (e *FieldError) Error() string {
 	return b.String()
 }
 
+// withinLimits checks the run's length and its peak rate against the
+// limits, naming the override.
+func (s Spec) withinLimits(v *validator) bool {
+	if total := s.Total(); total > MaxTotal {
+		v.add("duration", "warm-up plus duration is %v, more than the %v limit (set no_limits: true, or --no-limits, if you mean it)", Duration(total), Duration(MaxTotal))
+		return false
+	}
+	rows := s.Rate.peak()
+	if s.Rate.Unit == UnitBatches {
+		rows *= float64(s.BatchSize)
+	}
+	if rows > MaxRowsPerSecond {
+		v.add("rate", "peaks at %.4g rows/s, more than the %d rows/s limit (set no_limits: true, or --no-limits, if you mean it)", rows, MaxRowsPerSecond)
+		return false
+	}
+	return true
+}
+
+// peak is the shape's highest rate, in its unit.
+func (r RateSpec) peak() float64 {
+	switch r.Shape {
+	case ShapeBurst:
+		return max(r.Base, r.Peak)
+	case ShapeRamp:
+		return max(r.From, r.To)
+	case ShapeStep:
+		var p float64
+		for _, st := range r.Stages {
+			p = max(p, st.Rate)
+		}
+		return p
+	case ShapeSine:
+		return r.Mean + r.Amplitude
+	}
+	return r.Rate
+}
+
 // Unwrap returns the underlying error, such as ErrPath or ErrUnknownField.
 func (e *FieldError) Unwrap() error { return e.Err }
 
@@ -276,6 +313,9 @@ func (s Spec) validateRate(v *validator) {
 		v.positive("rate.period", r.Period)
 	}
 	if len(v.errs) > before || !unitOK || s.BatchSize < 1 || s.Duration <= 0 || s.Warmup < 0 {
+		return
+	}
+	if !s.NoLimits && !s.withinLimits(v) {
 		return
 	}
 	// The shape is well formed: check that it offers a load worth measuring.

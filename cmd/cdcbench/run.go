@@ -110,6 +110,7 @@ func runCommand() *cli.Command {
 		&cli.IntFlag{Name: "partitions", Usage: "override: partitions of the change topic"},
 		&cli.IntFlag{Name: "agent-instances", Usage: "override: consumers per agent in its group"},
 		&cli.StringFlag{Name: "key", Usage: "override: Kafka key of change events, id or user_id"},
+		&cli.BoolFlag{Name: "no-limits", Usage: "allow a peak above 2,000,000 rows/s or a run longer than 24 h (refused as typos otherwise)"},
 		&cli.StringFlag{Name: "external-agents", Usage: "comma list of agents running as their own processes (cdcbench agent) whose alerts the cdc path collects from fraud.alerts and times on this host's clock"},
 	}, stackFlags()...)
 	// What Before resolved, for Action: the scenario and plan are
@@ -283,6 +284,7 @@ func applyOverrides(c *cli.Context, s *scenarios.Spec) {
 	override(c, "partitions", c.Int, &s.Partitions)
 	override(c, "agent-instances", c.Int, &s.AgentInstances)
 	override(c, "key", c.String, &s.Key)
+	override(c, "no-limits", c.Bool, &s.NoLimits)
 }
 
 // startProfiles starts a CPU profile and arranges an allocation profile;
