@@ -327,11 +327,10 @@ func (idx *index) offending(line int, tag, prefix, target string) (indexEntry, b
 		return idx.first(line)
 	}
 	if _, mapping := specTypes[target]; !mapping && !strings.HasPrefix(target, "[]") {
-		// Innermost: drop the values that hold another candidate.
+		// Innermost: drop the values that directly hold one of the same
+		// kind (linear: a file may nest thousands of levels on one line).
 		fits = slices.DeleteFunc(fits, func(outer indexEntry) bool {
-			return slices.ContainsFunc(fits, func(e indexEntry) bool {
-				return strings.HasPrefix(e.path, outer.path+"[") || strings.HasPrefix(e.path, outer.path+".")
-			})
+			return slices.ContainsFunc(outer.value.Content, func(c *yaml.Node) bool { return c.Kind == kind && c.Line == line })
 		})
 	}
 	for _, e := range fits {

@@ -707,3 +707,17 @@ func TestLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestDeepNestingShortMessage: a value nested thousands of levels deep is
+// reported in a line, not in a path of kilobytes.
+func TestDeepNestingShortMessage(t *testing.T) {
+	data := strings.Replace(valid, "[cdc, poll-100ms]", strings.Repeat("[", 5000)+strings.Repeat("]", 5000), 1)
+	_, err := scenarios.Parse("t.yaml", []byte(data))
+	if err == nil {
+		t.Fatal("parsed")
+	}
+	first, _, _ := strings.Cut(err.Error(), "\n")
+	if len(err.Error()) > 1000 || !strings.HasPrefix(first, "t.yaml:11: paths[0][0]") || !strings.Contains(first, "levels)…[0]") || !strings.HasSuffix(first, ": want a string, got a list") {
+		t.Errorf("%d bytes; first line %q", len(err.Error()), first)
+	}
+}

@@ -32,7 +32,7 @@ func (e *FieldError) Error() string {
 		b.WriteString(": ")
 	}
 	if e.Field != "" {
-		b.WriteString(e.Field)
+		b.WriteString(shortPath(e.Field))
 		b.WriteString(": ")
 	}
 	b.WriteString(e.Err.Error())
@@ -74,6 +74,28 @@ func (r RateSpec) peak() float64 {
 		return r.Mean + r.Amplitude
 	}
 	return r.Rate
+}
+
+// maxPathLen bounds a field path in a message: a value nested thousands of
+// levels deep (paths: [[[[...]]]]) would otherwise make a path of kilobytes
+// that says nothing its first and last steps do not.
+const maxPathLen = 80
+
+// shortPath abbreviates a path longer than maxPathLen to its start and end
+// and the number of steps left out.
+func shortPath(p string) string {
+	if len(p) <= maxPathLen {
+		return p
+	}
+	head, tail := p[:maxPathLen/2], p[len(p)-maxPathLen/4:]
+	if i := strings.LastIndexAny(head, ".["); i > 0 {
+		head = head[:i]
+	}
+	if i := strings.IndexAny(tail, ".["); i >= 0 {
+		tail = tail[i:]
+	}
+	omitted := strings.Count(p[len(head):len(p)-len(tail)], "[") + strings.Count(p[len(head):len(p)-len(tail)], ".")
+	return fmt.Sprintf("%s…(%d levels)…%s", head, omitted, tail)
 }
 
 // Unwrap returns the underlying error, such as ErrPath or ErrUnknownField.
