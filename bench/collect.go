@@ -10,7 +10,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/cdcbench/cdcbench/agents"
 	"github.com/cdcbench/cdcbench/internal/recorder"
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
@@ -40,6 +39,7 @@ type AlertRecord struct {
 // collector reads fraud.alerts for the external agents of one path.
 type collector struct {
 	client *kgo.Client
+	names  []string // in report order
 	done   chan struct{}
 	fromUs int64
 	mu     sync.Mutex
@@ -61,7 +61,7 @@ func startCollector(ctx context.Context, brokers []string, names []string, since
 	if err != nil {
 		return nil, fmt.Errorf("alert collector: %w", err)
 	}
-	c := &collector{client: cl, done: make(chan struct{}), fromUs: since.UnixMicro(), agents: map[string]*collected{}}
+	c := &collector{client: cl, names: names, done: make(chan struct{}), fromUs: since.UnixMicro(), agents: map[string]*collected{}}
 	for _, n := range names {
 		c.agents[n] = &collected{instances: map[string]bool{}, ids: map[int64]int{}, alert: recorder.NewSingle(), agent: recorder.NewSingle()}
 	}
@@ -79,8 +79,11 @@ func (c *collector) run(ctx context.Context) {
 		now := time.Now().UnixNano()
 		f.EachRecord(func(r *kgo.Record) {
 			var a AlertRecord
-			if json.Unmarshal(r.Value, &a) != nil || a.Instance == "" || a.CreatedAtUs < c.fromUs {
+			if json.Unmarshal(r.Value, &a) != nil || a.Run != "" || a.CreatedAtUs < c.fromUs {
 				return // the run's own agents' alerts, or an earlier run's
+			}
+			if a.Instance == "" {
+				a.Instance = a.Agent // a user's agent need not name its instances
 			}
 			c.mu.Lock()
 			defer c.mu.Unlock()
@@ -111,14 +114,15 @@ func (c *collector) stop() {
 	<-c.done
 }
 
-// results compares each agent's alerts with the oracle's.
+// results compares the alerts of the agents named in expected with the
+// oracle's.
 func (c *collector) results(expected map[string]*idSet) []result.ExternalAgentResult {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []result.ExternalAgentResult
-	for _, name := range agents.Names {
+	for _, name := range c.names {
 		g := c.agents[name]
-		if g == nil {
+		if _, ok := expected[name]; !ok || g == nil {
 			continue
 		}
 		var got idSet

@@ -48,6 +48,12 @@ func (s *idSet) common(o *idSet) int64 {
 	return int64(n)
 }
 
+// has reports whether id is in the set.
+func (s *idSet) has(id int64) bool {
+	i := id - producer.FirstID
+	return s.covers(id) && s.words[i>>6]&(uint64(1)<<(i&63)) != 0
+}
+
 // covers reports whether id falls in the span the set has room for: an id
 // above it was never added.
 func (s *idSet) covers(id int64) bool {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"github.com/cdcbench/cdcbench/agents"
+	"github.com/cdcbench/cdcbench/internal/extagent"
 	"github.com/cdcbench/cdcbench/internal/txn"
 )
 
@@ -12,6 +13,9 @@ import (
 type oracle struct {
 	dets     []agents.Detector
 	expected []*idSet // by agent, in agents.Names order
+	// truth keeps every row for matching agent commands' alert lines to
+	// rows; nil when the plan has none.
+	truth *extagent.Truth
 }
 
 func newOracle(cfg agents.Config) (*oracle, error) {
@@ -29,6 +33,9 @@ func newOracle(cfg agents.Config) (*oracle, error) {
 
 // observe runs every detector over a batch.
 func (o *oracle) observe(rows []txn.Row) {
+	if o.truth != nil {
+		o.truth.Add(rows)
+	}
 	for i := range rows {
 		for k, d := range o.dets {
 			if a, ok := d.Observe(&rows[i]); ok {

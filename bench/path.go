@@ -12,6 +12,7 @@ import (
 	"github.com/cdcbench/cdcbench/agents"
 	"github.com/cdcbench/cdcbench/internal/dbcost"
 	"github.com/cdcbench/cdcbench/internal/driver"
+	"github.com/cdcbench/cdcbench/internal/extagent"
 	"github.com/cdcbench/cdcbench/internal/recorder"
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/source"
@@ -51,6 +52,7 @@ type pathRun struct {
 	prod   *producer.Producer
 	orc    *oracle
 	coll   *collector // external agents, when the plan has them
+	cmds   *commands  // agent commands, when the plan has them
 	tl     latencyTimeline
 
 	since                         time.Time // the path's start: its Kafka records are newer
@@ -190,7 +192,7 @@ func (p *pathRun) attach(ctx context.Context) error {
 	for _, src := range p.srcs {
 		src.assigned(ctx, plan.Partitions)
 	}
-	return nil
+	return p.startCommands(ctx)
 }
 
 // stopAgents ends the sources and waits for every verdict in flight.
@@ -226,8 +228,8 @@ func (p *pathRun) probe(ctx context.Context) error {
 	p.res.ProbeRoundTripMs = ms(time.Since(probeStart))
 	p.startIntervals()
 	p.r.logf("path %s: probe made the round trip in %.1f ms; producing for %v (+%v warm-up)", p.spec, p.res.ProbeRoundTripMs, p.plan.Duration, p.plan.Warmup)
-	if _, ok := p.drv.(driver.Publisher); ok && len(p.plan.ExternalAgents) > 0 {
-		coll, err := startCollector(p.ctx, p.r.cfg.Stack.Brokers(), p.plan.ExternalAgents, p.since)
+	if names := p.collected(); len(names) > 0 {
+		coll, err := startCollector(p.ctx, p.r.cfg.Stack.Brokers(), names, p.since)
 		if err != nil {
 			return err
 		}
@@ -266,6 +268,9 @@ func (p *pathRun) produce(ctx context.Context) error {
 	orc, err := newOracle(plan.Agents)
 	if err != nil {
 		return err
+	}
+	if p.cmds != nil {
+		orc.truth = extagent.NewTruth()
 	}
 	p.orc = orc
 	prodCtx, stopProd := context.WithCancel(p.ctx)
@@ -409,10 +414,14 @@ func (p *pathRun) drain(ctx context.Context) error {
 			return true, nil
 		})
 	}
+	if err == nil {
+		err = p.waitCommands(ctx, deadline)
+	}
 	if err != nil && !errors.Is(err, wait.ErrDeadline) {
 		return err
 	}
 	p.res.DrainSeconds = time.Since(drainStart).Seconds()
+	p.stopCommands()
 	p.collectCost()
 	p.stopAgents()
 	p.res.Faults = (<-p.faultsDone).attributeDuplicates(duplicatesOf(p.runs))
@@ -462,6 +471,7 @@ func (p *pathRun) collect() {
 	if p.coll != nil {
 		p.collectExternal()
 	}
+	p.collectCommands()
 	p.res.Slices, p.res.Knee = slices(p.plan, p.start, p.prod.Log(), p.stats.Batches, p.runs)
 }
 
@@ -508,8 +518,8 @@ func losesRows(d driver.Driver) bool {
 // collectExternal judges the alerts of agents in other processes.
 func (p *pathRun) collectExternal() {
 	expected := map[string]*idSet{}
-	for k, n := range agents.Names {
-		expected[n] = p.expected(k)
+	for _, n := range p.plan.ExternalAgents {
+		expected[n] = p.expected(agentIndex(n))
 	}
 	p.res.ExternalAgents = p.coll.results(expected)
 	for _, e := range p.res.ExternalAgents {

@@ -39,7 +39,10 @@ type Plan struct {
 	// ExternalAgents names agents that run as their own processes
 	// (`cdcbench agent`) whose alerts the CDC path collects from
 	// fraud.alerts, beside the in-process agents.
-	ExternalAgents    []string
+	ExternalAgents []string
+	// AgentCommands are the user's own agents, started by cdcbench on
+	// every path that publishes to Kafka.
+	AgentCommands     []AgentCommand
 	PollLimit         int
 	AgentDelay        time.Duration
 	Agents            agents.Config
@@ -163,6 +166,9 @@ func PlanFrom(s scenarios.Spec, opts ...PlanOption) (Plan, error) {
 		ObjectiveP99:      time.Duration(s.Objective.P99),
 		Faults:            s.Faults,
 		Spec:              resolved,
+	}
+	if p.AgentCommands, err = agentCommandsOf(s.AgentCommands); err != nil {
+		return Plan{}, fmt.Errorf("scenario %s: %w", s.Name, err)
 	}
 	for _, o := range opts {
 		o(&p)

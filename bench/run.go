@@ -44,6 +44,7 @@ type Config struct {
 type run struct {
 	cfg       Config
 	id        string
+	dir       string // the result directory, where agent commands' output goes
 	alerts    *kgo.Client
 	intervals *result.IntervalLog
 	logMu     sync.Mutex
@@ -64,6 +65,7 @@ func Run(ctx context.Context, cfg Config) (*result.Result, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	r.dir = dir
 	res := &result.Result{
 		SchemaVersion: result.SchemaVersion, Version: cfg.Version, RunID: r.id, StartedAt: start,
 		ScenarioName: cfg.Plan.Name, Scenario: cfg.Plan.Spec, Machine: machine(),

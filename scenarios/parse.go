@@ -144,6 +144,10 @@ func Parse(file string, data []byte) (Spec, error) {
 	if s.Name == "" {
 		s.Name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
 	}
+	for i := range s.AgentCommands {
+		// List items are decoded after the defaults were applied.
+		s.AgentCommands[i].applyDefaults()
+	}
 	errs := s.Validate()
 	if te == nil && len(errs) == 0 {
 		return s, nil

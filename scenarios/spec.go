@@ -47,6 +47,8 @@ type Spec struct {
 	// NoLimits lifts MaxRowsPerSecond and MaxTotal, for a machine and a
 	// run that really go beyond them.
 	NoLimits bool `yaml:"no_limits,omitempty"`
+	// AgentCommands are the user's own agents, started as commands.
+	AgentCommands []AgentCommandSpec `yaml:"agent_commands,omitempty"`
 }
 
 // Limits on what a scenario may ask, unless it sets no_limits. Past them a
@@ -239,6 +241,9 @@ func (s *Spec) ApplyDefaults() {
 	setInt(&s.Velocity.Threshold, 70)
 	setDuration(&s.Objective.P99, DefaultObjectiveP99)
 	setDuration(&s.ScheduleTolerance, DefaultScheduleTolerance)
+	for i := range s.AgentCommands {
+		s.AgentCommands[i].applyDefaults()
+	}
 }
 
 func setInt(p *int, v int) {

@@ -214,6 +214,7 @@ func (s Spec) Validate() []error {
 	v.positive("objective.p99", s.Objective.P99)
 	v.positive("schedule_tolerance", s.ScheduleTolerance)
 	s.validateFaults(&v)
+	s.validateAgentCommands(&v)
 	return v.errs
 }
 

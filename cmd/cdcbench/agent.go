@@ -70,6 +70,7 @@ agent host's figure beside it, and checks them against its oracle. Start the age
 with --from-now before the run, with the scenario's detector settings.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "agent", Usage: "outlier or velocity"},
+			&cli.StringFlag{Name: "name", Usage: "the agent field of its alerts (default: --agent); an agent command observed on fraud.alerts is found by its name"},
 			&cli.StringSliceFlag{Name: "brokers", Usage: "Kafka (host:port, repeatable or comma-separated)", EnvVars: []string{"KAFKA_BOOTSTRAP_SERVERS"}},
 			&cli.StringFlag{Name: "group", Usage: "consumer group (default cdcbench-agent-<agent>)"},
 			&cli.StringFlag{Name: "topic", Value: stack.ChangeTopic, Usage: "change topic"},
@@ -92,6 +93,10 @@ with --from-now before the run, with the scenario's detector settings.`,
 			det, err := agents.New(name, cfg)
 			if err != nil {
 				return usageError{err}
+			}
+			label := name
+			if c.String("name") != "" {
+				label = c.String("name")
 			}
 			brokers := splitBrokers(c.StringSlice("brokers"))
 			group := c.String("group")
@@ -129,7 +134,7 @@ with --from-now before the run, with the scenario's detector settings.`,
 					return
 				}
 				alerts++
-				b, _ := json.Marshal(bench.AlertRecord{Agent: name, Instance: inst, TxID: a.TxID, UserID: a.UserID, Score: a.Score,
+				b, _ := json.Marshal(bench.AlertRecord{Agent: label, Instance: inst, TxID: a.TxID, UserID: a.UserID, Score: a.Score,
 					CreatedAtUs: d.Tx.CreatedAt, ReceivedNs: d.ReceivedNs, VerdictNs: time.Now().UnixNano(), Clock: host})
 				out.Produce(c.Context, &kgo.Record{Key: []byte(name), Value: b}, func(_ *kgo.Record, err error) {
 					if err != nil && c.Context.Err() == nil {

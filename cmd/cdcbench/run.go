@@ -111,6 +111,7 @@ func runCommand() *cli.Command {
 		&cli.IntFlag{Name: "agent-instances", Usage: "override: consumers per agent in its group"},
 		&cli.StringFlag{Name: "key", Usage: "override: Kafka key of change events, id or user_id"},
 		&cli.BoolFlag{Name: "no-limits", Usage: "allow a peak above 2,000,000 rows/s or a run longer than 24 h (refused as typos otherwise)"},
+		&cli.StringFlag{Name: "agent-commands", Usage: "YAML file of your own agents to start as commands and benchmark beside the built-in ones (agent_commands: [{name, rule, command, ...}]; agents/python/agents.yaml has the reference Python agents)"},
 		&cli.StringFlag{Name: "external-agents", Usage: "comma list of agents running as their own processes (cdcbench agent) whose alerts the cdc path collects from fraud.alerts and times on this host's clock"},
 	}, stackFlags()...)
 	// What Before resolved, for Action: the scenario and plan are
@@ -233,6 +234,13 @@ func prepareRun(c *cli.Context) (scenarios.Spec, bench.Plan, stack.Choice, error
 		return fail(err)
 	}
 	applyOverrides(c, &spec)
+	if f := c.String("agent-commands"); f != "" {
+		cmds, err := scenarios.LoadAgentCommands(f)
+		if err != nil {
+			return fail(err)
+		}
+		spec.AgentCommands = append(spec.AgentCommands, cmds...)
+	}
 	var opts []bench.PlanOption
 	if ext := c.String("external-agents"); ext != "" {
 		opts = append(opts, bench.WithExternalAgents(strings.Split(ext, ",")...))

@@ -154,11 +154,7 @@ type Matches struct {
 // candidates after the user's last matched row come first. One candidate
 // is the match; of several, the one the oracle expected to alert, if
 // exactly one was; anything else is ambiguous and counted, not guessed.
-func (t *Truth) Match(lines []LineAlert, expected []int64, measureFromUs int64) Matches {
-	exp := make(map[int64]bool, len(expected))
-	for _, id := range expected {
-		exp[id] = true
-	}
+func (t *Truth) Match(lines []LineAlert, expected func(id int64) bool, measureFromUs int64) Matches {
 	m := Matches{Latency: recorder.NewSingle()}
 	taken := map[int64]bool{}
 	cursor := map[int32]int{} // per user: index after the last matched row
@@ -204,7 +200,7 @@ func (t *Truth) Match(lines []LineAlert, expected []int64, measureFromUs int64) 
 		if len(cands) == 0 {
 			cands = before
 		}
-		i, ok := pick(rows, cands, exp)
+		i, ok := pick(rows, cands, expected)
 		switch {
 		case len(cands) == 0 && seen:
 			m.Duplicates++
@@ -221,13 +217,13 @@ func (t *Truth) Match(lines []LineAlert, expected []int64, measureFromUs int64) 
 }
 
 // pick chooses among candidate rows: the only one, or the only expected one.
-func pick(rows []truthRow, cands []int, expected map[int64]bool) (int, bool) {
+func pick(rows []truthRow, cands []int, expected func(int64) bool) (int, bool) {
 	if len(cands) == 1 {
 		return cands[0], true
 	}
 	found, n := -1, 0
 	for _, i := range cands {
-		if expected[rows[i].id] {
+		if expected(rows[i].id) {
 			found, n = i, n+1
 		}
 	}

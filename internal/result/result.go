@@ -216,9 +216,12 @@ type FaultResult struct {
 	Duplicates int64 `json:"duplicates"`
 }
 
-// ExternalAgentResult is what agents running as their own processes
-// (`cdcbench agent`, on any host) raised during a CDC path, read back from
-// fraud.alerts. Their events are not observable from here, only alerts.
+// ExternalAgentResult is what agents running as their own processes raised
+// during a path that publishes to Kafka: `cdcbench agent` processes on any
+// host, read back from fraud.alerts, and the user's own agents that cdcbench
+// started as commands (Command set), seen through their output lines or
+// their fraud.alerts records. Their events are not observable from here,
+// only alerts.
 type ExternalAgentResult struct {
 	Name             string   `json:"name"`
 	Instances        []string `json:"instances"`
@@ -232,4 +235,40 @@ type ExternalAgentResult struct {
 	AlertMs      recorder.Summary `json:"alert_ms"`
 	AgentClockMs recorder.Summary `json:"agent_clock_ms"`
 	Clock        string           `json:"clock"`
+	*AgentCommand
+	// Reference is the built-in agent of the same rule on the same path.
+	Reference *Reference `json:"reference,omitempty"`
+}
+
+// AgentCommand is what an agent that cdcbench started as a command did.
+type AgentCommand struct {
+	Command string `json:"command"`
+	// Rule is the built-in agent whose oracle judged its alerts.
+	Rule     string `json:"rule"`
+	Observed string `json:"observed"` // "lines" or "fraud.alerts"
+	Pattern  string `json:"pattern,omitempty"`
+	Group    string `json:"group"`
+	// Output is its stdout and stderr, timestamped, in the result directory.
+	Output      string  `json:"output"`
+	OutputLines int64   `json:"output_lines"`
+	JoinMs      float64 `json:"join_ms"` // from start to a member of its group holding a partition
+	// AlertLines matched the pattern; of them, Unmatched denote no produced
+	// row, Ambiguous several, Malformed have groups that do not parse
+	// (DuplicateAlerts counts lines for a row already denoted).
+	AlertLines     int64 `json:"alert_lines,omitempty"`
+	UnmatchedLines int64 `json:"unmatched_lines,omitempty"`
+	AmbiguousLines int64 `json:"ambiguous_lines,omitempty"`
+	MalformedLines int64 `json:"malformed_lines,omitempty"`
+	// Exit says how it ended: "stopped" (SIGTERM), or why not.
+	Exit string `json:"exit"`
+}
+
+// Reference compares an external agent with the built-in agent of its rule
+// on the same run and path: both alert latencies are from the row's intended
+// send time on cdcbench's clock, over the measured window.
+type Reference struct {
+	Agent     string           `json:"agent"`
+	AlertMs   recorder.Summary `json:"alert_ms"` // the built-in agent's alert stage
+	AddsP50Ms float64          `json:"adds_p50_ms"`
+	AddsP99Ms float64          `json:"adds_p99_ms"`
 }

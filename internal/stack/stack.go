@@ -180,7 +180,7 @@ func Start(ctx context.Context, opts Options) (_ Stack, err error) {
 // as they are.
 func ensureTopics(ctx context.Context, brokers []string, partitions int) error {
 	appendTime := logAppendTime
-	adm, err := newAdmin(brokers)
+	adm, err := NewAdmin(brokers)
 	if err != nil {
 		return err
 	}
@@ -223,9 +223,9 @@ func checkPostgres(ctx context.Context, dsn string) (string, error) {
 	return version, nil
 }
 
-// newAdmin returns a Kafka admin client for brokers; its Close closes the
+// NewAdmin returns a Kafka admin client for brokers; its Close closes the
 // client under it.
-func newAdmin(brokers []string) (*kadm.Client, error) {
+func NewAdmin(brokers []string) (*kadm.Client, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		return nil, fmt.Errorf("stack: kafka: %w", err)

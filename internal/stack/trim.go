@@ -21,7 +21,7 @@ const alertRetention = time.Minute
 
 // limitAlerts gives the in-process broker's alert topic its retention.
 func limitAlerts(ctx context.Context, brokers []string) error {
-	adm, err := newAdmin(brokers)
+	adm, err := NewAdmin(brokers)
 	if err != nil {
 		return err
 	}
@@ -44,7 +44,7 @@ func limitAlerts(ctx context.Context, brokers []string) error {
 // slowest group has yet to commit. A partition some group has no commit
 // for is left alone: that group may still need it.
 func trimRead(ctx context.Context, brokers []string, retain func()) {
-	adm, err := newAdmin(brokers)
+	adm, err := NewAdmin(brokers)
 	if err != nil {
 		return
 	}
@@ -100,7 +100,7 @@ func committedByAll(ctx context.Context, adm *kadm.Client) kadm.Offsets {
 // DeleteGroups removes the consumer groups whose names start with prefix:
 // a run's groups are its own, and a real cluster should not collect them.
 func DeleteGroups(ctx context.Context, brokers []string, prefix string) error {
-	adm, err := newAdmin(brokers)
+	adm, err := NewAdmin(brokers)
 	if err != nil {
 		return err
 	}
