@@ -28,8 +28,21 @@ stack-up: build ## start PostgreSQL, Kafka and the relay and keep them up (Ctrl-
 	@scripts/ensure-postgres.sh
 	$(BIN) stack up $(ARGS)
 
+PYAGENTS := agents/python
+PYVENV := $(PYAGENTS)/.venv
+
+.PHONY: python-agents
+python-agents: $(PYVENV)/.installed ## the reference Python agents' virtual environment (agents/python/.venv, from PyPI)
+
+# Rebuilt when the pinned requirements change; a half-made venv is removed.
+$(PYVENV)/.installed: $(PYAGENTS)/requirements.txt
+	@rm -rf $(PYVENV)
+	python3 -m venv $(PYVENV) || { rm -rf $(PYVENV); exit 1; }
+	$(PYVENV)/bin/pip install --quiet --disable-pip-version-check -r $(PYAGENTS)/requirements.txt || { rm -rf $(PYVENV); exit 1; }
+	@touch $@
+
 .PHONY: test
-test: ## unit and integration tests (installs PostgreSQL with apt-get if missing)
+test: python-agents ## unit and integration tests (installs PostgreSQL with apt-get if missing; sets up the Python agents' venv)
 	@scripts/ensure-postgres.sh
 	@scripts/check.sh
 	$(GO) test -race -count=1 -timeout 20m ./...
