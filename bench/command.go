@@ -32,9 +32,9 @@ type AgentCommand struct {
 	Pattern *extagent.Pattern
 }
 
-// agentCommandsOf compiles the scenario's agent commands; a pattern that
+// NewAgentCommands compiles a scenario's agent commands; a pattern that
 // cannot match a row fails the plan, before anything starts.
-func agentCommandsOf(specs []scenarios.AgentCommandSpec) ([]AgentCommand, error) {
+func NewAgentCommands(specs []scenarios.AgentCommandSpec) ([]AgentCommand, error) {
 	var out []AgentCommand
 	var errs []error
 	for _, s := range specs {

@@ -167,7 +167,7 @@ func PlanFrom(s scenarios.Spec, opts ...PlanOption) (Plan, error) {
 		Faults:            s.Faults,
 		Spec:              resolved,
 	}
-	if p.AgentCommands, err = agentCommandsOf(s.AgentCommands); err != nil {
+	if p.AgentCommands, err = NewAgentCommands(s.AgentCommands); err != nil {
 		return Plan{}, fmt.Errorf("scenario %s: %w", s.Name, err)
 	}
 	for _, o := range opts {

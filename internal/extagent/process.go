@@ -76,10 +76,10 @@ func Start(cfg ProcessConfig) (*Process, error) {
 	if strings.TrimSpace(cfg.Command) == "" {
 		return nil, fmt.Errorf("agent %s: no command", cfg.Name)
 	}
-	if first := strings.Fields(cfg.Command)[0]; !strings.ContainsAny(first, "$`'\"=;&|<>(){}") {
-		if _, err := lookPath(first, cfg.Dir); err != nil {
-			return nil, fmt.Errorf("agent %s: command %q not found (%s): %w", cfg.Name, first, cfg.Command, err)
-		}
+	if first := strings.Fields(cfg.Command)[0]; !strings.ContainsAny(first, "$`'\"=;&|<>(){}") && !found(first, cfg.Dir, cfg.Env) {
+		// The shell would say "not found" too, but as the agent's only
+		// output line after it "exited": this says what is wrong.
+		return nil, fmt.Errorf("agent %s: command %q not found (in %s, with its PATH): %s", cfg.Name, first, dirName(cfg.Dir), cfg.Command)
 	}
 	p := &Process{cfg: cfg, exited: make(chan struct{})}
 	cmd := exec.Command("/bin/sh", "-c", cfg.Command)
@@ -137,13 +137,19 @@ func Start(cfg ProcessConfig) (*Process, error) {
 	return p, nil
 }
 
-// lookPath finds a command as the shell would, relative to dir for a
-// path with a slash.
-func lookPath(name, dir string) (string, error) {
-	if strings.Contains(name, "/") && dir != "" && !strings.HasPrefix(name, "/") {
-		name = dir + "/" + name
+// found asks the shell that will run the command whether it knows its
+// first word (a program on PATH, a path from dir, a builtin such as trap).
+func found(name, dir string, env []string) bool {
+	c := exec.Command("/bin/sh", "-c", `command -v -- "$1" >/dev/null`, "sh", name)
+	c.Dir, c.Env = dir, env
+	return c.Run() == nil
+}
+
+func dirName(dir string) string {
+	if dir == "" {
+		return "the current directory"
 	}
-	return exec.LookPath(name)
+	return dir
 }
 
 // read copies one pipe's lines to the log, the tail and the line callback.
