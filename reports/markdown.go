@@ -136,6 +136,7 @@ func writeRun(b *bytes.Buffer, r *run) {
 	}
 	writeLatency(b, res)
 	writeDelivery(b, res)
+	writeExternalTable(b, res)
 	writeConditions(b, res)
 	writeSlices(b, res)
 	writeFaultTable(b, res)

@@ -169,15 +169,3 @@ func Plural(n int, one string, many ...string) string {
 		return one + "s"
 	}
 }
-
-// writeExternal prints agents that ran as their own processes, seen through
-// their alerts and timed on the collector's clock.
-func writeExternal(w io.Writer, r *result.Result) {
-	for _, p := range r.Paths {
-		for _, e := range p.ExternalAgents {
-			fmt.Fprintf(w, "\n%s external %s (%d %s): alerts %d of %d expected, %d missed, %d unexpected, %d duplicated; alert p50/p99 %.2f/%.2f ms on the collector's clock (agent clock %.2f/%.2f ms)\n",
-				p.Name, e.Name, len(e.Instances), Plural(len(e.Instances), "instance"), e.Alerts, e.ExpectedAlerts, e.MissedAlerts, e.UnexpectedAlerts, e.DuplicateAlerts,
-				e.AlertMs.P50, e.AlertMs.P99, e.AgentClockMs.P50, e.AgentClockMs.P99)
-		}
-	}
-}

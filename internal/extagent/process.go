@@ -71,7 +71,9 @@ type Process struct {
 // stdin from /dev/null and stdout and stderr on pipes read line by line.
 // The child also gets SIGKILL from the kernel if the thread that started it
 // dies (cdcbench killed with SIGKILL): that thread is locked to the
-// goroutine that waits for the child, so it lives exactly as long.
+// goroutine that waits for the child, so it lives exactly as long. Only
+// the child gets it: what a compound command (a; b, a | b) starts outlives
+// a SIGKILLed cdcbench, while every other exit path kills the whole group.
 func Start(cfg ProcessConfig) (*Process, error) {
 	if strings.TrimSpace(cfg.Command) == "" {
 		return nil, fmt.Errorf("agent %s: no command", cfg.Name)
@@ -82,7 +84,13 @@ func Start(cfg ProcessConfig) (*Process, error) {
 		return nil, fmt.Errorf("agent %s: command %q not found (in %s, with its PATH): %s", cfg.Name, first, dirName(cfg.Dir), cfg.Command)
 	}
 	p := &Process{cfg: cfg, exited: make(chan struct{})}
-	cmd := exec.Command("/bin/sh", "-c", cfg.Command)
+	script := cfg.Command
+	if !strings.ContainsAny(script, ";&|()\n`") && !strings.HasPrefix(strings.TrimSpace(script), "exec ") {
+		// A simple command replaces the shell, so that the agent itself gets
+		// the parent-death signal (a shell's children do not inherit it).
+		script = "exec " + script
+	}
+	cmd := exec.Command("/bin/sh", "-c", script)
 	cmd.Dir = cfg.Dir
 	cmd.Env = cfg.Env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
