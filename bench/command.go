@@ -299,7 +299,7 @@ func (p *pathRun) commandResult(cr *commandRun) result.ExternalAgentResult {
 	cr.mu.Lock()
 	defer cr.mu.Unlock()
 	info := &result.AgentCommand{Command: cr.cmd.Command, Rule: cr.cmd.Rule, Observed: cr.cmd.Alerts, Group: cr.group,
-		Output: cr.output, OutputLines: cr.proc.Lines(), JoinMs: cr.joinMs, Exit: cr.exit}
+		Output: cr.output, OutputLines: cr.proc.Lines(), JoinMs: cr.joinMs, CPUSeconds: cr.proc.CPU().Seconds(), Exit: cr.exit}
 	expected := p.expected(agentIndex(cr.cmd.Rule))
 	if cr.cmd.Pattern == nil {
 		if p.coll != nil {

@@ -22,9 +22,9 @@ func writeExternal(w io.Writer, r *result.Result) {
 					e.AlertMs.P50, e.AlertMs.P99, e.AgentClockMs.P50, e.AgentClockMs.P99, adds(e))
 				continue
 			}
-			fmt.Fprintf(w, "\n%s agent %s (%s rule, alerts from %s): alerts %d of %d expected, %d missed, %d unexpected, %d duplicated%s; alert p50/p99 %.2f/%.2f ms%s; output %s\n",
+			fmt.Fprintf(w, "\n%s agent %s (%s rule, alerts from %s): alerts %d of %d expected, %d missed, %d unexpected, %d duplicated%s; alert p50/p99 %.2f/%.2f ms%s; %.1f s CPU; output %s\n",
 				p.Name, e.Name, e.Rule, e.Observed, e.Alerts, e.ExpectedAlerts, e.MissedAlerts, e.UnexpectedAlerts, e.DuplicateAlerts,
-				lineCounts(e), e.AlertMs.P50, e.AlertMs.P99, adds(e), e.Output)
+				lineCounts(e), e.AlertMs.P50, e.AlertMs.P99, adds(e), e.CPUSeconds, e.Output)
 		}
 	}
 }

@@ -311,5 +311,19 @@ func (p *Process) Stop(grace time.Duration) error {
 	return fmt.Errorf("agent %s did not exit within %v of SIGTERM and was killed%s", p.cfg.Name, grace, p.Tail())
 }
 
+// CPU is the processor time the agent and the children it waited for used,
+// once Exited is closed.
+func (p *Process) CPU() time.Duration {
+	select {
+	case <-p.exited:
+	default:
+		return 0
+	}
+	if ps := p.cmd.ProcessState; ps != nil {
+		return ps.UserTime() + ps.SystemTime()
+	}
+	return 0
+}
+
 // PID is the agent's process id, which is also its process group's.
 func (p *Process) PID() int { return p.pgid }

@@ -252,6 +252,9 @@ type AgentCommand struct {
 	Output      string  `json:"output"`
 	OutputLines int64   `json:"output_lines"`
 	JoinMs      float64 `json:"join_ms"` // from start to a member of its group holding a partition
+	// CPUSeconds is the processor time it used (user and system), from
+	// its exit status: what the agent costs beside the built-in one.
+	CPUSeconds float64 `json:"cpu_s"`
 	// AlertLines matched the pattern; of them, Unmatched denote no produced
 	// row, Ambiguous several, Malformed have groups that do not parse
 	// (DuplicateAlerts counts lines for a row already denoted).
