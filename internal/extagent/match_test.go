@@ -112,7 +112,7 @@ func TestMatch(t *testing.T) {
 			Matches{Unmatched: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := truth.Match(tc.lines, tc.expected, 0)
+			got := truth.Match(tc.lines, func(id int64) bool { return slices.Contains(tc.expected, id) }, 0)
 			if !slices.Equal(got.IDs, tc.want.IDs) || got.Duplicates != tc.want.Duplicates || got.Unmatched != tc.want.Unmatched || got.Ambiguous != tc.want.Ambiguous {
 				t.Errorf("got ids %v dup %d unmatched %d ambiguous %d; want %+v", got.IDs, got.Duplicates, got.Unmatched, got.Ambiguous, tc.want)
 			}
@@ -126,7 +126,7 @@ func TestMatch(t *testing.T) {
 func TestMatchSkipsWarmupLatency(t *testing.T) {
 	truth := NewTruth()
 	truth.Add([]txn.Row{{ID: 2, UserID: 7, AmountCents: 1000, CreatedAt: 100}, {ID: 3, UserID: 7, AmountCents: 2000, CreatedAt: 5000}})
-	m := truth.Match([]LineAlert{{UserID: 7, AmountCents: 1000, ArrivalNs: 200_000}, {UserID: 7, AmountCents: 2000, ArrivalNs: 7_000_000}}, []int64{2, 3}, 1000)
+	m := truth.Match([]LineAlert{{UserID: 7, AmountCents: 1000, ArrivalNs: 200_000}, {UserID: 7, AmountCents: 2000, ArrivalNs: 7_000_000}}, func(int64) bool { return true }, 1000)
 	s := m.Latency.Summary()
 	if len(m.IDs) != 2 || s.Count != 1 || s.Max < 1.9 || s.Max > 2.1 {
 		t.Errorf("ids %v, latency %+v: want both matched and only the second timed, at 2 ms", m.IDs, s)
