@@ -376,6 +376,9 @@ func checkSynopsis(t *testing.T, ex example, w []string) {
 func checkCdcbench(t *testing.T, work string, ex example, w []string) {
 	t.Helper()
 	args := append([]string{"cdcbench"}, w[1:]...)
+	// The lines are typed in the repository's top directory, where the
+	// files they name (agents/python/agents.yaml) are.
+	t.Chdir(repoRoot)
 	if code, stderr := parseOnly(args); code != exitOK {
 		t.Fatalf("%s: `%s` does not parse (exit %d):\n%s", ex.where, ex.text, code, stderr)
 	}
@@ -483,6 +486,20 @@ func fixtureDir(t *testing.T, root string, all []example) string {
 		}
 	}
 	copyRun(filepath.Join(work, "results", "smoke-00000000T000000Z"))
+	// The reference Python agents' file list and requirements, which
+	// `run --agent-commands` and `make python-agents` read.
+	if err := os.MkdirAll(filepath.Join(work, "agents", "python"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"agents.yaml", "requirements.txt"} {
+		b, err := os.ReadFile(filepath.Join(root, "agents", "python", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(work, "agents", "python", f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := os.MkdirAll(filepath.Join(work, "gates"), 0o755); err != nil {
 		t.Fatal(err)
 	}
