@@ -115,6 +115,14 @@ func (p *Plan) Validate() error {
 			errs = append(errs, fmt.Errorf("plan: external agent %q is not one of %v", n, agents.Names))
 		}
 	}
+	publishes := false
+	for _, ps := range p.Paths {
+		publishes = publishes || ps.Kind != scenarios.PathPoll
+	}
+	if len(p.AgentCommands) > 0 && !publishes {
+		// They read the change topic; a polling path publishes nothing.
+		errs = append(errs, fmt.Errorf("plan: agent commands need a path that publishes to Kafka (cdc or debezium); paths are %v", p.Paths))
+	}
 	if err := p.Agents.Outlier.Validate(); err != nil {
 		errs = append(errs, err)
 	}

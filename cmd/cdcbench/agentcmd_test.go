@@ -83,9 +83,16 @@ func TestRunAgentCommandsBadFile(t *testing.T) {
 		{"built-in name", `agent_commands:
   - {name: outlier, rule: outlier, command: x}
 `, "built-in agent's name"},
+		{"only polling", `agent_commands:
+  - {name: my-agent, rule: outlier, command: x}
+`, "agent commands need a path that publishes to Kafka"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := startCdcbench(t, nil, "run", "--agent-commands", writeAgents(t, tc.yaml), "--results", t.TempDir())
+			args := []string{"run", "--agent-commands", writeAgents(t, tc.yaml), "--results", t.TempDir()}
+			if tc.name == "only polling" {
+				args = append(args, "--paths", "poll-100ms")
+			}
+			p := startCdcbench(t, nil, args...)
 			p.waitExit(t, 30*time.Second)
 			if code := p.cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(p.stderr.String(), tc.want) {
 				t.Errorf("exit %d, stderr:\n%s\nwant exit 2 and %q", code, p.stderr.String(), tc.want)
