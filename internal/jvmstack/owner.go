@@ -1,6 +1,7 @@
 package jvmstack
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,51 +67,53 @@ func startTicks(pid int) uint64 {
 	return n
 }
 
-// Leftover is the temp dir of a stack whose cdcbench is gone, with the JVMs
-// of it still running (normally none: Pdeathsig killed them).
+// Leftover is the temp dir of a stack, with the JVMs still running from it.
+// When its cdcbench is gone (not Live) those are normally none: Pdeathsig
+// killed them.
 type Leftover struct {
 	Dir  string
 	PIDs []int // JVMs still running from Dir
+	// Live: the owning cdcbench still runs (or the dir is younger than a
+	// start-up and has no owner file yet); RemoveLeftover refuses it.
+	Live bool
 }
 
 // leftoverGrace is how old a dir without an owner file must be before it
 // counts: a stack being created has none for a moment.
 const leftoverGrace = 2 * time.Minute
 
-// FindLeftovers lists stack dirs in the temp dir whose owning cdcbench is no
-// longer running.
+// FindLeftovers lists the stack dirs in the temp dir, marking Live those
+// whose owning cdcbench still runs, with any JVM running from each.
 func FindLeftovers() []Leftover {
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), DirPrefix+"*"))
 	var out []Leftover
 	for _, d := range dirs {
-		b, err := os.ReadFile(filepath.Join(d, ownerName))
-		var o owner
-		if err != nil || json.Unmarshal(b, &o) != nil {
-			if fi, serr := os.Stat(d); serr != nil || time.Since(fi.ModTime()) < leftoverGrace {
-				continue
-			}
-		} else if alive(o.PID) && (o.StartTicks == 0 || startTicks(o.PID) == o.StartTicks) {
-			continue // its cdcbench still runs
-		}
-		l := Leftover{Dir: d}
-		for _, pid := range []int{o.BrokerPID, o.ConnectPID} {
-			if ours(pid, d) {
-				l.PIDs = append(l.PIDs, pid)
-			}
-		}
-		out = append(out, l)
+		out = append(out, Leftover{Dir: d, PIDs: jvmsOf(d), Live: ownerAlive(d)})
 	}
 	return out
 }
 
-// RemoveLeftover kills the leftover's JVMs (SIGKILL to their process
-// groups) and removes its dir.
-func RemoveLeftover(l Leftover) error {
+// ownerAlive reports whether the cdcbench named in dir's owner file still
+// runs (same pid, same start time), or dir is too young to judge.
+func ownerAlive(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, ownerName))
+	var o owner
+	if err != nil || json.Unmarshal(b, &o) != nil {
+		fi, serr := os.Stat(dir)
+		return serr == nil && time.Since(fi.ModTime()) < leftoverGrace
+	}
+	return alive(o.PID) && (o.StartTicks == 0 || startTicks(o.PID) == o.StartTicks)
+}
+
+// RemoveLeftover kills the JVMs still running from dir (SIGKILL to their
+// process groups), waits for them, and removes dir. It refuses a dir whose
+// cdcbench is still running.
+func RemoveLeftover(dir string) error {
+	if ownerAlive(dir) {
+		return fmt.Errorf("jvmstack: %s belongs to a running cdcbench; not removed", dir)
+	}
 	var errs []error
-	for _, pid := range l.PIDs {
-		if !ours(pid, l.Dir) {
-			continue // gone meanwhile, or the pid is someone else's now
-		}
+	for _, pid := range jvmsOf(dir) {
 		if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 			errs = append(errs, fmt.Errorf("jvmstack: kill %d: %w", pid, err))
 		}
@@ -118,28 +121,29 @@ func RemoveLeftover(l Leftover) error {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	if err := os.RemoveAll(l.Dir); err != nil {
-		errs = append(errs, fmt.Errorf("jvmstack: remove %s: %w", l.Dir, err))
+	if err := os.RemoveAll(dir); err != nil {
+		errs = append(errs, fmt.Errorf("jvmstack: remove %s: %w", dir, err))
 	}
 	return errors.Join(errs...)
 }
 
-// ours reports whether pid is a live JVM started for the stack in dir: its
-// command line carries -Dcdcbench.stack=dir.
-func ours(pid int, dir string) bool {
-	if pid <= 0 || !alive(pid) {
-		return false
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return false
-	}
-	for _, arg := range strings.Split(string(b), "\x00") {
-		if arg == "-Dcdcbench.stack="+dir {
-			return true
+// jvmsOf lists the live processes started for the stack in dir: their
+// command line carries -Dcdcbench.stack=dir (so a pid reused by someone
+// else is never taken for ours).
+func jvmsOf(dir string) []int {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	mark := []byte("-Dcdcbench.stack=" + dir + "\x00")
+	var pids []int
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil || !bytes.Contains(b, mark) {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil && alive(pid) {
+			pids = append(pids, pid)
 		}
 	}
-	return false
+	return pids
 }
 
 // alive reports whether pid is a running process; a zombie is not.
