@@ -14,8 +14,9 @@ import (
 )
 
 // stopTimeout bounds a JVM's orderly shutdown after SIGTERM before it is
-// killed; the broker and the worker need about 3 s each here.
-const stopTimeout = 20 * time.Second
+// killed; the broker and the worker need about 3 s each here when the
+// machine is quiet, and the worker took over 20 s at a load of 10.
+const stopTimeout = 30 * time.Second
 
 // jvm is one started Java process with its log file.
 type jvm struct {
