@@ -42,11 +42,17 @@ $(PYVENV)/.installed: $(PYAGENTS)/requirements.txt
 	@touch $@
 
 .PHONY: test
-test: python-agents ## unit and integration tests (installs PostgreSQL with apt-get if missing; sets up the Python agents' venv)
+test: python-agents ## unit and integration tests (installs PostgreSQL, Java, Maven and kcat with apt-get if missing; sets up the Python agents' venv; CDCBENCH_SKIP_JVM=1 skips the Kafka/Connect/Debezium tests)
 	@scripts/ensure-postgres.sh
+	@scripts/ensure-java.sh
 	@scripts/check.sh
 	$(GO) test -race -count=1 -timeout 20m ./...
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 20s ./internal/changeevent
+
+.PHONY: jvm-deps
+jvm-deps: build ## download Kafka, Connect and Debezium jars with mvn into the per-user cache the local stack runs from (once)
+	@scripts/ensure-java.sh
+	$(BIN) stack jvm-deps
 
 .PHONY: lint
 lint: ## gofmt, go vet and staticcheck

@@ -20,8 +20,10 @@ func cleanCommand() *cli.Command {
 		Usage: "find and remove what crashed runs left behind",
 		Description: `Lists replication slots and publications named cdcbench_* in every database of the
 server given by --pg-dsn, and private cluster and Kafka directories (cdcbench-pg-*,
-cdcbench-kafka-* in the temp dir), then removes those no live run owns. A leaked slot
-retains WAL until the disk fills, so run this after a run was killed.
+cdcbench-kafka-* and the local stack's cdcbench-jvm-* in the temp dir), then removes
+those no live run owns, killing any Kafka or Connect JVM still running from a removed
+cdcbench-jvm-* dir. A leaked slot retains WAL until the disk fills, so run this after
+a run was killed.
 
 What belongs to a live run is listed as "in use" and never touched: a slot with a
 consumer, the publication such a slot reads, slots and publications in a database a

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/driver"
+	"github.com/cdcbench/cdcbench/internal/jvmstack"
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/reports"
@@ -25,7 +26,7 @@ import (
 // stackFlags select the stack; shared by run and stack up.
 func stackFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "stack", Value: stack.KindEmbedded, Usage: "embedded (private PostgreSQL + in-process Kafka), compose (make compose-up's endpoints) or external (--pg-dsn, --brokers)"},
+		&cli.StringFlag{Name: "stack", Value: stack.KindEmbedded, Usage: "embedded (private PostgreSQL + in-process Kafka), local (private PostgreSQL + Apache Kafka, Kafka Connect and Debezium as child JVMs), compose (make compose-up's endpoints) or external (--pg-dsn, --brokers)"},
 		&cli.StringFlag{Name: "cdc", Usage: "relay (built-in, the default off compose) or debezium (Kafka Connect at --connect-url; the default on compose)"},
 		&cli.StringFlag{Name: "pg-dsn", Usage: "PostgreSQL to use (needs wal_level=logical and a role that may replicate); with --stack external, PGHOST, PGPORT, PGUSER, PGPASSWORD and PGDATABASE work too", EnvVars: []string{"CDCBENCH_PG_DSN"}},
 		&cli.StringSliceFlag{Name: "brokers", Usage: "Kafka to use (host:port, repeatable or comma-separated)", EnvVars: []string{"KAFKA_BOOTSTRAP_SERVERS"}},
@@ -49,6 +50,7 @@ func chooseStack(c *cli.Context, partitions int) (stack.Choice, error) {
 			Postgres:    pgcluster.Options{Port: c.Int("pg-port"), Keep: c.Bool("keep")},
 			KafkaPort:   c.Int("kafka-port"),
 			Partitions:  partitions,
+			JVMOptions:  jvmstack.Options{Keep: c.Bool("keep"), Progress: c.App.ErrWriter},
 		},
 	})
 }

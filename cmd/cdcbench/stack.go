@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/cdcbench/cdcbench/internal/driver"
+	"github.com/cdcbench/cdcbench/internal/jvmstack"
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/scenarios"
 )
@@ -17,7 +20,7 @@ func stackCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "stack",
 		Usage: "manage the stack on its own",
-		Subcommands: []*cli.Command{{
+		Subcommands: []*cli.Command{jvmDepsCommand(), {
 			Name:  "up",
 			Usage: "start PostgreSQL, Kafka and the WAL relay and keep them up until Ctrl-C",
 			Description: `Starts the same stack a run uses, with an empty transactions table whose inserts
@@ -26,6 +29,12 @@ Poke at it from another terminal:
 
   psql "$DSN" -c "INSERT INTO transactions (user_id, amount, card_type, merchant_id) VALUES (1001, 42.50, 'VISA', 7)"
   kcat -b BROKER -C -t dbserver1.public.transactions
+
+With --stack local the Kafka is a real Apache Kafka broker and a Kafka Connect
+worker with the Debezium PostgreSQL connector runs beside it (no connector
+registered: the relay feeds the topic); its REST API is printed too:
+
+  curl -s CONNECT_URL/connector-plugins
 
 Ctrl-C removes the slot and publication and stops everything it started.`,
 			Flags: append([]cli.Flag{
@@ -53,23 +62,66 @@ Ctrl-C removes the slot and publication and stops everything it started.`,
 				if err != nil {
 					return err
 				}
-				err = driver.Serve(c.Context, st, d, fmt.Sprintf("stack_%d", os.Getpid()), choice.DropExisting, func() {
-					w := c.App.Writer
-					fmt.Fprintf(w, "PostgreSQL  %s\n", stack.Redact(st.DSN()))
-					fmt.Fprintf(w, "Kafka       %s\n", strings.Join(st.Brokers(), ","))
-					fmt.Fprintf(w, "topic       %s (alerts: %s)\n", stack.ChangeTopic, stack.AlertTopic)
-					dsn := stack.Redact(st.DSN())
-					fmt.Fprintf(w, "\ntry:  psql '%s' -c \"INSERT INTO transactions (user_id, amount, card_type, merchant_id) VALUES (1001, 42.50, 'VISA', 7)\"\n", dsn)
-					if dsn != st.DSN() {
-						fmt.Fprintln(w, "      (the password is shown as xxxxx: put yours in, or set PGPASSWORD and leave it out)")
-					}
-					fmt.Fprintf(w, "      kcat -b %s -C -t %s\n\nup; Ctrl-C stops it\n", st.Brokers()[0], stack.ChangeTopic)
-				})
+				err = driver.Serve(c.Context, st, d, fmt.Sprintf("stack_%d", os.Getpid()), choice.DropExisting, func() { printStack(c.App.Writer, st) })
 				if c.Context.Err() != nil && err == nil {
 					fmt.Fprintln(c.App.ErrWriter, "stopped; slot, publication and private cluster removed")
 				}
 				return err
 			},
 		}},
+	}
+}
+
+// printStack says where everything is, with a command to try for each.
+func printStack(w io.Writer, st stack.Stack) {
+	info := st.Info()
+	fmt.Fprintf(w, "PostgreSQL  %s (%s %s)\n", stack.Redact(st.DSN()), info.Postgres, info.PostgresVersion)
+	fmt.Fprintf(w, "Kafka       %s (%s%s)\n", strings.Join(st.Brokers(), ","), info.Kafka, prefixed(" ", info.KafkaVersion))
+	if info.ConnectURL != "" {
+		fmt.Fprintf(w, "Connect     %s (Kafka Connect %s, Debezium %s)\n", info.ConnectURL, info.ConnectVersion, info.DebeziumVersion)
+	}
+	fmt.Fprintf(w, "topic       %s (alerts: %s)\n", stack.ChangeTopic, stack.AlertTopic)
+	dsn := stack.Redact(st.DSN())
+	fmt.Fprintf(w, "\ntry:  psql '%s' -c \"INSERT INTO transactions (user_id, amount, card_type, merchant_id) VALUES (1001, 42.50, 'VISA', 7)\"\n", dsn)
+	if dsn != st.DSN() {
+		fmt.Fprintln(w, "      (the password is shown as xxxxx: put yours in, or set PGPASSWORD and leave it out)")
+	}
+	fmt.Fprintf(w, "      kcat -b %s -C -t %s\n", st.Brokers()[0], stack.ChangeTopic)
+	if info.ConnectURL != "" {
+		fmt.Fprintf(w, "      curl -s %s/connector-plugins\n", info.ConnectURL)
+	}
+	fmt.Fprintf(w, "\nup; Ctrl-C stops it\n")
+}
+
+func prefixed(p, s string) string {
+	if s == "" {
+		return ""
+	}
+	return p + s
+}
+
+// jvmDepsCommand fills the jar cache of the local stack (make jvm-deps), so
+// that the first run does not download.
+func jvmDepsCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "jvm-deps",
+		Usage: "download the local stack's Kafka, Kafka Connect and Debezium jars with mvn into the per-user cache (once)",
+		Description: fmt.Sprintf(`Runs mvn on the embedded Maven project that pins Apache Kafka %s and Debezium %s
+and keeps the jars in $XDG_CACHE_HOME/cdcbench/jvm/%s (or ~/.cache/...). A complete
+cache is only verified. Needs Java 17+ and Maven (scripts/ensure-java.sh installs them)
+and, the first time, Maven Central.`, jvmstack.KafkaVersion, jvmstack.DebeziumVersion, jvmstack.CacheKey),
+		Action: func(c *cli.Context) error {
+			t0 := time.Now()
+			a, err := jvmstack.Resolve(c.Context, jvmstack.ResolveOptions{Progress: c.App.ErrWriter})
+			if err != nil {
+				return err
+			}
+			what := "verified"
+			if a.Fresh {
+				what = fmt.Sprintf("downloaded %.1f MB", float64(a.Downloaded)/1e6)
+			}
+			fmt.Fprintf(c.App.Writer, "jvm-deps: %s in %s (%s, %.1f MB on disk)\n", a.Dir, time.Since(t0).Round(100*time.Millisecond), what, float64(a.Size)/1e6)
+			return nil
+		},
 	}
 }

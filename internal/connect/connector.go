@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 )
@@ -32,6 +34,9 @@ type State struct {
 	State    string `json:"state"`
 	WorkerID string `json:"worker_id"`
 	Trace    string `json:"trace,omitempty"`
+	// Version is the plugin's version, e.g. "3.6.1.Final"; Kafka Connect
+	// 4.x reports it (the documentation's examples predate it).
+	Version string `json:"version,omitempty"`
 }
 
 // Status is GET /connectors/{name}/status.
@@ -114,15 +119,60 @@ func (e *FailedError) Error() string {
 // Unwrap lets errors.Is(err, ErrFailed) match.
 func (e *FailedError) Unwrap() error { return ErrFailed }
 
+// ErrRejected reports a connector configuration the worker refused to
+// store because the plugin's validation found errors (a wrong password, an
+// unreachable database: Debezium connects while validating). The
+// *RejectedError that wraps it lists the errors per setting.
+var ErrRejected = errors.New("connector config rejected")
+
+// RejectedError is a configuration the worker's validation refused.
+type RejectedError struct {
+	Connector string
+	// Errors maps a setting to what validation said about it.
+	Errors map[string][]string
+}
+
+func (e *RejectedError) Error() string {
+	keys := make([]string, 0, len(e.Errors))
+	for k := range e.Errors {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, k+": "+strings.Join(e.Errors[k], "; "))
+	}
+	return fmt.Sprintf("connect: connector %q refused by validation: %s", e.Connector, strings.Join(parts, "; "))
+}
+
+// Unwrap lets errors.Is(err, ErrRejected) match.
+func (e *RejectedError) Unwrap() error { return ErrRejected }
+
 // Apply registers the connector or replaces its configuration: PUT
 // /connectors/{name}/config creates or updates, so applying the same config
 // twice is harmless. A 409 (rebalance in progress) is retried. Errors show
 // the configuration with its passwords replaced by "xxxxx".
+//
+// A configuration that fails the plugin's validation is refused by the PUT
+// itself, before any task runs, so a wrong database password never becomes
+// a FAILED task: Debezium's validate() connects to the database. Kafka
+// Connect 4.3.1 then answers 500 with a NullPointerException of its own
+// (AbstractHerder.maybeAddConfigErrors trips over a Debezium 3.6.1 setting
+// without a value) instead of the validation errors, so on a 400 or 500
+// Apply asks the validate endpoint and returns a *RejectedError with what
+// it says.
 func (c *Client) Apply(ctx context.Context, name string, cfg Config) error {
 	if name == "" {
 		return errors.New("connect: apply: empty connector name")
 	}
-	if err := c.call(ctx, http.MethodPut, connectorPath(name)+"/config", cfg, nil); err != nil {
+	err := c.call(ctx, http.MethodPut, connectorPath(name)+"/config", cfg, nil)
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusBadRequest || apiErr.StatusCode == http.StatusInternalServerError) {
+		if rej := c.validate(ctx, name, cfg); rej != nil {
+			err = rej
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("connect: apply connector %q with %v: %w", name, cfg, cfg.scrub(err))
 	}
 	return nil
@@ -136,6 +186,48 @@ func (c *Client) ConnectorConfig(ctx context.Context, name string) (Config, erro
 		return nil, fmt.Errorf("connect: config of connector %q: %w", name, err)
 	}
 	return cfg, nil
+}
+
+// validate asks PUT /connector-plugins/{class}/config/validate about cfg
+// and returns its errors, or nil when it reports none or cannot be asked.
+func (c *Client) validate(ctx context.Context, name string, cfg Config) *RejectedError {
+	class := cfg["connector.class"]
+	if class == "" {
+		return nil
+	}
+	body := maps.Clone(cfg)
+	body["name"] = name
+	var infos struct {
+		ErrorCount int `json:"error_count"`
+		Configs    []struct {
+			Value *struct {
+				Name   string   `json:"name"`
+				Errors []string `json:"errors"`
+			} `json:"value"`
+		} `json:"configs"`
+	}
+	path := "/connector-plugins/" + url.PathEscape(class) + "/config/validate"
+	if err := c.call(ctx, http.MethodPut, path, body, &infos); err != nil || infos.ErrorCount == 0 {
+		return nil
+	}
+	rej := &RejectedError{Connector: name, Errors: map[string][]string{}}
+	for _, ci := range infos.Configs {
+		if ci.Value != nil && len(ci.Value.Errors) > 0 {
+			rej.Errors[ci.Value.Name] = ci.Value.Errors
+		}
+	}
+	return rej
+}
+
+// Restart restarts the connector and all its tasks (POST
+// /connectors/{name}/restart?includeTasks=true), e.g. after a FAILED task
+// whose cause was fixed. Connect answers 202 Accepted and restarts
+// asynchronously; follow with WaitRunning.
+func (c *Client) Restart(ctx context.Context, name string) error {
+	if err := c.call(ctx, http.MethodPost, connectorPath(name)+"/restart?includeTasks=true", nil, nil); err != nil {
+		return fmt.Errorf("connect: restart connector %q: %w", name, err)
+	}
+	return nil
 }
 
 // Status returns the connector's status. A connector the worker does not know
@@ -186,9 +278,14 @@ func (c *Client) WaitRunning(ctx context.Context, name string) (Status, error) {
 	}
 }
 
-// Delete removes the connector, stopping its tasks. A connector that does not
-// exist is not an error, so cleanup can always call it. The replication slot
-// stays in PostgreSQL: dropping it is the caller's job once it is inactive.
+// Delete removes the connector and waits until it is gone. A connector
+// that does not exist is not an error, so cleanup can always call it.
+//
+// A real worker answers DELETE with 204 once the config is removed, but its
+// task still runs (and holds its replication slot) for about a second:
+// GET .../status keeps answering 200 until the task has stopped. So Delete
+// waits, within the wait timeout, for the status to answer 404. The
+// replication slot stays in PostgreSQL: dropping it is the caller's job.
 func (c *Client) Delete(ctx context.Context, name string) error {
 	err := c.call(ctx, http.MethodDelete, connectorPath(name), nil, nil)
 	var apiErr *APIError
@@ -198,7 +295,27 @@ func (c *Client) Delete(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("connect: delete connector %q: %w", name, err)
 	}
-	return nil
+	return c.waitGone(ctx, name)
+}
+
+// waitGone polls the status until it answers 404.
+func (c *Client) waitGone(ctx context.Context, name string) error {
+	ctx, cancel := context.WithTimeout(ctx, c.waitTimeout)
+	defer cancel()
+	tick := time.NewTicker(c.pollInterval)
+	defer tick.Stop()
+	for {
+		s, err := c.Status(ctx, name)
+		var apiErr *APIError
+		if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("connect: connector %q deleted but still reported (%s, %v) after %s: %w", name, s, err, c.waitTimeout, ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
 
 func connectorPath(name string) string { return "/connectors/" + url.PathEscape(name) }

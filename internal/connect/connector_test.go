@@ -272,3 +272,44 @@ func TestConnectorNameIsEscaped(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestApplyRejected replays a real worker's answers to a config with a
+// wrong password: the PUT fails with Connect 4.3.1's NullPointerException,
+// the validate endpoint says why.
+func TestApplyRejected(t *testing.T) {
+	validatePath := "PUT /connector-plugins/io.debezium.connector.postgresql.PostgresConnector/config/validate"
+	for _, tc := range []struct {
+		name     string
+		validate reply
+		rejected bool
+	}{
+		{"validation explains", ok("validate-bad-password.json"), true},
+		{"validation unavailable", status(404, "error-404-status.json"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorker(t).on(configPath, status(500, "error-500-validation-npe.json")).on(validatePath, tc.validate)
+			err := w.client().Apply(context.Background(), name, runConfig(t))
+			var rej *connect.RejectedError
+			if got := errors.As(err, &rej); got != tc.rejected {
+				t.Fatalf("Apply = %v; rejected %v, want %v", err, got, tc.rejected)
+			}
+			if tc.rejected && !strings.Contains(err.Error(), `database.hostname: Error while validating connector config: FATAL: password authentication failed for user "dbz"`) {
+				t.Errorf("error lacks the validation message: %v", err)
+			}
+			var apiErr *connect.APIError
+			if !tc.rejected && (!errors.As(err, &apiErr) || apiErr.StatusCode != 500) {
+				t.Errorf("want the PUT's 500 when validation cannot explain: %v", err)
+			}
+			if strings.Contains(err.Error(), password) {
+				t.Errorf("error shows the password: %v", err)
+			}
+			reqs := w.requests()
+			if tc.rejected {
+				var sent map[string]string
+				if err := json.Unmarshal(reqs[len(reqs)-1].body, &sent); err != nil || sent["name"] != name {
+					t.Errorf("validate body %s lacks the connector name", reqs[len(reqs)-1].body)
+				}
+			}
+		})
+	}
+}

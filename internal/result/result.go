@@ -46,8 +46,15 @@ type StackResult struct {
 type StackInfo struct {
 	Postgres        string `json:"postgres"`         // "embedded" or "external"
 	PostgresVersion string `json:"postgres_version"` // server_version
-	Kafka           string `json:"kafka"`            // "kfake (in-process)" or "external"
+	Kafka           string `json:"kafka"`            // "kfake (in-process)", "Apache Kafka (local JVM, KRaft)" or "external"
 	Brokers         string `json:"brokers"`
+	// On the local stack (--stack local): its Kafka Connect worker's REST
+	// API and the versions it runs, the broker's as pinned, Connect's and
+	// Debezium's as the worker reports them.
+	ConnectURL      string `json:"connect_url,omitempty"`
+	KafkaVersion    string `json:"kafka_version,omitempty"`
+	ConnectVersion  string `json:"connect_version,omitempty"`
+	DebeziumVersion string `json:"debezium_version,omitempty"`
 }
 
 // FraudCounts counts injected fraud patterns.

@@ -13,6 +13,9 @@ const (
 	KindEmbedded = "embedded" // private PostgreSQL, in-process Kafka (kfake)
 	KindCompose  = "compose"  // the endpoints of compose/docker-compose.yml
 	KindExternal = "external" // the user's own servers
+	// KindLocal is a private PostgreSQL plus a real Kafka broker and Kafka
+	// Connect with Debezium, child JVMs of cdcbench (package jvmstack).
+	KindLocal = "local"
 )
 
 // CDC implementations a stack can carry, as --cdc names them.
@@ -84,6 +87,18 @@ func Choose(r Request) (Choice, error) {
 		if ch.CDC == CDCDebezium && r.ConnectDBHost == "" {
 			ch.DBHost, ch.DBPort = composeDBHost, composeDBPort
 		}
+	case KindLocal:
+		if ch.Options.PostgresDSN != "" || len(ch.Options.Brokers) > 0 || ch.ConnectURL != "" || r.ConnectDBHost != "" {
+			return ch, errors.New("--stack local starts its own PostgreSQL, Kafka and Kafka Connect: drop --pg-dsn, --brokers, --connect-url and --connect-db-host (or use --stack external)")
+		}
+		ch.DropExisting = true // the private cluster is the benchmark's own
+		ch.Options.JVM = true
+		if ch.CDC == "" {
+			ch.CDC = CDCRelay
+		}
+		// The worker's URL exists once the stack runs (ConnectWorker); it
+		// reaches the database at the DSN's 127.0.0.1 address.
+		return ch, ch.checkLocalCDC()
 	case KindExternal:
 		if ch.Options.PostgresDSN == "" {
 			if os.Getenv("PGHOST") == "" {
@@ -97,12 +112,21 @@ func Choose(r Request) (Choice, error) {
 			return ch, errors.New("--stack external needs --brokers (or KAFKA_BOOTSTRAP_SERVERS)")
 		}
 	default:
-		return ch, fmt.Errorf("--stack must be %s, %s or %s, got %q", KindEmbedded, KindCompose, KindExternal, r.Kind)
+		return ch, fmt.Errorf("--stack must be %s, %s, %s or %s, got %q", KindEmbedded, KindLocal, KindCompose, KindExternal, r.Kind)
 	}
 	if ch.CDC == "" {
 		ch.CDC = CDCRelay
 	}
 	return ch, ch.checkCDC(r.ConnectDBHost)
+}
+
+// checkLocalCDC checks the CDC choice of the local stack, which brings
+// every endpoint itself.
+func (ch *Choice) checkLocalCDC() error {
+	if ch.CDC != CDCRelay && ch.CDC != CDCDebezium {
+		return fmt.Errorf("--cdc must be %s or %s, got %q", CDCRelay, CDCDebezium, ch.CDC)
+	}
+	return nil
 }
 
 // checkCDC checks the CDC choice against the endpoints it needs.

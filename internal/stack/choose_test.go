@@ -46,6 +46,20 @@ func TestChoose(t *testing.T) {
 			}
 			return ""
 		}},
+		{name: "local starts everything itself", req: stack.Request{Kind: stack.KindLocal}, check: func(c stack.Choice) string {
+			if !c.Options.JVM || c.CDC != stack.CDCRelay || !c.DropExisting || c.Options.PostgresDSN != "" || len(c.Options.Brokers) != 0 {
+				return "want the relay on a private cluster and the JVM Kafka"
+			}
+			return ""
+		}},
+		{name: "local with Debezium needs no Connect URL", req: stack.Request{Kind: stack.KindLocal, CDC: stack.CDCDebezium}, check: func(c stack.Choice) string {
+			if !c.Options.JVM || c.CDC != stack.CDCDebezium || c.ConnectURL != "" {
+				return "the worker's URL comes from the stack once it runs"
+			}
+			return ""
+		}},
+		{name: "local refuses endpoints", req: stack.Request{Kind: stack.KindLocal, Options: stack.Options{Brokers: []string{"k:9092"}}}, wantErr: "--stack local starts its own"},
+		{name: "local refuses an unknown cdc", req: stack.Request{Kind: stack.KindLocal, CDC: "maxwell"}, wantErr: "--cdc must be"},
 		{name: "external needs a database", req: stack.Request{Kind: stack.KindExternal, Options: stack.Options{Brokers: []string{"k:9092"}}}, wantErr: "--pg-dsn"},
 		{name: "external needs brokers", req: stack.Request{Kind: stack.KindExternal, Options: stack.Options{PostgresDSN: "postgres://x@h/db"}}, wantErr: "--brokers"},
 		{name: "debezium needs Connect", req: stack.Request{Kind: stack.KindEmbedded, CDC: stack.CDCDebezium}, wantErr: "--connect-url"},

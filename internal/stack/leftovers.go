@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cdcbench/cdcbench/internal/jvmstack"
 	"github.com/cdcbench/cdcbench/internal/ownerpid"
 )
 
@@ -26,12 +27,15 @@ const (
 	LeftoverPublication = "publication"
 	LeftoverClusterDir  = "cluster dir"
 	LeftoverKafkaDir    = "kafka dir"
+	// LeftoverJVMDir is a local stack's Kafka/Connect dir (package
+	// jvmstack); removing it kills any JVM still running from it.
+	LeftoverJVMDir = "jvm stack dir"
 )
 
 // Leftover is something a run created: left behind by a crashed one, or
 // still in use by a live one.
 type Leftover struct {
-	Kind string // LeftoverSlot, LeftoverPublication, LeftoverClusterDir or LeftoverKafkaDir
+	Kind string // LeftoverSlot, LeftoverPublication, LeftoverClusterDir, LeftoverKafkaDir or LeftoverJVMDir
 	Name string // the slot or publication, or the directory's path
 	// Database is where a slot or publication lives: a logical slot can
 	// only be dropped from its own database, a publication only seen there.
@@ -53,7 +57,7 @@ type Leftover struct {
 // the server at dsn (when dsn is not empty), and private cluster and Kafka
 // directories in the temp dir, each marked Live when a running run owns it.
 func FindLeftovers(ctx context.Context, dsn string) ([]Leftover, error) {
-	out := leftoverDirs()
+	out := append(leftoverDirs(), jvmLeftovers()...)
 	if dsn == "" {
 		return out, nil
 	}
@@ -236,6 +240,10 @@ func RemoveLeftovers(ctx context.Context, dsn string, ls []Leftover) error {
 			if err := os.RemoveAll(l.Name); err != nil {
 				errs = append(errs, fmt.Errorf("clean: %w", err))
 			}
+		case LeftoverJVMDir:
+			if err := jvmstack.RemoveLeftover(l.Name); err != nil {
+				errs = append(errs, fmt.Errorf("clean: %w", err))
+			}
 		case LeftoverSlot, LeftoverPublication:
 			conn := conns[l.Database]
 			if conn == nil {
@@ -293,6 +301,24 @@ func leftoverDirs() []Leftover {
 			}
 			out = append(out, l)
 		}
+	}
+	return out
+}
+
+// jvmLeftovers lists the local stacks' Kafka/Connect dirs. Pdeathsig
+// normally took a killed cdcbench's JVMs down with it; removing the dir
+// kills any that survived.
+func jvmLeftovers() []Leftover {
+	var out []Leftover
+	for _, j := range jvmstack.FindLeftovers() {
+		l := Leftover{Kind: LeftoverJVMDir, Name: j.Dir, Live: j.Live, Detail: "Kafka/Connect dir of a live run"}
+		if !j.Live {
+			l.Detail = "Kafka/Connect dir of a cdcbench that is gone"
+			if len(j.PIDs) > 0 {
+				l.Detail += fmt.Sprintf("; JVMs %v still running (killed on removal)", j.PIDs)
+			}
+		}
+		out = append(out, l)
 	}
 	return out
 }

@@ -2,6 +2,9 @@
 // either embedded (a private PostgreSQL cluster from the machine's binaries;
 // an in-process kfake broker on a real 127.0.0.1 port) or external (a DSN, a
 // broker list the user gives). The default embeds both, for laptops and CI.
+// Options.JVM replaces kfake with the real thing: an Apache Kafka broker and
+// a Kafka Connect worker with Debezium as child processes (package
+// jvmstack), the seed's pipeline without Docker.
 package stack
 
 import (
@@ -23,6 +26,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cdcbench/cdcbench/internal/jvmstack"
 	"github.com/cdcbench/cdcbench/internal/ownerpid"
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
 	"github.com/cdcbench/cdcbench/internal/result"
@@ -50,6 +54,9 @@ type Stack interface {
 	Close(ctx context.Context) error
 }
 
+// LocalKafka is the Kafka of Options.JVM, as StackInfo.Kafka names it.
+const LocalKafka = "Apache Kafka (local JVM, KRaft)"
+
 // Options says which parts to embed: an empty PostgresDSN starts a private
 // cluster, empty Brokers start kfake.
 type Options struct {
@@ -61,6 +68,12 @@ type Options struct {
 	// PersistKafka keeps kfake's state in a temp dir, so that RestartKafka
 	// brings the same topics and offsets back (the restart-kafka fault).
 	PersistKafka bool
+	// JVM starts a real Kafka broker and Kafka Connect worker with
+	// Debezium (package jvmstack, configured by JVMOptions) instead of
+	// kfake; Brokers must then be empty. It needs Java 17+ and, the first
+	// time, Maven and Maven Central.
+	JVM        bool
+	JVMOptions jvmstack.Options
 }
 
 // ConnectWorker is a stack that runs a Kafka Connect worker of its own.
@@ -95,6 +108,7 @@ type local struct {
 	dsn       string
 	version   string
 	kafka     *kfake.Cluster
+	jvm       *jvmstack.Stack
 	brokers   []string
 }
 
@@ -138,6 +152,15 @@ func Start(ctx context.Context, opts Options) (_ Stack, err error) {
 	if s.version, err = checkPostgres(ctx, s.dsn); err != nil {
 		return nil, err
 	}
+	if opts.JVM {
+		if len(s.brokers) > 0 {
+			return nil, errors.New("stack: a local JVM Kafka and external brokers exclude each other")
+		}
+		if err := s.startJVM(ctx, opts); err != nil {
+			return nil, err
+		}
+		return jvmLocal{s}, nil
+	}
 	if len(s.brokers) == 0 {
 		kopts := KafkaOptions(opts.Partitions)
 		if opts.KafkaPort > 0 {
@@ -172,6 +195,17 @@ func Start(ctx context.Context, opts Options) (_ Stack, err error) {
 		}
 	}
 	return s, nil
+}
+
+// startJVM starts the broker and the Connect worker and creates the
+// change and alert topics on the broker.
+func (s *local) startJVM(ctx context.Context, opts Options) error {
+	var err error
+	if s.jvm, err = jvmstack.Start(ctx, opts.JVMOptions); err != nil {
+		return fmt.Errorf("stack: %w", err)
+	}
+	s.brokers = s.jvm.Brokers()
+	return ensureTopics(ctx, s.brokers, max(opts.Partitions, 1))
 }
 
 // ensureTopics creates the change and alert topics on an external Kafka
@@ -276,12 +310,48 @@ func (s *local) Info() result.StackInfo {
 	if s.kafka != nil {
 		i.Kafka = "kfake (in-process, franz-go)"
 	}
+	if s.jvm != nil {
+		v := s.jvm.Versions()
+		i.Kafka, i.ConnectURL = LocalKafka, s.jvm.ConnectURL()
+		i.KafkaVersion, i.ConnectVersion, i.DebeziumVersion = v.Kafka, v.Connect, v.Debezium
+	}
 	return i
 }
 
+// jvmLocal is the stack of Options.JVM: the same as local, plus the
+// Kafka Connect worker it runs. A separate type, so that only a stack that
+// has a worker of its own is a ConnectWorker (an external stack's Connect
+// URL comes from the user).
+type jvmLocal struct{ *local }
+
+var _ ConnectWorker = jvmLocal{}
+
+// ConnectURL implements ConnectWorker.
+func (s jvmLocal) ConnectURL() string { return s.jvm.ConnectURL() }
+
+// KillConnect implements ConnectWorker: SIGKILL to the worker, a pause of
+// down, and a start on the same port, group and storage topics.
+func (s jvmLocal) KillConnect(ctx context.Context, down time.Duration) error {
+	if err := s.jvm.RestartConnect(ctx, down); err != nil {
+		return fmt.Errorf("stack: %w", err)
+	}
+	return nil
+}
+
+// JVM returns the broker and worker, for tests and tools that need their
+// logs or pids.
+func (s jvmLocal) JVM() *jvmstack.Stack { return s.jvm }
+
 // RestartKafka implements KafkaRestarter for the in-process broker started
-// with PersistKafka.
+// with PersistKafka, and for the local JVM broker (SIGTERM, then a start on
+// the same port and log dir).
 func (s *local) RestartKafka(ctx context.Context, down time.Duration) error {
+	if s.jvm != nil {
+		if err := s.jvm.RestartBroker(ctx, down); err != nil {
+			return fmt.Errorf("stack: %w", err)
+		}
+		return nil
+	}
 	s.kafkaMu.Lock()
 	defer s.kafkaMu.Unlock()
 	if s.kafka == nil || s.kafkaDir == "" {
@@ -322,12 +392,18 @@ func (s *local) Close(ctx context.Context) error {
 	if s.kafkaDir != "" {
 		_ = os.RemoveAll(s.kafkaDir)
 	}
-	if s.pg != nil {
-		err := s.pg.Stop(ctx)
-		s.pg = nil
-		return err
+	var errs []error
+	if s.jvm != nil {
+		// Connect first (it holds Debezium's replication connection), then
+		// the broker, then the database.
+		errs = append(errs, s.jvm.Close(ctx))
+		s.jvm = nil
 	}
-	return nil
+	if s.pg != nil {
+		errs = append(errs, s.pg.Stop(ctx))
+		s.pg = nil
+	}
+	return errors.Join(errs...)
 }
 
 // PortOf returns the port of a host:port, 0 if there is none.

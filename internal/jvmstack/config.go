@@ -1,0 +1,125 @@
+package jvmstack
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// brokerProperties is server.properties of a combined broker+controller
+// node. The quorum is static (controller.quorum.voters), so the storage is
+// formatted without --standalone (StorageTool rejects it with static voters).
+// Replication factors are 1 (one broker); the internal topics get one
+// partition each, which a single node needs no more of and creates faster
+// (50 by default); group.initial.rebalance.delay.ms=0 stops the first
+// consumer group from waiting 3 s, which a run would charge to its first
+// events.
+func brokerProperties(p ports, dataDir string, extra map[string]string) string {
+	props := map[string]string{
+		"process.roles":                                    "broker,controller",
+		"node.id":                                          "1",
+		"controller.quorum.voters":                         fmt.Sprintf("1@127.0.0.1:%d", p.controller),
+		"listeners":                                        fmt.Sprintf("PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d", p.broker, p.controller),
+		"advertised.listeners":                             fmt.Sprintf("PLAINTEXT://127.0.0.1:%d", p.broker),
+		"controller.listener.names":                        "CONTROLLER",
+		"inter.broker.listener.name":                       "PLAINTEXT",
+		"listener.security.protocol.map":                   "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+		"log.dirs":                                         dataDir,
+		"num.partitions":                                   "1",
+		"default.replication.factor":                       "1",
+		"min.insync.replicas":                              "1",
+		"offsets.topic.replication.factor":                 "1",
+		"offsets.topic.num.partitions":                     "1",
+		"transaction.state.log.replication.factor":         "1",
+		"transaction.state.log.min.isr":                    "1",
+		"transaction.state.log.num.partitions":             "1",
+		"share.coordinator.state.topic.replication.factor": "1",
+		"share.coordinator.state.topic.min.isr":            "1",
+		"share.coordinator.state.topic.num.partitions":     "1",
+		"group.initial.rebalance.delay.ms":                 "0",
+		"auto.create.topics.enable":                        "true",
+	}
+	maps.Copy(props, extra)
+	return render("server.properties of cdcbench's local stack (package jvmstack)", props)
+}
+
+// connectProperties is worker.properties of a distributed worker alone in
+// its group. JSON converters with schemas are what the seed's consumers
+// read. The storage topics have replication factor 1 and one partition
+// each. plugin.discovery=service_load reads Debezium's META-INF/services
+// entries instead of scanning every class (seconds, not minutes); Debezium
+// 3.6.1 carries them. producer.linger.ms=0 undoes KIP-1030 (Kafka 4.0 made
+// the producer's default 5 ms, which every change event would wait).
+// scheduled.rebalance.max.delay.ms=0: with one worker, a worker killed and
+// restarted must get its connector back at once, not after 5 minutes of
+// waiting for the lost member to return.
+func connectProperties(p ports, brokers, pluginPath string, flush time.Duration, extra map[string]string) string {
+	props := map[string]string{
+		"bootstrap.servers":                       brokers,
+		"group.id":                                "cdcbench-connect",
+		"listeners":                               fmt.Sprintf("http://127.0.0.1:%d", p.connect),
+		"rest.advertised.host.name":               "127.0.0.1",
+		"rest.advertised.port":                    strconv.Itoa(p.connect),
+		"key.converter":                           "org.apache.kafka.connect.json.JsonConverter",
+		"value.converter":                         "org.apache.kafka.connect.json.JsonConverter",
+		"key.converter.schemas.enable":            "true",
+		"value.converter.schemas.enable":          "true",
+		"config.storage.topic":                    "cdcbench-connect-configs",
+		"offset.storage.topic":                    "cdcbench-connect-offsets",
+		"status.storage.topic":                    "cdcbench-connect-status",
+		"config.storage.replication.factor":       "1",
+		"offset.storage.replication.factor":       "1",
+		"status.storage.replication.factor":       "1",
+		"offset.storage.partitions":               "1",
+		"status.storage.partitions":               "1",
+		"offset.flush.interval.ms":                strconv.FormatInt(flush.Milliseconds(), 10),
+		"plugin.path":                             pluginPath,
+		"plugin.discovery":                        "service_load",
+		"connector.client.config.override.policy": "All",
+		"producer.linger.ms":                      "0",
+		"scheduled.rebalance.max.delay.ms":        "0",
+	}
+	maps.Copy(props, extra)
+	return render("worker.properties of cdcbench's local stack (package jvmstack)", props)
+}
+
+// render writes Java properties sorted by key. Values here are paths,
+// numbers and class names, which need no escaping except backslashes.
+func render(title string, props map[string]string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s\n", title)
+	for _, k := range slices.Sorted(maps.Keys(props)) {
+		fmt.Fprintf(&b, "%s=%s\n", k, strings.ReplaceAll(props[k], `\`, `\\`))
+	}
+	return b.String()
+}
+
+// newClusterID returns a KRaft cluster id as kafka-storage random-uuid
+// makes one: 16 random bytes in unpadded base64url, never starting with '-'
+// (which the tool's command line would take for an option). Making it here
+// saves a JVM start.
+func newClusterID() (string, error) {
+	for {
+		var b [16]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", fmt.Errorf("jvmstack: cluster id: %w", err)
+		}
+		id := base64.RawURLEncoding.EncodeToString(b[:])
+		if !strings.HasPrefix(id, "-") && b != [16]byte{} {
+			return id, nil
+		}
+	}
+}
+
+func writeFile(path, content string) error {
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		return fmt.Errorf("jvmstack: %w", err)
+	}
+	return nil
+}
