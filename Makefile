@@ -19,9 +19,12 @@ build: ## build bin/cdcbench
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/cdcbench
 
 .PHONY: bench
-bench: build ## run a scenario on the embedded stack: make bench scenario=burst [ARGS="--rate 2000"]
+stack ?= embedded
+
+bench: build ## run a scenario: make bench scenario=burst [stack=local] [ARGS="--rate 2000"]; stack=local adds Debezium on Apache Kafka beside the relay and polling
 	@scripts/ensure-postgres.sh
-	$(BIN) run --scenario $(scenario) $(ARGS)
+	@if [ "$(stack)" = local ]; then scripts/ensure-java.sh; fi
+	$(BIN) run --scenario $(scenario) --stack $(stack) $(ARGS)
 
 .PHONY: stack-up
 stack-up: build ## start PostgreSQL, Kafka and the relay and keep them up (Ctrl-C stops)

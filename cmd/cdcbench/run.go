@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -225,6 +226,21 @@ func checkResultsDir(dir string) error {
 	}
 }
 
+// withDebezium adds a debezium path right after the cdc path, where a
+// scenario has a cdc path and no debezium one: the local stack exists to
+// measure the seed's pipeline, beside the relay and the pollers, on the
+// same seeded workload. --paths says otherwise.
+func withDebezium(paths []string) []string {
+	if slices.Contains(paths, scenarios.PathDebezium) {
+		return paths
+	}
+	i := slices.Index(paths, scenarios.PathCDC)
+	if i < 0 {
+		return paths
+	}
+	return slices.Insert(slices.Clone(paths), i+1, scenarios.PathDebezium)
+}
+
 // prepareRun resolves run's scenario, flags and stack; every error is a
 // usageError.
 func prepareRun(c *cli.Context) (scenarios.Spec, bench.Plan, stack.Choice, error) {
@@ -243,6 +259,13 @@ func prepareRun(c *cli.Context) (scenarios.Spec, bench.Plan, stack.Choice, error
 		}
 		spec.AgentCommands = append(spec.AgentCommands, cmds...)
 	}
+	choice, err := chooseStack(c, spec.Partitions)
+	if err != nil {
+		return fail(err)
+	}
+	if choice.Kind == stack.KindLocal && !c.IsSet("paths") {
+		spec.Paths = withDebezium(spec.Paths)
+	}
 	var opts []bench.PlanOption
 	if ext := c.String("external-agents"); ext != "" {
 		opts = append(opts, bench.WithExternalAgents(strings.Split(ext, ",")...))
@@ -253,10 +276,6 @@ func prepareRun(c *cli.Context) (scenarios.Spec, bench.Plan, stack.Choice, error
 	}
 	if c.Int("repeat") < 1 {
 		return fail(fmt.Errorf("--repeat must be at least 1, got %d", c.Int("repeat")))
-	}
-	choice, err := chooseStack(c, spec.Partitions)
-	if err != nil {
-		return fail(err)
 	}
 	choice.Options.PersistKafka = spec.HasFault(scenarios.FaultRestartKafka)
 	if choice.Options.PersistKafka && !choice.KafkaRestartable() {

@@ -60,11 +60,16 @@ func (c CDC) Describe(ctx context.Context) (string, error) {
 	if c.Kind != stack.CDCDebezium {
 		return "relay " + relay.Version, nil
 	}
-	dv, err := c.Connect.DebeziumVersion(ctx)
+	return describeDebezium(ctx, c.Connect)
+}
+
+// describeDebezium names the Debezium and Connect versions of a worker.
+func describeDebezium(ctx context.Context, cl *connect.Client) (string, error) {
+	dv, err := cl.DebeziumVersion(ctx)
 	if err != nil {
 		return "", err
 	}
-	kv, err := c.Connect.Version(ctx)
+	kv, err := cl.Version(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -126,7 +131,7 @@ func (d *debeziumDriver) Start(ctx context.Context, env Env) (err error) {
 	if _, err = cfg.Connect.WaitRunning(ctx, d.ConnectorName()); err != nil {
 		return err
 	}
-	if d.describe, err = cfg.Describe(ctx); err != nil {
+	if d.describe, err = describeDebezium(ctx, cfg.Connect); err != nil {
 		return err
 	}
 	used, err := cfg.Connect.ConnectorConfig(ctx, d.ConnectorName())
