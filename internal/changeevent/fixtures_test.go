@@ -91,6 +91,17 @@ var fixture001 = changeevent.Event{
 	TxID:       4262,
 }
 
+// fixture020 is the README's decoding of Debezium 3.6.1's insert into
+// cdcbench's table, recorded on the local stack.
+var fixture020 = changeevent.Event{
+	Tx:         txn.Row{ID: 1002, UserID: 1002, MerchantID: 12, AmountCents: 499999, CreatedAt: 1767806284000000, Card: txn.CardAmex},
+	Op:         'c',
+	SourceTsUs: 1796164178005126,
+	EventTsUs:  1796164178437346,
+	LSN:        22915064,
+	TxID:       869,
+}
+
 func TestDecodeFixtures(t *testing.T) {
 	want := map[string]outcome{
 		"001-hgb-transactions-snapshot-r-schema.json":                               {ev: &fixture001},
@@ -114,6 +125,7 @@ func TestDecodeFixtures(t *testing.T) {
 		"016-dbzexamples-dbz1.4-purchaseorder-create-microts-noschema.json":         skipped(changeevent.ReasonOtherTable, "inventory.purchaseorder"),
 		"016-dbzexamples-dbz1.4-purchaseorder-create-microts-noschema.key.json":     skipped(changeevent.ReasonNoPayload, ""),
 		"019-artie-dbz2.5-delete-d-replica-full-schema.json":                        skipped(changeevent.ReasonOtherTable, "inventory.customers"),
+		"020-dbz3.6.1-cdcbench-transactions-insert-c-schema.json":                   {ev: &fixture020},
 	}
 	files := readFixtures(t)
 	for name := range want {

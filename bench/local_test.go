@@ -1,0 +1,295 @@
+package bench_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cdcbench/cdcbench/bench"
+	"github.com/cdcbench/cdcbench/internal/driver"
+	"github.com/cdcbench/cdcbench/internal/jvmstack"
+	"github.com/cdcbench/cdcbench/internal/stack"
+	"github.com/cdcbench/cdcbench/internal/table"
+	"github.com/cdcbench/cdcbench/scenarios"
+)
+
+// The local stack (private PostgreSQL, Apache Kafka, Kafka Connect with
+// Debezium) takes 15-30 s to start on 2 cores, so this package's tests
+// share one.
+var (
+	localOnce sync.Once
+	local     stack.Stack
+	localErr  error
+)
+
+// localStack returns the shared local stack, or fails the test with the
+// reason. CDCBENCH_SKIP_JVM=1 skips, saying so.
+func localStack(t *testing.T) stack.Stack {
+	t.Helper()
+	if os.Getenv("CDCBENCH_SKIP_JVM") == "1" {
+		t.Skip("CDCBENCH_SKIP_JVM=1: skipping the run through a real Kafka broker, Kafka Connect and Debezium")
+	}
+	localOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+		defer cancel()
+		local, localErr = stack.Start(ctx, stack.Options{JVM: true, Partitions: 1})
+	})
+	if localErr != nil {
+		t.Fatalf("local stack: %v\n(set CDCBENCH_SKIP_JVM=1 to skip the tests that need Java and Maven)", localErr)
+	}
+	return local
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if local != nil {
+		jvm := local.(interface{ JVM() *jvmstack.Stack }).JVM()
+		if err := local.Close(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, "local stack close:", err)
+			code = 1
+		}
+		if b, c := jvm.PIDs(); b != 0 || c != 0 {
+			fmt.Fprintf(os.Stderr, "JVMs still running after Close: broker %d, connect %d\n", b, c)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// TestDebeziumEndToEnd runs the seed's pipeline for real: rows through
+// PostgreSQL's WAL, Debezium in Kafka Connect and an Apache Kafka broker
+// to both agents, beside the relay on the same broker. The run must be
+// valid, with every row at both agents and exactly the oracle's alerts,
+// and name what it measured.
+func TestDebeziumEndToEnd(t *testing.T) {
+	st := localStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cdc, err := driver.NewCDC(stack.Choice{CDC: stack.CDCRelay}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 100 rows/s: Debezium on a loaded 2-core machine delivers about a
+	// thousand events a second; the point here is correctness.
+	p := plan(10, 5, 0, scenarios.Path{Kind: scenarios.PathCDC}, scenarios.Path{Kind: scenarios.PathDebezium})
+	p.BatchSize = 10
+	p.DrainTimeout = time.Minute
+	res, _, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, CDC: cdc, ResultsDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Valid {
+		t.Fatalf("invalid: %v", res.InvalidReasons)
+	}
+	if res.Stack.KafkaVersion != jvmstack.KafkaVersion || res.Stack.DebeziumVersion != jvmstack.DebeziumVersion {
+		t.Errorf("stack %+v: want Kafka %s, Debezium %s", res.Stack, jvmstack.KafkaVersion, jvmstack.DebeziumVersion)
+	}
+	dbz := res.Paths[1]
+	if !strings.HasPrefix(dbz.Capture, "debezium "+jvmstack.DebeziumVersion) || dbz.Connector["plugin.name"] != "pgoutput" {
+		t.Errorf("debezium path: capture %q, connector %v", dbz.Capture, dbz.Connector)
+	}
+	for _, path := range res.Paths {
+		for _, a := range path.Agents {
+			if a.Events != path.RowsProduced || a.ExpectedAlerts == 0 || a.MissedAlerts+a.UnexpectedAlerts != 0 {
+				t.Errorf("%s %s: %d of %d rows, alerts %d of %d expected, %d missed, %d unexpected", path.Name, a.Name, a.Events, path.RowsProduced, a.Alerts, a.ExpectedAlerts, a.MissedAlerts, a.UnexpectedAlerts)
+			}
+			// The broker stamps log-append time on the topics the stack
+			// created, so the trip through Kafka is split there.
+			if a.Stages["event_append"].Count == 0 || a.Stages["append_receive"].Count == 0 {
+				t.Errorf("%s %s: no event_append/append_receive stage", path.Name, a.Name)
+			}
+		}
+	}
+}
+
+// TestRelayMatchesDebezium holds the relay to the real thing: the same rows
+// go through the relay and through Debezium, and the two change events of
+// each row must agree in key and value, schema and payload, but for the
+// fields listed here.
+func TestRelayMatchesDebezium(t *testing.T) {
+	st := localStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cdc, err := driver.NewCDC(stack.Choice{CDC: stack.CDCRelay}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	relayed := capture(ctx, t, st, scenarios.PathCDC, cdc)
+	debezium := capture(ctx, t, st, scenarios.PathDebezium, cdc)
+	if len(relayed) != len(rows) || len(debezium) != len(rows) {
+		t.Fatalf("%d events from the relay, %d from Debezium, want %d each", len(relayed), len(debezium), len(rows))
+	}
+	for id, r := range relayed {
+		d := debezium[id]
+		var diffs []string
+		diff("key", r.key, d.key, &diffs)
+		diff("value", r.value, d.value, &diffs)
+		if len(diffs) > 0 {
+			t.Errorf("row %.0f: relay and Debezium differ:\n  %s\nrelay value:    %s\nDebezium value: %s", id, strings.Join(diffs, "\n  "), r.raw, d.raw)
+		}
+	}
+}
+
+// mayDiffer are the fields whose values are the producer's own: times of
+// processing, WAL positions and versions. Anything else that differs, and
+// any field only one side has, fails TestRelayMatchesDebezium.
+var mayDiffer = map[string]bool{
+	"value.payload.ts_ms": true, "value.payload.ts_us": true, "value.payload.ts_ns": true,
+	"value.payload.source.version": true, "value.payload.source.ts_ms": true, "value.payload.source.ts_us": true,
+	"value.payload.source.ts_ns": true, "value.payload.source.lsn": true, "value.payload.source.txId": true,
+	"value.payload.source.sequence": true, "value.payload.source.xmin": true,
+}
+
+// rows are the table's rows both paths carry, with fixed ids and times.
+var rows = []string{
+	"(1001, 1001, 42.50, 'VISA', 7, '2026-01-07 17:18:03.683652')",
+	"(1002, 1002, 4999.99, 'AMEX', 12, '2026-01-07 17:18:04')",
+	"(1003, 1001, 0.01, 'MASTERCARD', 1, '2026-01-07 17:18:05.5')",
+}
+
+type event struct {
+	key, value any
+	raw        string
+}
+
+// capture inserts rows on a fresh table through the driver of kind and
+// returns each row's change event by id.
+func capture(ctx context.Context, t *testing.T, st stack.Stack, kind string, cdc driver.CDC) map[float64]event {
+	t.Helper()
+	admin, err := stack.ConnectHarness(ctx, st.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	name := "cdcbench_parity_" + kind
+	if err := table.Reset(ctx, admin, name, true); err != nil {
+		t.Fatal(err)
+	}
+	d, err := driver.New(scenarios.Path{Kind: kind}, driver.Config{CDC: cdc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	since := time.Now()
+	if err := d.Start(ctx, driver.Env{Stack: st, Admin: admin, Publication: name, Slot: name, Groups: "cdcbench-parity-" + kind + "-", Since: since, Fail: func(err error) { t.Error(err) }}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := d.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+	}()
+	if _, err := admin.Exec(ctx, "INSERT INTO transactions (id, user_id, amount, card_type, merchant_id, created_at) VALUES "+strings.Join(rows, ", ")); err != nil {
+		t.Fatal(err)
+	}
+	return read(ctx, t, st.Brokers(), since, len(rows))
+}
+
+// read returns the first n change events produced after since, by id.
+func read(ctx context.Context, t *testing.T, brokers []string, since time.Time, n int) map[float64]event {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(stack.ChangeTopic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AfterMilli(since.UnixMilli())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	out := map[float64]event{}
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for len(out) < n {
+		f := cl.PollFetches(rctx)
+		if rctx.Err() != nil {
+			t.Fatalf("%d of %d change events after 2 minutes", len(out), n)
+		}
+		f.EachRecord(func(r *kgo.Record) {
+			var e event
+			if json.Unmarshal(r.Key, &e.key) != nil || json.Unmarshal(r.Value, &e.value) != nil {
+				t.Errorf("not JSON: key %q value %q", r.Key, r.Value)
+				return
+			}
+			e.raw = string(r.Value)
+			id, ok := lookup(e.value, "payload", "after", "id").(float64)
+			if !ok {
+				t.Errorf("no payload.after.id in %s", r.Value)
+				return
+			}
+			out[id] = e
+		})
+	}
+	return out
+}
+
+func lookup(v any, path ...string) any {
+	for _, k := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+// diff appends where a and b differ, by dotted path (list elements by
+// index, schema fields by their "field" name), skipping mayDiffer.
+func diff(path string, a, b any, out *[]string) {
+	if mayDiffer[path] {
+		return
+	}
+	am, aok := a.(map[string]any)
+	bm, bok := b.(map[string]any)
+	if aok && bok {
+		keys := map[string]bool{}
+		for k := range am {
+			keys[k] = true
+		}
+		for k := range bm {
+			keys[k] = true
+		}
+		var sorted []string
+		for k := range keys {
+			sorted = append(sorted, k)
+		}
+		sort.Strings(sorted)
+		for _, k := range sorted {
+			av, ain := am[k]
+			bv, bin := bm[k]
+			switch {
+			case !ain && !mayDiffer[path+"."+k]:
+				*out = append(*out, fmt.Sprintf("%s.%s: only Debezium has it (%v)", path, k, bv))
+			case !bin && !mayDiffer[path+"."+k]:
+				*out = append(*out, fmt.Sprintf("%s.%s: only the relay has it (%v)", path, k, av))
+			case ain && bin:
+				diff(path+"."+k, av, bv, out)
+			}
+		}
+		return
+	}
+	al, aok := a.([]any)
+	bl, bok := b.([]any)
+	if aok && bok && len(al) == len(bl) {
+		for i := range al {
+			diff(fmt.Sprintf("%s[%s]", path, elemName(al[i], i)), al[i], bl[i], out)
+		}
+		return
+	}
+	if !reflect.DeepEqual(a, b) {
+		*out = append(*out, fmt.Sprintf("%s: relay %v, Debezium %v", path, a, b))
+	}
+}
+
+func elemName(v any, i int) string {
+	if f, ok := lookup(v, "field").(string); ok {
+		return f
+	}
+	return fmt.Sprint(i)
+}
