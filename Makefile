@@ -49,7 +49,10 @@ test: python-agents ## unit and integration tests (installs PostgreSQL, Java, Ma
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-java.sh
 	@scripts/check.sh
-	$(GO) test -race -count=1 -timeout 20m ./...
+	@# -p 1: one package at a time. The latency tests assert orderings (CDC
+	@# faster than polling, a delay showing up in e2e) that a JVM stack
+	@# starting in another package's tests on 2 cores would drown.
+	$(GO) test -race -count=1 -p 1 -timeout 20m ./...
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 20s ./internal/changeevent
 
 .PHONY: jvm-deps

@@ -3,6 +3,7 @@ package jvmstack_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -273,6 +274,8 @@ func stackJVMs(t *testing.T, dir string) []int {
 	return pids
 }
 
+// stackDirs lists the stack dirs this test process owns: other packages'
+// tests start local stacks of their own at the same time.
 func stackDirs(t *testing.T) map[string]bool {
 	dirs, err := filepath.Glob(filepath.Join(os.TempDir(), jvmstack.DirPrefix+"*"))
 	if err != nil {
@@ -280,7 +283,14 @@ func stackDirs(t *testing.T) map[string]bool {
 	}
 	m := map[string]bool{}
 	for _, d := range dirs {
-		m[d] = true
+		var o struct {
+			PID int `json:"pid"`
+		}
+		raw, err := os.ReadFile(filepath.Join(d, "owner.json"))
+		if err == nil && json.Unmarshal(raw, &o) == nil && o.PID != os.Getpid() {
+			continue
+		}
+		m[d] = true // ours, or not yet (or no longer) owned: count it
 	}
 	return m
 }
