@@ -61,6 +61,9 @@ func commandPlan(t *testing.T, specs ...scenarios.AgentCommandSpec) bench.Plan {
 		t.Fatal(err)
 	}
 	p.AgentCommands = cmds
+	// Two Python processes share the 2 cores with the producer (under
+	// -race): these tests judge the agents, not the schedule.
+	p.ScheduleTolerance = 5 * time.Second
 	return p
 }
 
