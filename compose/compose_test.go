@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcbench/cdcbench/internal/jvmstack"
 	"gopkg.in/yaml.v3"
 )
 
@@ -463,4 +464,22 @@ func checkVolumes(f file) []error {
 		}
 		return errs
 	})
+}
+
+// TestSameVersionsAsLocalStack: the compose stack and the local stack
+// (JVMs from Maven Central) must measure the same Kafka and Debezium, or a
+// figure from one would be quoted for the other.
+func TestSameVersionsAsLocalStack(t *testing.T) {
+	raw, err := os.ReadFile("docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"image: apache/kafka:" + jvmstack.KafkaVersion + "\n",
+		"image: quay.io/debezium/connect:" + jvmstack.DebeziumVersion + "\n",
+	} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("docker-compose.yml has no %q: the compose stack drifted from the local stack's versions", strings.TrimSpace(want))
+		}
+	}
 }
