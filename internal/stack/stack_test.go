@@ -53,24 +53,7 @@ func TestEmbeddedTrimsWhatGroupsRead(t *testing.T) {
 	}
 	cons.Close()
 	adm := kadm.NewClient(prod)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		starts, err := adm.ListStartOffsets(ctx, stack.ChangeTopic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		o, _ := starts.Lookup(stack.ChangeTopic, 0)
-		if o.Offset == 600 {
-			break
-		}
-		if o.Offset > 600 {
-			t.Fatalf("trimmed to %d, past the group's commit at 600", o.Offset)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("log start still %d, want 600 (the group's commit)", o.Offset)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitLogStart(ctx, t, adm, stack.ChangeTopic, 600, "the group's commit")
 	if err := stack.DeleteGroups(ctx, st.Brokers(), "cdcbench-test-"); err != nil {
 		t.Fatal(err)
 	}
@@ -123,25 +106,7 @@ func TestEmbeddedAlertsExpire(t *testing.T) {
 	if err := prod.ProduceSync(ctx, &kgo.Record{Value: []byte("fresh")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	adm := kadm.NewClient(prod)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		starts, err := adm.ListStartOffsets(ctx, stack.AlertTopic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		o, _ := starts.Lookup(stack.AlertTopic, 0)
-		if o.Offset == 10 {
-			return
-		}
-		if o.Offset > 10 {
-			t.Fatalf("log start %d: the fresh alert went too", o.Offset)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("log start still %d, want 10: old alerts are kept", o.Offset)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitLogStart(ctx, t, kadm.NewClient(prod), stack.AlertTopic, 10, "the old alerts dropped, the fresh one kept")
 }
 
 // TestRedact covers every form a password takes in a DSN; none may survive.
@@ -186,5 +151,29 @@ func TestRedact(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// waitLogStart waits up to 20 s for partition 0 of topic to start at
+// offset want (what), failing at once if it starts past it.
+func waitLogStart(ctx context.Context, t *testing.T, adm *kadm.Client, topic string, want int64, what string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		starts, err := adm.ListStartOffsets(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, _ := starts.Lookup(topic, 0)
+		if o.Offset == want {
+			return
+		}
+		if o.Offset > want {
+			t.Fatalf("%s starts at %d, past %d (%s)", topic, o.Offset, want, what)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still starts at %d, want %d (%s)", topic, o.Offset, want, what)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
