@@ -15,6 +15,7 @@ import (
 
 	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/ownerpid"
+	"github.com/cdcbench/cdcbench/internal/pgtest"
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/scenarios"
 )
@@ -45,16 +46,8 @@ func (s *signal) Write(p []byte) (int, error) {
 // owner is dead) is removed.
 func TestCleanDuringLiveRun(t *testing.T) {
 	// A temp dir of its own, so that clean sees only this test's
-	// directories, traversable by the server's user when run as root.
-	tmp, err := os.MkdirTemp("", "cdcbench-cleantest-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(tmp) })
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("TMPDIR", tmp)
+	// directories.
+	tmp := pgtest.ServerTempDir(t, "cdcbench-cleantest-")
 	st := startStack(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
+	"github.com/cdcbench/cdcbench/internal/pgtest"
 )
 
 // helperEnv makes the test binary act as a cdcbench stand-in that starts a
@@ -492,17 +493,7 @@ func freePort(t *testing.T) int {
 // TestCommaInTempDir: unix_socket_directories is a comma-separated list, so
 // a temp dir with a comma in its path must still start.
 func TestCommaInTempDir(t *testing.T) {
-	// Not t.TempDir: its parents are 0700, and the server runs as another
-	// user when the tests run as root.
-	tmp, err := os.MkdirTemp("", "cdcbench-test-a,b-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(tmp) })
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("TMPDIR", tmp)
+	tmp := pgtest.ServerTempDir(t, "cdcbench-test-a,b-")
 	c, err := pgcluster.Start(context.Background(), pgcluster.Options{})
 	if err != nil {
 		t.Fatalf("start with TMPDIR %q: %v", tmp, err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcbench/cdcbench/internal/pgtest"
 	"github.com/cdcbench/cdcbench/internal/stack"
 )
 
@@ -15,17 +16,7 @@ import (
 // use while it runs and are gone once it is closed; a directory without an
 // owner file counts as left behind only once it is older than a start-up.
 func TestLeftoverDirs(t *testing.T) {
-	// Not t.TempDir: its parents are 0700, and the server runs as another
-	// user when the tests run as root.
-	tmp, err := os.MkdirTemp("", "cdcbench-leftovertest-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(tmp) })
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("TMPDIR", tmp)
+	tmp := pgtest.ServerTempDir(t, "cdcbench-leftovertest-")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	st, err := stack.Start(ctx, stack.Options{PersistKafka: true})
