@@ -31,9 +31,10 @@ var (
 	localErr  error
 )
 
-// localStack returns the shared local stack, or fails the test with the
-// reason. CDCBENCH_SKIP_JVM=1 skips, saying so.
-func localStack(t *testing.T) stack.Stack {
+// localStack returns the shared local stack and the CDC configuration on
+// it (the relay for the cdc path, its Connect worker for Debezium), or
+// fails the test with the reason. CDCBENCH_SKIP_JVM=1 skips, saying so.
+func localStack(t *testing.T) (stack.Stack, driver.CDC) {
 	t.Helper()
 	if os.Getenv("CDCBENCH_SKIP_JVM") == "1" {
 		t.Skip("CDCBENCH_SKIP_JVM=1: skipping the run through a real Kafka broker, Kafka Connect and Debezium")
@@ -46,7 +47,11 @@ func localStack(t *testing.T) stack.Stack {
 	if localErr != nil {
 		t.Fatalf("local stack: %v\n(set CDCBENCH_SKIP_JVM=1 to skip the tests that need Java and Maven)", localErr)
 	}
-	return local
+	cdc, err := driver.NewCDC(stack.Choice{CDC: stack.CDCRelay}, local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return local, cdc
 }
 
 func TestMain(m *testing.M) {
@@ -71,13 +76,9 @@ func TestMain(m *testing.M) {
 // valid, with every row at both agents and exactly the oracle's alerts,
 // and name what it measured.
 func TestDebeziumEndToEnd(t *testing.T) {
-	st := localStack(t)
+	st, cdc := localStack(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cdc, err := driver.NewCDC(stack.Choice{CDC: stack.CDCRelay}, st)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// 100 rows/s: Debezium on a loaded 2-core machine delivers about a
 	// thousand events a second; the point here is correctness.
 	p := plan(10, 5, 0, scenarios.Path{Kind: scenarios.PathCDC}, scenarios.Path{Kind: scenarios.PathDebezium})
@@ -116,13 +117,9 @@ func TestDebeziumEndToEnd(t *testing.T) {
 // each row must agree in key and value, schema and payload, but for the
 // fields listed here.
 func TestRelayMatchesDebezium(t *testing.T) {
-	st := localStack(t)
+	st, cdc := localStack(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cdc, err := driver.NewCDC(stack.Choice{CDC: stack.CDCRelay}, st)
-	if err != nil {
-		t.Fatal(err)
-	}
 	relayed := capture(ctx, t, st, scenarios.PathCDC, cdc)
 	debezium := capture(ctx, t, st, scenarios.PathDebezium, cdc)
 	if len(relayed) != len(rows) || len(debezium) != len(rows) {
