@@ -260,13 +260,9 @@ func (d *Decoder) decodeEnvelope(payload *fastjson.Value, cols columns, colsErr 
 // checkTable compares source.table (and source.schema when present) with the
 // configured table. The comparisons convert in place and do not allocate.
 func (d *Decoder) checkTable(src *fastjson.Value) error {
-	tv := src.Get("table")
-	if isNull(tv) {
-		return skip(ReasonMissingField, "source.table")
-	}
-	table, ok := stringBytes(tv)
-	if !ok {
-		return skip(ReasonBadValue, "source.table")
+	table, err := reqString(src.Get("table"), "source.table")
+	if err != nil {
+		return err
 	}
 	var schema []byte
 	hasSchema := false
@@ -303,13 +299,9 @@ func decodeRow(after *fastjson.Value, cols columns, tx *txn.Row) error {
 	if err != nil {
 		return err
 	}
-	cv := after.Get("card_type")
-	if isNull(cv) {
-		return skip(ReasonMissingField, "after.card_type")
-	}
-	card, ok := stringBytes(cv)
-	if !ok {
-		return skip(ReasonBadValue, "after.card_type")
+	card, err := reqString(after.Get("card_type"), "after.card_type")
+	if err != nil {
+		return err
 	}
 	cents, err := decodeAmount(after.Get("amount"), cols)
 	if err != nil {
@@ -423,6 +415,18 @@ func reqInt64(v *fastjson.Value, field string) (int64, error) {
 		return 0, skip(ReasonBadValue, field)
 	}
 	return n, nil
+}
+
+// reqString reads a required string field, without copying it.
+func reqString(v *fastjson.Value, field string) ([]byte, error) {
+	if isNull(v) {
+		return nil, skip(ReasonMissingField, field)
+	}
+	b, ok := stringBytes(v)
+	if !ok {
+		return nil, skip(ReasonBadValue, field)
+	}
+	return b, nil
 }
 
 // reqInt32 reads a required int column, which must fit PostgreSQL's int.
