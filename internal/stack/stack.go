@@ -30,6 +30,7 @@ import (
 	"github.com/cdcbench/cdcbench/internal/ownerpid"
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
 	"github.com/cdcbench/cdcbench/internal/result"
+	"github.com/cdcbench/cdcbench/internal/wait"
 )
 
 // Topics cdcbench uses, named as the seed's deployment names them.
@@ -98,6 +99,10 @@ var ErrUnreachable = errors.New("unreachable")
 // connectTimeout bounds every reachability check: a wrong port must fail in
 // seconds, not hang.
 const connectTimeout = 5 * time.Second
+
+// topicsReadyTimeout bounds the wait for created topics to show leaders; a
+// loaded 2-core machine took over 5 s (CI).
+const topicsReadyTimeout = 30 * time.Second
 
 type local struct {
 	stopTrim  context.CancelFunc
@@ -214,14 +219,17 @@ func (s *local) startJVM(ctx context.Context, opts Options) error {
 // as they are.
 func ensureTopics(ctx context.Context, brokers []string, partitions int) error {
 	appendTime := logAppendTime
-	adm, err := NewAdmin(brokers)
+	// A short metadata age: franz-go keeps an unknown topic unknown for
+	// MetadataMinAge (5 s), which awaitTopics would otherwise wait out.
+	adm, err := NewAdmin(brokers, kgo.MetadataMinAge(100*time.Millisecond))
 	if err != nil {
 		return err
 	}
 	defer adm.Close()
 	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
-	for topic, n := range map[string]int{ChangeTopic: partitions, AlertTopic: 1} {
+	want := map[string]int{ChangeTopic: partitions, AlertTopic: 1}
+	for topic, n := range want {
 		res, err := adm.CreateTopic(cctx, int32(n), -1, map[string]*string{"message.timestamp.type": &appendTime}, topic)
 		if err == nil {
 			err = res.Err
@@ -229,6 +237,43 @@ func ensureTopics(ctx context.Context, brokers []string, partitions int) error {
 		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 			return fmt.Errorf("stack: create topic %s on %v: %w", topic, brokers, err)
 		}
+	}
+	return awaitTopics(ctx, adm, want)
+}
+
+// awaitTopics waits until every topic in want shows its partitions, each
+// with a leader, in the brokers' metadata. A real broker answers
+// CreateTopics before its metadata has caught up, and a run that starts
+// in that window reads "no partitions" (seen in CI on Kafka 4.3.1).
+func awaitTopics(ctx context.Context, adm *kadm.Client, want map[string]int) error {
+	names := make([]string, 0, len(want))
+	for t := range want {
+		names = append(names, t)
+	}
+	var last string
+	err := wait.Until(ctx, time.Now().Add(topicsReadyTimeout), 50*time.Millisecond, func() (bool, error) {
+		td, err := adm.ListTopics(ctx, names...)
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		for _, t := range names {
+			d := td[t]
+			if d.Err != nil || len(d.Partitions) < want[t] {
+				last = fmt.Sprintf("%s: %d of %d partitions (%v)", t, len(d.Partitions), want[t], d.Err)
+				return false, nil
+			}
+			for _, p := range d.Partitions {
+				if p.Leader < 0 || p.Err != nil {
+					last = fmt.Sprintf("%s partition %d has no leader yet", t, p.Partition)
+					return false, nil
+				}
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("stack: topics %v not ready: %s: %w", names, last, err)
 	}
 	return nil
 }
@@ -257,10 +302,10 @@ func checkPostgres(ctx context.Context, dsn string) (string, error) {
 	return version, nil
 }
 
-// NewAdmin returns a Kafka admin client for brokers; its Close closes the
-// client under it.
-func NewAdmin(brokers []string) (*kadm.Client, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+// NewAdmin returns a Kafka admin client for brokers, with opts added to
+// the client's; its Close closes the client under it.
+func NewAdmin(brokers []string, opts ...kgo.Opt) (*kadm.Client, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("stack: kafka: %w", err)
 	}
