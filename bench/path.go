@@ -139,7 +139,7 @@ func (p *pathRun) setup(ctx context.Context) error {
 	if p.drv, err = driver.New(p.spec, driver.Config{CDC: r.cfg.CDC, PollMode: p.plan.PollMode, PollLimit: p.plan.PollLimit}); err != nil {
 		return err
 	}
-	env := driver.Env{Stack: r.cfg.Stack, Admin: admin, Publication: pub, Slot: "cdcbench_" + r.id + "_" + p.spec.Kind,
+	env := driver.Env{Stack: r.cfg.Stack, Admin: admin, Publication: pub, Slot: "cdcbench_" + r.id + "_" + p.spec.Kind + p.spec.Label,
 		Groups: "cdcbench-" + r.id + "-" + p.spec.String() + "-", Since: p.since, KeyByUser: p.plan.KeyByUser, Fail: p.fail}
 	if err := p.drv.Start(ctx, env); err != nil {
 		return err

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -24,21 +25,34 @@ const (
 // the path.
 const MinPollInterval = time.Millisecond
 
-// ErrPath reports a path name that is not "cdc", "debezium" or
-// "poll-<interval>".
-var ErrPath = errors.New(`want "cdc", "debezium" or "poll-<interval>" such as "poll-100ms"`)
+// ErrPath reports a path name that is not "cdc", "debezium",
+// "debezium-<label>" or "poll-<interval>".
+var ErrPath = errors.New(`want "cdc", "debezium", "debezium-<label>" such as "debezium-tuned", or "poll-<interval>" such as "poll-100ms"`)
+
+// label is what may follow "debezium-": a name for a second Debezium path
+// with settings of its own, short enough for slot and connector names.
+var label = regexp.MustCompile(`^[a-z0-9]{1,20}$`)
 
 // Path is a parsed path name.
 type Path struct {
 	Kind     string        // PathCDC, PathDebezium or PathPoll
 	Interval time.Duration // between polls; 0 for the CDC kinds
+	// Label tells Debezium paths apart ("tuned" in "debezium-tuned"), so
+	// that one run compares a connector's defaults with other settings.
+	Label string
 }
 
-// ParsePath parses "cdc", "debezium" or "poll-<Go duration>" (interval at least
-// MinPollInterval).
+// ParsePath parses "cdc", "debezium", "debezium-<label>" (label 1-20 of
+// [a-z0-9]) or "poll-<Go duration>" (interval at least MinPollInterval).
 func ParsePath(name string) (Path, error) {
 	if name == PathCDC || name == PathDebezium {
 		return Path{Kind: name}, nil
+	}
+	if l, ok := strings.CutPrefix(name, PathDebezium+"-"); ok {
+		if !label.MatchString(l) {
+			return Path{}, fmt.Errorf("%w, got %q: a label is 1-20 of [a-z0-9]", ErrPath, name)
+		}
+		return Path{Kind: PathDebezium, Label: l}, nil
 	}
 	rest, ok := strings.CutPrefix(name, PathPoll+"-")
 	if !ok {
@@ -54,10 +68,13 @@ func ParsePath(name string) (Path, error) {
 	return Path{Kind: PathPoll, Interval: d}, nil
 }
 
-// String returns the canonical name: "cdc" or "poll-100ms".
+// String returns the canonical name: "cdc", "debezium-tuned" or "poll-100ms".
 func (p Path) String() string {
-	if p.Kind == PathPoll {
+	switch {
+	case p.Kind == PathPoll:
 		return PathPoll + "-" + Duration(p.Interval).String()
+	case p.Label != "":
+		return p.Kind + "-" + p.Label
 	}
 	return p.Kind
 }

@@ -237,7 +237,7 @@ func TestParseErrors(t *testing.T) {
 		{"warmup longer than duration", "warmup: 1s", "warmup: 6s",
 			[]string{`t.yaml:5: warmup: must not be longer than duration (5s), got 6s`}, nil},
 		{"bad path", "[cdc, poll-100ms]", "[cdc, poll-fast]",
-			[]string{`t.yaml:11: paths[1]: want "cdc", "debezium" or "poll-<interval>"`, `"poll-fast"`}, scenarios.ErrPath},
+			[]string{`t.yaml:11: paths[1]: want "cdc", "debezium", "debezium-<label>"`, `"poll-fast"`}, scenarios.ErrPath},
 		{"poll interval too short", "[cdc, poll-100ms]", "[poll-500us]",
 			[]string{`t.yaml:11: paths[0]:`, "at least 1ms"}, scenarios.ErrPath},
 		{"duplicate path", "[cdc, poll-100ms]", "[poll-1s, cdc, poll-1000ms]",
@@ -340,7 +340,7 @@ func TestParseReportsEverythingOnce(t *testing.T) {
 		`t.yaml:3: batch_size: want an integer, got a string "fifty"`,
 		`t.yaml:5: warmup: must not be longer than duration (5s), got 9s`,
 		`t.yaml:7: rate.unit: required: one of "rows/s", "batches/s"`,
-		`t.yaml:10: paths[1]: want "cdc", "debezium" or "poll-<interval>" such as "poll-100ms", got "poll-fast"`,
+		`t.yaml:10: paths[1]: want "cdc", "debezium", "debezium-<label>" such as "debezium-tuned", or "poll-<interval>" such as "poll-100ms", got "poll-fast"`,
 		`t.yaml:11: unknown field "colour"`,
 	}
 	if got := strings.Split(err.Error(), "\n"); !reflect.DeepEqual(got, want) {
@@ -525,6 +525,12 @@ func TestParsePath(t *testing.T) {
 		{"CDC", scenarios.Path{}, ""},
 		{"debezium", scenarios.Path{Kind: "debezium"}, "debezium"},
 		{"Debezium", scenarios.Path{}, ""},
+		{"debezium-tuned", scenarios.Path{Kind: "debezium", Label: "tuned"}, "debezium-tuned"},
+		{"debezium-l10", scenarios.Path{Kind: "debezium", Label: "l10"}, "debezium-l10"},
+		{"debezium-", scenarios.Path{}, ""},
+		{"debezium-Tuned", scenarios.Path{}, ""},
+		{"debezium-a_b", scenarios.Path{}, ""},
+		{"debezium-abcdefghijklmnopqrstu", scenarios.Path{}, ""},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			got, err := scenarios.ParsePath(tc.in)

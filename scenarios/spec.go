@@ -49,6 +49,11 @@ type Spec struct {
 	NoLimits bool `yaml:"no_limits,omitempty"`
 	// AgentCommands are the user's own agents, started as commands.
 	AgentCommands []AgentCommandSpec `yaml:"agent_commands,omitempty"`
+	// Settings are per path name: Debezium connector properties
+	// ("poll.interval.ms") and its producer's ("producer.override.linger.ms"),
+	// applied over cdcbench's own connector configuration. Values are
+	// strings as Connect takes them; see settings.go for what is checked.
+	Settings map[string]map[string]string `yaml:"settings,omitempty"`
 }
 
 // Limits on what a scenario may ask, unless it sets no_limits. Past them a
