@@ -3,6 +3,7 @@ package bench_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"reflect"
@@ -84,6 +85,8 @@ func TestDebeziumEndToEnd(t *testing.T) {
 	p := plan(10, 5, 0, scenarios.Path{Kind: scenarios.PathCDC}, scenarios.Path{Kind: scenarios.PathDebezium})
 	p.BatchSize = 10
 	p.DrainTimeout = time.Minute
+	settings := map[string]string{"poll.interval.ms": "50", "producer.override.linger.ms": "5"}
+	p.Settings = map[string]map[string]string{scenarios.PathDebezium: settings}
 	res, _, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, CDC: cdc, ResultsDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -98,6 +101,13 @@ func TestDebeziumEndToEnd(t *testing.T) {
 	if !strings.HasPrefix(dbz.Capture, "debezium "+jvmstack.DebeziumVersion) || dbz.Connector["plugin.name"] != "pgoutput" {
 		t.Errorf("debezium path: capture %q, connector %v", dbz.Capture, dbz.Connector)
 	}
+	// The scenario's settings, and Connect's echo of them.
+	if !reflect.DeepEqual(dbz.Settings, settings) || dbz.Connector["poll.interval.ms"] != "50" || dbz.Connector["producer.override.linger.ms"] != "5" {
+		t.Errorf("debezium path: settings %v, connector %v", dbz.Settings, dbz.Connector)
+	}
+	if res.Paths[0].Settings != nil {
+		t.Errorf("relay path took settings %v", res.Paths[0].Settings)
+	}
 	for _, path := range res.Paths {
 		for _, a := range path.Agents {
 			if a.Events != path.RowsProduced || a.ExpectedAlerts == 0 || a.MissedAlerts+a.UnexpectedAlerts != 0 {
@@ -109,6 +119,35 @@ func TestDebeziumEndToEnd(t *testing.T) {
 				t.Errorf("%s %s: no event_append/append_receive stage", path.Name, a.Name)
 			}
 		}
+	}
+}
+
+// TestRefusedSettingsStopRun: a setting Kafka Connect refuses stops the
+// run before it produces anything, even when a path before it could have
+// run, with Connect's message, no result directory and no connector left.
+func TestRefusedSettingsStopRun(t *testing.T) {
+	st, cdc := localStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for _, tc := range []struct{ key, value, says string }{
+		{"poll.interval.ms", "soon", "A long value is expected"},                                  // Debezium's validation
+		{"producer.override.linger.ms", "soon", "Invalid value soon for configuration linger.ms"}, // Connect's
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			p := plan(10, 5, 0, scenarios.Path{Kind: scenarios.PathCDC}, scenarios.Path{Kind: scenarios.PathDebezium, Label: "bad"})
+			p.Settings = map[string]map[string]string{"debezium-bad": {tc.key: tc.value}}
+			dir := t.TempDir()
+			res, _, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, CDC: cdc, ResultsDir: dir})
+			if !errors.Is(err, driver.ErrSettings) || !strings.Contains(err.Error(), tc.says) || res != nil {
+				t.Fatalf("Run = %v, %v; want ErrSettings saying %q", res, err, tc.says)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Errorf("results left: %v", entries)
+			}
+			if names, err := cdc.Connect.Connectors(ctx); err != nil || len(names) != 0 {
+				t.Errorf("connectors registered: %v (%v)", names, err)
+			}
+		})
 	}
 }
 

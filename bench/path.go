@@ -136,7 +136,7 @@ func (p *pathRun) setup(ctx context.Context) error {
 	p.ctx, p.cancel = context.WithCancel(ctx)
 	p.onCleanup(func(context.Context) error { p.cancel(); return nil })
 
-	if p.drv, err = driver.New(p.spec, driver.Config{CDC: r.cfg.CDC, PollMode: p.plan.PollMode, PollLimit: p.plan.PollLimit}); err != nil {
+	if p.drv, err = driver.New(p.spec, r.driverConfig(p.spec)); err != nil {
 		return err
 	}
 	env := driver.Env{Stack: r.cfg.Stack, Admin: admin, Publication: pub, Slot: "cdcbench_" + r.id + "_" + p.spec.Kind + p.spec.Label,

@@ -56,6 +56,8 @@ type Plan struct {
 	// Faults are injected during every path, at their time from the start
 	// of the schedule.
 	Faults []scenarios.FaultSpec
+	// Settings are connector settings by path name (scenarios.Spec.Settings).
+	Settings map[string]map[string]string
 	// Spec is the resolved scenario, written into result.json as it is.
 	Spec any
 }
@@ -173,6 +175,7 @@ func PlanFrom(s scenarios.Spec, opts ...PlanOption) (Plan, error) {
 		Slices:            slicesOf(s),
 		ObjectiveP99:      time.Duration(s.Objective.P99),
 		Faults:            s.Faults,
+		Settings:          s.Settings,
 		Spec:              resolved,
 	}
 	if p.AgentCommands, err = NewAgentCommands(s.AgentCommands); err != nil {

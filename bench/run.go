@@ -20,6 +20,7 @@ import (
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/internal/table"
+	"github.com/cdcbench/cdcbench/scenarios"
 )
 
 // Config is one run.
@@ -60,6 +61,9 @@ type run struct {
 // from PlanFrom, which validated it.
 func Run(ctx context.Context, cfg Config) (*result.Result, string, error) {
 	r := &run{cfg: cfg, id: runID()}
+	if err := r.validateDrivers(ctx); err != nil {
+		return nil, "", err
+	}
 	start := time.Now().UTC()
 	dir, err := resultDir(cfg.ResultsDir, fmt.Sprintf("%s-%s", cfg.Plan.Name, start.Format("20060102T150405Z")))
 	if err != nil {
@@ -121,6 +125,31 @@ func Run(ctx context.Context, cfg Config) (*result.Result, string, error) {
 		runErr = err
 	}
 	return res, dir, runErr
+}
+
+// driverConfig configures the driver of path ps.
+func (r *run) driverConfig(ps scenarios.Path) driver.Config {
+	p := r.cfg.Plan
+	return driver.Config{CDC: r.cfg.CDC, PollMode: p.PollMode, PollLimit: p.PollLimit, Settings: p.Settings[ps.String()]}
+}
+
+// validateDrivers has every driver that can check its configuration do so
+// before anything is produced: a setting Kafka Connect refuses stops the
+// run in seconds, with Connect's message, instead of after the paths
+// before it ran.
+func (r *run) validateDrivers(ctx context.Context) error {
+	for _, ps := range r.cfg.Plan.Paths {
+		d, err := driver.New(ps, r.driverConfig(ps))
+		if err != nil {
+			return fmt.Errorf("path %s: %w", ps, err)
+		}
+		if v, ok := d.(driver.Validator); ok {
+			if err := v.Validate(ctx, r.cfg.Stack, "cdcbench-"+r.id+"-"+ps.String()); err != nil {
+				return fmt.Errorf("path %s: %w", ps, err)
+			}
+		}
+	}
+	return nil
 }
 
 // resultDir creates parent/name, or name-2, name-3, ... when runs start in

@@ -161,7 +161,7 @@ func writeMetadata(b *bytes.Buffer, r *run) {
 	row("CDC", res.Stack.CDC)
 	for _, p := range res.Paths {
 		if p.Capture != "" {
-			row("path "+p.Name, p.Capture)
+			row("path "+p.Name, p.Capture+settingsText(p.Settings))
 		}
 	}
 	if res.Clock != "" {

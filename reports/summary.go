@@ -5,6 +5,8 @@ package reports
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -25,7 +27,7 @@ func WriteSummary(w io.Writer, r *result.Result) error {
 		r.Stack.PostgresVersion, r.Stack.Postgres, r.Stack.Kafka, r.Stack.Brokers, r.Stack.CDC)
 	for _, p := range r.Paths {
 		if p.Capture != "" {
-			fmt.Fprintf(w, "path %s: %s\n", p.Name, p.Capture)
+			fmt.Fprintf(w, "path %s: %s%s\n", p.Name, p.Capture, settingsText(p.Settings))
 		}
 	}
 	for _, why := range r.InvalidReasons {
@@ -168,4 +170,17 @@ func Plural(n int, one string, many ...string) string {
 	default:
 		return one + "s"
 	}
+}
+
+// settingsText is "; settings k=v, k=v" for a path's scenario settings,
+// sorted, or "" when it has none: what was tuned shows next to what ran.
+func settingsText(settings map[string]string) string {
+	if len(settings) == 0 {
+		return ""
+	}
+	kv := make([]string, 0, len(settings))
+	for _, k := range slices.Sorted(maps.Keys(settings)) {
+		kv = append(kv, k+"="+settings[k])
+	}
+	return "; settings " + strings.Join(kv, ", ")
 }

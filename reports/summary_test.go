@@ -38,3 +38,25 @@ func TestPlural(t *testing.T) {
 		}
 	}
 }
+
+// TestSettingsShown: a tuned path says what was tuned, in the summary and
+// the report, sorted; an untuned one adds nothing.
+func TestSettingsShown(t *testing.T) {
+	res := &result.Result{Valid: true, Paths: []result.Path{
+		{Name: "debezium", Capture: "debezium 3.6.1.Final on Kafka Connect 4.3.1"},
+		{Name: "debezium-tuned", Capture: "debezium 3.6.1.Final on Kafka Connect 4.3.1",
+			Settings: map[string]string{"poll.interval.ms": "10", "producer.override.linger.ms": "0"}},
+	}}
+	var b strings.Builder
+	if err := WriteSummary(&b, res); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"path debezium: debezium 3.6.1.Final on Kafka Connect 4.3.1\n",
+		"path debezium-tuned: debezium 3.6.1.Final on Kafka Connect 4.3.1; settings poll.interval.ms=10, producer.override.linger.ms=0\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, b.String())
+		}
+	}
+}

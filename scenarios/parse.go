@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/cdcbench/cdcbench/internal/suggest"
 )
 
 //go:embed *.yaml
@@ -420,7 +422,7 @@ func (idx *index) keyAt(line int, name string) string {
 func (idx *index) unknownField(line int, name, typ string) error {
 	path := idx.keyAt(line, name)
 	prefix := strings.TrimSuffix(path, name)
-	if guess := closest(name, fieldsOf(typ)); guess != "" {
+	if guess := suggest.Closest(name, fieldsOf(typ)); guess != "" {
 		return fmt.Errorf("%w %q (did you mean %q?)", ErrUnknownField, path, prefix+guess)
 	}
 	return fmt.Errorf("%w %q", ErrUnknownField, path)
@@ -450,39 +452,6 @@ func fieldsOf(typ string) []string {
 		names = append(names, name)
 	}
 	return names
-}
-
-// closest returns the candidate within edit distance 2 of name (a typo, a
-// swapped pair), or "".
-func closest(name string, candidates []string) string {
-	best, bestD := "", 3
-	for _, c := range candidates {
-		if d := editDistance(name, c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // typeWord says in words what a Go type wants.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cdcbench/cdcbench/internal/schedule"
+	"github.com/cdcbench/cdcbench/internal/connectorkeys"
 	"github.com/cdcbench/cdcbench/scenarios"
 )
 
@@ -238,6 +239,18 @@ func TestParseErrors(t *testing.T) {
 			[]string{`t.yaml:5: warmup: must not be longer than duration (5s), got 6s`}, nil},
 		{"bad path", "[cdc, poll-100ms]", "[cdc, poll-fast]",
 			[]string{`t.yaml:11: paths[1]: want "cdc", "debezium", "debezium-<label>"`, `"poll-fast"`}, scenarios.ErrPath},
+		{"setting misspelt", "[cdc, poll-100ms]", "[cdc, debezium-tuned]\nsettings:\n  debezium-tuned:\n    pol.interval.ms: 10",
+			[]string{`t.yaml:14: settings.debezium-tuned.pol.interval.ms: unknown setting "pol.interval.ms" (did you mean "poll.interval.ms"?)`}, connectorkeys.ErrUnknown},
+		{"producer setting without its prefix", "[cdc, poll-100ms]", "[debezium]\nsettings:\n  debezium: {linger.ms: 0}",
+			[]string{`settings.debezium.linger.ms: unknown setting "linger.ms": a producer setting is written "producer.override.linger.ms"`}, connectorkeys.ErrUnknown},
+		{"setting cdcbench owns", "[cdc, poll-100ms]", "[debezium]\nsettings:\n  debezium: {slot.name: mine}",
+			[]string{`settings.debezium.slot.name: set by cdcbench: "slot.name" (each path gets a fresh slot`}, connectorkeys.ErrReserved},
+		{"settings for a path not run", "[cdc, poll-100ms]", "[cdc, debezium]\nsettings:\n  debezum: {poll.interval.ms: 10}",
+			[]string{`settings.debezum: names no path of this scenario (paths: "cdc", "debezium"); did you mean "debezium"?`}, nil},
+		{"settings for the relay", "[cdc, poll-100ms]", "[cdc]\nsettings:\n  cdc: {poll.interval.ms: 10}",
+			[]string{`settings.cdc: settings are for Debezium paths`}, nil},
+		{"a setting without a value", "[cdc, poll-100ms]", "[debezium]\nsettings:\n  debezium: {poll.interval.ms: \"\"}",
+			[]string{`settings.debezium.poll.interval.ms: has no value`}, nil},
 		{"poll interval too short", "[cdc, poll-100ms]", "[poll-500us]",
 			[]string{`t.yaml:11: paths[0]:`, "at least 1ms"}, scenarios.ErrPath},
 		{"duplicate path", "[cdc, poll-100ms]", "[poll-1s, cdc, poll-1000ms]",

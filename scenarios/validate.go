@@ -215,6 +215,7 @@ func (s Spec) Validate() []error {
 	v.positive("schedule_tolerance", s.ScheduleTolerance)
 	s.validateFaults(&v)
 	s.validateAgentCommands(&v)
+	s.validateSettings(&v)
 	return v.errs
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/cdcbench/cdcbench/internal/driver"
 )
 
 // Exit codes. Every command returns one of these and nothing else, so a
@@ -27,7 +29,7 @@ var exitCodes = []struct {
 }{
 	{exitOK, "success: the run is valid, the gate passed, the report or comparison was written"},
 	{exitFailed, "the command ran and found a failure: an invalid run (run), a broken rule (gate)"},
-	{exitUsage, "usage error: an unknown flag or command, a bad value, scenario, gate file or result directory"},
+	{exitUsage, "usage error: an unknown flag or command, a bad value, scenario, gate file or result directory, connector settings Kafka Connect refused"},
 	{exitCouldNotRun, "could not run: PostgreSQL, Kafka or Kafka Connect unreachable, the stack failed to start, an existing table without --reset-table, a file could not be written"},
 	{exitInterrupted, "interrupted by Ctrl-C or SIGTERM (what was measured until then is written, marked invalid)"},
 }
@@ -72,7 +74,9 @@ func exitCode(ctx context.Context, err error) int {
 		return exitOK
 	}
 	var ec exitCoder
-	if errors.As(err, &ec) && ec.exitCode() == exitUsage {
+	if errors.As(err, &ec) && ec.exitCode() == exitUsage || errors.Is(err, driver.ErrSettings) {
+		// Settings Kafka Connect refused are the scenario's, found by the
+		// one who can judge them.
 		return exitUsage
 	}
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) {

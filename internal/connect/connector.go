@@ -168,7 +168,7 @@ func (c *Client) Apply(ctx context.Context, name string, cfg Config) error {
 	err := c.call(ctx, http.MethodPut, connectorPath(name)+"/config", cfg, nil)
 	var apiErr *APIError
 	if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusBadRequest || apiErr.StatusCode == http.StatusInternalServerError) {
-		if rej := c.validate(ctx, name, cfg); rej != nil {
+		if rej, _ := c.validate(ctx, name, cfg); rej != nil {
 			err = rej
 		}
 	}
@@ -176,6 +176,15 @@ func (c *Client) Apply(ctx context.Context, name string, cfg Config) error {
 		return fmt.Errorf("connect: apply connector %q with %v: %w", name, cfg, cfg.scrub(err))
 	}
 	return nil
+}
+
+// Connectors lists the names of the connectors the worker holds.
+func (c *Client) Connectors(ctx context.Context) ([]string, error) {
+	var names []string
+	if err := c.call(ctx, http.MethodGet, "/connectors", nil, &names); err != nil {
+		return nil, fmt.Errorf("connect: list connectors: %w", err)
+	}
+	return names, nil
 }
 
 // ConnectorConfig returns the connector's configuration as the worker
@@ -188,12 +197,30 @@ func (c *Client) ConnectorConfig(ctx context.Context, name string) (Config, erro
 	return cfg, nil
 }
 
-// validate asks PUT /connector-plugins/{class}/config/validate about cfg
-// and returns its errors, or nil when it reports none or cannot be asked.
-func (c *Client) validate(ctx context.Context, name string, cfg Config) *RejectedError {
+// Validate asks the plugin, without registering anything, whether it
+// would take cfg: PUT /connector-plugins/{class}/config/validate. It
+// returns a *RejectedError with the plugin's messages per setting, or, for
+// a value Connect refuses before the plugin sees it (a producer.override.
+// of the wrong type: Connect 4.3.1 answers 500 with its ConfigException),
+// that answer. Debezium's validation connects to the database, so a wrong
+// password shows up here too.
+func (c *Client) Validate(ctx context.Context, name string, cfg Config) error {
+	rej, err := c.validate(ctx, name, cfg)
+	if err == nil && rej != nil {
+		err = rej
+	}
+	if err != nil {
+		return fmt.Errorf("connect: validate connector %q: %w", name, cfg.scrub(err))
+	}
+	return nil
+}
+
+// validate asks the validate endpoint about cfg and returns its errors:
+// a nil *RejectedError when it reports none.
+func (c *Client) validate(ctx context.Context, name string, cfg Config) (*RejectedError, error) {
 	class := cfg["connector.class"]
 	if class == "" {
-		return nil
+		return nil, errors.New("no connector.class to validate against")
 	}
 	body := maps.Clone(cfg)
 	body["name"] = name
@@ -207,8 +234,11 @@ func (c *Client) validate(ctx context.Context, name string, cfg Config) *Rejecte
 		} `json:"configs"`
 	}
 	path := "/connector-plugins/" + url.PathEscape(class) + "/config/validate"
-	if err := c.call(ctx, http.MethodPut, path, body, &infos); err != nil || infos.ErrorCount == 0 {
-		return nil
+	if err := c.call(ctx, http.MethodPut, path, body, &infos); err != nil {
+		return nil, err
+	}
+	if infos.ErrorCount == 0 {
+		return nil, nil
 	}
 	rej := &RejectedError{Connector: name, Errors: map[string][]string{}}
 	for _, ci := range infos.Configs {
@@ -216,7 +246,7 @@ func (c *Client) validate(ctx context.Context, name string, cfg Config) *Rejecte
 			rej.Errors[ci.Value.Name] = ci.Value.Errors
 		}
 	}
-	return rej
+	return rej, nil
 }
 
 // Restart restarts the connector and all its tasks (POST

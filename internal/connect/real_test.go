@@ -1,13 +1,17 @@
 package connect_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcbench/cdcbench/internal/connect"
+	"github.com/cdcbench/cdcbench/internal/connectorkeys"
 	"github.com/cdcbench/cdcbench/internal/jvmstack"
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
 	"github.com/cdcbench/cdcbench/internal/relay"
@@ -28,6 +33,10 @@ const (
 	dbzPassword = "right-horse-battery"
 	badPassword = "not-the-password-42"
 )
+
+// updateKeys rewrites connectorkeys' list of Debezium properties from the
+// real plugin: go test ./internal/connect -run TestRealWorker -update-keys.
+var updateKeys = flag.Bool("update-keys", false, "rewrite ../connectorkeys/debezium-postgres-VERSION.txt from the running plugin")
 
 // TestRealWorker drives the connector lifecycle against a real Kafka Connect
 // 4.3.1 worker with Debezium 3.6.1.Final (package jvmstack) and a private
@@ -87,6 +96,52 @@ func TestRealWorker(t *testing.T) {
 		after := readChange(ctx, t, st.Brokers())
 		if after["user_id"] != float64(1001) || after["amount"] != 4321.5 || after["card_type"] != "AMEX" {
 			t.Fatalf("change event's after = %v", after)
+		}
+	})
+
+	// The names the plugin reports are the ones scenarios are checked
+	// against offline (package connectorkeys): a Debezium bump that adds
+	// or drops a property fails here.
+	t.Run("the plugin's properties are connectorkeys.Debezium", func(t *testing.T) {
+		body, _ := json.Marshal(cfg("keys", dbzPassword))
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, st.ConnectURL()+"/connector-plugins/"+connect.PostgresConnectorClass+"/config/validate", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var v struct {
+			Configs []struct {
+				Definition struct{ Name string } `json:"definition"`
+			} `json:"configs"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		var live []string
+		for _, c := range v.Configs {
+			live = append(live, c.Definition.Name)
+		}
+		slices.Sort(live)
+		live = slices.Compact(live)
+		if *updateKeys {
+			file := filepath.Join("..", "connectorkeys", "debezium-postgres-"+jvmstack.DebeziumVersion+".txt")
+			if err := os.WriteFile(file, []byte(strings.Join(live, "\n")+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("wrote %d names to %s", len(live), file)
+			return
+		}
+		for _, name := range live {
+			if _, found := slices.BinarySearch(connectorkeys.Debezium, name); !found {
+				t.Errorf("Debezium %s has %q, which debezium-postgres-%[1]s.txt lacks", jvmstack.DebeziumVersion, name)
+			}
+		}
+		for _, name := range connectorkeys.Debezium {
+			if _, found := slices.BinarySearch(live, name); !found {
+				t.Errorf("debezium-postgres-%s.txt has %q, which Debezium %[1]s does not report", jvmstack.DebeziumVersion, name)
+			}
 		}
 	})
 

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/cdcbench/cdcbench/internal/connect"
 	"github.com/cdcbench/cdcbench/internal/relay"
@@ -80,7 +83,10 @@ func describeDebezium(ctx context.Context, cl *connect.Client) (string, error) {
 // registered for one path.
 type debeziumDriver struct {
 	kafkaDelivery
-	cfg      CDC
+	cfg CDC
+	// settings are the scenario's for this path, applied over cdcbench's
+	// own configuration (connectorkeys keeps them off the ones it needs).
+	settings map[string]string
 	describe string
 	used     connect.Config // as Connect reported it back, redacted
 }
@@ -88,11 +94,53 @@ type debeziumDriver struct {
 // ErrNoConnect reports a Debezium path on a stack without Kafka Connect.
 var ErrNoConnect = errors.New("a debezium path needs Kafka Connect: use --stack local (which runs one) or compose, or give --connect-url")
 
-func newDebezium(cfg CDC) (*debeziumDriver, error) {
+// ErrSettings reports connector settings Kafka Connect refused.
+var ErrSettings = errors.New("Kafka Connect refused the connector configuration")
+
+func newDebezium(cfg CDC, settings map[string]string) (*debeziumDriver, error) {
 	if cfg.Connect == nil {
 		return nil, ErrNoConnect
 	}
-	return &debeziumDriver{cfg: cfg}, nil
+	return &debeziumDriver{cfg: cfg, settings: settings}, nil
+}
+
+// config is the connector configuration for a database as pc reaches it:
+// cdcbench's settings, then the path's.
+func (d *debeziumDriver) config(pc *pgx.ConnConfig, slot, publication string, keyByUser bool) (connect.Config, error) {
+	host, port := d.cfg.DBHost, d.cfg.DBPort
+	if host == "" {
+		host, port = pc.Host, int(pc.Port)
+	}
+	conf, err := connect.DebeziumConfig{
+		Host: host, Port: port, User: pc.User, Password: pc.Password, DBName: pc.Database,
+		Slot: slot, Publication: publication,
+	}.Config()
+	if err != nil {
+		return nil, err
+	}
+	if keyByUser {
+		conf["message.key.columns"] = "public.transactions:user_id"
+	}
+	maps.Copy(conf, d.settings)
+	return conf, nil
+}
+
+// Validate asks Connect whether it takes the path's configuration, before
+// the run produces anything: a refused setting then stops the run with
+// Connect's own message and nothing registered.
+func (d *debeziumDriver) Validate(ctx context.Context, st stack.Stack, name string) error {
+	pc, err := pgx.ParseConfig(st.DSN())
+	if err != nil {
+		return fmt.Errorf("driver: %w", err)
+	}
+	conf, err := d.config(pc, "cdcbench_validate", "cdcbench_validate", false)
+	if err != nil {
+		return err
+	}
+	if err := d.cfg.Connect.Validate(ctx, name, conf); err != nil {
+		return fmt.Errorf("%w (the scenario's settings: %v): %w", ErrSettings, connect.Config(d.settings), err)
+	}
+	return nil
 }
 
 // Start creates the publication (explicitly: autocreation is off),
@@ -101,7 +149,6 @@ func newDebezium(cfg CDC) (*debeziumDriver, error) {
 // removed again.
 func (d *debeziumDriver) Start(ctx context.Context, env Env) (err error) {
 	d.env = env
-	cfg := d.cfg
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, d.Stop(context.WithoutCancel(ctx)))
@@ -110,31 +157,21 @@ func (d *debeziumDriver) Start(ctx context.Context, env Env) (err error) {
 	if err := createPublication(ctx, env); err != nil {
 		return err
 	}
-	pc := env.Admin.Config()
-	host, port := cfg.DBHost, cfg.DBPort
-	if host == "" {
-		host, port = pc.Host, int(pc.Port)
-	}
-	conf, err := connect.DebeziumConfig{
-		Host: host, Port: port, User: pc.User, Password: pc.Password, DBName: pc.Database,
-		Slot: env.Slot, Publication: env.Publication,
-	}.Config()
+	conf, err := d.config(env.Admin.Config(), env.Slot, env.Publication, env.KeyByUser)
 	if err != nil {
 		return err
 	}
-	if env.KeyByUser {
-		conf["message.key.columns"] = "public.transactions:user_id"
-	}
-	if err := cfg.Connect.Apply(ctx, d.ConnectorName(), conf); err != nil {
+	cl := d.cfg.Connect
+	if err := cl.Apply(ctx, d.ConnectorName(), conf); err != nil {
 		return err
 	}
-	if _, err = cfg.Connect.WaitRunning(ctx, d.ConnectorName()); err != nil {
+	if _, err = cl.WaitRunning(ctx, d.ConnectorName()); err != nil {
 		return err
 	}
-	if d.describe, err = describeDebezium(ctx, cfg.Connect); err != nil {
+	if d.describe, err = describeDebezium(ctx, cl); err != nil {
 		return err
 	}
-	used, err := cfg.Connect.ConnectorConfig(ctx, d.ConnectorName())
+	used, err := cl.ConnectorConfig(ctx, d.ConnectorName())
 	d.used = used.Redacted()
 	return err
 }
@@ -148,6 +185,7 @@ func (d *debeziumDriver) ConnectorName() string { return strings.TrimSuffix(d.en
 func (d *debeziumDriver) Report(p *result.Path) {
 	p.Capture = d.describe
 	p.Connector = d.used
+	p.Settings = d.settings
 }
 
 // Stop deletes the connector, then drops the slot Debezium created (it

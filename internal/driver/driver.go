@@ -59,6 +59,8 @@ type Config struct {
 	CDC       CDC
 	PollMode  string // source.PollSafe or source.PollNaive
 	PollLimit int    // rows per poll query
+	// Settings are the path's connector settings (a Debezium path's).
+	Settings map[string]string
 }
 
 // New returns the driver for path spec.
@@ -66,11 +68,11 @@ func New(spec scenarios.Path, cfg Config) (Driver, error) {
 	switch spec.Kind {
 	case scenarios.PathCDC:
 		if cfg.CDC.Kind == stack.CDCDebezium {
-			return newDebezium(cfg.CDC)
+			return newDebezium(cfg.CDC, cfg.Settings)
 		}
 		return &relayDriver{}, nil
 	case scenarios.PathDebezium:
-		return newDebezium(cfg.CDC)
+		return newDebezium(cfg.CDC, cfg.Settings)
 	case scenarios.PathPoll:
 		return &pollDriver{interval: spec.Interval, mode: cfg.PollMode, limit: cfg.PollLimit}, nil
 	}
@@ -103,4 +105,11 @@ type Connector interface {
 // harness failure (naive polling).
 type LossTolerant interface {
 	LosesRows() bool
+}
+
+// Validator is a driver whose configuration the component it configures
+// can check before a run produces anything (Kafka Connect's validate
+// endpoint), so that a refused setting costs seconds, not a path.
+type Validator interface {
+	Validate(ctx context.Context, st stack.Stack, name string) error
 }

@@ -73,7 +73,10 @@ type Path struct {
 	Capture string `json:"capture,omitempty"`
 	// Connector is the Debezium connector's configuration as Kafka Connect
 	// reported it back once it ran, passwords replaced by "xxxxx".
-	Connector        map[string]string `json:"connector_config,omitempty"`
+	Connector map[string]string `json:"connector_config,omitempty"`
+	// Settings are what the scenario set for this path over cdcbench's own
+	// connector configuration; Connector shows what Connect made of them.
+	Settings         map[string]string `json:"settings,omitempty"`
 	PollMode         string            `json:"poll_mode,omitempty"`
 	TargetRowsPerS   float64           `json:"target_rows_per_s"`
 	AchievedRowsPerS float64           `json:"achieved_rows_per_s"`
