@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cdcbench/cdcbench/internal/schedule"
 	"github.com/cdcbench/cdcbench/internal/connectorkeys"
+	"github.com/cdcbench/cdcbench/internal/schedule"
 	"github.com/cdcbench/cdcbench/scenarios"
 )
 

@@ -95,7 +95,7 @@ type debeziumDriver struct {
 var ErrNoConnect = errors.New("a debezium path needs Kafka Connect: use --stack local (which runs one) or compose, or give --connect-url")
 
 // ErrSettings reports connector settings Kafka Connect refused.
-var ErrSettings = errors.New("Kafka Connect refused the connector configuration")
+var ErrSettings = errors.New("connector configuration refused by Kafka Connect")
 
 func newDebezium(cfg CDC, settings map[string]string) (*debeziumDriver, error) {
 	if cfg.Connect == nil {
