@@ -215,6 +215,7 @@ func (s Spec) Validate() []error {
 	v.positive("schedule_tolerance", s.ScheduleTolerance)
 	s.validateFaults(&v)
 	s.validateAgentCommands(&v)
+	s.validateSweep(&v) // last: it checks the cells only when all else is valid
 	return v.errs
 }
 
