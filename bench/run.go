@@ -28,7 +28,10 @@ type Config struct {
 	Plan       Plan
 	Stack      stack.Stack
 	ResultsDir string // parent of the run's directory
-	Version    string
+	// DirName names the run's directory under ResultsDir (a sweep's
+	// "cell-02-rate-5000"); empty is "<scenario>-<UTC start>".
+	DirName string
+	Version string
 	// CDC selects the CDC path's driver.
 	CDC driver.CDC
 	// DropExisting lets a run drop a transactions table it did not create
@@ -65,7 +68,11 @@ func Run(ctx context.Context, cfg Config) (*result.Result, string, error) {
 		return nil, "", err
 	}
 	start := time.Now().UTC()
-	dir, err := resultDir(cfg.ResultsDir, fmt.Sprintf("%s-%s", cfg.Plan.Name, start.Format("20060102T150405Z")))
+	name := cfg.DirName
+	if name == "" {
+		name = cfg.Plan.Name + "-" + start.Format(DirTimeFormat)
+	}
+	dir, err := ResultDir(cfg.ResultsDir, name)
 	if err != nil {
 		return nil, "", err
 	}
@@ -152,9 +159,12 @@ func (r *run) validateDrivers(ctx context.Context) error {
 	return nil
 }
 
-// resultDir creates parent/name, or name-2, name-3, ... when runs start in
+// DirTimeFormat is the UTC start time in result directory names.
+const DirTimeFormat = "20060102T150405Z"
+
+// ResultDir creates parent/name, or name-2, name-3, ... when runs start in
 // the same second: a result directory is never reused.
-func resultDir(parent, name string) (string, error) {
+func ResultDir(parent, name string) (string, error) {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return "", fmt.Errorf("bench: results directory: %w", err)
 	}

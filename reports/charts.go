@@ -181,6 +181,9 @@ type chartLine struct {
 	dash  []vg.Length
 	width vg.Length
 	step  plotter.StepKind
+	// glyphs marks every point, for lines of a few points each of which
+	// is a measurement (a sweep's cells) rather than a sample of a curve.
+	glyphs bool
 }
 
 // newPlot returns a plot with the report's title, axis labels and fonts, a
@@ -244,7 +247,17 @@ func addLines(p *plot.Plot, lines []chartLine, latency bool, extraRows int) erro
 			line.Width = l.width
 		}
 		p.Add(line)
-		p.Legend.Add(l.name, inset{line})
+		if !l.glyphs {
+			p.Legend.Add(l.name, inset{line})
+			continue
+		}
+		dots, err := plotter.NewScatter(xy)
+		if err != nil {
+			return fmt.Errorf("chart %q: %s: %w", p.Title.Text, l.name, err)
+		}
+		dots.GlyphStyle = draw.GlyphStyle{Color: l.color, Radius: vg.Points(2.5), Shape: draw.CircleGlyph{}}
+		p.Add(dots)
+		p.Legend.Add(l.name, inset{line}, inset{dots})
 	}
 	// Room above the data for the legend: one legend row is about 1/20 of
 	// the plot's height.

@@ -37,13 +37,13 @@ var breakdown = []struct{ stage, head string }{
 // writeMarkdown renders the report. Every figure in a table is result.json's
 // value as it is (milliseconds keep the histograms' microsecond resolution,
 // bytes are shown as kB); only the CDC-versus-polling ratios are computed
-// here.
-func writeMarkdown(b *bytes.Buffer, runs []*run) {
+// here. Sweeps come first, then the runs, a sweep's cells among them.
+func writeMarkdown(b *bytes.Buffer, sweeps []*sweep, runs []*run) {
 	b.WriteString("# cdcbench report\n\n")
 	var invalid []string
 	for _, r := range runs {
 		if !r.res.Valid {
-			invalid = append(invalid, fmt.Sprintf("#%d %s %s", r.n, r.res.ScenarioName, r.res.RunID))
+			invalid = append(invalid, fmt.Sprintf("#%d %s %s", r.n, r.name(), r.res.RunID))
 		}
 	}
 	if len(invalid) > 0 {
@@ -54,9 +54,18 @@ func writeMarkdown(b *bytes.Buffer, runs []*run) {
 		fmt.Fprintf(b, "> [!CAUTION]\n> **%d of %d runs %s INVALID: %s.** %s numbers cannot be trusted and must not be quoted; the reasons are in %s.\n\n",
 			len(invalid), len(runs), verb, strings.Join(invalid, ", "), its, where)
 	}
+	for _, sw := range sweeps {
+		writeSweep(b, sw)
+	}
+	if len(runs) == 0 {
+		return
+	}
+	if len(sweeps) > 0 {
+		b.WriteString("## Runs\n\n")
+	}
 	b.WriteString("| # | scenario | run id | started (UTC) | verdict | directory |\n|---:|---|---|---|---|---|\n")
 	for _, r := range runs {
-		fmt.Fprintf(b, "| %d | %s | %s | %s | %s | `%s` |\n", r.n, r.res.ScenarioName, r.res.RunID,
+		fmt.Fprintf(b, "| %d | %s | %s | %s | %s | `%s` |\n", r.n, r.name(), r.res.RunID,
 			r.res.StartedAt.UTC().Format("2006-01-02 15:04:05"), verdict(r.res.Valid), r.dir)
 	}
 	b.WriteString("\n")
@@ -79,7 +88,7 @@ func verdict(valid bool) string {
 func writeComparison(b *bytes.Buffer, runs []*run) {
 	b.WriteString("## Runs side by side\n\ne2e latency, ms, as p50 / p99:\n\n| path | agent |")
 	for _, r := range runs {
-		head := fmt.Sprintf("#%d %s %s", r.n, r.res.ScenarioName, r.res.RunID)
+		head := fmt.Sprintf("#%d %s %s", r.n, r.name(), r.res.RunID)
 		if !r.res.Valid {
 			head += " ❌ INVALID"
 		}
@@ -116,7 +125,7 @@ func writeComparison(b *bytes.Buffer, runs []*run) {
 
 func writeRun(b *bytes.Buffer, r *run) {
 	res := r.res
-	fmt.Fprintf(b, "---\n\n## #%d %s, run %s: %s\n\n", r.n, res.ScenarioName, res.RunID, verdict(res.Valid))
+	fmt.Fprintf(b, "---\n\n## #%d %s, run %s: %s\n\n", r.n, r.name(), res.RunID, verdict(res.Valid))
 	if res.Valid {
 		b.WriteString("**Verdict: VALID.** cdcbench found no reason to distrust this run's numbers.\n\n")
 	} else {

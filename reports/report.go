@@ -38,6 +38,18 @@ type run struct {
 	e2e    []*result.TagSeries
 	hasLog bool
 	charts []chart
+	// cell names the sweep cell the run is ("cell 2/4: rate=5000"), ""
+	// for a run of its own.
+	cell string
+}
+
+// name is how the report names r's scenario: with its sweep cell, which
+// tells a sweep's runs apart.
+func (r *run) name() string {
+	if r.cell == "" {
+		return r.res.ScenarioName
+	}
+	return r.res.ScenarioName + " (" + r.cell + ")"
 }
 
 // chart is one SVG written beside the report.
@@ -48,27 +60,46 @@ type chart struct {
 }
 
 // Write reads every result directory in dirs and writes a markdown report
-// to out and its SVG charts into FilesDir(out). Table figures are copied
-// from result.json as they are; the charts are drawn from latency.hlog
-// (latency) and result.json's timelines (rates). A directory that is not a
-// result fails with an error wrapping ErrNotResult, before anything is
-// written.
+// to out and its SVG charts into FilesDir(out). A sweep directory (one
+// holding sweep.json) stands for its cells' result directories, with a
+// section of its own before them. Table figures are copied from
+// result.json as they are; the charts are drawn from latency.hlog
+// (latency) and result.json's timelines (rates), a sweep's from its
+// cells' result.json. A directory that is not a result fails with an
+// error wrapping ErrNotResult, before anything is written.
 func Write(dirs []string, out string) error {
 	if len(dirs) == 0 {
 		return fmt.Errorf("reports: no result directories given: %w", ErrNotResult)
 	}
-	runs := make([]*run, len(dirs))
-	for i, dir := range dirs {
+	var runs []*run
+	var sweeps []*sweep
+	for _, dir := range dirs {
+		if result.IsSweep(dir) {
+			sw, err := loadSweep(dir)
+			if err != nil {
+				return err
+			}
+			sweeps = append(sweeps, sw)
+			runs = append(runs, sw.runs()...)
+			continue
+		}
 		r, err := load(dir)
 		if err != nil {
 			return err
 		}
+		runs = append(runs, r)
+	}
+	for i, r := range runs {
 		r.n = i + 1
-		runs[i] = r
 	}
 	files := FilesDir(out)
 	if err := os.MkdirAll(files, 0o755); err != nil {
 		return fmt.Errorf("reports: %w", err)
+	}
+	for _, sw := range sweeps {
+		if err := sw.drawCharts(files); err != nil {
+			return fmt.Errorf("reports: %s: %w", sw.dir, err)
+		}
 	}
 	for _, r := range runs {
 		if err := r.drawCharts(files); err != nil {
@@ -76,7 +107,7 @@ func Write(dirs []string, out string) error {
 		}
 	}
 	var b bytes.Buffer
-	writeMarkdown(&b, runs)
+	writeMarkdown(&b, sweeps, runs)
 	if err := os.WriteFile(out, b.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("reports: %w", err)
 	}
@@ -115,13 +146,17 @@ func load(dir string) (*run, error) {
 // slug prefixes r's chart files: scenario and run id, unique per run, with
 // anything but letters, digits, '.', '_' and '-' replaced, as a scenario
 // file may name itself anything.
-func (r *run) slug() string {
+func (r *run) slug() string { return fileSafe(r.res.ScenarioName + "-" + r.res.RunID) }
+
+// fileSafe replaces anything in s but letters, digits, '.', '_' and '-',
+// for chart file names.
+func fileSafe(s string) string {
 	return strings.Map(func(c rune) rune {
 		if c == '.' || c == '_' || c == '-' || unicode.IsLetter(c) || unicode.IsDigit(c) {
 			return c
 		}
 		return '-'
-	}, r.res.ScenarioName+"-"+r.res.RunID)
+	}, s)
 }
 
 // drawCharts writes r's charts into dir and records them for the markdown.

@@ -435,7 +435,7 @@ var specTypes = map[string]reflect.Type{}
 var specType = reflect.TypeOf(Spec{})
 
 func init() {
-	for _, v := range []any{Spec{}, RateSpec{}, StageSpec{}, PollSpec{}, OutlierSpec{}, VelocitySpec{}, ObjectiveSpec{}} {
+	for _, v := range []any{Spec{}, RateSpec{}, StageSpec{}, PollSpec{}, OutlierSpec{}, VelocitySpec{}, ObjectiveSpec{}, SweepSpec{}} {
 		t := reflect.TypeOf(v)
 		specTypes[t.String()] = t
 	}
@@ -469,6 +469,8 @@ func typeWord(goType string) string {
 		return "a list of strings"
 	case "[]scenarios.StageSpec":
 		return "a list of stages ({rate, duration})"
+	case "[]scenarios.SweepSpec":
+		return "a list of fields to sweep ({field, values})"
 	}
 	if _, ok := specTypes[goType]; ok {
 		return "a mapping of fields"

@@ -54,6 +54,9 @@ type Spec struct {
 	// applied over cdcbench's own connector configuration. Values are
 	// strings as Connect takes them; see settings.go for what is checked.
 	Settings map[string]map[string]string `yaml:"settings,omitempty"`
+	// Sweep runs the scenario once per combination of these fields'
+	// values; see sweep.go and Cells.
+	Sweep []SweepSpec `yaml:"sweep,omitempty"`
 }
 
 // Limits on what a scenario may ask, unless it sets no_limits. Past them a

@@ -216,6 +216,7 @@ func (s Spec) Validate() []error {
 	s.validateFaults(&v)
 	s.validateAgentCommands(&v)
 	s.validateSettings(&v)
+	s.validateSweep(&v) // last: it checks the cells only when all else is valid
 	return v.errs
 }
 

@@ -18,7 +18,9 @@ func reportCommand() *cli.Command {
 report for a review: run metadata and validity, e2e latency per path x agent,
 delivery and alert accounting, where the time goes stage by stage, CDC versus each
 polling interval, and charts. The charts are SVG files in a directory beside the
-report named after it: -o REPORT.md puts them in REPORT.files/.
+report named after it: -o REPORT.md puts them in REPORT.files/. A sweep's directory
+(results/<scenario>-sweep-<time>/, holding sweep.json) stands for its cells: the
+report opens with the sweep's table and charts of latency against the swept values.
 
   cdcbench report results/burst-20261126T082736Z -o burst.md
   cdcbench report results/smoke-*          # several runs side by side in REPORT.md

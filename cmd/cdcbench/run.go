@@ -92,6 +92,8 @@ func runCommand() *cli.Command {
 		&cli.StringFlag{Name: "scenario", Aliases: []string{"s"}, Value: "smoke", Usage: "built-in scenario name or path to a scenario file"},
 		&cli.StringFlag{Name: "results", Value: "results", Usage: "parent directory of the run's result directory"},
 		&cli.IntFlag{Name: "repeat", Value: 1, Usage: "run the scenario this many times on the same stack (one result directory each), for gate and compare statistics"},
+		&cli.BoolFlag{Name: "plan", Usage: "print the resolved scenario, the runs it makes (a sweep's cells) and the time they are estimated to take, and exit without starting anything"},
+		&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: fmt.Sprintf("run a sweep of more than %d cells or estimated at more than %v, which is refused otherwise", maxCellsUnasked, scenarios.Duration(maxSweepUnasked))},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress lines on stderr"},
 		&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the whole run to this file (go tool pprof)"},
 		&cli.StringFlag{Name: "memprofile", Usage: "write an allocation profile at the end of the run to this file"},
@@ -117,64 +119,56 @@ func runCommand() *cli.Command {
 		&cli.StringFlag{Name: "agent-commands", Usage: "YAML file of your own agents to start as commands and benchmark beside the built-in ones (agent_commands: [{name, rule, command, ...}]; agents/python/agents.yaml has the reference Python agents)"},
 		&cli.StringFlag{Name: "external-agents", Usage: "comma list of agents running as their own processes (cdcbench agent) whose alerts the cdc path collects from fraud.alerts and times on this host's clock"},
 	}, stackFlags()...)
-	// What Before resolved, for Action: the scenario and plan are
+	// What Before resolved, for Action: the scenario and plans are
 	// validated once.
-	var spec scenarios.Spec
-	var plan bench.Plan
-	var choice stack.Choice
+	var rs runSetup
 	return &cli.Command{
 		Name:  "run",
-		Usage: "run a scenario on every path and write results/<scenario>-<time>/",
+		Usage: "run a scenario on every path and write results/<scenario>-<time>/ (a sweep: results/<scenario>-sweep-<time>/)",
 		Description: `Runs the scenario's paths one after another on the same seeded workload, each on a
 fresh table: "cdc" (WAL → relay → Kafka → agents) and "poll-<interval>" (agents query
 the table). Every row's latency is measured from its intended send time, so a stall
 anywhere shows up (coordinated omission corrected). Writes result.json and one .hgrm
 per histogram, prints a summary, and exits 1 if the run is invalid (cdcbench --help
-lists the exit codes).`,
+lists the exit codes).
+
+A scenario with a sweep (scenarios/README.md) runs once per cell on the same stack,
+each cell's result directory under results/<scenario>-sweep-<time>/ beside the
+index sweep.json, which cdcbench report renders. Before it starts it prints how
+long the sweep is estimated to take, and refuses more than ` + fmt.Sprint(maxCellsUnasked) + ` cells or
+` + scenarios.Duration(maxSweepUnasked).String() + ` without --yes; --plan lists the cells and stops there.`,
 		Flags: flags,
 		// Before checks the whole command line, so that a mistake is
 		// reported before anything starts (and a parse-only check of a
 		// documented command line sees it).
 		Before: func(c *cli.Context) error {
 			var err error
-			spec, plan, choice, err = prepareRun(c)
+			rs, err = prepareRun(c)
 			return err
 		},
 		Action: func(c *cli.Context) error {
+			if c.Bool("plan") {
+				return printPlan(c.App.Writer, rs)
+			}
 			var log io.Writer
 			if !c.Bool("quiet") {
 				log = c.App.ErrWriter
-			}
-			if log != nil {
-				fmt.Fprintf(log, "cdcbench %s: starting the stack\n", spec.Name)
 			}
 			stopProfiles, err := startProfiles(c.String("cpuprofile"), c.String("memprofile"))
 			if err != nil {
 				return usageError{err}
 			}
 			defer stopProfiles()
-			t0 := time.Now()
-			st, cdc, err := startStack(c, choice)
+			if rs.cells != nil {
+				return runSweep(c, rs, log)
+			}
+			st, cdc, err := openStack(c, rs.spec.Name, rs.choice, log)
 			if err != nil {
 				return err
 			}
 			// Cleanup runs after Ctrl-C too: it must not inherit the cancellation.
 			defer st.Close(context.WithoutCancel(c.Context))
-			if log != nil {
-				fmt.Fprintf(log, "stack up in %v: PostgreSQL %s, Kafka %s\n", time.Since(t0).Round(time.Millisecond), stack.Redact(st.DSN()), strings.Join(st.Brokers(), ","))
-			}
-			if choice.Options.PostgresDSN != "" { // a private cluster has no leftovers
-				warnInactiveSlots(c.Context, c.App.ErrWriter, st.DSN())
-			}
-			cfg := bench.Config{Plan: plan, Stack: st, CDC: cdc, DropExisting: choice.DropExisting, ResultsDir: c.String("results"), Version: version}
-			if log != nil {
-				cfg.Log = log
-				if f, ok := log.(*os.File); ok {
-					if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-						cfg.Terminal = true
-					}
-				}
-			}
+			cfg := benchConfig(c, log, rs.plan, st, cdc, rs.choice)
 			var dirs, invalid []string
 			for i := 1; i <= c.Int("repeat"); i++ {
 				if c.Int("repeat") > 1 && log != nil {
@@ -204,6 +198,52 @@ lists the exit codes).`,
 			return nil
 		},
 	}
+}
+
+// runSetup is what run's Before resolved for its Action: the scenario, its
+// plan (or its sweep's cells, each with its own) and the stack.
+type runSetup struct {
+	spec   scenarios.Spec
+	plan   bench.Plan // the scenario's; a sweep runs its cells' plans instead
+	choice stack.Choice
+	cells  []sweepCell // nil when the scenario does not sweep
+}
+
+// openStack starts the chosen stack, saying so on log (nil is quiet), and
+// warns of slots earlier runs left on a server cdcbench did not start.
+// The caller closes the stack.
+func openStack(c *cli.Context, scenario string, ch stack.Choice, log io.Writer) (stack.Stack, driver.CDC, error) {
+	if log != nil {
+		fmt.Fprintf(log, "cdcbench %s: starting the stack\n", scenario)
+	}
+	t0 := time.Now()
+	st, cdc, err := startStack(c, ch)
+	if err != nil {
+		return nil, cdc, err
+	}
+	if log != nil {
+		fmt.Fprintf(log, "stack up in %v: PostgreSQL %s, Kafka %s\n", time.Since(t0).Round(time.Millisecond), stack.Redact(st.DSN()), strings.Join(st.Brokers(), ","))
+	}
+	if ch.Options.PostgresDSN != "" { // a private cluster has no leftovers
+		warnInactiveSlots(c.Context, c.App.ErrWriter, st.DSN())
+	}
+	return st, cdc, nil
+}
+
+// benchConfig is one run of plan on st, writing under --results and
+// logging progress to log (nil is quiet): one line updated in place when
+// log is a terminal.
+func benchConfig(c *cli.Context, log io.Writer, plan bench.Plan, st stack.Stack, cdc driver.CDC, ch stack.Choice) bench.Config {
+	cfg := bench.Config{Plan: plan, Stack: st, CDC: cdc, DropExisting: ch.DropExisting, ResultsDir: c.String("results"), Version: version}
+	if log != nil {
+		cfg.Log = log
+		if f, ok := log.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+				cfg.Terminal = true
+			}
+		}
+	}
+	return cfg
 }
 
 // checkResultsDir fails when dir, or the nearest of its parents that
@@ -241,14 +281,15 @@ func withDebezium(paths []string) []string {
 	return slices.Insert(slices.Clone(paths), i+1, scenarios.PathDebezium)
 }
 
-// prepareRun resolves run's scenario, flags and stack; every error is a
-// usageError.
-func prepareRun(c *cli.Context) (scenarios.Spec, bench.Plan, stack.Choice, error) {
-	fail := func(err error) (scenarios.Spec, bench.Plan, stack.Choice, error) {
-		return scenarios.Spec{}, bench.Plan{}, stack.Choice{}, usageError{err}
-	}
+// prepareRun resolves run's scenario, flags and stack, and a sweep's
+// cells; every error is a usageError.
+func prepareRun(c *cli.Context) (runSetup, error) {
+	fail := func(err error) (runSetup, error) { return runSetup{}, usageError{err} }
 	spec, err := scenarios.Resolve(c.String("scenario"))
 	if err != nil {
+		return fail(err)
+	}
+	if err := sweepFlagConflicts(c, spec); err != nil {
 		return fail(err)
 	}
 	applyOverrides(c, &spec)
@@ -277,6 +318,10 @@ func prepareRun(c *cli.Context) (scenarios.Spec, bench.Plan, stack.Choice, error
 	if c.Int("repeat") < 1 {
 		return fail(fmt.Errorf("--repeat must be at least 1, got %d", c.Int("repeat")))
 	}
+	cells, err := planCells(spec, opts)
+	if err != nil {
+		return fail(err)
+	}
 	choice.Options.PersistKafka = spec.HasFault(scenarios.FaultRestartKafka)
 	if choice.Options.PersistKafka && !choice.KafkaRestartable() {
 		return fail(fmt.Errorf("scenario %s injects restart-kafka, which only the in-process Kafka can do: cdcbench cannot stop and start a broker it did not start (%s); run it without --brokers, or remove the fault",
@@ -287,7 +332,11 @@ func prepareRun(c *cli.Context) (scenarios.Spec, bench.Plan, stack.Choice, error
 	if err := checkResultsDir(c.String("results")); err != nil {
 		return fail(err)
 	}
-	return spec, plan, choice, nil
+	rs := runSetup{spec: spec, plan: plan, choice: choice, cells: cells}
+	if err := checkSweepSize(c, rs); err != nil {
+		return fail(err)
+	}
+	return rs, nil
 }
 
 // applyOverrides writes the flags the user set into spec; PlanFrom
