@@ -14,6 +14,7 @@ func TestWithDebezium(t *testing.T) {
 		{[]string{"cdc"}, []string{"cdc", "debezium"}},
 		{[]string{"poll-1s", "cdc"}, []string{"poll-1s", "cdc", "debezium"}},
 		{[]string{"debezium", "cdc"}, []string{"debezium", "cdc"}},
+		{[]string{"cdc", "debezium-tuned"}, []string{"cdc", "debezium-tuned"}},
 		{[]string{"poll-100ms"}, []string{"poll-100ms"}},
 	} {
 		in := slices.Clone(tc.in)

@@ -267,11 +267,14 @@ func checkResultsDir(dir string) error {
 }
 
 // withDebezium adds a debezium path right after the cdc path, where a
-// scenario has a cdc path and no debezium one: the local stack exists to
-// measure the seed's pipeline, beside the relay and the pollers, on the
-// same seeded workload. --paths says otherwise.
+// scenario has a cdc path and no Debezium one (debezium-tuned counts): the
+// local stack exists to measure the seed's pipeline, beside the relay and
+// the pollers, on the same seeded workload. --paths says otherwise.
 func withDebezium(paths []string) []string {
-	if slices.Contains(paths, scenarios.PathDebezium) {
+	if slices.ContainsFunc(paths, func(name string) bool {
+		p, err := scenarios.ParsePath(name)
+		return err == nil && p.Kind == scenarios.PathDebezium
+	}) {
 		return paths
 	}
 	i := slices.Index(paths, scenarios.PathCDC)
