@@ -21,11 +21,17 @@ import (
 const machineSampleEvery = 500 * time.Millisecond
 
 // part is one component of a path's machine cost: measured through pids,
-// or, when pids is nil, not, with cost.Note saying why.
+// or, when pids is nil, not, with cost.Note saying why. once marks pids
+// found before the window and not looked for again.
 type part struct {
 	cost result.ComponentCost
 	pids func() []int
+	once bool
 }
+
+// notFollowed completes the note of a part found once whose process
+// exited.
+const notFollowed = "its replacement is not followed (server processes are found before the window only, so that no query of the harness's counts in the database cost)"
 
 // machineResult is the figures of the measured parts over the window.
 type machineResult struct {
@@ -125,7 +131,7 @@ func (p *pathRun) serverPart(name string, pids []int) part {
 			return notMeasured(name, result.RoleDatabase, fmt.Sprintf("backend %d is not a child of postmaster %d in /proc", pid, pm))
 		}
 	}
-	return part{cost: result.ComponentCost{Name: name, Role: result.RoleDatabase}, pids: proccost.Same(pids)}
+	return part{cost: result.ComponentCost{Name: name, Role: result.RoleDatabase}, pids: proccost.Same(pids), once: true}
 }
 
 // stackPart is the stack's process in role: measured, in cdcbench's own
@@ -233,6 +239,9 @@ func (p *pathRun) collectMachine(transactions int64) {
 		cc := pt.cost
 		if pt.pids != nil {
 			cc = withFigures(cc, figs[0], mc.Transactions)
+			if pt.once && figs[0].Partial != "" {
+				cc.Note = joinNotes(cc.Note, notFollowed)
+			}
 			figs = figs[1:]
 		}
 		mc.Components = append(mc.Components, cc)

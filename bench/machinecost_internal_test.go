@@ -30,13 +30,13 @@ func TestMachineCostNotMeasured(t *testing.T) {
 func TestCollectMachineCost(t *testing.T) {
 	self := func() []int { return nil }
 	p := &pathRun{machineDone: make(chan machineResult, 1), parts: []part{
-		{cost: result.ComponentCost{Name: "wal sender", Role: result.RoleDatabase}, pids: self},
+		{cost: result.ComponentCost{Name: "wal sender", Role: result.RoleDatabase}, pids: self, once: true},
 		stackPart([]stack.Process{{Role: result.RoleBroker, InProcess: true}}, result.RoleBroker, "kafka broker"),
 		{cost: result.ComponentCost{Name: "kafka connect", Role: result.RoleConnect}, pids: self},
 		{cost: result.ComponentCost{Name: "cdcbench", Role: result.RoleHarness, Note: "producer, agents and the relay"}, pids: self},
 	}}
 	p.machineDone <- machineResult{seconds: 5, figures: []proccost.Figures{
-		{Name: "wal sender", CPUSeconds: 0.25, PeakRSSBytes: 10 << 20, Processes: 1},
+		{Name: "wal sender", CPUSeconds: 0.25, PeakRSSBytes: 10 << 20, Processes: 1, Partial: "partial: exited"},
 		{Name: "kafka connect"},
 		{Name: "cdcbench", CPUSeconds: 2, PeakRSSBytes: 100 << 20, Processes: 2, Partial: "partial: a restart"},
 	}}
@@ -60,7 +60,7 @@ func TestCollectMachineCost(t *testing.T) {
 		got = append(got, r)
 	}
 	want := []row{
-		{"wal sender", 0.25, 0.05, 10 << 20, ""},
+		{"wal sender", 0.25, 0.05, 10 << 20, "partial: exited; " + notFollowed},
 		{"kafka broker", -1, -1, -1, "in-process kfake: its cost is inside cdcbench's"},
 		{"kafka connect", -1, -1, -1, "not measured: no process of it was running during the window"},
 		{"cdcbench", 2, 0.4, 100 << 20, "producer, agents and the relay; partial: a restart"},
