@@ -110,6 +110,9 @@ func TestDebeziumEndToEnd(t *testing.T) {
 			}
 		}
 	}
+	// The JVMs are this machine's processes: measured, not in cdcbench's.
+	assertMachineCost(t, res.Paths[0], false, "wal sender", "kafka broker", "cdcbench")
+	assertMachineCost(t, dbz, false, "wal sender", "kafka broker", "kafka connect", "cdcbench")
 }
 
 // TestRelayMatchesDebezium holds the relay to the real thing: the same rows

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -107,5 +108,41 @@ func TestHarnessNote(t *testing.T) {
 		if got := harnessNote(tc.publishes, tc.connector, tc.kfake); got != tc.want {
 			t.Errorf("harnessNote(%v, %v, %v) = %q, want %q", tc.publishes, tc.connector, tc.kfake, got, tc.want)
 		}
+	}
+}
+
+// serverAt is a stack whose postmaster is pid (0: not on this machine).
+type serverAt struct {
+	stack.Stack
+	pid int
+}
+
+func (s serverAt) ServerPID() int { return s.pid }
+
+// TestServerPart: server processes are measured only when they are the
+// children of the stack's own postmaster in /proc. The test process plays
+// the backend, its parent the postmaster.
+func TestServerPart(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		postmaster int
+		note       string
+	}{
+		{"the stack's server", os.Getppid(), ""},
+		{"an external DSN", 0, "not measured: server not on this machine"},
+		{"another server's process", os.Getpid(), "not measured: backend"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &pathRun{r: &run{cfg: Config{Stack: serverAt{pid: tc.postmaster}}}}
+			pt := p.serverPart("wal sender", []int{os.Getpid()})
+			if measured := tc.note == ""; (pt.pids != nil) != measured || pt.once != measured || !strings.HasPrefix(pt.cost.Note, tc.note) {
+				t.Fatalf("part %+v (measured %v, once %v), want measured %v, note %q", pt.cost, pt.pids != nil, pt.once, measured, tc.note)
+			}
+			if pt.pids != nil {
+				if got := pt.pids(); len(got) != 1 || got[0] != os.Getpid() {
+					t.Errorf("pids %v, want [%d]", got, os.Getpid())
+				}
+			}
+		})
 	}
 }
