@@ -31,7 +31,7 @@ type part struct {
 
 // notFollowed completes the note of a part found once whose process
 // exited.
-const notFollowed = "its replacement is not followed (server processes are found before the window only, so that no query of the harness's counts in the database cost)"
+const notFollowed = "replacements are not followed (server processes are found once, before the window, so that no harness query counts in db_cost)"
 
 // machineResult is the figures of the measured parts over the window.
 type machineResult struct {

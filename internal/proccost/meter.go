@@ -175,10 +175,10 @@ func (t *tracked) figures() Figures {
 func partial(exited, joined int) string {
 	var why []string
 	if exited > 0 {
-		why = append(why, fmt.Sprintf("%d of its processes exited during the window (a restart, a dropped connection): what each used after the sample before its exit is not counted", exited))
+		why = append(why, fmt.Sprintf("%d of its processes exited mid-window (a restart, a dropped connection): each one's CPU after its last sample is not counted", exited))
 	}
 	if joined > 0 {
-		why = append(why, fmt.Sprintf("%d of its processes, running before the window, were found only after its start: what each used before is not counted", joined))
+		why = append(why, fmt.Sprintf("%d of its processes, running before the window, were found only after its start: their CPU before that is not counted", joined))
 	}
 	if len(why) == 0 {
 		return ""
