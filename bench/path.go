@@ -262,8 +262,8 @@ func (p *pathRun) startIntervals() {
 }
 
 // produce runs the schedule, with the database and machine cost samples and
-// the faults beside it, until the producer is done, a component fails, or the producer
-// is hopelessly behind its schedule.
+// the faults beside it, until the producer is done, a component fails, or
+// the producer is hopelessly behind its schedule.
 func (p *pathRun) produce(ctx context.Context) error {
 	plan := p.plan
 	p.parts = p.machineParts(ctx)
