@@ -112,7 +112,38 @@ func TestRunBothPaths(t *testing.T) {
 		t.Errorf("result.json does not round-trip: %v", err)
 	}
 	assertHlogMatches(t, filepath.Join(out, result.HlogFile), res)
+	assertMachineCost(t, res.Paths[0], true, "wal sender", "kafka broker", "cdcbench")
+	assertMachineCost(t, res.Paths[1], true, "poll backends", "cdcbench")
 	assertNoSlots(t, st)
+}
+
+// assertMachineCost checks that a path reports the machine cost of exactly
+// the components named, each measured from /proc but the broker when it is
+// kfake, in cdcbench's process, and that cdcbench itself used some CPU.
+func assertMachineCost(t *testing.T, p result.Path, kfake bool, names ...string) {
+	t.Helper()
+	mc := p.MachineCost
+	if mc == nil || mc.NotMeasured != "" || mc.Transactions <= 0 || mc.Seconds <= 0 {
+		t.Fatalf("%s: machine cost %+v", p.Name, mc)
+	}
+	var got []string
+	for _, c := range mc.Components {
+		got = append(got, c.Name)
+		measured := c.CPUSeconds != nil && c.CPUPer1000 != nil && c.PeakRSSBytes != nil && *c.PeakRSSBytes > 0 && c.Processes > 0
+		switch {
+		case c.Name == "kafka broker" && kfake:
+			if measured || !strings.Contains(c.Note, "in-process kfake") {
+				t.Errorf("%s: broker %+v, want no figures and the in-process note", p.Name, c)
+			}
+		case !measured || strings.HasPrefix(c.Note, "not measured") || strings.Contains(c.Note, "partial"):
+			t.Errorf("%s: %s not measured in full: %+v", p.Name, c.Name, c)
+		case c.Name == "cdcbench" && *c.CPUSeconds <= 0:
+			t.Errorf("%s: cdcbench used no CPU in a %.1f s window", p.Name, mc.Seconds)
+		}
+	}
+	if strings.Join(got, ",") != strings.Join(names, ",") {
+		t.Errorf("%s: machine cost components %v, want %v", p.Name, got, names)
+	}
 }
 
 // assertHlogMatches decodes the interval log and checks that each tag's

@@ -120,6 +120,9 @@ func TestDebeziumEndToEnd(t *testing.T) {
 			}
 		}
 	}
+	// The JVMs are this machine's processes: measured, not in cdcbench's.
+	assertMachineCost(t, res.Paths[0], false, "wal sender", "kafka broker", "cdcbench")
+	assertMachineCost(t, dbz, false, "wal sender", "kafka broker", "kafka connect", "cdcbench")
 }
 
 // TestRefusedSettingsStopRun: a setting Kafka Connect refuses stops the

@@ -62,6 +62,13 @@ type pathRun struct {
 	stats                         producer.Stats
 	costDone                      chan costResult
 	faultsDone                    chan faultRun
+
+	// The machine cost: the path's slot and its pollers' application_name,
+	// by which its server processes are found, the parts measured, their
+	// figures.
+	slot, app   string
+	parts       []part
+	machineDone chan machineResult
 }
 
 // runPath runs the workload through one path and returns its figures. The
@@ -139,8 +146,9 @@ func (p *pathRun) setup(ctx context.Context) error {
 	if p.drv, err = driver.New(p.spec, r.driverConfig(p.spec)); err != nil {
 		return err
 	}
-	env := driver.Env{Stack: r.cfg.Stack, Admin: admin, Publication: pub, Slot: "cdcbench_" + r.id + "_" + p.spec.Kind + p.spec.Label,
-		Groups: "cdcbench-" + r.id + "-" + p.spec.String() + "-", Since: p.since, KeyByUser: p.plan.KeyByUser, Fail: p.fail}
+	p.slot, p.app = "cdcbench_"+r.id+"_"+p.spec.Kind+p.spec.Label, "cdcbench-"+r.id+"-"+p.spec.String()
+	env := driver.Env{Stack: r.cfg.Stack, Admin: admin, Publication: pub, Slot: p.slot, Application: p.app,
+		Groups: p.app + "-", Since: p.since, KeyByUser: p.plan.KeyByUser, Fail: p.fail}
 	if err := p.drv.Start(ctx, env); err != nil {
 		return err
 	}
@@ -253,11 +261,12 @@ func (p *pathRun) startIntervals() {
 	})
 }
 
-// produce runs the schedule, with the database-cost samples and the faults
-// beside it, until the producer is done, a component fails, or the producer
-// is hopelessly behind its schedule.
+// produce runs the schedule, with the database and machine cost samples and
+// the faults beside it, until the producer is done, a component fails, or
+// the producer is hopelessly behind its schedule.
 func (p *pathRun) produce(ctx context.Context) error {
 	plan := p.plan
+	p.parts = p.machineParts(ctx)
 	p.start = time.Now().Add(50 * time.Millisecond)
 	p.measureFrom = p.start.Add(plan.Warmup)
 	p.measureTo = p.measureFrom.Add(plan.Duration)
@@ -279,6 +288,8 @@ func (p *pathRun) produce(ctx context.Context) error {
 	prodDone := p.startProducer(prodCtx)
 	p.costDone = make(chan costResult, 1)
 	go func() { p.costDone <- measureCost(p.ctx, p.r.cfg.Stack, p.measureFrom, p.measureTo, stopped) }()
+	p.machineDone = make(chan machineResult, 1)
+	go func() { p.machineDone <- measureMachine(p.ctx, p.parts, p.measureFrom, p.measureTo, stopped) }()
 	p.faultsDone = make(chan faultRun, 1)
 	go func() {
 		kafka, _ := p.r.cfg.Stack.(stack.KafkaRestarter)
@@ -423,6 +434,7 @@ func (p *pathRun) drain(ctx context.Context) error {
 	p.res.DrainSeconds = time.Since(drainStart).Seconds()
 	p.stopCommands()
 	p.collectCost()
+	p.collectMachine(p.committedIn(p.measureFrom, p.measureTo))
 	p.stopAgents()
 	p.res.Faults = (<-p.faultsDone).attributeDuplicates(duplicatesOf(p.runs))
 	return nil

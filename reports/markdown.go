@@ -152,6 +152,7 @@ func writeRun(b *bytes.Buffer, r *run) {
 	writeBreakdown(b, res)
 	writeRatios(b, res)
 	writeCostTable(b, res)
+	writeMachineTable(b, res)
 	writeCharts(b, r)
 }
 

@@ -63,6 +63,9 @@ func WriteSummary(w io.Writer, r *result.Result) error {
 	if err := writeCost(w, r); err != nil {
 		return err
 	}
+	if err := writeMachineCost(w, r); err != nil {
+		return err
+	}
 	writeLosses(w, r)
 	writeExternal(w, r)
 	writeKnees(w, r)

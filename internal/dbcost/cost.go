@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/cdcbench/cdcbench/internal/proccost"
 	"github.com/cdcbench/cdcbench/internal/result"
 )
 
@@ -90,7 +91,7 @@ func Diff(before, after Sample, transactions int64) Cost {
 		if ticks < 0 {
 			addProblem(&c, "server CPU went backwards (%d ticks): the server restarted between the samples", ticks)
 		}
-		sec := float64(ticks) / TicksPerSecond
+		sec := float64(ticks) / proccost.TicksPerSecond
 		c.ServerCPUSeconds = &sec
 	}
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/cdcbench/cdcbench/internal/dbcost"
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
+	"github.com/cdcbench/cdcbench/internal/proccost"
 )
 
 // cluster is shared by the tests: starting one takes seconds. Each test
@@ -305,7 +306,7 @@ func TestSamplerExcluded(t *testing.T) {
 	t.Run("own samples", func(t *testing.T) {
 		before := take(t, s)
 		after, samples := before, 0
-		for float64(after.SamplerCPUTicks-before.SamplerCPUTicks)/dbcost.TicksPerSecond < ownCPU {
+		for float64(after.SamplerCPUTicks-before.SamplerCPUTicks)/proccost.TicksPerSecond < ownCPU {
 			if samples++; samples > 10000 {
 				t.Fatalf("%d samples used only %d ticks of the sampler's backend", samples, after.SamplerCPUTicks-before.SamplerCPUTicks)
 			}
@@ -326,8 +327,8 @@ func TestSamplerExcluded(t *testing.T) {
 				t.Errorf("%s statements = %+v, want 0 calls", name, st)
 			}
 		}
-		raw := float64(*after.ServerCPUTicks-*before.ServerCPUTicks) / dbcost.TicksPerSecond
-		own := float64(after.SamplerCPUTicks-before.SamplerCPUTicks) / dbcost.TicksPerSecond
+		raw := float64(*after.ServerCPUTicks-*before.ServerCPUTicks) / proccost.TicksPerSecond
+		own := float64(after.SamplerCPUTicks-before.SamplerCPUTicks) / proccost.TicksPerSecond
 		if c.ServerCPUSeconds == nil || *c.ServerCPUSeconds > idleCPU {
 			t.Errorf("server CPU without the sampler = %v s (raw %.2f s, sampler %.2f s), want at most %.2f s", c.ServerCPUSeconds, raw, own, idleCPU)
 		}

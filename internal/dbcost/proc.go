@@ -1,75 +1,19 @@
 package dbcost
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
+
+	"github.com/cdcbench/cdcbench/internal/proccost"
 )
 
 // procRoot is where Linux shows processes.
 const procRoot = "/proc"
 
-// TicksPerSecond is the unit of /proc's CPU times (USER_HZ). Linux fixes it
-// at 100 on every architecture Go runs on; reading it through sysconf would
-// need cgo for a constant.
-const TicksPerSecond = 100
-
 // statAttempts bounds how often serverTicks re-reads the process table when
 // the postmaster reaped a child in the middle of a read.
 const statAttempts = 5
-
-// procStat is the part of /proc/<pid>/stat dbcost uses.
-type procStat struct {
-	ppid int
-	// ticks is the process's own user+system CPU; reaped is the CPU of
-	// its children that exited and were waited for (cutime+cstime).
-	ticks, reaped int64
-}
-
-// errStat reports a /proc/<pid>/stat line dbcost cannot read.
-var errStat = errors.New("dbcost: malformed /proc stat line")
-
-// procAvailable reports whether this system shows processes in /proc.
-func procAvailable() bool {
-	_, err := os.Stat(filepath.Join(procRoot, "self", "stat"))
-	return err == nil
-}
-
-// readStat reads /proc/<pid>/stat.
-func readStat(pid int) (procStat, error) {
-	b, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return procStat{}, err
-	}
-	return parseStat(b)
-}
-
-// parseStat parses a stat line: "pid (comm) state ppid ... utime stime
-// cutime cstime ...". comm may hold spaces and parentheses, so the fields
-// are counted from the last ')'.
-func parseStat(b []byte) (procStat, error) {
-	end := bytes.LastIndexByte(b, ')')
-	if end < 0 {
-		return procStat{}, fmt.Errorf("%w: no command name in %q", errStat, b)
-	}
-	// After the command: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14).
-	f := bytes.Fields(b[end+1:])
-	if len(f) < 15 {
-		return procStat{}, fmt.Errorf("%w: %d fields after the command in %q", errStat, len(f), b)
-	}
-	var v [15]int64
-	for _, i := range []int{1, 11, 12, 13, 14} {
-		n, err := strconv.ParseInt(string(f[i]), 10, 64)
-		if err != nil {
-			return procStat{}, fmt.Errorf("%w: field %d of %q: %v", errStat, i+3, b, err)
-		}
-		v[i] = n
-	}
-	return procStat{ppid: int(v[1]), ticks: v[11] + v[12], reaped: v[13] + v[14]}, nil
-}
 
 // serverTicks sums the CPU of a PostgreSQL server in clock ticks: the
 // postmaster, its live children (backends, WAL senders, checkpointer,
@@ -87,7 +31,7 @@ func parseStat(b []byte) (procStat, error) {
 func serverTicks(postmaster int) (int64, error) {
 	var total int64
 	for range statAttempts {
-		pm, err := readStat(postmaster)
+		pm, err := proccost.ReadStat(postmaster)
 		if err != nil {
 			return 0, fmt.Errorf("postmaster %d: %w", postmaster, err)
 		}
@@ -95,12 +39,12 @@ func serverTicks(postmaster int) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
-		again, err := readStat(postmaster)
+		again, err := proccost.ReadStat(postmaster)
 		if err != nil {
 			return 0, fmt.Errorf("postmaster %d: %w", postmaster, err)
 		}
-		total = again.ticks + again.reaped + children
-		if again.reaped == pm.reaped {
+		total = again.Ticks + again.Reaped + children
+		if again.Reaped == pm.Reaped {
 			break
 		}
 	}
@@ -120,12 +64,12 @@ func childTicks(ppid int) (int64, error) {
 		if err != nil {
 			continue // not a process
 		}
-		st, err := readStat(pid)
+		st, err := proccost.ReadStat(pid)
 		if err != nil {
 			continue // exited since the directory was read
 		}
-		if st.ppid == ppid {
-			sum += st.ticks + st.reaped
+		if st.PPID == ppid {
+			sum += st.Ticks + st.Reaped
 		}
 	}
 	return sum, nil

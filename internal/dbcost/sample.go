@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cdcbench/cdcbench/internal/pgretry"
+	"github.com/cdcbench/cdcbench/internal/proccost"
 )
 
 // Names dbcost measures. They are cdcbench's own, not options: the harness
@@ -245,13 +246,13 @@ func (s *Sampler) attach(ctx context.Context, conn *pgx.Conn) error {
 			s.pgssInfo = pgx.Identifier{*pgssSchema, "pg_stat_statements_info"}.Sanitize()
 		}
 	}
-	if s.serverPID > 0 && procAvailable() {
-		st, err := readStat(s.pid)
+	if s.serverPID > 0 && proccost.Available() {
+		st, err := proccost.ReadStat(s.pid)
 		if err != nil {
 			return fmt.Errorf("dbcost: serverPID %d: cannot see the sampler's backend %d in /proc (a server in another PID namespace?): %w", s.serverPID, s.pid, err)
 		}
-		if st.ppid != s.serverPID {
-			return fmt.Errorf("dbcost: serverPID %d is not the postmaster of the connected server (the sampler's backend %d has parent %d)", s.serverPID, s.pid, st.ppid)
+		if st.PPID != s.serverPID {
+			return fmt.Errorf("dbcost: serverPID %d is not the postmaster of the connected server (the sampler's backend %d has parent %d)", s.serverPID, s.pid, st.PPID)
 		}
 	} else {
 		s.serverPID = 0
@@ -334,12 +335,12 @@ func (s *Sampler) take(ctx context.Context) (smp Sample, err error) {
 		if err != nil {
 			return smp, err
 		}
-		own, err := readStat(s.pid)
+		own, err := proccost.ReadStat(s.pid)
 		if err != nil {
 			return smp, fmt.Errorf("sampler backend: %w", err)
 		}
-		s.lastTicks = own.ticks
-		smp.ServerCPUTicks, smp.SamplerCPUTicks = &total, s.ownTicks+own.ticks
+		s.lastTicks = own.Ticks
+		smp.ServerCPUTicks, smp.SamplerCPUTicks = &total, s.ownTicks+own.Ticks
 	}
 	return smp, nil
 }

@@ -43,6 +43,10 @@ type Env struct {
 	// Publication and Slot are the names the path's CDC objects get;
 	// Groups starts the name of every consumer group the path creates.
 	Publication, Slot, Groups string
+	// Application is the application_name of the database connections
+	// the path's agents open themselves (the pollers'), by which the
+	// harness finds their backends.
+	Application string
 	// Since is when the path started: a topic that outlives a run (a real
 	// cluster) still holds earlier runs' events, with the same ids.
 	Since time.Time

@@ -16,16 +16,16 @@ type pollDriver struct {
 	interval time.Duration
 	mode     string
 	limit    int
-	dsn      string
+	dsn, app string
 }
 
 func (p *pollDriver) Start(_ context.Context, env Env) error {
-	p.dsn = env.Stack.DSN()
+	p.dsn, p.app = env.Stack.DSN(), env.Application
 	return nil
 }
 
 func (p *pollDriver) Open(ctx context.Context, _ string) (source.Source, error) {
-	return source.NewPoll(ctx, source.PollConfig{DSN: p.dsn, Interval: p.interval, Mode: p.mode,
+	return source.NewPoll(ctx, source.PollConfig{DSN: p.dsn, AppName: p.app, Interval: p.interval, Mode: p.mode,
 		Limit: p.limit, FirstID: producer.ProbeID})
 }
 

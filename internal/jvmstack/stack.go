@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcbench/cdcbench/internal/connect"
+	"github.com/cdcbench/cdcbench/internal/proccost"
 )
 
 // Defaults of Options.
@@ -197,17 +197,11 @@ func peakRSS(pid int) int64 {
 	if pid == 0 {
 		return 0
 	}
-	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	m, err := proccost.ReadMemory(pid)
 	if err != nil {
 		return 0
 	}
-	for _, line := range strings.Split(string(st), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
+	return m.HWM
 }
 
 // pickPorts takes the given ports after checking they are free, and free

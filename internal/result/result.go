@@ -104,6 +104,9 @@ type Path struct {
 	Faults []FaultResult `json:"faults,omitempty"`
 	// DBCost is what the path cost the database over the measured window.
 	DBCost *DBCost `json:"db_cost,omitempty"`
+	// MachineCost is what the path's processes cost this machine over the
+	// same window.
+	MachineCost *MachineCost `json:"machine_cost,omitempty"`
 	// ExternalAgents are agents in other processes, seen through their alerts.
 	ExternalAgents []ExternalAgentResult `json:"external_agents,omitempty"`
 	InvalidReasons []string              `json:"invalid_reasons,omitempty"`

@@ -30,7 +30,10 @@ const (
 
 // PollConfig configures a polling source.
 type PollConfig struct {
-	DSN      string
+	DSN string
+	// AppName is the connections' application_name, by which the
+	// harness finds their backends (machine cost); empty keeps the DSN's.
+	AppName  string
 	Interval time.Duration
 	Mode     string
 	Limit    int   // rows per query
@@ -65,11 +68,25 @@ func NewPoll(ctx context.Context, cfg PollConfig) (*Poll, error) {
 	case cfg.Limit < 1:
 		return nil, fmt.Errorf("poll source: limit must be positive, got %d", cfg.Limit)
 	}
-	conn, err := pgx.Connect(ctx, cfg.DSN)
+	p := &Poll{cfg: cfg, next: cfg.FirstID, seen: make(map[int64]struct{})}
+	conn, err := p.connect(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("poll source: %w", err)
 	}
-	return &Poll{cfg: cfg, conn: conn, next: cfg.FirstID, seen: make(map[int64]struct{})}, nil
+	p.conn = conn
+	return p, nil
+}
+
+// connect opens a connection to the table's database, named AppName.
+func (p *Poll) connect(ctx context.Context) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(p.cfg.DSN)
+	if err != nil {
+		return nil, err
+	}
+	if p.cfg.AppName != "" {
+		cfg.RuntimeParams["application_name"] = p.cfg.AppName
+	}
+	return pgx.ConnectConfig(ctx, cfg)
 }
 
 // Reconnects returns how many times the source replaced its connection;
@@ -128,7 +145,7 @@ func (p *Poll) reconnect(ctx context.Context, err error) error {
 		return err
 	}
 	_, err = pgretry.Default.Do(ctx, func(ctx context.Context) error {
-		c, err := pgx.Connect(ctx, p.cfg.DSN)
+		c, err := p.connect(ctx)
 		if err != nil {
 			return fmt.Errorf("poll source: reconnect: %w", err)
 		}

@@ -159,13 +159,14 @@ func equal(a, b []int64) bool {
 }
 
 // TestPollReconnects terminates the poller's backend between polls: the
-// poller reconnects, keeps its cursor (no row twice, none lost) and counts
-// the reconnect.
+// poller reconnects under its application_name, keeps its cursor (no row
+// twice, none lost) and counts the reconnect.
 func TestPollReconnects(t *testing.T) {
 	c, admin := clusterWithTable(t)
 	ctx := context.Background()
 	exec(t, admin, insertRow, 1)
-	p, err := source.NewPoll(ctx, source.PollConfig{DSN: c.DSN(), Interval: 20 * time.Millisecond, Mode: source.PollSafe, Limit: 10, FirstID: 1})
+	const app = "cdcbench-test-poll"
+	p, err := source.NewPoll(ctx, source.PollConfig{DSN: c.DSN(), AppName: app, Interval: 20 * time.Millisecond, Mode: source.PollSafe, Limit: 10, FirstID: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,12 +192,16 @@ func TestPollReconnects(t *testing.T) {
 	waitFor(t, seen(1))
 	var terminated int
 	if err := admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-		WHERE query LIKE 'SELECT id, user_id%' AND pid <> pg_backend_pid()`).Scan(&terminated); err != nil || terminated != 1 {
-		t.Fatalf("terminated %d poller backends (%v), want 1", terminated, err)
+		WHERE application_name = $1`, app).Scan(&terminated); err != nil || terminated != 1 {
+		t.Fatalf("terminated %d backends named %s (%v), want the poller's", terminated, app, err)
 	}
 	exec(t, admin, insertRow, 2)
 	exec(t, admin, insertRow, 3)
 	waitFor(t, seen(3))
+	var named int
+	if err := admin.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&named); err != nil || named != 1 {
+		t.Errorf("%d backends named %s after the reconnect (%v), want 1", named, app, err)
+	}
 	cancel()
 	if err := <-runErr; err != nil {
 		t.Fatalf("Run: %v", err)

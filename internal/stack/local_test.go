@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcbench/cdcbench/internal/jvmstack"
+	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
 )
 
@@ -50,13 +51,22 @@ func TestLocalJVM(t *testing.T) {
 	if _, ok := td[stack.AlertTopic]; !ok {
 		t.Errorf("no %s topic", stack.AlertTopic)
 	}
+	jvm := st.(interface{ JVM() *jvmstack.Stack }).JVM()
+	procs := st.(stack.Processes).Processes()
+	broker, connect := jvm.PIDs()
+	assertProcesses(t, procs, map[string]int{result.RoleBroker: broker, result.RoleConnect: connect})
 	if err := st.(stack.KafkaRestarter).RestartKafka(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := cw.KillConnect(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
-	jvm := st.(interface{ JVM() *jvmstack.Stack }).JVM()
+	// The same resolvers follow the restarted JVMs to their new pids.
+	if b, c := jvm.PIDs(); b == broker || c == connect {
+		t.Errorf("pids after the restarts: broker %d (was %d), connect %d (was %d)", b, broker, c, connect)
+	} else {
+		assertProcesses(t, procs, map[string]int{result.RoleBroker: b, result.RoleConnect: c})
+	}
 	dir := jvm.Dir()
 	if err := st.Close(ctx); err != nil {
 		t.Fatal(err)
@@ -77,4 +87,22 @@ func admin(t *testing.T, brokers []string) *kadm.Client {
 	}
 	t.Cleanup(cl.Close)
 	return kadm.NewClient(cl)
+}
+
+// assertProcesses checks that procs name exactly the roles of want, each
+// resolving to its pid now.
+func assertProcesses(t *testing.T, procs []stack.Process, want map[string]int) {
+	t.Helper()
+	if len(procs) != len(want) {
+		t.Fatalf("processes %+v, want the roles of %v", procs, want)
+	}
+	for _, p := range procs {
+		if p.InProcess || p.PIDs == nil {
+			t.Errorf("%s: in process %v, resolver %v; want a JVM", p.Role, p.InProcess, p.PIDs != nil)
+			continue
+		}
+		if got := p.PIDs(); len(got) != 1 || got[0] != want[p.Role] {
+			t.Errorf("%s resolves to %v, want [%d]", p.Role, got, want[p.Role])
+		}
+	}
 }

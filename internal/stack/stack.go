@@ -93,6 +93,28 @@ type KafkaRestarter interface {
 	RestartKafka(ctx context.Context, down time.Duration) error
 }
 
+// Processes is a stack whose Kafka parts run on this machine, so that the
+// CPU and memory of each can be read from /proc for a path's machine cost.
+// PostgreSQL's processes are found through ServerPID. An external Kafka is
+// nobody's process here, and a stack with one lists none.
+type Processes interface {
+	// Processes lists the stack's parts by role.
+	Processes() []Process
+}
+
+// Process is one part of a stack, as the machine cost sees it.
+type Process struct {
+	// Role is result.RoleBroker or result.RoleConnect.
+	Role string
+	// PIDs returns the part's process ids now, none while it is down: a
+	// restart (restart-kafka, kill-connect) starts a new process under a
+	// new pid. Nil when InProcess.
+	PIDs func() []int
+	// InProcess says the part runs inside cdcbench (kfake): its cost is
+	// in cdcbench's own and cannot be told apart.
+	InProcess bool
+}
+
 // ErrUnreachable reports a server that did not answer in time.
 var ErrUnreachable = errors.New("unreachable")
 
@@ -361,6 +383,31 @@ func (s *local) Info() result.StackInfo {
 		i.KafkaVersion, i.ConnectVersion, i.DebeziumVersion = v.Kafka, v.Connect, v.Debezium
 	}
 	return i
+}
+
+var _ Processes = (*local)(nil)
+
+// Processes implements Processes: the in-process kfake, or the local
+// broker and Connect worker JVMs.
+func (s *local) Processes() []Process {
+	switch jvm := s.jvm; {
+	case jvm != nil:
+		return []Process{
+			{Role: result.RoleBroker, PIDs: func() []int { b, _ := jvm.PIDs(); return running(b) }},
+			{Role: result.RoleConnect, PIDs: func() []int { _, c := jvm.PIDs(); return running(c) }},
+		}
+	case s.kafka != nil:
+		return []Process{{Role: result.RoleBroker, InProcess: true}}
+	}
+	return nil
+}
+
+// running lists pid unless it is 0, jvmstack's "not running".
+func running(pid int) []int {
+	if pid == 0 {
+		return nil
+	}
+	return []int{pid}
 }
 
 // jvmLocal is the stack of Options.JVM: the same as local, plus the

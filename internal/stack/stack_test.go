@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
 )
 
@@ -26,6 +27,9 @@ func TestEmbeddedTrimsWhatGroupsRead(t *testing.T) {
 	defer st.Close(context.Background())
 	if i := st.Info(); i.Postgres != "embedded" || !strings.HasPrefix(i.Kafka, "kfake") || !strings.HasPrefix(i.PostgresVersion, "1") {
 		t.Fatalf("info %+v", i)
+	}
+	if procs := st.(stack.Processes).Processes(); len(procs) != 1 || procs[0].Role != result.RoleBroker || !procs[0].InProcess || procs[0].PIDs != nil {
+		t.Errorf("processes %+v, want the in-process broker alone", procs)
 	}
 	prod, err := kgo.NewClient(kgo.SeedBrokers(st.Brokers()...), kgo.DefaultProduceTopic(stack.ChangeTopic))
 	if err != nil {

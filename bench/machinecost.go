@@ -1,0 +1,277 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/cdcbench/cdcbench/internal/driver"
+	"github.com/cdcbench/cdcbench/internal/proccost"
+	"github.com/cdcbench/cdcbench/internal/result"
+	"github.com/cdcbench/cdcbench/internal/stack"
+)
+
+// machineSampleEvery is how often the machine cost reads /proc during the
+// window: often enough to catch a resident set's peak within half a
+// second, rarely enough to cost the harness nothing measurable (a few file
+// reads per component).
+const machineSampleEvery = 500 * time.Millisecond
+
+// part is one component of a path's machine cost: measured through pids,
+// or, when pids is nil, not, with cost.Note saying why. once marks pids
+// found before the window and not looked for again.
+type part struct {
+	cost result.ComponentCost
+	pids func() []int
+	once bool
+}
+
+// notFollowed completes the note of a part found once whose process
+// exited.
+const notFollowed = "replacements are not followed (server processes are found once, before the window, so that no harness query counts in db_cost)"
+
+// machineResult is the figures of the measured parts over the window.
+type machineResult struct {
+	figures []proccost.Figures
+	seconds float64
+	err     error
+}
+
+// machineParts lists the processes the path uses, in the order reports
+// show them: the database's, the broker, Connect, cdcbench. It runs once
+// the path is probed (its slot is streamed, its pollers are connected) and
+// before the measured window: the database's processes are found by a
+// query, which during the window would count as load in the database cost,
+// so a backend that the server replaces mid-window (drop-connections,
+// kill-relay) is not followed, and its figure says it is partial.
+func (p *pathRun) machineParts(ctx context.Context) []part {
+	parts := p.databaseParts(ctx)
+	_, publishes := p.drv.(driver.Publisher)
+	_, connector := p.drv.(driver.Connector)
+	var procs []stack.Process
+	if ps, ok := p.r.cfg.Stack.(stack.Processes); ok {
+		procs = ps.Processes()
+	}
+	if publishes {
+		parts = append(parts, stackPart(procs, result.RoleBroker, "kafka broker"))
+	}
+	if connector {
+		parts = append(parts, stackPart(procs, result.RoleConnect, "kafka connect"))
+	}
+	self := part{cost: result.ComponentCost{Name: "cdcbench", Role: result.RoleHarness, Note: harnessNote(publishes, connector, inProcess(procs, result.RoleBroker))},
+		pids: func() []int { return []int{os.Getpid()} }}
+	return append(parts, self)
+}
+
+// databaseParts finds the server processes the path uses: the WAL sender
+// streaming its slot, when it has one, and the backends of the connections
+// its agents opened themselves (pollers), by their application_name.
+func (p *pathRun) databaseParts(ctx context.Context) []part {
+	var parts []part
+	var sender []*int32
+	if err := queryColumn(ctx, p, &sender, `SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1`, p.slot); err != nil {
+		return []part{notMeasured("wal sender", result.RoleDatabase, err.Error())}
+	}
+	if len(sender) > 0 {
+		if sender[0] == nil {
+			parts = append(parts, notMeasured("wal sender", result.RoleDatabase, "no WAL sender streamed slot "+p.slot+" when the window began"))
+		} else {
+			parts = append(parts, p.serverPart("wal sender", []int{int(*sender[0])}))
+		}
+	}
+	var pollers []int32
+	if err := queryColumn(ctx, p, &pollers, `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, p.app); err != nil {
+		return append(parts, notMeasured("poll backends", result.RoleDatabase, err.Error()))
+	}
+	if len(pollers) > 0 {
+		pids := make([]int, len(pollers))
+		for i, pid := range pollers {
+			pids[i] = int(pid)
+		}
+		parts = append(parts, p.serverPart("poll backends", pids))
+	}
+	return parts
+}
+
+// queryColumn reads one column of every row of sql into dst, on the
+// path's admin connection.
+func queryColumn[T any](ctx context.Context, p *pathRun, dst *[]T, sql string, args ...any) error {
+	rows, err := p.admin.Query(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("find the path's server processes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v T
+		if err := rows.Scan(&v); err != nil {
+			return fmt.Errorf("find the path's server processes: %w", err)
+		}
+		*dst = append(*dst, v)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("find the path's server processes: %w", err)
+	}
+	return nil
+}
+
+// serverPart measures server backends pids when the server is cdcbench's
+// own on this machine and /proc shows them as its postmaster's children; a
+// pid of a server elsewhere (another host, a container's PID namespace)
+// names another process here, or none.
+func (p *pathRun) serverPart(name string, pids []int) part {
+	pm := p.r.cfg.Stack.ServerPID()
+	if pm == 0 {
+		return notMeasured(name, result.RoleDatabase, "server not on this machine (or not cdcbench's: an external DSN)")
+	}
+	for _, pid := range pids {
+		if st, err := proccost.ReadStat(pid); err != nil || st.PPID != pm {
+			return notMeasured(name, result.RoleDatabase, fmt.Sprintf("backend %d is not a child of postmaster %d in /proc", pid, pm))
+		}
+	}
+	return part{cost: result.ComponentCost{Name: name, Role: result.RoleDatabase}, pids: proccost.Same(pids), once: true}
+}
+
+// stackPart is the stack's process in role: measured, in cdcbench's own
+// process, or not this machine's.
+func stackPart(procs []stack.Process, role, name string) part {
+	for _, pr := range procs {
+		switch {
+		case pr.Role != role:
+		case pr.InProcess:
+			return part{cost: result.ComponentCost{Name: name, Role: role, Note: "in-process kfake: its cost is inside cdcbench's"}}
+		default:
+			return part{cost: result.ComponentCost{Name: name, Role: role}, pids: pr.PIDs}
+		}
+	}
+	return notMeasured(name, role, "not a process of this stack (external)")
+}
+
+// inProcess reports whether the stack runs role inside cdcbench.
+func inProcess(procs []stack.Process, role string) bool {
+	for _, pr := range procs {
+		if pr.Role == role {
+			return pr.InProcess
+		}
+	}
+	return false
+}
+
+// harnessNote says what cdcbench's own CPU holds on a path. On a Debezium
+// path it is the harness alone, so the relay's share is about cdcbench's
+// CPU on the relay path minus on the Debezium path at the same load.
+func harnessNote(publishes, connector, kfake bool) string {
+	var s string
+	switch {
+	case connector:
+		s = "harness only: producer and agents (Debezium runs in Kafka Connect)"
+	case publishes:
+		s = "producer, agents and the relay"
+	default:
+		s = "producer and polling agents"
+	}
+	if publishes && kfake {
+		s += ", with the in-process kfake broker"
+	}
+	return s
+}
+
+func notMeasured(name, role, why string) part {
+	return part{cost: result.ComponentCost{Name: name, Role: role, Note: "not measured: " + why}}
+}
+
+// measureMachine samples the measured parts from the measured window's
+// start to its end, or to when the run stopped early: the window of the
+// database cost, so that the two sit side by side.
+func measureMachine(ctx context.Context, parts []part, from, to time.Time, stopped <-chan struct{}) machineResult {
+	select {
+	case <-time.After(time.Until(from)):
+	case <-stopped:
+		return machineResult{err: errors.New("the run stopped before its measured window began")}
+	case <-ctx.Done():
+		return machineResult{err: ctx.Err()}
+	}
+	var comps []proccost.Component
+	for _, pt := range parts {
+		if pt.pids != nil {
+			comps = append(comps, proccost.Component{Name: pt.cost.Name, PIDs: pt.pids})
+		}
+	}
+	m, err := proccost.Start(comps)
+	if err != nil {
+		return machineResult{err: err}
+	}
+	began := time.Now()
+	tick := time.NewTicker(machineSampleEvery)
+	defer tick.Stop()
+	end := time.NewTimer(time.Until(to))
+	defer end.Stop()
+	for done := false; !done; {
+		select {
+		case <-tick.C:
+			m.Sample()
+		case <-end.C:
+			done = true
+		case <-stopped:
+			done = true
+		case <-ctx.Done():
+			return machineResult{err: ctx.Err()}
+		}
+	}
+	m.Sample()
+	return machineResult{figures: m.Figures(), seconds: time.Since(began).Seconds()}
+}
+
+// collectMachine adds what the path's processes cost the machine over the
+// measured window, per 1,000 transactions, the window's as the database
+// cost counts them.
+func (p *pathRun) collectMachine(transactions int64) {
+	c := <-p.machineDone
+	if c.err != nil {
+		p.res.MachineCost = &result.MachineCost{NotMeasured: c.err.Error()}
+		return
+	}
+	mc := &result.MachineCost{Seconds: c.seconds, Transactions: transactions}
+	figs := c.figures
+	for _, pt := range p.parts {
+		cc := pt.cost
+		if pt.pids != nil {
+			cc = withFigures(cc, figs[0], mc.Transactions)
+			if pt.once && figs[0].Partial != "" {
+				cc.Note = joinNotes(cc.Note, notFollowed)
+			}
+			figs = figs[1:]
+		}
+		mc.Components = append(mc.Components, cc)
+	}
+	p.res.MachineCost = mc
+}
+
+// withFigures puts a measured part's figures into its cost.
+func withFigures(cc result.ComponentCost, f proccost.Figures, transactions int64) result.ComponentCost {
+	if f.Processes == 0 {
+		cc.Note = joinNotes(cc.Note, "not measured: no process of it was running during the window")
+		return cc
+	}
+	cpu, rss := f.CPUSeconds, f.PeakRSSBytes
+	cc.CPUSeconds, cc.PeakRSSBytes, cc.Processes = &cpu, &rss, f.Processes
+	if transactions > 0 {
+		per := cpu / (float64(transactions) / 1000)
+		cc.CPUPer1000 = &per
+	}
+	cc.Note = joinNotes(cc.Note, f.Partial)
+	return cc
+}
+
+// joinNotes joins the non-empty notes with "; ".
+func joinNotes(notes ...string) string {
+	var out []string
+	for _, n := range notes {
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	return strings.Join(out, "; ")
+}
