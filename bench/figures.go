@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -40,35 +41,47 @@ func slices(plan *Plan, start time.Time, log *producer.BatchLog, batches int64, 
 	return out, knee(out, plan.ObjectiveP99)
 }
 
-// knee returns the highest offered rate among the slices whose every agent
-// met the p99 objective, and the lowest-rate slice that missed it above.
+// knee finds the highest offered rate the path sustained: every slice at
+// that rate and at every lower one met the objective (each agent's e2e
+// p99). FirstMiss is the lowest rate above it that missed. MetAgain lists
+// the rates above that first miss whose slices met the objective again: a
+// miss later rates do not repeat may be a transient (a pause, a neighbour
+// on a shared machine), which a reader should know before trusting the
+// knee, and which taking the highest rate that met would hide.
 func knee(sl []result.SliceResult, objective time.Duration) *result.Knee {
 	obj := ms(objective)
-	var k *result.Knee
+	worst := map[float64]int{} // rate -> its slice with the worst p99
+	p99 := make([]float64, len(sl))
 	for i := range sl {
-		worst, measured := 0.0, false
+		measured := false
 		for _, s := range sl[i].E2E {
 			if s.Count > 0 {
 				measured = true
-				worst = max(worst, s.P99)
+				p99[i] = max(p99[i], s.P99)
 			}
 		}
-		if !measured || worst > obj {
-			continue
-		}
-		if k == nil || sl[i].TargetRowsPerS > k.TargetRowsPerS {
-			k = &result.Knee{ObjectiveP99Ms: obj, TargetRowsPerS: sl[i].TargetRowsPerS, AchievedRowsPerS: sl[i].AchievedRowsPerS, P99Ms: worst}
+		if j, seen := worst[sl[i].TargetRowsPerS]; measured && (!seen || p99[i] > p99[j]) {
+			worst[sl[i].TargetRowsPerS] = i
 		}
 	}
-	if k == nil {
-		return nil
+	rates := make([]float64, 0, len(worst))
+	for r := range worst {
+		rates = append(rates, r)
 	}
-	for i := range sl {
-		for _, s := range sl[i].E2E {
-			if s.Count > 0 && s.P99 > obj && sl[i].TargetRowsPerS > k.TargetRowsPerS &&
-				(k.FirstMiss == nil || sl[i].TargetRowsPerS < k.FirstMiss.TargetRowsPerS) {
-				k.FirstMiss = &sl[i]
-			}
+	sort.Float64s(rates)
+	var k *result.Knee
+	for _, rate := range rates {
+		i := worst[rate]
+		switch missed := p99[i] > obj; {
+		case missed && k == nil:
+			return nil // the lowest rate already missed
+		case missed && k.FirstMiss == nil:
+			k.FirstMiss = &sl[i]
+		case missed:
+		case k != nil && k.FirstMiss != nil:
+			k.MetAgain = append(k.MetAgain, rate)
+		default:
+			k = &result.Knee{ObjectiveP99Ms: obj, TargetRowsPerS: rate, AchievedRowsPerS: sl[i].AchievedRowsPerS, P99Ms: p99[i]}
 		}
 	}
 	return k

@@ -309,17 +309,29 @@ func writeSlices(b *bytes.Buffer, res *result.Result) {
 		}
 		k := p.Knee
 		if k == nil {
-			fmt.Fprintf(b, "- **%s:** no knee: no slice met the p99 objective, or the scenario sets none.\n", p.Name)
+			fmt.Fprintf(b, "- **%s:** no knee: the lowest offered rate already missed the p99 objective, or nothing was measured.\n", p.Name)
 			continue
 		}
-		fmt.Fprintf(b, "- **%s:** knee at %s target rows/s (achieved %s), the highest offered rate whose slice met p99 ≤ %s ms (worst agent p99 %s ms)",
+		fmt.Fprintf(b, "- **%s:** knee at %s target rows/s (achieved %s), the highest offered rate that met p99 ≤ %s ms, as every lower rate did (worst agent p99 %s ms)",
 			p.Name, rate(k.TargetRowsPerS), rate(k.AchievedRowsPerS), ms(k.ObjectiveP99Ms, 1), ms(k.P99Ms, 1))
 		if m := k.FirstMiss; m != nil {
 			fmt.Fprintf(b, "; the first slice above it that missed offered %s rows/s (seconds %s–%s)", rate(m.TargetRowsPerS), plain(m.FromS), plain(m.ToS))
 		}
+		if len(k.MetAgain) > 0 {
+			fmt.Fprintf(b, "; met again at %s rows/s: the miss may have been a transient, so run again before trusting either figure", rateList(k.MetAgain))
+		}
 		b.WriteString(".\n")
 	}
 	howToRead(b, "slices cut a step or ramp schedule into spans (seconds from the schedule's start, warm-up included) with their own latency; the knee is where raising the rate stopped meeting the objective.")
+}
+
+// rateList is "10000, 15000".
+func rateList(rates []float64) string {
+	out := make([]string, len(rates))
+	for i, r := range rates {
+		out[i] = rate(r)
+	}
+	return strings.Join(out, ", ")
 }
 
 // writeFaultTable shows what each injected fault did.

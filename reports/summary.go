@@ -127,11 +127,15 @@ func writeKnees(w io.Writer, r *result.Result) {
 		}
 		switch k := p.Knee; {
 		case k == nil:
-			fmt.Fprintf(w, "  knee: no slice of %s met the objective\n", p.Name)
+			fmt.Fprintf(w, "  knee: none; the lowest rate of %s already missed the objective\n", p.Name)
 		case k.FirstMiss == nil:
 			fmt.Fprintf(w, "  knee: not reached; p99 stayed under %.0f ms up to %.0f rows/s\n", k.ObjectiveP99Ms, k.TargetRowsPerS)
 		default:
-			fmt.Fprintf(w, "  knee: %.0f rows/s met p99 < %.0f ms (%.1f ms); %.0f rows/s did not\n", k.TargetRowsPerS, k.ObjectiveP99Ms, k.P99Ms, k.FirstMiss.TargetRowsPerS)
+			fmt.Fprintf(w, "  knee: %.0f rows/s met p99 < %.0f ms (%.1f ms), as every lower rate did; %.0f rows/s did not (%.1f ms)\n",
+				k.TargetRowsPerS, k.ObjectiveP99Ms, k.P99Ms, k.FirstMiss.TargetRowsPerS, worstP99(k.FirstMiss))
+			if len(k.MetAgain) > 0 {
+				fmt.Fprintf(w, "  met again at %s rows/s: the miss may have been a transient; run again before trusting either figure\n", rateList(k.MetAgain))
+			}
 		}
 	}
 }
@@ -186,4 +190,13 @@ func settingsText(settings map[string]string) string {
 		kv = append(kv, k+"="+settings[k])
 	}
 	return "; settings " + strings.Join(kv, ", ")
+}
+
+// worstP99 is the highest e2e p99 of a slice's agents.
+func worstP99(sl *result.SliceResult) float64 {
+	w := 0.0
+	for _, s := range sl.E2E {
+		w = max(w, s.P99)
+	}
+	return w
 }

@@ -121,15 +121,18 @@ type SliceResult struct {
 	E2E              map[string]recorder.Summary `json:"e2e_ms"` // by agent
 }
 
-// Knee is where latency broke: the highest offered rate of a slice in which
-// every agent's e2e p99 met the objective, and the first slice above it that
-// did not (nil when none failed).
+// Knee is where latency broke: the highest offered rate at which, as at
+// every lower rate, every agent's e2e p99 met the objective; the first
+// slice above it that did not (nil when none failed); and the rates above
+// that miss whose slices met the objective again, a sign the miss may have
+// been a transient.
 type Knee struct {
 	ObjectiveP99Ms   float64      `json:"objective_p99_ms"`
 	TargetRowsPerS   float64      `json:"target_rows_per_s"`
 	AchievedRowsPerS float64      `json:"achieved_rows_per_s"`
 	P99Ms            float64      `json:"p99_ms"`
 	FirstMiss        *SliceResult `json:"first_miss,omitempty"`
+	MetAgain         []float64    `json:"met_again_rows_per_s,omitempty"`
 }
 
 // RatePoint is one second of a path's load, in rows.
