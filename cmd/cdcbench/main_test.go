@@ -38,6 +38,10 @@ func TestBadInput(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("name: bad\ndescription: x\nbach_size: 5\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	badSetting := filepath.Join(dir, "setting.yaml")
+	if err := os.WriteFile(badSetting, []byte("name: s\ndescription: x\nduration: 5s\nbatch_size: 10\nrate: {shape: constant, unit: rows/s, rate: 100}\npaths: [debezium]\nsettings: {debezium: {slot.name: mine}}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		args []string
@@ -62,6 +66,10 @@ func TestBadInput(t *testing.T) {
 		// Refused before the stack starts: the unreachable database would be exit 1.
 		{"results is a file", []string{"run", "--scenario", "smoke", "--results", bad, "--pg-dsn", "postgres://127.0.0.1:1/db"}, 2, "bad.yaml is not a directory"},
 		{"results under a file", []string{"run", "--scenario", "smoke", "--results", filepath.Join(bad, "runs"), "--pg-dsn", "postgres://127.0.0.1:1/db"}, 2, "bad.yaml is not a directory"},
+		// A Debezium path on the embedded stack: refused before any stack
+		// starts or a sweep directory is made.
+		{"a debezium path without connect", []string{"run", "--scenario", "debezium-tuning", "--results", filepath.Join(dir, "none")}, 2, "scenario debezium-tuning: a debezium path needs Kafka Connect"},
+		{"a setting cdcbench owns", []string{"run", "--scenario", badSetting}, 2, `settings.debezium.slot.name: set by cdcbench`},
 		{"restart-kafka on an external Kafka", []string{"run", "--scenario", "faults", "--brokers", "127.0.0.1:1", "--pg-dsn", "postgres://127.0.0.1:1/db"}, 2, "restart-kafka, which only the in-process Kafka can do"},
 	}
 	for _, c := range cases {

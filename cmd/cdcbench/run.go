@@ -271,10 +271,7 @@ func checkResultsDir(dir string) error {
 // local stack exists to measure the seed's pipeline, beside the relay and
 // the pollers, on the same seeded workload. --paths says otherwise.
 func withDebezium(paths []string) []string {
-	if slices.ContainsFunc(paths, func(name string) bool {
-		p, err := scenarios.ParsePath(name)
-		return err == nil && p.Kind == scenarios.PathDebezium
-	}) {
+	if hasDebeziumPath(paths) {
 		return paths
 	}
 	i := slices.Index(paths, scenarios.PathCDC)
@@ -282,6 +279,15 @@ func withDebezium(paths []string) []string {
 		return paths
 	}
 	return slices.Insert(slices.Clone(paths), i+1, scenarios.PathDebezium)
+}
+
+// hasDebeziumPath reports whether paths name a Debezium path (debezium,
+// debezium-tuned).
+func hasDebeziumPath(paths []string) bool {
+	return slices.ContainsFunc(paths, func(name string) bool {
+		p, err := scenarios.ParsePath(name)
+		return err == nil && p.Kind == scenarios.PathDebezium
+	})
 }
 
 // prepareRun resolves run's scenario, flags and stack, and a sweep's
@@ -309,6 +315,10 @@ func prepareRun(c *cli.Context) (runSetup, error) {
 	}
 	if choice.Kind == stack.KindLocal && !c.IsSet("paths") {
 		spec.Paths = withDebezium(spec.Paths)
+	}
+	if hasDebeziumPath(spec.Paths) && !choice.HasConnect() {
+		// Found before a stack starts or a sweep directory is made.
+		return fail(fmt.Errorf("scenario %s: %w", spec.Name, driver.ErrNoConnect))
 	}
 	var opts []bench.PlanOption
 	if ext := c.String("external-agents"); ext != "" {

@@ -161,3 +161,7 @@ func (ch *Choice) checkCDC(connectDBHost string) error {
 // and started again (the restart-kafka fault): only the in-process one,
 // which cdcbench started; a broker it did not start is not its to restart.
 func (c Choice) KafkaRestartable() bool { return len(c.Options.Brokers) == 0 }
+
+// HasConnect reports whether the chosen stack comes with a Kafka Connect
+// worker: the local stack runs one, compose and --connect-url name one.
+func (c Choice) HasConnect() bool { return c.Kind == KindLocal || c.ConnectURL != "" }
