@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +61,8 @@ func TestRunBothPaths(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	p := plan(20, 3, 0, scenarios.Path{Kind: scenarios.PathCDC}, scenarios.Path{Kind: scenarios.PathPoll, Interval: 100 * time.Millisecond})
+	// Two slices: the second lies in the measured window (1 s to 4 s).
+	p.Slices = []bench.Slice{{From: 0, To: 2 * time.Second}, {From: 2 * time.Second, To: 4 * time.Second}}
 	res, out, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, ResultsDir: dir, Version: "test"})
 	if err != nil {
 		t.Fatalf("run: %v", err)
@@ -114,7 +117,31 @@ func TestRunBothPaths(t *testing.T) {
 	assertHlogMatches(t, filepath.Join(out, result.HlogFile), res)
 	assertMachineCost(t, res.Paths[0], true, "wal sender", "kafka broker", "cdcbench")
 	assertMachineCost(t, res.Paths[1], true, "poll backends", "cdcbench")
+	// The slice's CPU per measured process: the harness produced and
+	// consumed in it, and no process can use more than both cores.
+	for _, path := range res.Paths {
+		cores := path.Slices[1].CPUCores
+		if cores["cdcbench"] <= 0 || len(cores) != measured(path.MachineCost) {
+			t.Errorf("%s: slice CPU %v, machine cost %+v", path.Name, cores, path.MachineCost)
+		}
+		for name, c := range cores {
+			if c < 0 || c > float64(runtime.NumCPU())+0.1 {
+				t.Errorf("%s: %s used %.2f cores", path.Name, name, c)
+			}
+		}
+	}
 	assertNoSlots(t, st)
+}
+
+// measured counts the components whose CPU was measured.
+func measured(mc *result.MachineCost) int {
+	n := 0
+	for _, c := range mc.Components {
+		if c.CPUSeconds != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // assertMachineCost checks that a path reports the machine cost of exactly

@@ -33,10 +33,12 @@ type part struct {
 // exited.
 const notFollowed = "replacements are not followed (server processes are found once, before the window, so that no harness query counts in db_cost)"
 
-// machineResult is the figures of the measured parts over the window.
+// machineResult is the figures of the measured parts over the window, and
+// the meter that took them, for spans of it.
 type machineResult struct {
 	figures []proccost.Figures
 	seconds float64
+	meter   *proccost.Meter
 	err     error
 }
 
@@ -221,7 +223,7 @@ func measureMachine(ctx context.Context, parts []part, from, to time.Time, stopp
 		}
 	}
 	m.Sample()
-	return machineResult{figures: m.Figures(), seconds: time.Since(began).Seconds()}
+	return machineResult{figures: m.Figures(), seconds: time.Since(began).Seconds(), meter: m}
 }
 
 // collectMachine adds what the path's processes cost the machine over the
@@ -229,6 +231,7 @@ func measureMachine(ctx context.Context, parts []part, from, to time.Time, stopp
 // cost counts them.
 func (p *pathRun) collectMachine(transactions int64) {
 	c := <-p.machineDone
+	p.machine = c
 	if c.err != nil {
 		p.res.MachineCost = &result.MachineCost{NotMeasured: c.err.Error()}
 		return
@@ -247,6 +250,36 @@ func (p *pathRun) collectMachine(transactions int64) {
 		mc.Components = append(mc.Components, cc)
 	}
 	p.res.MachineCost = mc
+}
+
+// sliceCPU adds to each slice of the schedule the CPU its measured parts
+// used, in cores: in a step climb it shows which component ran out of CPU
+// first, which the window's totals average away. A slice needs two
+// samples inside the measured window (the warm-up is not sampled).
+func (p *pathRun) sliceCPU() {
+	m := p.machine.meter
+	if m == nil {
+		return
+	}
+	var names []string
+	for _, pt := range p.parts {
+		if pt.pids != nil {
+			names = append(names, pt.cost.Name)
+		}
+	}
+	for i := range p.res.Slices {
+		sl := &p.res.Slices[i]
+		from := p.start.Add(time.Duration(sl.FromS * float64(time.Second)))
+		to := p.start.Add(time.Duration(sl.ToS * float64(time.Second)))
+		cpu, secs := m.Between(from, to)
+		if secs <= 0 {
+			continue
+		}
+		sl.CPUCores = map[string]float64{}
+		for k, name := range names {
+			sl.CPUCores[name] = cpu[k] / secs
+		}
+	}
 }
 
 // withFigures puts a measured part's figures into its cost.

@@ -69,6 +69,7 @@ type pathRun struct {
 	slot, app   string
 	parts       []part
 	machineDone chan machineResult
+	machine     machineResult // once collected
 }
 
 // runPath runs the workload through one path and returns its figures. The
@@ -485,6 +486,7 @@ func (p *pathRun) collect() {
 	}
 	p.collectCommands()
 	p.res.Slices, p.res.Knee = slices(p.plan, p.start, p.prod.Log(), p.stats.Batches, p.runs)
+	p.sliceCPU()
 }
 
 // sent returns, when the producer was stopped mid-schedule, the rows whose

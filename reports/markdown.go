@@ -287,7 +287,7 @@ func writeSlices(b *bytes.Buffer, res *result.Result) {
 	for _, a := range agents {
 		fmt.Fprintf(b, " %s e2e p50 / p99 ms |", a)
 	}
-	b.WriteString("\n|---|---|---:|---:|" + strings.Repeat("---:|", len(agents)) + "\n")
+	b.WriteString(" CPU cores by component |\n|---|---|---:|---:|" + strings.Repeat("---:|", len(agents)) + "---|\n")
 	for _, p := range res.Paths {
 		for _, sl := range p.Slices {
 			fmt.Fprintf(b, "| %s | %s–%s | %s | %s |", p.Name, plain(sl.FromS), plain(sl.ToS), rate(sl.TargetRowsPerS), rate(sl.AchievedRowsPerS))
@@ -299,7 +299,7 @@ func writeSlices(b *bytes.Buffer, res *result.Result) {
 				}
 				fmt.Fprintf(b, " %s / %s |", ms(e.P50, e.Count), ms(e.P99, e.Count))
 			}
-			b.WriteString("\n")
+			fmt.Fprintf(b, " %s |\n", coresText(sl.CPUCores, "–"))
 		}
 	}
 	b.WriteString("\n")
@@ -322,7 +322,7 @@ func writeSlices(b *bytes.Buffer, res *result.Result) {
 		}
 		b.WriteString(".\n")
 	}
-	howToRead(b, "slices cut a step or ramp schedule into spans (seconds from the schedule's start, warm-up included) with their own latency; the knee is where raising the rate stopped meeting the objective.")
+	howToRead(b, "slices cut a step or ramp schedule into spans (seconds from the schedule's start, warm-up included) with their own latency; the knee is where raising the rate stopped meeting the objective. CPU cores are what each measured process of the path used in the slice (CPU seconds per second, highest first; 2.0 is both cores of a 2-core machine): the component that nears a core, or the sum that nears the machine's cores, is what ran out first.")
 }
 
 // rateList is "10000, 15000".

@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -123,6 +124,9 @@ func writeKnees(w io.Writer, r *result.Result) {
 			for _, a := range p.Agents {
 				fmt.Fprintf(w, "  %s %.1f", a.Name, sl.E2E[a.Name].P99)
 			}
+			if len(sl.CPUCores) > 0 {
+				fmt.Fprintf(w, "  cpu cores: %s", coresText(sl.CPUCores, ""))
+			}
 			fmt.Fprintln(w)
 		}
 		switch k := p.Knee; {
@@ -199,4 +203,20 @@ func worstP99(sl *result.SliceResult) float64 {
 		w = max(w, s.P99)
 	}
 	return w
+}
+
+// coresText is "kafka connect 0.95, kafka broker 0.51": a slice's CPU per
+// component, highest first, so that what ran out first leads; none when
+// the slice has no figures.
+func coresText(cores map[string]float64, none string) string {
+	if len(cores) == 0 {
+		return none
+	}
+	names := slices.Sorted(maps.Keys(cores))
+	sort.SliceStable(names, func(i, j int) bool { return cores[names[i]] > cores[names[j]] })
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = fmt.Sprintf("%s %.2f", n, cores[n])
+	}
+	return strings.Join(out, ", ")
 }

@@ -60,3 +60,21 @@ func TestSettingsShown(t *testing.T) {
 		}
 	}
 }
+
+// TestSliceCores: a slice's CPU per component comes highest first, so the
+// component that ran out leads the line.
+func TestSliceCores(t *testing.T) {
+	res := &result.Result{Paths: []result.Path{{Name: "debezium-tuned", Agents: []result.AgentResult{{Name: "outlier"}},
+		Slices: []result.SliceResult{
+			{ToS: 8, TargetRowsPerS: 10000, CPUCores: map[string]float64{"cdcbench": 0.41, "kafka broker": 0.51, "kafka connect": 0.95}},
+			{FromS: 8, ToS: 16, TargetRowsPerS: 12500},
+		}}}}
+	var b strings.Builder
+	writeKnees(&b, res)
+	if want := "cpu cores: kafka connect 0.95, kafka broker 0.51, cdcbench 0.41\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, b.String())
+	}
+	if strings.Count(b.String(), "cpu cores") != 1 {
+		t.Errorf("a slice without figures shows some:\n%s", b.String())
+	}
+}

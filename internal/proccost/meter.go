@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Component is one part of a pipeline whose processes are measured
@@ -44,6 +45,9 @@ type Meter struct {
 	// process that started after it spent all its CPU in the window.
 	startTicks uint64
 	samples    int
+	// at is each sample's time, so that CPU can be read for a span of
+	// the window (Between), such as one step of a capacity climb.
+	at []time.Time
 }
 
 // tracked is one component and what has been seen of its processes.
@@ -54,6 +58,9 @@ type tracked struct {
 	// exited counts processes gone at a later sample; joined those that
 	// ran before the window but were first seen after its start.
 	exited, joined int
+	// cum is the component's CPU ticks since the window began, at each
+	// sample.
+	cum []int64
 }
 
 // procKey tells processes apart: a pid is reused once its process is gone.
@@ -92,9 +99,34 @@ func Start(comps []Component) (*Meter, error) {
 func (m *Meter) Sample() {
 	first := m.samples == 0
 	m.samples++
+	m.at = append(m.at, time.Now())
 	for _, t := range m.comps {
 		t.sample(first, m.startTicks)
+		t.cum = append(t.cum, t.ticks())
 	}
+}
+
+// Between returns each component's CPU seconds, in the order given to
+// Start, from the first sample at or after from to the last at or before
+// to, and the seconds between those samples; nil and 0 when fewer than two
+// samples fall in the span.
+func (m *Meter) Between(from, to time.Time) (cpu []float64, seconds float64) {
+	i := 0
+	for i < len(m.at) && m.at[i].Before(from) {
+		i++
+	}
+	j := len(m.at) - 1
+	for j >= 0 && m.at[j].After(to) {
+		j--
+	}
+	if j <= i {
+		return nil, 0
+	}
+	cpu = make([]float64, len(m.comps))
+	for k, t := range m.comps {
+		cpu[k] = float64(t.cum[j]-t.cum[i]) / TicksPerSecond
+	}
+	return cpu, m.at[j].Sub(m.at[i]).Seconds()
 }
 
 // sample reads the component's processes now. A process that is gone when
@@ -162,12 +194,18 @@ func (m *Meter) Figures() []Figures {
 	return out
 }
 
-func (t *tracked) figures() Figures {
+// ticks is the component's CPU since the window began, as of the latest
+// sample.
+func (t *tracked) ticks() int64 {
 	var ticks int64
 	for _, s := range t.procs {
 		ticks += s.last - s.base
 	}
-	return Figures{Name: t.Name, CPUSeconds: float64(ticks) / TicksPerSecond, PeakRSSBytes: t.peak,
+	return ticks
+}
+
+func (t *tracked) figures() Figures {
+	return Figures{Name: t.Name, CPUSeconds: float64(t.ticks()) / TicksPerSecond, PeakRSSBytes: t.peak,
 		Processes: len(t.procs), Partial: partial(t.exited, t.joined)}
 }
 

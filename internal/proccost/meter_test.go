@@ -198,3 +198,44 @@ func TestSame(t *testing.T) {
 		t.Errorf("Same after exit = %v, want none", got)
 	}
 }
+
+// TestMeterBetween: the CPU of a span comes from the samples inside it;
+// two adjacent spans add up to the one that holds both, a busy child's
+// span cannot hold more CPU than its wall time, an idle child's about
+// none, and a span with fewer than two samples has no figure.
+func TestMeterBetween(t *testing.T) {
+	busyCmd, idleCmd := child(t, busy), child(t, "sleep 30")
+	m, err := Start([]Component{{Name: "busy", PIDs: pids(busyCmd)}, {Name: "idle", PIDs: pids(idleCmd)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	begin := m.at[0]
+	for range 12 {
+		time.Sleep(100 * time.Millisecond)
+		m.Sample()
+	}
+	mid, end := m.at[6], m.at[len(m.at)-1]
+	whole, secs := m.Between(begin, end)
+	first, s1 := m.Between(begin, mid)
+	second, s2 := m.Between(mid, end)
+	if whole == nil || first == nil || second == nil {
+		t.Fatalf("no figures: %v %v %v", whole, first, second)
+	}
+	for k := range whole {
+		if d := whole[k] - first[k] - second[k]; d > 1e-9 || d < -1e-9 {
+			t.Errorf("component %d: %.2f s in all, %.2f + %.2f in its halves", k, whole[k], first[k], second[k])
+		}
+	}
+	if d := secs - s1 - s2; d > 1e-6 || d < -1e-6 {
+		t.Errorf("%.3f s in all, %.3f + %.3f in the halves", secs, s1, s2)
+	}
+	if whole[0] <= 0 || whole[0] > secs+2.0/TicksPerSecond {
+		t.Errorf("busy child: %.2f CPU s over %.2f s", whole[0], secs)
+	}
+	if whole[1] > 0.05 {
+		t.Errorf("idle child: %.2f CPU s", whole[1])
+	}
+	if cpu, s := m.Between(end.Add(time.Millisecond), end.Add(time.Second)); cpu != nil || s != 0 {
+		t.Errorf("a span after the last sample: %v, %v", cpu, s)
+	}
+}

@@ -119,6 +119,10 @@ type SliceResult struct {
 	TargetRowsPerS   float64                     `json:"target_rows_per_s"`
 	AchievedRowsPerS float64                     `json:"achieved_rows_per_s"`
 	E2E              map[string]recorder.Summary `json:"e2e_ms"` // by agent
+	// CPUCores is the CPU each measured component of the path used in the
+	// slice, in cores (CPU seconds per second), from the machine cost's
+	// samples; omitted for a slice outside the measured window.
+	CPUCores map[string]float64 `json:"cpu_cores,omitempty"`
 }
 
 // Knee is where latency broke: the highest offered rate at which, as at
