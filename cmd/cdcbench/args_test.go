@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -140,12 +141,17 @@ func TestExitCode(t *testing.T) {
 	live := context.Background()
 	cancelled, cancel := context.WithCancel(live)
 	cancel()
+	// A child that Ctrl-C ended, and one that failed on its own.
+	interrupted := exec.Command("sh", "-c", "kill -INT $$").Run()
+	failed := exec.Command("sh", "-c", "exit 1").Run()
 	tests := []struct {
 		name string
 		ctx  context.Context
 		err  error
 		want int
 	}{
+		{"a child ended by SIGINT before the context knew", live, fmt.Errorf("pgcluster: initdb: %w", interrupted), exitInterrupted},
+		{"a child that failed", live, fmt.Errorf("pgcluster: initdb: %w", failed), exitCouldNotRun},
 		{"success", live, nil, exitOK},
 		{"invalid run", live, invalidRun{[]string{"cdc: 3 rows never arrived"}}, exitFailed},
 		{"gate regression", live, fmt.Errorf("gate: %w", gateFailure{}), exitFailed},

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os/exec"
 	"strings"
+	"syscall"
 
 	"github.com/cdcbench/cdcbench/internal/driver"
 )
@@ -79,11 +81,24 @@ func exitCode(ctx context.Context, err error) int {
 		// one who can judge them.
 		return exitUsage
 	}
-	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) || interruptedChild(err) {
 		return exitInterrupted
 	}
 	if errors.As(err, &ec) {
 		return ec.exitCode()
 	}
 	return exitCouldNotRun
+}
+
+// interruptedChild reports an error from a child process that SIGINT or
+// SIGTERM ended: Ctrl-C reaches the whole process group, and initdb can
+// die of it and report back before this process has cancelled its own
+// context, which would read as "could not run" (seen once in a test).
+func interruptedChild(err error) bool {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && (ws.Signal() == syscall.SIGINT || ws.Signal() == syscall.SIGTERM)
 }
