@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/cdcbench/cdcbench/internal/source"
 	"github.com/cdcbench/cdcbench/internal/stack"
@@ -12,12 +13,44 @@ import (
 // group per agent on the change topic, as the seed's agents consume it.
 type kafkaDelivery struct {
 	env Env
+	mu  sync.Mutex
+	// pinned are the groups whose start was committed (pinStart).
+	pinned map[string]bool
 }
 
-// Open joins agent's consumer group.
-func (k *kafkaDelivery) Open(_ context.Context, agent string) (source.Source, error) {
+// Open joins agent's consumer group, whose start its first consumer pins.
+func (k *kafkaDelivery) Open(ctx context.Context, agent string) (source.Source, error) {
+	group := k.env.Groups + agent
+	if err := k.pinStart(ctx, group); err != nil {
+		return nil, err
+	}
 	return source.NewKafka(source.KafkaConfig{Brokers: k.env.Stack.Brokers(), Topic: stack.ChangeTopic,
-		Group: k.env.Groups + agent, Since: k.env.Since})
+		Group: group, Since: k.env.Since})
+}
+
+// pinStart commits the change topic's end offsets for a group before its
+// first consumer joins, once: nothing of the path has been published yet,
+// so the path's first row is the first one the group reads. Resolving
+// "the first record after the path started" by time instead lets a
+// consumer that joins while the probe is being appended to an empty
+// partition start after it (franz-go answers a by-time miss with the end
+// offset of a later request): a probe that never arrives (seen in CI). A
+// consumer that rejoins later (kill-agent) resumes from the group's
+// commits, so the pin is never repeated.
+func (k *kafkaDelivery) pinStart(ctx context.Context, group string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.pinned[group] {
+		return nil
+	}
+	if err := stack.CommitEndOffsets(ctx, k.env.Stack.Brokers(), group, stack.ChangeTopic); err != nil {
+		return err
+	}
+	if k.pinned == nil {
+		k.pinned = map[string]bool{}
+	}
+	k.pinned[group] = true
+	return nil
 }
 
 // Publishes marks the CDC drivers as Publishers.

@@ -181,3 +181,42 @@ func waitLogStart(ctx context.Context, t *testing.T, adm *kadm.Client, topic str
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestCommitEndOffsets: a group started at the topic's end reads what is
+// appended afterwards and nothing before, whatever its reset policy says.
+func TestCommitEndOffsets(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := stack.Start(ctx, stack.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(context.Background())
+	prod, err := kgo.NewClient(kgo.SeedBrokers(st.Brokers()...), kgo.DefaultProduceTopic(stack.ChangeTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	produce := func(v string) {
+		if err := prod.ProduceSync(ctx, &kgo.Record{Value: []byte(v)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 5 {
+		produce("before")
+	}
+	if err := stack.CommitEndOffsets(ctx, st.Brokers(), "cdcbench-test-pin", stack.ChangeTopic); err != nil {
+		t.Fatal(err)
+	}
+	produce("after")
+	cons, err := kgo.NewClient(kgo.SeedBrokers(st.Brokers()...), kgo.ConsumerGroup("cdcbench-test-pin"), kgo.ConsumeTopics(stack.ChangeTopic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	recs := cons.PollRecords(ctx, 10).Records()
+	if len(recs) != 1 || string(recs[0].Value) != "after" {
+		t.Fatalf("the group read %d records; want only the one after the commit", len(recs))
+	}
+}

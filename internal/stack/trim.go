@@ -124,3 +124,24 @@ func DeleteGroups(ctx context.Context, brokers []string, prefix string) error {
 	}
 	return res.Error()
 }
+
+// CommitEndOffsets commits topic's end offsets as group's, so that the
+// group starts at what is appended from now on.
+func CommitEndOffsets(ctx context.Context, brokers []string, group, topic string) error {
+	adm, err := NewAdmin(brokers)
+	if err != nil {
+		return err
+	}
+	defer adm.Close()
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("stack: end offsets of %s: %w", topic, err)
+	}
+	if err := adm.CommitAllOffsets(ctx, group, ends.Offsets()); err != nil {
+		return fmt.Errorf("stack: start group %s at the end of %s: %w", group, topic, err)
+	}
+	return nil
+}
