@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cdcbench/cdcbench/internal/recorder"
 	"github.com/cdcbench/cdcbench/internal/result"
 )
 
@@ -76,5 +77,23 @@ func TestSliceCores(t *testing.T) {
 	}
 	if strings.Count(b.String(), "cpu cores") != 1 {
 		t.Errorf("a slice without figures shows some:\n%s", b.String())
+	}
+}
+
+// TestKneeMetAgain: a miss that a higher rate did not repeat is named,
+// with the rates written as the summary writes rates.
+func TestKneeMetAgain(t *testing.T) {
+	miss := result.SliceResult{TargetRowsPerS: 7500, E2E: map[string]recorder.Summary{"outlier": {Count: 5, P99: 131}}}
+	res := &result.Result{Paths: []result.Path{{Name: "debezium-tuned", Slices: []result.SliceResult{miss},
+		Knee: &result.Knee{ObjectiveP99Ms: 100, TargetRowsPerS: 5000, P99Ms: 29.3, FirstMiss: &miss, MetAgain: []float64{10000, 12500}}}}}
+	var b strings.Builder
+	writeKnees(&b, res)
+	for _, want := range []string{
+		"knee: 5000 rows/s met p99 < 100 ms (29.3 ms), as every lower rate did; 7500 rows/s did not (131.0 ms)\n",
+		"met again at 10000, 12500 rows/s: the miss may have been a transient",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, b.String())
+		}
 	}
 }
