@@ -53,11 +53,14 @@ type collected struct {
 	agent     *recorder.Single
 }
 
-// startCollector starts reading alerts produced from since on, for the
-// named agents.
+// startCollector starts reading alerts produced from now on (the workload
+// has not started), of rows produced since since, for the named agents.
 func startCollector(ctx context.Context, brokers []string, names []string, since time.Time) (*collector, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(stack.AlertTopic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AfterMilli(since.UnixMilli())))
+	ends, err := stack.EndOffsets(ctx, brokers, stack.AlertTopic)
+	if err != nil {
+		return nil, fmt.Errorf("alert collector: %w", err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumePartitions(ends))
 	if err != nil {
 		return nil, fmt.Errorf("alert collector: %w", err)
 	}

@@ -226,17 +226,20 @@ func capture(ctx context.Context, t *testing.T, st stack.Stack, kind string, cdc
 			t.Error(err)
 		}
 	}()
+	ends, err := stack.EndOffsets(ctx, st.Brokers(), stack.ChangeTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := admin.Exec(ctx, "INSERT INTO transactions (id, user_id, amount, card_type, merchant_id, created_at) VALUES "+strings.Join(rows, ", ")); err != nil {
 		t.Fatal(err)
 	}
-	return read(ctx, t, st.Brokers(), since, len(rows))
+	return read(ctx, t, st.Brokers(), ends, len(rows))
 }
 
-// read returns the first n change events produced after since, by id.
-func read(ctx context.Context, t *testing.T, brokers []string, since time.Time, n int) map[float64]event {
+// read returns the first n change events from the offsets start, by id.
+func read(ctx context.Context, t *testing.T, brokers []string, start map[string]map[int32]kgo.Offset, n int) map[float64]event {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(stack.ChangeTopic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AfterMilli(since.UnixMilli())))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumePartitions(start))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // trimEvery is how often the in-process broker drops what every consumer
@@ -125,12 +126,44 @@ func DeleteGroups(ctx context.Context, brokers []string, prefix string) error {
 	return res.Error()
 }
 
+// EndOffsets returns topic's end offset per partition as consume
+// positions (kgo.ConsumePartitions): a reader that starts there reads what
+// is appended from now on. Starting "after a time" instead races with an
+// append to an empty partition: franz-go answers a by-time miss with the
+// end offset of a later request, which can already be past the record.
+func EndOffsets(ctx context.Context, brokers []string, topic string) (map[string]map[int32]kgo.Offset, error) {
+	ends, err := listEnds(ctx, brokers, topic)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[int32]kgo.Offset{topic: {}}
+	ends.Each(func(o kadm.ListedOffset) { out[topic][o.Partition] = kgo.NewOffset().At(o.Offset) })
+	return out, nil
+}
+
 // CommitEndOffsets commits topic's end offsets as group's, so that the
-// group starts at what is appended from now on.
+// group starts at what is appended from now on (see EndOffsets).
 func CommitEndOffsets(ctx context.Context, brokers []string, group, topic string) error {
 	adm, err := NewAdmin(brokers)
 	if err != nil {
 		return err
+	}
+	defer adm.Close()
+	ends, err := listEnds(ctx, brokers, topic)
+	if err != nil {
+		return err
+	}
+	if err := adm.CommitAllOffsets(ctx, group, ends.Offsets()); err != nil {
+		return fmt.Errorf("stack: start group %s at the end of %s: %w", group, topic, err)
+	}
+	return nil
+}
+
+// listEnds lists topic's end offsets.
+func listEnds(ctx context.Context, brokers []string, topic string) (kadm.ListedOffsets, error) {
+	adm, err := NewAdmin(brokers)
+	if err != nil {
+		return nil, err
 	}
 	defer adm.Close()
 	ends, err := adm.ListEndOffsets(ctx, topic)
@@ -138,10 +171,7 @@ func CommitEndOffsets(ctx context.Context, brokers []string, group, topic string
 		err = ends.Error()
 	}
 	if err != nil {
-		return fmt.Errorf("stack: end offsets of %s: %w", topic, err)
+		return nil, fmt.Errorf("stack: end offsets of %s: %w", topic, err)
 	}
-	if err := adm.CommitAllOffsets(ctx, group, ends.Offsets()); err != nil {
-		return fmt.Errorf("stack: start group %s at the end of %s: %w", group, topic, err)
-	}
-	return nil
+	return ends, nil
 }
