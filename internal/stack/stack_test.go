@@ -2,6 +2,7 @@ package stack_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -218,5 +219,25 @@ func TestCommitEndOffsets(t *testing.T) {
 	recs := cons.PollRecords(ctx, 10).Records()
 	if len(recs) != 1 || string(recs[0].Value) != "after" {
 		t.Fatalf("the group read %d records; want only the one after the commit", len(recs))
+	}
+}
+
+// TestEndOffsetsCancelled: a listing cut short by cancellation says so,
+// rather than blaming the topic.
+func TestEndOffsetsCancelled(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := stack.Start(ctx, stack.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(context.Background())
+	done, stop := context.WithCancel(ctx)
+	stop()
+	if _, err := stack.EndOffsets(done, st.Brokers(), stack.ChangeTopic); !errors.Is(err, context.Canceled) {
+		t.Errorf("EndOffsets = %v, want context.Canceled", err)
+	}
+	if err := stack.CommitEndOffsets(done, st.Brokers(), "cdcbench-test-g", stack.ChangeTopic); !errors.Is(err, context.Canceled) {
+		t.Errorf("CommitEndOffsets = %v, want context.Canceled", err)
 	}
 }

@@ -154,9 +154,20 @@ func CommitEndOffsets(ctx context.Context, brokers []string, group, topic string
 		return err
 	}
 	if err := adm.CommitAllOffsets(ctx, group, ends.Offsets()); err != nil {
-		return fmt.Errorf("stack: start group %s at the end of %s: %w", group, topic, err)
+		return fmt.Errorf("stack: start group %s at the end of %s: %w", group, topic, cancelled(ctx, err))
 	}
 	return nil
+}
+
+// cancelled returns ctx's error when ctx ended, else err: kadm reports a
+// request cut short by cancellation as the topic's own error
+// (UNKNOWN_TOPIC_OR_PARTITION), which would read as a broken broker
+// instead of an interrupted run.
+func cancelled(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
 }
 
 // listEnds lists topic's end offsets.
@@ -171,7 +182,7 @@ func listEnds(ctx context.Context, brokers []string, topic string) (kadm.ListedO
 		err = ends.Error()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("stack: end offsets of %s: %w", topic, err)
+		return nil, fmt.Errorf("stack: end offsets of %s: %w", topic, cancelled(ctx, err))
 	}
 	return ends, nil
 }
