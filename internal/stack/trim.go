@@ -132,7 +132,12 @@ func DeleteGroups(ctx context.Context, brokers []string, prefix string) error {
 // append to an empty partition: franz-go answers a by-time miss with the
 // end offset of a later request, which can already be past the record.
 func EndOffsets(ctx context.Context, brokers []string, topic string) (map[string]map[int32]kgo.Offset, error) {
-	ends, err := listEnds(ctx, brokers, topic)
+	adm, err := NewAdmin(brokers)
+	if err != nil {
+		return nil, err
+	}
+	defer adm.Close()
+	ends, err := listEnds(ctx, adm, topic)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +154,7 @@ func CommitEndOffsets(ctx context.Context, brokers []string, group, topic string
 		return err
 	}
 	defer adm.Close()
-	ends, err := listEnds(ctx, brokers, topic)
+	ends, err := listEnds(ctx, adm, topic)
 	if err != nil {
 		return err
 	}
@@ -170,13 +175,8 @@ func cancelled(ctx context.Context, err error) error {
 	return err
 }
 
-// listEnds lists topic's end offsets.
-func listEnds(ctx context.Context, brokers []string, topic string) (kadm.ListedOffsets, error) {
-	adm, err := NewAdmin(brokers)
-	if err != nil {
-		return nil, err
-	}
-	defer adm.Close()
+// listEnds lists topic's end offsets on the caller's admin client.
+func listEnds(ctx context.Context, adm *kadm.Client, topic string) (kadm.ListedOffsets, error) {
 	ends, err := adm.ListEndOffsets(ctx, topic)
 	if err == nil {
 		err = ends.Error()
