@@ -19,13 +19,7 @@ import (
 // records behind the commit (kfake keeps everything in memory otherwise),
 // and that the run's groups can be deleted afterwards.
 func TestEmbeddedTrimsWhatGroupsRead(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	st, err := stack.Start(ctx, stack.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close(context.Background())
+	ctx, st := embedded(t)
 	if i := st.Info(); i.Postgres != "embedded" || !strings.HasPrefix(i.Kafka, "kfake") || !strings.HasPrefix(i.PostgresVersion, "1") {
 		t.Fatalf("info %+v", i)
 	}
@@ -90,13 +84,7 @@ func TestRedactAndReplication(t *testing.T) {
 // alerts forever: a long run raises millions, and kfake keeps every record
 // in memory. Alerts older than the retention go; a fresh one stays.
 func TestEmbeddedAlertsExpire(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	st, err := stack.Start(ctx, stack.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close(context.Background())
+	ctx, st := embedded(t)
 	prod, err := kgo.NewClient(kgo.SeedBrokers(st.Brokers()...), kgo.DefaultProduceTopic(stack.AlertTopic))
 	if err != nil {
 		t.Fatal(err)
@@ -186,13 +174,7 @@ func waitLogStart(ctx context.Context, t *testing.T, adm *kadm.Client, topic str
 // TestCommitEndOffsets: a group started at the topic's end reads what is
 // appended afterwards and nothing before, whatever its reset policy says.
 func TestCommitEndOffsets(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	st, err := stack.Start(ctx, stack.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close(context.Background())
+	ctx, st := embedded(t)
 	prod, err := kgo.NewClient(kgo.SeedBrokers(st.Brokers()...), kgo.DefaultProduceTopic(stack.ChangeTopic))
 	if err != nil {
 		t.Fatal(err)
@@ -225,13 +207,7 @@ func TestCommitEndOffsets(t *testing.T) {
 // TestEndOffsetsCancelled: a listing cut short by cancellation says so,
 // rather than blaming the topic.
 func TestEndOffsetsCancelled(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	st, err := stack.Start(ctx, stack.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close(context.Background())
+	ctx, st := embedded(t)
 	done, stop := context.WithCancel(ctx)
 	stop()
 	if _, err := stack.EndOffsets(done, st.Brokers(), stack.ChangeTopic); !errors.Is(err, context.Canceled) {
@@ -240,4 +216,18 @@ func TestEndOffsetsCancelled(t *testing.T) {
 	if err := stack.CommitEndOffsets(done, st.Brokers(), "cdcbench-test-g", stack.ChangeTopic); !errors.Is(err, context.Canceled) {
 		t.Errorf("CommitEndOffsets = %v, want context.Canceled", err)
 	}
+}
+
+// embedded starts an embedded stack for the test, closed at its end, and
+// a context that bounds the test to a minute.
+func embedded(t *testing.T) (context.Context, stack.Stack) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	st, err := stack.Start(ctx, stack.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close(context.Background()) })
+	return ctx, st
 }
