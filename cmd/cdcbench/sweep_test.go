@@ -156,14 +156,7 @@ func TestSweepRun(t *testing.T) {
 	if n := strings.Count(stderr, "starting the stack"); n != 1 {
 		t.Errorf("the stack started %d times, want once", n)
 	}
-	dirs, _ := filepath.Glob(filepath.Join(results, "sw-sweep-*"))
-	if len(dirs) != 1 {
-		t.Fatalf("sweep dirs %v", dirs)
-	}
-	idx, err := result.ReadSweep(dirs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, idx := onlySweep(t, results)
 	if len(idx.Cells) != 2 || idx.ScenarioName != "sw" || idx.EstimateS <= 0 {
 		t.Fatalf("index %+v", idx)
 	}
@@ -171,7 +164,7 @@ func TestSweepRun(t *testing.T) {
 		if c.Status != result.CellValid || !c.Valid || len(c.Paths) != 1 || c.Paths[0].P99Ms <= 0 {
 			t.Errorf("cell %d: %+v", i+1, c)
 		}
-		res, err := result.Read(filepath.Join(dirs[0], c.Dir))
+		res, err := result.Read(filepath.Join(dir, c.Dir))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -179,11 +172,11 @@ func TestSweepRun(t *testing.T) {
 			t.Errorf("cell %d ran %s with batch_size %v, want sw with %d", i+1, res.ScenarioName, res.Scenario.(map[string]any)["batch_size"], want)
 		}
 	}
-	if !strings.Contains(out, "cdcbench sweep sw: 2 cells over batch_size") || !strings.Contains(out, "sweep: "+dirs[0]) {
+	if !strings.Contains(out, "cdcbench sweep sw: 2 cells over batch_size") || !strings.Contains(out, "sweep: "+dir) {
 		t.Errorf("stdout lacks the sweep's summary:\n%s", out)
 	}
 	report := filepath.Join(t.TempDir(), "R.md")
-	if _, stderr, code := cdcbench(t, "report", dirs[0], "-o", report); code != exitOK {
+	if _, stderr, code := cdcbench(t, "report", dir, "-o", report); code != exitOK {
 		t.Fatalf("report: exit %d: %s", code, stderr)
 	}
 	if md, _ := os.ReadFile(report); !bytes.Contains(md, []byte("## Sweep sw over batch_size")) {
@@ -222,6 +215,19 @@ func TestSweepInterrupted(t *testing.T) {
 	if code != exitInterrupted {
 		t.Fatalf("exit %d, want %d\n%s", code, exitInterrupted, stderr.b.String())
 	}
+	_, idx := onlySweep(t, results)
+	st := func(i int) string { return idx.Cells[i].Status }
+	if st(0) != result.CellValid || (st(1) != result.CellInterrupted && st(1) != result.CellNotRun) || st(2) != result.CellNotRun {
+		t.Errorf("statuses %q, %q, %q; want valid, interrupted (or not run), not run", st(0), st(1), st(2))
+	}
+	if !strings.Contains(stdout.String(), "cdcbench sweep sw: 3 cells") {
+		t.Errorf("no sweep summary after the interrupt:\n%s", stdout.String())
+	}
+}
+
+// onlySweep returns the one sweep directory under results and its index.
+func onlySweep(t *testing.T, results string) (string, *result.Sweep) {
+	t.Helper()
 	dirs, _ := filepath.Glob(filepath.Join(results, "sw-sweep-*"))
 	if len(dirs) != 1 {
 		t.Fatalf("sweep dirs %v", dirs)
@@ -230,11 +236,5 @@ func TestSweepInterrupted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := func(i int) string { return idx.Cells[i].Status }
-	if st(0) != result.CellValid || (st(1) != result.CellInterrupted && st(1) != result.CellNotRun) || st(2) != result.CellNotRun {
-		t.Errorf("statuses %q, %q, %q; want valid, interrupted (or not run), not run", st(0), st(1), st(2))
-	}
-	if !strings.Contains(stdout.String(), "cdcbench sweep sw: 3 cells") {
-		t.Errorf("no sweep summary after the interrupt:\n%s", stdout.String())
-	}
+	return dirs[0], idx
 }
