@@ -318,18 +318,19 @@ func writeSlices(b *bytes.Buffer, res *result.Result) {
 			fmt.Fprintf(b, "; the first slice above it that missed offered %s rows/s (seconds %s–%s)", rate(m.TargetRowsPerS), plain(m.FromS), plain(m.ToS))
 		}
 		if len(k.MetAgain) > 0 {
-			fmt.Fprintf(b, "; met again at %s rows/s: the miss may have been a transient, so run again before trusting either figure", rateList(k.MetAgain))
+			fmt.Fprintf(b, "; met again at %s rows/s: the miss may have been a transient, so run again before trusting either figure", rateList(k.MetAgain, rate))
 		}
 		b.WriteString(".\n")
 	}
 	howToRead(b, "slices cut a step or ramp schedule into spans (seconds from the schedule's start, warm-up included) with their own latency; the knee is where raising the rate stopped meeting the objective. CPU cores are what each measured process of the path used in the slice (CPU seconds per second, highest first; 2.0 is both cores of a 2-core machine): the component that nears a core, or the sum that nears the machine's cores, is what ran out first.")
 }
 
-// rateList is "10000, 15000".
-func rateList(rates []float64) string {
+// rateList joins rates, each written by format: "10000.0, 15000.0" in the
+// report's tables' style, "10000, 15000" in the summary's.
+func rateList(rates []float64, format func(float64) string) string {
 	out := make([]string, len(rates))
 	for i, r := range rates {
-		out[i] = rate(r)
+		out[i] = format(r)
 	}
 	return strings.Join(out, ", ")
 }

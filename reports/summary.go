@@ -138,7 +138,7 @@ func writeKnees(w io.Writer, r *result.Result) {
 			fmt.Fprintf(w, "  knee: %.0f rows/s met p99 < %.0f ms (%.1f ms), as every lower rate did; %.0f rows/s did not (%.1f ms)\n",
 				k.TargetRowsPerS, k.ObjectiveP99Ms, k.P99Ms, k.FirstMiss.TargetRowsPerS, worstP99(k.FirstMiss))
 			if len(k.MetAgain) > 0 {
-				fmt.Fprintf(w, "  met again at %s rows/s: the miss may have been a transient; run again before trusting either figure\n", wholeRates(k.MetAgain))
+				fmt.Fprintf(w, "  met again at %s rows/s: the miss may have been a transient; run again before trusting either figure\n", rateList(k.MetAgain, func(r float64) string { return fmt.Sprintf("%.0f", r) }))
 			}
 		}
 	}
@@ -217,15 +217,6 @@ func coresText(cores map[string]float64, none string) string {
 	out := make([]string, len(names))
 	for i, n := range names {
 		out[i] = fmt.Sprintf("%s %.2f", n, cores[n])
-	}
-	return strings.Join(out, ", ")
-}
-
-// wholeRates is "10000, 12500", as the summary's other rates are written.
-func wholeRates(rates []float64) string {
-	out := make([]string, len(rates))
-	for i, r := range rates {
-		out[i] = fmt.Sprintf("%.0f", r)
 	}
 	return strings.Join(out, ", ")
 }
