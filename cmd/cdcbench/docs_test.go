@@ -22,11 +22,11 @@ import (
 	"github.com/cdcbench/cdcbench/scenarios"
 )
 
-// The documented command lines are tests: every line of a README's code
-// blocks that runs cdcbench, make or go run, every `cdcbench ...` and
-// `make ...` written inline, the examples of every command's help and the
-// Makefile's help texts. A command line that a user copies must work as
-// written.
+// The documented command lines are tests: every line of a README's (or a
+// docs/ page's) code blocks that runs cdcbench, make or go run, every
+// `cdcbench ...` and `make ...` written inline, the examples of every
+// command's help and the Makefile's help texts. A command line that a user
+// copies must work as written.
 
 const repoRoot = "../.."
 
@@ -39,10 +39,19 @@ type example struct {
 	inline bool
 }
 
-// readmes lists the repository's READMEs (testdata holds none of ours).
-func readmes(t *testing.T) []string {
+// docsDir holds the pages the READMEs link to that belong to no package
+// (docs/findings.md): they are documentation as the READMEs are, and
+// their command lines are tested the same way.
+const docsDir = "docs"
+
+// markdownPages lists the repository's documentation: every README.md and
+// every markdown file under docs/ (testdata holds none of ours). Reports
+// that make report writes (REPORT.md, wherever -o puts one) are output,
+// not documentation, and are left out.
+func markdownPages(t *testing.T) []string {
 	t.Helper()
 	var out []string
+	docs := filepath.Join(repoRoot, docsDir)
 	err := filepath.WalkDir(repoRoot, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -50,13 +59,14 @@ func readmes(t *testing.T) []string {
 		if d.IsDir() && (d.Name() == "testdata" || d.Name() == "results" || strings.HasPrefix(d.Name(), ".")) && p != repoRoot {
 			return filepath.SkipDir
 		}
-		if !d.IsDir() && d.Name() == "README.md" {
+		inDocs := strings.HasPrefix(p, docs+string(filepath.Separator))
+		if !d.IsDir() && (d.Name() == "README.md" || inDocs && strings.HasSuffix(d.Name(), ".md")) {
 			out = append(out, p)
 		}
 		return nil
 	})
 	if err != nil || len(out) < 5 {
-		t.Fatalf("READMEs: %v, %v", out, err)
+		t.Fatalf("markdown pages: %v, %v", out, err)
 	}
 	return out
 }
@@ -294,7 +304,7 @@ func placeholder(w string) bool {
 // TestDocumentedCommandLines checks every documented command line: cdcbench
 // lines parse (commands, flags and arguments accepted), and the cheap ones
 // run for real in a directory holding fixture runs under the names the
-// READMEs use; synopses name only commands and flags that exist; make lines
+// pages use; synopses name only commands and flags that exist; make lines
 // name targets and variables of the Makefile and make -n accepts them, and
 // the cdcbench lines their recipes run parse too; go run names a package.
 // Lines that need a stack (run, stack up, agent) or Docker are parse-checked
@@ -302,7 +312,7 @@ func placeholder(w string) bool {
 func TestDocumentedCommandLines(t *testing.T) {
 	mf := readMakefile(t)
 	var all []example
-	for _, f := range readmes(t) {
+	for _, f := range markdownPages(t) {
 		all = append(all, markdownExamples(t, f)...)
 	}
 	all = append(all, helpExamples()...)
