@@ -6,13 +6,20 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/urfave/cli/v2"
 )
 
-// The documentation's pages link to one another by file and heading: a
-// section moved to another page must not leave a link behind.
+// README.md is the command line's manual, one section per command as
+// vegeta's README has; the documentation's pages link to one another by
+// file and heading. These tests keep both true as the CLI and the pages
+// change: a flag added without a word in the manual, a flag the manual
+// keeps after the CLI dropped it, a section moved to another page that a
+// link still points at.
 
 // proseLine is a line of a markdown page outside its code blocks.
 type proseLine struct {
@@ -48,6 +55,118 @@ func proseLines(t *testing.T, file string) []proseLine {
 }
 
 var heading = regexp.MustCompile(`^(#{1,6})\s+(.*?)\s*#*$`)
+
+// commandHeading is the heading of a command's section: ### `cdcbench stack up`.
+var commandHeading = regexp.MustCompile("^### `cdcbench ([a-z][a-z -]*)`$")
+
+// commandSections maps each command's name ("stack up") to its section of
+// README.md: from its heading to the next heading of level 3 or higher,
+// code blocks included.
+func commandSections(t *testing.T) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sections := map[string]string{}
+	var name string
+	var sec strings.Builder
+	flush := func() {
+		if name != "" {
+			sections[name] = sec.String()
+		}
+		name = ""
+		sec.Reset()
+	}
+	inBlock := false
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			inBlock = !inBlock
+		}
+		if m := heading.FindStringSubmatch(line); !inBlock && m != nil && len(m[1]) <= 3 {
+			flush()
+			if c := commandHeading.FindStringSubmatch(line); c != nil {
+				name = c[1]
+			}
+			continue
+		}
+		if name != "" {
+			sec.WriteString(line + "\n")
+		}
+	}
+	flush()
+	return sections
+}
+
+// tableFlags are the flags a section's tables list: the `--name` codes in
+// the first cell of each row.
+func tableFlags(section string) []string {
+	var out []string
+	for _, line := range strings.Split(section, "\n") {
+		if !strings.HasPrefix(line, "|") {
+			continue
+		}
+		cells := strings.Split(strings.ReplaceAll(line, `\|`, ""), "|")
+		if len(cells) < 2 {
+			continue
+		}
+		for _, m := range inlineCode.FindAllStringSubmatch(cells[1], -1) {
+			if f, ok := strings.CutPrefix(m[1], "--"); ok {
+				name, _, _ := strings.Cut(f, " ")
+				name, _, _ = strings.Cut(name, "=")
+				out = append(out, name)
+			}
+		}
+	}
+	return out
+}
+
+// TestReadmeCommands: every command that does something (not a group such
+// as `stack`) has its section in README.md, headed ### `cdcbench NAME`; the
+// section names each of the command's flags, and its tables list no flag
+// the command lacks.
+func TestReadmeCommands(t *testing.T) {
+	sections := commandSections(t)
+	documented := map[string]bool{}
+	var walk func(prefix string, cmds []*cli.Command)
+	walk = func(prefix string, cmds []*cli.Command) {
+		for _, c := range cmds {
+			name := strings.TrimSpace(prefix + " " + c.Name)
+			walk(name, c.Subcommands)
+			if c.Action == nil || c.Name == "help" {
+				continue
+			}
+			documented[name] = true
+			t.Run(name, func(t *testing.T) {
+				sec, ok := sections[name]
+				if !ok {
+					t.Fatalf("README.md has no section headed ### `cdcbench %s`", name)
+				}
+				for _, f := range c.Flags {
+					n := f.Names()[0]
+					if n == "help" {
+						continue
+					}
+					mention := regexp.MustCompile(`(^|[^\w-])--` + regexp.QuoteMeta(n) + `($|[^\w-])`)
+					if !mention.MatchString(sec) {
+						t.Errorf("README.md's section on cdcbench %s does not mention --%s", name, n)
+					}
+				}
+				for _, n := range tableFlags(sec) {
+					if !slices.ContainsFunc(c.Flags, func(f cli.Flag) bool { return slices.Contains(f.Names(), n) }) {
+						t.Errorf("README.md's section on cdcbench %s lists --%s, which cdcbench %s does not take", name, n, name)
+					}
+				}
+			})
+		}
+	}
+	walk("", newApp().Commands)
+	for name := range sections {
+		if !documented[name] {
+			t.Errorf("README.md has a section on cdcbench %s, which is no command", name)
+		}
+	}
+}
 
 // anchor is the id GitHub gives a heading: lower case, inline code and
 // link syntax gone, punctuation but - and _ dropped, spaces as hyphens.
