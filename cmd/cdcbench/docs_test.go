@@ -156,25 +156,43 @@ func words(s string) []string {
 	return out
 }
 
-// markdownExamples extracts the command lines of one markdown file.
-func markdownExamples(t *testing.T, file string) []example {
+// mdLine is a line of a markdown page: its number, its text, and whether it
+// lies inside a fenced code block (the fences themselves are left out).
+type mdLine struct {
+	n    int // 1-based
+	text string
+	code bool
+}
+
+// markdownLines reads a markdown page line by line.
+func markdownLines(t *testing.T, file string) []mdLine {
 	t.Helper()
 	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rel, _ := filepath.Rel(repoRoot, file)
-	var out []example
+	var out []mdLine
 	inBlock := false
-	var cont strings.Builder
-	contLine := 0
 	for i, line := range strings.Split(string(b), "\n") {
-		n := i + 1
 		if strings.HasPrefix(strings.TrimSpace(line), "```") {
 			inBlock = !inBlock
 			continue
 		}
-		if !inBlock {
+		out = append(out, mdLine{n: i + 1, text: line, code: inBlock})
+	}
+	return out
+}
+
+// markdownExamples extracts the command lines of one markdown file.
+func markdownExamples(t *testing.T, file string) []example {
+	t.Helper()
+	rel, _ := filepath.Rel(repoRoot, file)
+	var out []example
+	var cont strings.Builder
+	contLine := 0
+	for _, l := range markdownLines(t, file) {
+		n, line := l.n, l.text
+		if !l.code {
 			for _, m := range inlineCode.FindAllStringSubmatch(line, -1) {
 				if c := commandOf(m[1]); c != "" {
 					out = append(out, example{where: fmt.Sprintf("%s:%d", rel, n), text: c, inline: true})

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,39 +20,7 @@ import (
 // keeps after the CLI dropped it, a section moved to another page that a
 // link still points at.
 
-// proseLine is a line of a markdown page outside its code blocks.
-type proseLine struct {
-	n    int // 1-based
-	text string
-}
-
-// proseLines reads a markdown page's lines outside fenced code blocks.
-func proseLines(t *testing.T, file string) []proseLine {
-	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []proseLine
-	inBlock := false
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		if strings.HasPrefix(strings.TrimSpace(line), "```") {
-			inBlock = !inBlock
-			continue
-		}
-		if !inBlock {
-			out = append(out, proseLine{n: n, text: line})
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("%s: %v", file, err)
-	}
-	return out
-}
-
+// heading is a markdown heading: its #s and its text.
 var heading = regexp.MustCompile(`^(#{1,6})\s+(.*?)\s*#*$`)
 
 // commandHeading is the heading of a command's section: ### `cdcbench stack up`.
@@ -61,13 +28,9 @@ var commandHeading = regexp.MustCompile("^### `cdcbench ([a-z][a-z -]*)`$")
 
 // commandSections maps each command's name ("stack up") to its section of
 // README.md: from its heading to the next heading of level 3 or higher,
-// code blocks included.
+// code blocks included (without their fences).
 func commandSections(t *testing.T) map[string]string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	sections := map[string]string{}
 	var name string
 	var sec strings.Builder
@@ -78,20 +41,16 @@ func commandSections(t *testing.T) map[string]string {
 		name = ""
 		sec.Reset()
 	}
-	inBlock := false
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(strings.TrimSpace(line), "```") {
-			inBlock = !inBlock
-		}
-		if m := heading.FindStringSubmatch(line); !inBlock && m != nil && len(m[1]) <= 3 {
+	for _, l := range markdownLines(t, filepath.Join(repoRoot, "README.md")) {
+		if m := heading.FindStringSubmatch(l.text); !l.code && m != nil && len(m[1]) <= 3 {
 			flush()
-			if c := commandHeading.FindStringSubmatch(line); c != nil {
+			if c := commandHeading.FindStringSubmatch(l.text); c != nil {
 				name = c[1]
 			}
 			continue
 		}
 		if name != "" {
-			sec.WriteString(line + "\n")
+			sec.WriteString(l.text + "\n")
 		}
 	}
 	flush()
@@ -190,9 +149,9 @@ func anchors(t *testing.T, file string) map[string]bool {
 	t.Helper()
 	out := map[string]bool{}
 	seen := map[string]int{}
-	for _, l := range proseLines(t, file) {
+	for _, l := range markdownLines(t, file) {
 		m := heading.FindStringSubmatch(l.text)
-		if m == nil {
+		if l.code || m == nil {
 			continue
 		}
 		id := anchor(m[2])
@@ -215,7 +174,10 @@ func TestMarkdownLinks(t *testing.T) {
 	for _, page := range markdownPages(t) {
 		rel, _ := filepath.Rel(repoRoot, page)
 		t.Run(rel, func(t *testing.T) {
-			for _, l := range proseLines(t, page) {
+			for _, l := range markdownLines(t, page) {
+				if l.code {
+					continue
+				}
 				for _, m := range link.FindAllStringSubmatch(codeSpan.ReplaceAllString(l.text, ""), -1) {
 					target := m[1]
 					if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
