@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"flag"
 	"os"
 	"path/filepath"
@@ -9,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cdcbench/cdcbench/internal/gate"
 	"github.com/cdcbench/cdcbench/internal/result"
 )
 
@@ -37,28 +35,6 @@ func TestCompareSides(t *testing.T) {
 			}
 			if err != nil || !slices.Equal(a, tt.a) || !slices.Equal(b, tt.b) {
 				t.Errorf("= %v, %v, %v; want %v, %v", a, b, err, tt.a, tt.b)
-			}
-		})
-	}
-}
-
-func TestCompareChange(t *testing.T) {
-	tests := []struct {
-		name string
-		a, b []float64
-		want string
-	}{
-		{"one run a side: untested", []float64{4}, []float64{4.5}, "+12.5% (n=1+1)"},
-		{"significant", []float64{1, 2, 3, 4, 5}, []float64{6, 7, 8, 9, 10}, "+166.7% (p=0.008 n=5+5)"},
-		{"not significant", []float64{4, 4.4, 3.9}, []float64{4.2, 4.1, 4.5}, "~ (p=0.400 n=3+3)"},
-		{"faster", []float64{10, 11, 12, 13}, []float64{5, 5.5, 6, 6.5}, "-50.0% (p=0.029 n=4+4)"},
-		{"zero median", []float64{0}, []float64{1}, "n/a (n=1+1)"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := compareChange(tt.a, tt.b, 0.05)
-			if err != nil || got != tt.want {
-				t.Errorf("compareChange = %q, %v; want %q", got, err, tt.want)
 			}
 		})
 	}
@@ -123,35 +99,6 @@ func TestCompareBadInput(t *testing.T) {
 				t.Errorf("exit code %d (%s), want 2", code, stderr)
 			}
 		})
-	}
-}
-
-func TestCompareRunsNotes(t *testing.T) {
-	one := func(label string, mutate func(*gate.Run)) gate.Run {
-		r := gate.Run{Label: label, Scenario: "smoke", Machine: gateMachine, Valid: true}
-		mutate(&r)
-		return r
-	}
-	a := []gate.Run{one("a", func(*gate.Run) {})}
-	b := []gate.Run{one("b", func(r *gate.Run) {
-		r.Scenario, r.Valid, r.InvalidReasons, r.Machine.Cores = "burst", false, []string{"lost rows"}, 8
-	})}
-	cmp, err := compareRuns(a, b, 0.05, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	if err := cmp.writeText(&out); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{
-		"note: run b is INVALID: lost rows",
-		"note: A is scenario smoke, B is burst",
-		"note: A ran on Test CPU (2 cores), B on Test CPU (8 cores): the change includes the machine",
-	} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("output lacks %q:\n%s", want, out.String())
-		}
 	}
 }
 
