@@ -20,7 +20,8 @@ func compareCommand() *cli.Command {
 		Usage:     "compare the latencies of two runs, or two sets of repeated runs",
 		ArgsUsage: "A B | A1 A2... vs B1 B2...",
 		Description: `Prints the e2e latency percentiles of every path and agent of A and B side by side,
-with the change from A to B. Each operand is a result directory, its result.json, or
+with the change from A to B; of your own agents (run --agent-commands) the alert
+latency, since their alerts are all cdcbench sees of them. Each operand is a result directory, its result.json, or
 a baseline file (all of its runs). To compare sets of repeated runs, separate them
 with the word "vs"; shell globs work on either side.
 

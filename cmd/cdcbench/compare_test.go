@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cdcbench/cdcbench/internal/recorder"
 	"github.com/cdcbench/cdcbench/internal/result"
 )
 
@@ -103,3 +104,53 @@ func TestCompareBadInput(t *testing.T) {
 }
 
 var updateGolden = flag.Bool("update-golden", false, "rewrite cmd/cdcbench/testdata/*.golden")
+
+// withAgentCommand gives a smoke result's cdc path the user's agent
+// my-outlier (an agent command) with alert p50 p50 ms and p99 2x that.
+func withAgentCommand(p50 float64) func(*result.Result) {
+	return func(r *result.Result) {
+		r.Paths[0].ExternalAgents = append(r.Paths[0].ExternalAgents, result.ExternalAgentResult{
+			Name: "my-outlier", Alerts: 120, ExpectedAlerts: 120,
+			AlertMs:      recorder.Summary{Count: 120, P50: p50, P90: 1.5 * p50, P99: 2 * p50, P999: 2.5 * p50, Max: 3 * p50},
+			AgentCommand: &result.AgentCommand{Command: "python3 my_outlier.py", Rule: "outlier", Observed: "lines"},
+		})
+	}
+}
+
+// TestCompareAgentCommands: compare lists the user's own agents (agent
+// commands) beside the built-in ones, by their alert latency (all cdcbench
+// sees of them), and names one that only a side has.
+func TestCompareAgentCommands(t *testing.T) {
+	dir := t.TempDir()
+	a := writeSmoke(t, dir, "a", 4, withAgentCommand(30))
+	b := writeSmoke(t, dir, "b", 4, withAgentCommand(45))
+	plain := writeSmoke(t, dir, "plain", 4)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"both sides", []string{"compare", a, b}, []string{
+			"cdc/my-outlier alert p50 30.0 45.0 +50.0% (n=1+1)",
+			"cdc/my-outlier alert p99 60.0 90.0 +50.0% (n=1+1)",
+			"cdc/my-outlier alert max 90.0 135 +50.0% (n=1+1)",
+		}},
+		{"stages too", []string{"compare", "--stages", a, b}, []string{"cdc/my-outlier alert p90 45.0 67.5"}},
+		{"markdown", []string{"compare", "--markdown", a, b}, []string{"| cdc/my-outlier | alert p99 | 60.0 | 90.0 | +50.0% (n=1+1) |"}},
+		{"only A", []string{"compare", a, plain}, []string{"note: only A has cdc/my-outlier"}},
+		{"only B", []string{"compare", plain, b}, []string{"note: only B has cdc/my-outlier"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, stderr, code := cdcbench(t, tc.args...)
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			words := strings.Join(strings.Fields(out), " ") // columns aligned to the widest
+			for _, want := range tc.want {
+				if !strings.Contains(words, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+		})
+	}
+}

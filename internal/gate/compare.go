@@ -78,34 +78,34 @@ func Compare(a, b []Run, alpha float64, withStages bool) (*Comparison, error) {
 	if len(a) > 1 && len(b) > 1 && stats.MinP(len(a), len(b)) >= alpha {
 		cmp.Notes = append(cmp.Notes, fmt.Sprintf("%d+%d runs cannot reach p < %g: no change can show as significant", len(a), len(b), alpha))
 	}
-	for _, t := range comparePairs(a[0]) {
-		if _, ok := b[0].Agent(t[0], t[1]); !ok {
-			cmp.Notes = append(cmp.Notes, fmt.Sprintf("only A has %s/%s", t[0], t[1]))
+	for _, t := range compareTargets(a[0]) {
+		if _, _, ok := b[0].figuresOf(t.path, t.agent); !ok {
+			cmp.Notes = append(cmp.Notes, fmt.Sprintf("only A has %s/%s", t.path, t.agent))
 			continue
 		}
-		metrics := []string{"e2e"}
-		if withStages {
-			metrics = append(metrics, compareStages(a[0], t[0], t[1])...)
+		metrics := []string{t.headline}
+		if withStages && !t.command {
+			metrics = append(metrics, compareStages(a[0], t.path, t.agent)...)
 		}
 		for _, m := range metrics {
-			if err := cmp.addRows(t[0], t[1], m); err != nil {
+			if err := cmp.addRows(t.path, t.agent, m, m == t.headline); err != nil {
 				return nil, err
 			}
 		}
 	}
-	for _, t := range comparePairs(b[0]) {
-		if _, ok := a[0].Agent(t[0], t[1]); !ok {
-			cmp.Notes = append(cmp.Notes, fmt.Sprintf("only B has %s/%s", t[0], t[1]))
+	for _, t := range compareTargets(b[0]) {
+		if _, _, ok := a[0].figuresOf(t.path, t.agent); !ok {
+			cmp.Notes = append(cmp.Notes, fmt.Sprintf("only B has %s/%s", t.path, t.agent))
 		}
 	}
 	return cmp, nil
 }
 
 // addRows adds the rows of one stage ("e2e" or a stage name) of path/agent:
-// every e2e percentile, or p50 and p99 of a stage.
-func (cmp *Comparison) addRows(path, agent, stage string) error {
+// every percentile of its headline figure, p50 and p99 of another stage.
+func (cmp *Comparison) addRows(path, agent, stage string, headline bool) error {
 	for _, st := range compareStats {
-		if stage != "e2e" && st.name != "p50" && st.name != "p99" {
+		if !headline && st.name != "p50" && st.name != "p99" {
 			continue
 		}
 		av, err := compareFigures(cmp.A, path, agent, stage, st.get)
@@ -161,7 +161,7 @@ func compareChange(a, b []float64, alpha float64) (string, error) {
 func compareFigures(runs []Run, path, agent, stage string, get func(recorder.Summary) float64) ([]float64, error) {
 	var out []float64
 	for i, r := range runs {
-		a, ok := r.Agent(path, agent)
+		a, _, ok := r.figuresOf(path, agent)
 		if !ok {
 			return nil, fmt.Errorf("run %s has no %s/%s", r.Label, path, agent)
 		}
@@ -179,12 +179,24 @@ func compareFigures(runs []Run, path, agent, stage string, get func(recorder.Sum
 	return out, nil
 }
 
-// comparePairs lists the [path, agent] pairs of r in order.
-func comparePairs(r Run) [][2]string {
-	var out [][2]string
+// compareTarget is a path/agent a comparison lists, with the figure that
+// heads its rows: a built-in agent's e2e latency; an agent command's alert
+// latency, since its alerts are all cdcbench sees of the user's agent.
+type compareTarget struct {
+	path, agent, headline string
+	command               bool
+}
+
+// compareTargets lists the agents of r in order, each path's built-in
+// agents before its agent commands.
+func compareTargets(r Run) []compareTarget {
+	var out []compareTarget
 	for _, p := range r.Paths {
 		for _, a := range p.Agents {
-			out = append(out, [2]string{p.Name, a.Name})
+			out = append(out, compareTarget{path: p.Name, agent: a.Name, headline: "e2e"})
+		}
+		for _, a := range p.Commands {
+			out = append(out, compareTarget{path: p.Name, agent: a.Name, headline: recorder.Alert.String(), command: true})
 		}
 	}
 	return out

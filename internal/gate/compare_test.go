@@ -32,3 +32,28 @@ func TestCompareNotes(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareAgentCommands: an agent command is compared by its alert
+// latency, every percentile of it; a `cdcbench agent` process (an external
+// agent that is no agent command) is not listed.
+func TestCompareAgentCommands(t *testing.T) {
+	cmp, err := gate.Compare(withCommand("a"), withCommand("b"), 0.05, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var own, velocity []string
+	for _, r := range cmp.Rows {
+		switch r.Target {
+		case "cdc/my-outlier":
+			own = append(own, r.Metric)
+		case "cdc/velocity":
+			velocity = append(velocity, r.Metric)
+		}
+	}
+	if want := []string{"alert p50", "alert p90", "alert p99", "alert p999", "alert max"}; !slices.Equal(own, want) {
+		t.Errorf("cdc/my-outlier rows %q, want %q", own, want)
+	}
+	if slices.Contains(velocity, "alert p90") {
+		t.Errorf("cdc/velocity has rows of the external agent of that name: %q", velocity)
+	}
+}
