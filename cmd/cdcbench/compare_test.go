@@ -154,3 +154,43 @@ func TestCompareAgentCommands(t *testing.T) {
 		})
 	}
 }
+
+// TestCompareStacks: runs on different stacks (the embedded one against
+// the local JVM stack) are compared with a plain warning, because the
+// change is then the stack's; runs on the same stack get none.
+func TestCompareStacks(t *testing.T) {
+	embedded := func(r *result.Result) {
+		r.Stack = result.StackResult{StackInfo: result.StackInfo{Postgres: "embedded", PostgresVersion: "15.18", Kafka: "kfake (in-process, franz-go)", Brokers: "127.0.0.1:40001"}, CDC: "relay cdcbench-relay/1"}
+	}
+	local := func(r *result.Result) {
+		r.Stack = result.StackResult{StackInfo: result.StackInfo{Postgres: "embedded", PostgresVersion: "15.18", Kafka: "Apache Kafka (local JVM, KRaft)", KafkaVersion: "4.3.1",
+			Brokers: "127.0.0.1:40002", ConnectURL: "http://127.0.0.1:40003", ConnectVersion: "4.3.1", DebeziumVersion: "3.6.1.Final"}, CDC: "relay cdcbench-relay/1"}
+	}
+	dir := t.TempDir()
+	e1, e2 := writeSmoke(t, dir, "e1", 70.5, embedded), writeSmoke(t, dir, "e2", 71, embedded)
+	l1 := writeSmoke(t, dir, "l1", 824, local)
+	const warning = "note: the stacks differ in Kafka (A: kfake (in-process, franz-go); B: Apache Kafka (local JVM, KRaft) 4.3.1), Kafka Connect (A: none; B: 4.3.1 with Debezium 3.6.1.Final): the change includes the stack"
+	for _, tc := range []struct {
+		name string
+		args []string
+		warn bool
+	}{
+		{"embedded against local", []string{"compare", e1, l1}, true},
+		{"markdown", []string{"compare", "--markdown", e1, l1}, true},
+		{"the same stack", []string{"compare", e1, e2}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, stderr, code := cdcbench(t, tc.args...)
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			want := strings.TrimPrefix(warning, "note: ")
+			if got := strings.Contains(out, want); got != tc.warn {
+				t.Errorf("warning shown %v, want %v:\n%s", got, tc.warn, out)
+			}
+			if strings.Contains(out, "stacks differ") != tc.warn {
+				t.Errorf("stacks differ said %v, want %v:\n%s", !tc.warn, tc.warn, out)
+			}
+		})
+	}
+}

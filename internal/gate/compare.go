@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/cdcbench/cdcbench/internal/recorder"
+	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stats"
 )
 
@@ -68,6 +69,9 @@ func Compare(a, b []Run, alpha float64, withStages bool) (*Comparison, error) {
 	}
 	if a[0].Scenario != b[0].Scenario {
 		cmp.Notes = append(cmp.Notes, fmt.Sprintf("A is scenario %s, B is %s", a[0].Scenario, b[0].Scenario))
+	}
+	if d := stackDifference(a[0].Stack, b[0].Stack); d != "" {
+		cmp.Notes = append(cmp.Notes, "the stacks differ in "+d+": the change includes the stack")
 	}
 	if !SameMachine(a[0].Machine, b[0].Machine) {
 		cmp.Notes = append(cmp.Notes, fmt.Sprintf("A ran on %s (%d cores), B on %s (%d cores): the change includes the machine", a[0].Machine.CPU, a[0].Machine.Cores, b[0].Machine.CPU, b[0].Machine.Cores))
@@ -214,4 +218,38 @@ func compareStages(r Run, path, agent string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// stackParts names what a run ran on, part by part, without what changes
+// from run to run on one stack (ports, URLs); nil when the run does not say.
+func stackParts(s *result.StackResult) [][2]string {
+	if s == nil || s.Postgres == "" {
+		return nil
+	}
+	connect := "none"
+	if s.ConnectVersion != "" || s.DebeziumVersion != "" {
+		connect = fmt.Sprintf("%s with Debezium %s", s.ConnectVersion, s.DebeziumVersion)
+	}
+	return [][2]string{
+		{"PostgreSQL", strings.TrimSpace(s.Postgres + " " + s.PostgresVersion)},
+		{"Kafka", strings.TrimSpace(s.Kafka + " " + s.KafkaVersion)},
+		{"Kafka Connect", connect},
+		{"the cdc path", s.CDC},
+	}
+}
+
+// stackDifference lists the parts in which the stacks of a and b differ,
+// with both sides' values; "" when they do not, or a run does not say.
+func stackDifference(a, b *result.StackResult) string {
+	pa, pb := stackParts(a), stackParts(b)
+	if pa == nil || pb == nil {
+		return ""
+	}
+	var diffs []string
+	for i := range pa {
+		if pa[i][1] != pb[i][1] {
+			diffs = append(diffs, fmt.Sprintf("%s (A: %s; B: %s)", pa[i][0], pa[i][1], pb[i][1]))
+		}
+	}
+	return strings.Join(diffs, ", ")
 }

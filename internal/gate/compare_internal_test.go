@@ -1,6 +1,10 @@
 package gate
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/cdcbench/cdcbench/internal/result"
+)
 
 func TestCompareChange(t *testing.T) {
 	tests := []struct {
@@ -19,6 +23,33 @@ func TestCompareChange(t *testing.T) {
 			got, err := compareChange(tt.a, tt.b, 0.05)
 			if err != nil || got != tt.want {
 				t.Errorf("compareChange = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestStackDifference(t *testing.T) {
+	embedded := result.StackResult{StackInfo: result.StackInfo{Postgres: "embedded", PostgresVersion: "15.18", Kafka: "kfake (in-process, franz-go)", Brokers: "127.0.0.1:1"}, CDC: "relay cdcbench-relay/1"}
+	otherPort := embedded
+	otherPort.Brokers = "127.0.0.1:2"
+	debezium := embedded
+	debezium.CDC = "debezium 3.6.1.Final"
+	external := result.StackResult{StackInfo: result.StackInfo{Postgres: "external", PostgresVersion: "17.6", Kafka: "external"}, CDC: "relay cdcbench-relay/1"}
+	tests := []struct {
+		name string
+		a, b *result.StackResult
+		want string
+	}{
+		{"the same stack on other ports", &embedded, &otherPort, ""},
+		{"a baseline that does not say", nil, &embedded, ""},
+		{"a result that does not say", &result.StackResult{}, &embedded, ""},
+		{"another capture", &embedded, &debezium, "the cdc path (A: relay cdcbench-relay/1; B: debezium 3.6.1.Final)"},
+		{"external servers", &embedded, &external, "PostgreSQL (A: embedded 15.18; B: external 17.6), Kafka (A: kfake (in-process, franz-go); B: external)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := stackDifference(tt.a, tt.b); got != tt.want {
+				t.Errorf("stackDifference = %q, want %q", got, tt.want)
 			}
 		})
 	}

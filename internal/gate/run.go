@@ -14,14 +14,17 @@ import (
 // Run is what a gate reads of one benchmark run: its validity and every
 // agent's figures on every path. Baselines store runs in this form.
 type Run struct {
-	Label          string         `json:"label"` // the result directory's name
-	RunID          string         `json:"run_id"`
-	Scenario       string         `json:"scenario"`
-	StartedAt      time.Time      `json:"started_at"`
-	Machine        result.Machine `json:"machine"`
-	Valid          bool           `json:"valid"`
-	InvalidReasons []string       `json:"invalid_reasons,omitempty"`
-	Paths          []RunPath      `json:"paths"`
+	Label     string         `json:"label"` // the result directory's name
+	RunID     string         `json:"run_id"`
+	Scenario  string         `json:"scenario"`
+	StartedAt time.Time      `json:"started_at"`
+	Machine   result.Machine `json:"machine"`
+	// Stack is what the run ran on (PostgreSQL, Kafka, the capture); nil
+	// in a baseline recorded before runs kept it.
+	Stack          *result.StackResult `json:"stack,omitempty"`
+	Valid          bool                `json:"valid"`
+	InvalidReasons []string            `json:"invalid_reasons,omitempty"`
+	Paths          []RunPath           `json:"paths"`
 }
 
 // RunPath is one path's agents.
@@ -43,7 +46,7 @@ var commandMetrics = []string{"alerts", "expected_alerts", "missed_alerts", "une
 func FromResult(label string, r *result.Result) Run {
 	run := Run{
 		Label: label, RunID: r.RunID, Scenario: r.ScenarioName, StartedAt: r.StartedAt,
-		Machine: r.Machine, Valid: r.Valid, InvalidReasons: r.InvalidReasons,
+		Machine: r.Machine, Stack: &r.Stack, Valid: r.Valid, InvalidReasons: r.InvalidReasons,
 	}
 	for _, p := range r.Paths {
 		rp := RunPath{Name: p.Name, Agents: p.Agents}
