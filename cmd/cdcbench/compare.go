@@ -21,9 +21,10 @@ func compareCommand() *cli.Command {
 		ArgsUsage: "A B | A1 A2... vs B1 B2...",
 		Description: `Prints the e2e latency percentiles of every path and agent of A and B side by side,
 with the change from A to B; of your own agents (run --agent-commands) the alert
-latency, since their alerts are all cdcbench sees of them. Each operand is a result directory, its result.json, or
-a baseline file (all of its runs). To compare sets of repeated runs, separate them
-with the word "vs"; shell globs work on either side.
+latency, since their alerts are all cdcbench sees of them. Runs on different stacks
+or machines are compared with a note saying so. Each operand is a result directory,
+its result.json, or a baseline file (all of its runs). To compare sets of repeated
+runs, separate them with the word "vs"; shell globs work on either side.
 
 With at least two runs a side each figure is the median across runs with its spread
 (±, the largest distance of a run from the median), and each change is tested with
