@@ -1,7 +1,10 @@
 // Package bench runs a scenario: for every path in turn it resets the table,
 // attaches both agents (through Kafka change events or through SQL polling),
 // sends the seeded workload on its open-loop schedule, drains, and turns what
-// the agents saw into a Result with HdrHistogram files beside it.
+// the agents saw into a Result with HdrHistogram files beside it. Repeat
+// runs a plan several times on one stack, and Sweep.Run a scenario's sweep
+// cell by cell, starting the stacks they run on; the command line only
+// fills in their configuration and prints what they hand back.
 package bench
 
 import (

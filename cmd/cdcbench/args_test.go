@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/cdcbench/cdcbench/bench"
 )
 
 // TestResolve: flags are moved ahead of the positional arguments of the
@@ -153,12 +155,12 @@ func TestExitCode(t *testing.T) {
 		{"a child ended by SIGINT before the context knew", live, fmt.Errorf("pgcluster: initdb: %w", interrupted), exitInterrupted},
 		{"a child that failed", live, fmt.Errorf("pgcluster: initdb: %w", failed), exitCouldNotRun},
 		{"success", live, nil, exitOK},
-		{"invalid run", live, invalidRun{[]string{"cdc: 3 rows never arrived"}}, exitFailed},
+		{"invalid run", live, &bench.InvalidError{Reasons: []string{"cdc: 3 rows never arrived"}}, exitFailed},
 		{"gate regression", live, fmt.Errorf("gate: %w", gateFailure{}), exitFailed},
 		{"usage", live, fmt.Errorf("x: %w", usageError{errors.New("bad")}), exitUsage},
 		{"connection refused", live, errors.New("dial tcp 127.0.0.1:1: connection refused"), exitCouldNotRun},
 		{"interrupted", cancelled, fmt.Errorf("path cdc: %w", context.Canceled), exitInterrupted},
-		{"an invalid run cut short by Ctrl-C", cancelled, invalidRun{[]string{"interrupted"}}, exitInterrupted},
+		{"an invalid run cut short by Ctrl-C", cancelled, &bench.InvalidError{Reasons: []string{"interrupted"}}, exitInterrupted},
 		{"usage wins over an interrupt", cancelled, usageError{errors.New("bad")}, exitUsage},
 	}
 	for _, tt := range tests {

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"text/tabwriter"
 
@@ -73,23 +71,6 @@ run (or stack up) is connected to, a directory whose owner process still runs.
 			return findErr
 		},
 	}
-}
-
-// warnInactiveSlots tells a run starting on a server about cdcbench slots
-// nobody streams: each retains WAL until dropped, and the run would
-// otherwise say nothing about the disk filling up under it. A failure to
-// look is not the run's concern and is not reported.
-func warnInactiveSlots(ctx context.Context, w io.Writer, dsn string) {
-	slots, _ := stack.InactiveSlots(ctx, dsn)
-	for _, l := range slots {
-		fmt.Fprintln(w, slotWarning(l, dsn))
-	}
-}
-
-// slotWarning is the line warnInactiveSlots prints for slot l.
-func slotWarning(l stack.Leftover, dsn string) string {
-	return fmt.Sprintf("warning: replication slot %s (database %s) is inactive and retains %s of WAL, probably left by a killed run; `cdcbench clean --pg-dsn '%s'` removes it",
-		l.Name, l.Database, l.Retained, stack.Redact(dsn))
 }
 
 // cleanSummary says what clean removed and what it kept, by kind: "removed

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"flag"
 	"os"
 	"path/filepath"
@@ -9,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cdcbench/cdcbench/internal/gate"
+	"github.com/cdcbench/cdcbench/internal/recorder"
 	"github.com/cdcbench/cdcbench/internal/result"
 )
 
@@ -37,28 +36,6 @@ func TestCompareSides(t *testing.T) {
 			}
 			if err != nil || !slices.Equal(a, tt.a) || !slices.Equal(b, tt.b) {
 				t.Errorf("= %v, %v, %v; want %v, %v", a, b, err, tt.a, tt.b)
-			}
-		})
-	}
-}
-
-func TestCompareChange(t *testing.T) {
-	tests := []struct {
-		name string
-		a, b []float64
-		want string
-	}{
-		{"one run a side: untested", []float64{4}, []float64{4.5}, "+12.5% (n=1+1)"},
-		{"significant", []float64{1, 2, 3, 4, 5}, []float64{6, 7, 8, 9, 10}, "+166.7% (p=0.008 n=5+5)"},
-		{"not significant", []float64{4, 4.4, 3.9}, []float64{4.2, 4.1, 4.5}, "~ (p=0.400 n=3+3)"},
-		{"faster", []float64{10, 11, 12, 13}, []float64{5, 5.5, 6, 6.5}, "-50.0% (p=0.029 n=4+4)"},
-		{"zero median", []float64{0}, []float64{1}, "n/a (n=1+1)"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := compareChange(tt.a, tt.b, 0.05)
-			if err != nil || got != tt.want {
-				t.Errorf("compareChange = %q, %v; want %q", got, err, tt.want)
 			}
 		})
 	}
@@ -126,33 +103,94 @@ func TestCompareBadInput(t *testing.T) {
 	}
 }
 
-func TestCompareRunsNotes(t *testing.T) {
-	one := func(label string, mutate func(*gate.Run)) gate.Run {
-		r := gate.Run{Label: label, Scenario: "smoke", Machine: gateMachine, Valid: true}
-		mutate(&r)
-		return r
-	}
-	a := []gate.Run{one("a", func(*gate.Run) {})}
-	b := []gate.Run{one("b", func(r *gate.Run) {
-		r.Scenario, r.Valid, r.InvalidReasons, r.Machine.Cores = "burst", false, []string{"lost rows"}, 8
-	})}
-	cmp, err := compareRuns(a, b, 0.05, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	if err := cmp.writeText(&out); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{
-		"note: run b is INVALID: lost rows",
-		"note: A is scenario smoke, B is burst",
-		"note: A ran on Test CPU (2 cores), B on Test CPU (8 cores): the change includes the machine",
-	} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("output lacks %q:\n%s", want, out.String())
-		}
+var updateGolden = flag.Bool("update-golden", false, "rewrite cmd/cdcbench/testdata/*.golden")
+
+// withAgentCommand gives a smoke result's cdc path the user's agent
+// my-outlier (an agent command) with alert p50 p50 ms and p99 2x that.
+func withAgentCommand(p50 float64) func(*result.Result) {
+	return func(r *result.Result) {
+		r.Paths[0].ExternalAgents = append(r.Paths[0].ExternalAgents, result.ExternalAgentResult{
+			Name: "my-outlier", Alerts: 120, ExpectedAlerts: 120,
+			AlertMs:      recorder.Summary{Count: 120, P50: p50, P90: 1.5 * p50, P99: 2 * p50, P999: 2.5 * p50, Max: 3 * p50},
+			AgentCommand: &result.AgentCommand{Command: "python3 my_outlier.py", Rule: "outlier", Observed: "lines"},
+		})
 	}
 }
 
-var updateGolden = flag.Bool("update-golden", false, "rewrite cmd/cdcbench/testdata/*.golden")
+// TestCompareAgentCommands: compare lists the user's own agents (agent
+// commands) beside the built-in ones, by their alert latency (all cdcbench
+// sees of them), and names one that only a side has.
+func TestCompareAgentCommands(t *testing.T) {
+	dir := t.TempDir()
+	a := writeSmoke(t, dir, "a", 4, withAgentCommand(30))
+	b := writeSmoke(t, dir, "b", 4, withAgentCommand(45))
+	plain := writeSmoke(t, dir, "plain", 4)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"both sides", []string{"compare", a, b}, []string{
+			"cdc/my-outlier alert p50 30.0 45.0 +50.0% (n=1+1)",
+			"cdc/my-outlier alert p99 60.0 90.0 +50.0% (n=1+1)",
+			"cdc/my-outlier alert max 90.0 135 +50.0% (n=1+1)",
+		}},
+		{"stages too", []string{"compare", "--stages", a, b}, []string{"cdc/my-outlier alert p90 45.0 67.5"}},
+		{"markdown", []string{"compare", "--markdown", a, b}, []string{"| cdc/my-outlier | alert p99 | 60.0 | 90.0 | +50.0% (n=1+1) |"}},
+		{"only A", []string{"compare", a, plain}, []string{"note: only A has cdc/my-outlier"}},
+		{"only B", []string{"compare", plain, b}, []string{"note: only B has cdc/my-outlier"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, stderr, code := cdcbench(t, tc.args...)
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			words := strings.Join(strings.Fields(out), " ") // columns aligned to the widest
+			for _, want := range tc.want {
+				if !strings.Contains(words, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+		})
+	}
+}
+
+// TestCompareStacks: runs on different stacks (the embedded one against
+// the local JVM stack) are compared with a plain warning, because the
+// change is then the stack's; runs on the same stack get none.
+func TestCompareStacks(t *testing.T) {
+	embedded := func(r *result.Result) {
+		r.Stack = result.StackResult{StackInfo: result.StackInfo{Postgres: "embedded", PostgresVersion: "15.18", Kafka: "kfake (in-process, franz-go)", Brokers: "127.0.0.1:40001"}, CDC: "relay cdcbench-relay/1"}
+	}
+	local := func(r *result.Result) {
+		r.Stack = result.StackResult{StackInfo: result.StackInfo{Postgres: "embedded", PostgresVersion: "15.18", Kafka: "Apache Kafka (local JVM, KRaft)", KafkaVersion: "4.3.1",
+			Brokers: "127.0.0.1:40002", ConnectURL: "http://127.0.0.1:40003", ConnectVersion: "4.3.1", DebeziumVersion: "3.6.1.Final"}, CDC: "relay cdcbench-relay/1"}
+	}
+	dir := t.TempDir()
+	e1, e2 := writeSmoke(t, dir, "e1", 70.5, embedded), writeSmoke(t, dir, "e2", 71, embedded)
+	l1 := writeSmoke(t, dir, "l1", 824, local)
+	const warning = "note: the stacks differ in Kafka (A: kfake (in-process, franz-go); B: Apache Kafka (local JVM, KRaft) 4.3.1), Kafka Connect (A: none; B: 4.3.1 with Debezium 3.6.1.Final): the change includes the stack"
+	for _, tc := range []struct {
+		name string
+		args []string
+		warn bool
+	}{
+		{"embedded against local", []string{"compare", e1, l1}, true},
+		{"markdown", []string{"compare", "--markdown", e1, l1}, true},
+		{"the same stack", []string{"compare", e1, e2}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, stderr, code := cdcbench(t, tc.args...)
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			want := strings.TrimPrefix(warning, "note: ")
+			if got := strings.Contains(out, want); got != tc.warn {
+				t.Errorf("warning shown %v, want %v:\n%s", got, tc.warn, out)
+			}
+			if strings.Contains(out, "stacks differ") != tc.warn {
+				t.Errorf("stacks differ said %v, want %v:\n%s", !tc.warn, tc.warn, out)
+			}
+		})
+	}
+}

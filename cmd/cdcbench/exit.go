@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/driver"
 )
 
@@ -62,12 +63,6 @@ func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 func (usageError) exitCode() int   { return exitUsage }
 
-// invalidRun is a run that finished and was judged invalid.
-type invalidRun struct{ reasons []string }
-
-func (e invalidRun) Error() string { return "invalid: " + strings.Join(e.reasons, "; ") }
-func (invalidRun) exitCode() int   { return exitFailed }
-
 // exitCode maps what a command returned to the process's exit status. An
 // interrupt wins over the error it caused (a cancelled query, a run cut
 // short); a usage error wins over an interrupt, since nothing ran.
@@ -86,6 +81,9 @@ func exitCode(ctx context.Context, err error) int {
 	}
 	if errors.As(err, &ec) {
 		return ec.exitCode()
+	}
+	if errors.As(err, new(*bench.InvalidError)) {
+		return exitFailed // runs that finished and were judged invalid
 	}
 	return exitCouldNotRun
 }

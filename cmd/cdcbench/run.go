@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -19,6 +17,7 @@ import (
 	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/jvmstack"
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
+	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/reports"
 	"github.com/cdcbench/cdcbench/scenarios"
@@ -56,23 +55,6 @@ func chooseStack(c *cli.Context, partitions int) (stack.Choice, error) {
 	})
 }
 
-// startStack brings up the chosen stack and checks, before anything runs,
-// that a Kafka Connect worker it names is Connect with the Debezium plugin.
-func startStack(c *cli.Context, ch stack.Choice) (stack.Stack, driver.CDC, error) {
-	st, err := stack.Start(c.Context, ch.Options)
-	if err != nil {
-		return nil, driver.CDC{}, err
-	}
-	cdc, err := driver.NewCDC(ch, st)
-	if err == nil {
-		err = cdc.Check(c.Context)
-	}
-	if err != nil {
-		return nil, cdc, errors.Join(err, st.Close(context.WithoutCancel(c.Context)))
-	}
-	return st, cdc, nil
-}
-
 // splitBrokers accepts repeated flags and comma lists alike, as
 // KAFKA_BOOTSTRAP_SERVERS is usually written.
 func splitBrokers(in []string) []string {
@@ -93,7 +75,7 @@ func runCommand() *cli.Command {
 		&cli.StringFlag{Name: "results", Value: "results", Usage: "parent directory of the run's result directory"},
 		&cli.IntFlag{Name: "repeat", Value: 1, Usage: "run the scenario this many times on the same stack (one result directory each), for gate and compare statistics"},
 		&cli.BoolFlag{Name: "plan", Usage: "print the resolved scenario, the runs it makes (a sweep's cells) and the time they are estimated to take, and exit without starting anything"},
-		&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: fmt.Sprintf("run a sweep of more than %d cells or estimated at more than %v, which is refused otherwise", maxCellsUnasked, scenarios.Duration(maxSweepUnasked))},
+		&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: fmt.Sprintf("run a sweep of more than %d cells or estimated at more than %v, which is refused otherwise", bench.MaxCellsUnasked, scenarios.Duration(bench.MaxSweepUnasked))},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress lines on stderr"},
 		&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the whole run to this file (go tool pprof)"},
 		&cli.StringFlag{Name: "memprofile", Usage: "write an allocation profile at the end of the run to this file"},
@@ -135,8 +117,8 @@ lists the exit codes).
 A scenario with a sweep (scenarios/README.md) runs once per cell on the same stack,
 each cell's result directory under results/<scenario>-sweep-<time>/ beside the
 index sweep.json, which cdcbench report renders. Before it starts it prints how
-long the sweep is estimated to take, and refuses more than ` + fmt.Sprint(maxCellsUnasked) + ` cells or
-` + scenarios.Duration(maxSweepUnasked).String() + ` without --yes; --plan lists the cells and stops there.`,
+long the sweep is estimated to take, and refuses more than ` + fmt.Sprint(bench.MaxCellsUnasked) + ` cells or
+` + scenarios.Duration(bench.MaxSweepUnasked).String() + ` without --yes; --plan lists the cells and stops there.`,
 		Flags: flags,
 		// Before checks the whole command line, so that a mistake is
 		// reported before anything starts (and a parse-only check of a
@@ -159,45 +141,37 @@ long the sweep is estimated to take, and refuses more than ` + fmt.Sprint(maxCel
 				return usageError{err}
 			}
 			defer stopProfiles()
-			if rs.cells != nil {
-				return runSweep(c, rs, log)
+			s := bench.Session{
+				Choice: rs.choice, ResultsDir: c.String("results"), Version: version,
+				Log: log, Terminal: isTerminal(log), Warn: c.App.ErrWriter,
+				Done: func(res *result.Result, dir string, cell *bench.Cell) error {
+					return printRun(c.App.Writer, res, dir, cell, rs.sweep)
+				},
 			}
-			st, cdc, err := openStack(c, rs.spec.Name, rs.choice, log)
-			if err != nil {
-				return err
+			if rs.sweep != nil {
+				return runSweep(c, rs, s)
 			}
-			// Cleanup runs after Ctrl-C too: it must not inherit the cancellation.
-			defer st.Close(context.WithoutCancel(c.Context))
-			cfg := benchConfig(c, log, rs.plan, st, cdc, rs.choice)
-			var dirs, invalid []string
-			for i := 1; i <= c.Int("repeat"); i++ {
-				if c.Int("repeat") > 1 && log != nil {
-					fmt.Fprintf(log, "run %d of %d\n", i, c.Int("repeat"))
-				}
-				res, dir, runErr := bench.Run(c.Context, cfg)
-				if res != nil {
-					if err := reports.WriteSummary(c.App.Writer, res); err != nil {
-						return err
-					}
-					fmt.Fprintf(c.App.Writer, "\nresults: %s\n", dir)
-					dirs = append(dirs, dir)
-				}
-				if runErr != nil {
-					return runErr
-				}
-				if !res.Valid {
-					invalid = append(invalid, fmt.Sprintf("%s: %s", dir, strings.Join(res.InvalidReasons, "; ")))
-				}
-			}
-			if len(dirs) > 1 {
+			dirs, err := bench.Repeat(c.Context, s, rs.plan, c.Int("repeat"))
+			if len(dirs) > 1 && (err == nil || errors.As(err, new(*bench.InvalidError))) {
 				fmt.Fprintf(c.App.Writer, "\n%d runs: cdcbench gate %s\n", len(dirs), strings.Join(dirs, " "))
 			}
-			if len(invalid) > 0 {
-				return invalidRun{invalid}
-			}
-			return nil
+			return err
 		},
 	}
+}
+
+// printRun prints a finished run's summary and where its results are; in a
+// sweep, which cell it was.
+func printRun(w io.Writer, res *result.Result, dir string, cell *bench.Cell, sw *bench.Sweep) error {
+	if err := reports.WriteSummary(w, res); err != nil {
+		return err
+	}
+	if cell == nil {
+		_, err := fmt.Fprintf(w, "\nresults: %s\n", dir)
+		return err
+	}
+	_, err := fmt.Fprintf(w, "\nresults: %s (cell %d/%d: %s)\n", dir, cell.Index, len(sw.Cells), cell.Label())
+	return err
 }
 
 // runSetup is what run's Before resolved for its Action: the scenario, its
@@ -206,44 +180,18 @@ type runSetup struct {
 	spec   scenarios.Spec
 	plan   bench.Plan // the scenario's; a sweep runs its cells' plans instead
 	choice stack.Choice
-	cells  []sweepCell // nil when the scenario does not sweep
+	sweep  *bench.Sweep // nil when the scenario does not sweep
 }
 
-// openStack starts the chosen stack, saying so on log (nil is quiet), and
-// warns of slots earlier runs left on a server cdcbench did not start.
-// The caller closes the stack.
-func openStack(c *cli.Context, scenario string, ch stack.Choice, log io.Writer) (stack.Stack, driver.CDC, error) {
-	if log != nil {
-		fmt.Fprintf(log, "cdcbench %s: starting the stack\n", scenario)
+// isTerminal reports whether log is a terminal, where progress is one
+// line updated in place.
+func isTerminal(log io.Writer) bool {
+	f, ok := log.(*os.File)
+	if !ok {
+		return false
 	}
-	t0 := time.Now()
-	st, cdc, err := startStack(c, ch)
-	if err != nil {
-		return nil, cdc, err
-	}
-	if log != nil {
-		fmt.Fprintf(log, "stack up in %v: PostgreSQL %s, Kafka %s\n", time.Since(t0).Round(time.Millisecond), stack.Redact(st.DSN()), strings.Join(st.Brokers(), ","))
-	}
-	if ch.Options.PostgresDSN != "" { // a private cluster has no leftovers
-		warnInactiveSlots(c.Context, c.App.ErrWriter, st.DSN())
-	}
-	return st, cdc, nil
-}
-
-// benchConfig is one run of plan on st, writing under --results and
-// logging progress to log (nil is quiet): one line updated in place when
-// log is a terminal.
-func benchConfig(c *cli.Context, log io.Writer, plan bench.Plan, st stack.Stack, cdc driver.CDC, ch stack.Choice) bench.Config {
-	cfg := bench.Config{Plan: plan, Stack: st, CDC: cdc, DropExisting: ch.DropExisting, ResultsDir: c.String("results"), Version: version}
-	if log != nil {
-		cfg.Log = log
-		if f, ok := log.(*os.File); ok {
-			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-				cfg.Terminal = true
-			}
-		}
-	}
-	return cfg
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // checkResultsDir fails when dir, or the nearest of its parents that
@@ -331,7 +279,7 @@ func prepareRun(c *cli.Context) (runSetup, error) {
 	if c.Int("repeat") < 1 {
 		return fail(fmt.Errorf("--repeat must be at least 1, got %d", c.Int("repeat")))
 	}
-	cells, err := planCells(spec, opts)
+	sweep, err := bench.NewSweep(spec, opts...)
 	if err != nil {
 		return fail(err)
 	}
@@ -345,7 +293,7 @@ func prepareRun(c *cli.Context) (runSetup, error) {
 	if err := checkResultsDir(c.String("results")); err != nil {
 		return fail(err)
 	}
-	rs := runSetup{spec: spec, plan: plan, choice: choice, cells: cells}
+	rs := runSetup{spec: spec, plan: plan, choice: choice, sweep: sweep}
 	if err := checkSweepSize(c, rs); err != nil {
 		return fail(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/jvmstack"
 	"github.com/cdcbench/cdcbench/internal/stack"
@@ -53,7 +54,7 @@ Ctrl-C removes the slot and publication and stops everything it started.`,
 				if err != nil {
 					return usageError{err}
 				}
-				st, cdc, err := startStack(c, choice)
+				st, cdc, err := bench.StartStack(c.Context, choice)
 				if err != nil {
 					return err
 				}
