@@ -7,7 +7,7 @@ import (
 
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/source"
-	"github.com/cdcbench/cdcbench/producer"
+	"github.com/cdcbench/cdcbench/internal/table"
 )
 
 // pollDriver is the baseline: each agent instance queries the table every
@@ -26,7 +26,7 @@ func (p *pollDriver) Start(_ context.Context, env Env) error {
 
 func (p *pollDriver) Open(ctx context.Context, _ string) (source.Source, error) {
 	return source.NewPoll(ctx, source.PollConfig{DSN: p.dsn, AppName: p.app, Interval: p.interval, Mode: p.mode,
-		Limit: p.limit, FirstID: producer.ProbeID})
+		Limit: p.limit, FirstID: table.ProbeID})
 }
 
 func (p *pollDriver) Report(res *result.Path) {
