@@ -9,12 +9,12 @@ import (
 	"bytes"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/cdcbench/cdcbench/internal/schedule"
+	"github.com/cdcbench/cdcbench/internal/spell"
 )
 
 // Spec is one scenario. Durations are written as Go durations ("150ms",
@@ -349,16 +349,7 @@ func (s Spec) YAML() ([]byte, error) {
 type Duration time.Duration
 
 // String formats d as Go does, without the zero tails ("1m", not "1m0s").
-func (d Duration) String() string {
-	s := time.Duration(d).String()
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
-}
+func (d Duration) String() string { return spell.Duration(time.Duration(d)) }
 
 // MarshalYAML writes d as a duration string.
 func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
