@@ -20,7 +20,6 @@ import (
 	"github.com/cdcbench/cdcbench/internal/jvmstack"
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/internal/table"
-	"github.com/cdcbench/cdcbench/scenarios"
 )
 
 // The local stack (private PostgreSQL, Apache Kafka, Kafka Connect with
@@ -82,11 +81,11 @@ func TestDebeziumEndToEnd(t *testing.T) {
 	defer cancel()
 	// 100 rows/s: Debezium on a loaded 2-core machine delivers about a
 	// thousand events a second; the point here is correctness.
-	p := plan(10, 5, 0, scenarios.Path{Kind: scenarios.PathCDC}, scenarios.Path{Kind: scenarios.PathDebezium})
+	p := plan(10, 5, 0, driver.Path{Kind: "cdc"}, driver.Path{Kind: "debezium"})
 	p.BatchSize = 10
 	p.DrainTimeout = time.Minute
 	settings := map[string]string{"poll.interval.ms": "50", "producer.override.linger.ms": "5"}
-	p.Settings = map[string]map[string]string{scenarios.PathDebezium: settings}
+	p.Settings = map[string]map[string]string{"debezium": settings}
 	res, _, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, CDC: cdc, ResultsDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +136,7 @@ func TestRefusedSettingsStopRun(t *testing.T) {
 		{"producer.override.linger.ms", "soon", "Invalid value soon for configuration linger.ms"}, // Connect's
 	} {
 		t.Run(tc.key, func(t *testing.T) {
-			p := plan(10, 5, 0, scenarios.Path{Kind: scenarios.PathCDC}, scenarios.Path{Kind: scenarios.PathDebezium, Label: "bad"})
+			p := plan(10, 5, 0, driver.Path{Kind: "cdc"}, driver.Path{Kind: "debezium", Param: "bad"})
 			p.Settings = map[string]map[string]string{"debezium-bad": {tc.key: tc.value}}
 			dir := t.TempDir()
 			res, _, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, CDC: cdc, ResultsDir: dir})
@@ -162,8 +161,8 @@ func TestRelayMatchesDebezium(t *testing.T) {
 	st, cdc := localStack(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	relayed := capture(ctx, t, st, scenarios.PathCDC, cdc)
-	debezium := capture(ctx, t, st, scenarios.PathDebezium, cdc)
+	relayed := capture(ctx, t, st, "cdc", cdc)
+	debezium := capture(ctx, t, st, "debezium", cdc)
 	if len(relayed) != len(rows) || len(debezium) != len(rows) {
 		t.Fatalf("%d events from the relay, %d from Debezium, want %d each", len(relayed), len(debezium), len(rows))
 	}
@@ -213,7 +212,7 @@ func capture(ctx context.Context, t *testing.T, st stack.Stack, kind string, cdc
 	if err := table.Reset(ctx, admin, name, true); err != nil {
 		t.Fatal(err)
 	}
-	d, err := driver.New(scenarios.Path{Kind: kind}, driver.Config{CDC: cdc})
+	d, err := driver.New(driver.Path{Kind: kind}, driver.Config{CDC: cdc})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -266,27 +266,12 @@ func checkResultsDir(dir string) error {
 	}
 }
 
-// withDebezium adds a debezium path right after the cdc path, where a
-// scenario has a cdc path and no Debezium one (debezium-tuned counts): the
-// local stack exists to measure the seed's pipeline, beside the relay and
-// the pollers, on the same seeded workload. --paths says otherwise.
-func withDebezium(paths []string) []string {
-	if hasDebeziumPath(paths) {
-		return paths
-	}
-	i := slices.Index(paths, scenarios.PathCDC)
-	if i < 0 {
-		return paths
-	}
-	return slices.Insert(slices.Clone(paths), i+1, scenarios.PathDebezium)
-}
-
-// hasDebeziumPath reports whether paths name a Debezium path (debezium,
-// debezium-tuned).
-func hasDebeziumPath(paths []string) bool {
+// needsConnect reports whether a path of paths runs in Kafka Connect on a
+// run whose cdc path runs cdc.
+func needsConnect(paths []string, cdc string) bool {
 	return slices.ContainsFunc(paths, func(name string) bool {
-		p, err := scenarios.ParsePath(name)
-		return err == nil && p.Kind == scenarios.PathDebezium
+		p, err := driver.ParsePath(name)
+		return err == nil && driver.TraitsOf(p, cdc).NeedsConnect
 	})
 }
 
@@ -314,9 +299,11 @@ func prepareRun(c *cli.Context) (runSetup, error) {
 		return fail(err)
 	}
 	if choice.Kind == stack.KindLocal && !c.IsSet("paths") {
-		spec.Paths = withDebezium(spec.Paths)
+		// The local stack exists to measure the seed's pipeline, beside the
+		// relay and the pollers, on the same seeded workload.
+		spec.Paths = driver.WithDebezium(spec.Paths)
 	}
-	if hasDebeziumPath(spec.Paths) && !choice.HasConnect() {
+	if needsConnect(spec.Paths, choice.CDC) && !choice.HasConnect() {
 		// Found before a stack starts or a sweep directory is made.
 		return fail(fmt.Errorf("scenario %s: %w", spec.Name, driver.ErrNoConnect))
 	}

@@ -74,17 +74,16 @@ func sweepFlagConflicts(c *cli.Context, spec scenarios.Spec) error {
 // What a run costs beyond its schedule, for the estimate a sweep prints
 // before it starts: rounded up from runs on a 2-core machine. An estimate,
 // not a promise: a run that loses events waits its drain_timeout.
+// A path's set-up is its kind's (driver.Traits.Setup).
 const (
 	estDrain         = 2 * time.Second  // after the producer stops, when nothing is missing
-	estPathSetup     = 2 * time.Second  // a fresh table, slot or pollers, agents joining, the probe
-	estDebeziumSetup = 15 * time.Second // the same plus the connector's registration, snapshot and first event
 	estStackStart    = 2 * time.Second  // private PostgreSQL and in-process Kafka
 	estJVMStackStart = 15 * time.Second // the local stack's Kafka and Connect
 )
 
 // estimateHow says what the estimate counts, beside it.
-var estimateHow = fmt.Sprintf("an estimate: per path warm-up + duration + ~%v drain + ~%v set-up (~%v on a Debezium path), and ~%v per stack start (~%v for --stack local)",
-	estDrain, estPathSetup, estDebeziumSetup, estStackStart, estJVMStackStart)
+var estimateHow = fmt.Sprintf("an estimate: per path warm-up + duration + ~%v drain + its set-up (~2s, ~15s where it registers a connector in Kafka Connect), and ~%v per stack start (~%v for --stack local)",
+	estDrain, estStackStart, estJVMStackStart)
 
 // Above these a sweep needs --yes: a typo in a values list, or one axis
 // too many, should not quietly keep a machine busy until tomorrow.
@@ -98,11 +97,7 @@ const (
 func estimateRun(p bench.Plan, ch stack.Choice) time.Duration {
 	var d time.Duration
 	for _, ps := range p.Paths {
-		setup := estPathSetup
-		if ps.Kind == scenarios.PathDebezium || (ps.Kind == scenarios.PathCDC && ch.CDC == stack.CDCDebezium) {
-			setup = estDebeziumSetup
-		}
-		d += p.Warmup + p.Duration + estDrain + setup
+		d += p.Warmup + p.Duration + estDrain + driver.TraitsOf(ps, ch.CDC).Setup
 	}
 	return d
 }

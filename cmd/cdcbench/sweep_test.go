@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cdcbench/cdcbench/bench"
+	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/scenarios"
@@ -35,7 +36,7 @@ func TestSweepEstimate(t *testing.T) {
 	plan := func(partitions int, paths ...string) bench.Plan {
 		p := bench.Plan{Warmup: time.Second, Duration: 5 * time.Second, Partitions: partitions}
 		for _, name := range paths {
-			ps, err := scenarios.ParsePath(name)
+			ps, err := driver.ParsePath(name)
 			if err != nil {
 				t.Fatal(err)
 			}

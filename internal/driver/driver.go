@@ -9,7 +9,6 @@ package driver
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,7 +16,6 @@ import (
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/source"
 	"github.com/cdcbench/cdcbench/internal/stack"
-	"github.com/cdcbench/cdcbench/scenarios"
 )
 
 // Driver is one path's way from the table to the agents.
@@ -67,22 +65,6 @@ type Config struct {
 	Settings map[string]string
 }
 
-// New returns the driver for path spec.
-func New(spec scenarios.Path, cfg Config) (Driver, error) {
-	switch spec.Kind {
-	case scenarios.PathCDC:
-		if cfg.CDC.Kind == stack.CDCDebezium {
-			return newDebezium(cfg.CDC, cfg.Settings)
-		}
-		return &relayDriver{}, nil
-	case scenarios.PathDebezium:
-		return newDebezium(cfg.CDC, cfg.Settings)
-	case scenarios.PathPoll:
-		return &pollDriver{interval: spec.Interval, mode: cfg.PollMode, limit: cfg.PollLimit}, nil
-	}
-	return nil, fmt.Errorf("driver: no driver for path kind %q", spec.Kind)
-}
-
 // Pauser is a driver whose capture can be stalled (the pause-relay fault).
 type Pauser interface {
 	Pause(d time.Duration) error
@@ -92,12 +74,6 @@ type Pauser interface {
 // down (the kill-relay fault).
 type Crasher interface {
 	Crash(ctx context.Context, down time.Duration) error
-}
-
-// Publisher is a driver whose change events go to the stack's Kafka, where
-// agents in other processes read them too.
-type Publisher interface {
-	Publishes()
 }
 
 // Connector is a driver that runs a connector in Kafka Connect.

@@ -12,6 +12,33 @@ import (
 	"github.com/cdcbench/cdcbench/internal/stack"
 )
 
+// kindCDC is logical replication → Kafka → agents through the stack's CDC
+// implementation (--cdc): the built-in relay unless told otherwise.
+const kindCDC = "cdc"
+
+func init() {
+	Register(Kind{
+		Name: kindCDC, Bare: true, Syntax: `"cdc"`, Default: kindCDC,
+		New: func(_ Path, cfg Config) (Driver, error) {
+			if cfg.CDC.Kind == stack.CDCDebezium {
+				return newDebezium(cfg.CDC, cfg.Settings)
+			}
+			return &relayDriver{}, nil
+		},
+		Traits: func(cdc string) Traits {
+			if cdc == stack.CDCDebezium {
+				return debeziumTraits
+			}
+			return Traits{Publishes: true, Processes: []Process{{Name: "kafka broker", Role: result.RoleBroker}},
+				Harness: "producer, agents and the relay", Setup: 2 * time.Second}
+		},
+	})
+}
+
+// CDCPath is the path that runs the stack's CDC implementation, as
+// `cdcbench stack up` serves it.
+var CDCPath = Path{Kind: kindCDC}
+
 // relayDriver is the built-in CDC path: a publication for the table, a
 // logical slot and cdcbench's relay streaming it to the change topic as
 // Debezium-shaped events.
