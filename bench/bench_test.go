@@ -314,7 +314,7 @@ func TestFaultsLoseNothing(t *testing.T) {
 	if path.ProducerReconnects == 0 {
 		t.Errorf("producer reconnects %d: drop-connections dropped nothing", path.ProducerReconnects)
 	}
-	t.Logf("producer reconnects %d, relay restarts %d", path.ProducerReconnects, path.RelayRestarts)
+	t.Logf("producer reconnects %d, relay restarts %v", path.ProducerReconnects, path.Driver["relay_restarts"])
 	for _, f := range path.Faults {
 		// Recovery times need a run longer than a test's; the faults
 		// scenario reports them.

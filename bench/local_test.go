@@ -18,6 +18,7 @@ import (
 	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/jvmstack"
+	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/internal/table"
 )
@@ -86,7 +87,12 @@ func TestDebeziumEndToEnd(t *testing.T) {
 	p.DrainTimeout = time.Minute
 	settings := map[string]string{"poll.interval.ms": "50", "producer.override.linger.ms": "5"}
 	p.Settings = map[string]map[string]string{"debezium": settings}
-	res, _, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, CDC: cdc, ResultsDir: t.TempDir()})
+	_, dir, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, CDC: cdc, ResultsDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As result.json has it.
+	res, err := result.Read(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,12 +103,13 @@ func TestDebeziumEndToEnd(t *testing.T) {
 		t.Errorf("stack %+v: want Kafka %s, Debezium %s", res.Stack, jvmstack.KafkaVersion, jvmstack.DebeziumVersion)
 	}
 	dbz := res.Paths[1]
-	if !strings.HasPrefix(dbz.Capture, "debezium "+jvmstack.DebeziumVersion) || dbz.Connector["plugin.name"] != "pgoutput" {
-		t.Errorf("debezium path: capture %q, connector %v", dbz.Capture, dbz.Connector)
+	conf, _ := dbz.Driver["connector_config"].(map[string]any)
+	if !strings.HasPrefix(dbz.Capture, "debezium "+jvmstack.DebeziumVersion) || conf["plugin.name"] != "pgoutput" {
+		t.Errorf("debezium path: capture %q, connector %v", dbz.Capture, conf)
 	}
 	// The scenario's settings, and Connect's echo of them.
-	if !reflect.DeepEqual(dbz.Settings, settings) || dbz.Connector["poll.interval.ms"] != "50" || dbz.Connector["producer.override.linger.ms"] != "5" {
-		t.Errorf("debezium path: settings %v, connector %v", dbz.Settings, dbz.Connector)
+	if !reflect.DeepEqual(dbz.Settings, settings) || conf["poll.interval.ms"] != "50" || conf["producer.override.linger.ms"] != "5" {
+		t.Errorf("debezium path: settings %v, connector %v", dbz.Settings, conf)
 	}
 	if res.Paths[0].Settings != nil {
 		t.Errorf("relay path took settings %v", res.Paths[0].Settings)

@@ -78,7 +78,8 @@ type pathRun struct {
 // returns, whatever happened.
 func (r *run) runPath(ctx context.Context, ps driver.Path) (res result.Path, sets pathSets, err error) {
 	p := &pathRun{r: r, plan: &r.cfg.Plan, spec: ps, traits: driver.TraitsOf(ps, r.cfg.CDC.Kind), errCh: make(chan error, 8),
-		res: result.Path{Name: ps.String(), Kind: ps.Kind}, sets: pathSets{path: ps.String()}}
+		sets: pathSets{path: ps.String()}}
+	p.res = result.Path{Name: ps.String(), Kind: ps.Kind, Baseline: p.traits.Baseline}
 	defer func() {
 		// A cleanup failure is reported even when the path already failed:
 		// a slot left behind retains WAL until someone drops it.
@@ -148,6 +149,7 @@ func (p *pathRun) setup(ctx context.Context) error {
 	if p.drv, err = driver.New(p.spec, r.driverConfig(p.spec)); err != nil {
 		return err
 	}
+	p.res.LosesRows = losesRows(p.drv)
 	p.slot, p.app = "cdcbench_"+r.id+"_"+p.spec.Ident(), "cdcbench-"+r.id+"-"+p.spec.String()
 	env := driver.Env{Stack: r.cfg.Stack, Admin: admin, Publication: pub, Slot: p.slot, Application: p.app,
 		Groups: p.app + "-", Since: p.since, KeyByUser: p.plan.KeyByUser, Fail: p.fail}

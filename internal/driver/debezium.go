@@ -252,11 +252,13 @@ func (d *debeziumDriver) Start(ctx context.Context, env Env) (err error) {
 func (d *debeziumDriver) ConnectorName() string { return strings.TrimSuffix(d.env.Groups, "-") }
 
 // Report names Debezium's and Connect's versions and the connector's
-// configuration. Connect counts no events per connector and restarts its
+// configuration as Connect ran it, passwords redacted (connector_config). Connect counts no events per connector and restarts its
 // tasks out of sight, so there is nothing to count here.
 func (d *debeziumDriver) Report(p *result.Path) {
 	p.Capture = d.describe
-	p.Connector = d.used
+	if d.used != nil {
+		p.Driver = map[string]any{"connector_config": d.used}
+	}
 	p.Settings = d.settings
 }
 

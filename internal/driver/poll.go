@@ -71,8 +71,9 @@ func (p *pollDriver) Open(ctx context.Context, _ string) (source.Source, error) 
 		Limit: p.limit, FirstID: table.ProbeID})
 }
 
+// Report names the query and the cursor's mode (poll_mode).
 func (p *pollDriver) Report(res *result.Path) {
-	res.PollMode = p.mode
+	res.Driver = map[string]any{"poll_mode": p.mode}
 	res.Capture = fmt.Sprintf("SELECT every %v (%s cursor)", p.interval, p.mode)
 }
 

@@ -183,16 +183,20 @@ func (c *relayDriver) Crash(ctx context.Context, down time.Duration) error {
 	return c.startRelay(ctx)
 }
 
-// Report counts the events every relay of the path had acknowledged and
-// the relays resumed after a lost connection.
+// Report counts the events every relay of the path had acknowledged
+// (relay_events) and the relays resumed after a lost connection
+// (relay_restarts, when there were any).
 func (c *relayDriver) Report(p *result.Path) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	p.RelayEvents = c.events
+	events := c.events
 	if c.relay != nil {
-		p.RelayEvents += c.relay.Stats().Events
+		events += c.relay.Stats().Events
 	}
-	p.RelayRestarts = c.restarts
+	p.Driver = map[string]any{"relay_events": events}
+	if c.restarts > 0 {
+		p.Driver["relay_restarts"] = c.restarts
+	}
 	p.Capture = "relay " + relay.Version
 }
 
