@@ -28,7 +28,7 @@ import (
 func stackFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "stack", Value: stack.KindEmbedded, Usage: "embedded (private PostgreSQL + in-process Kafka), local (private PostgreSQL + Apache Kafka, Kafka Connect and Debezium as child JVMs), compose (make compose-up's endpoints) or external (--pg-dsn, --brokers)"},
-		&cli.StringFlag{Name: "cdc", Usage: "relay (built-in, the default off compose) or debezium (Kafka Connect at --connect-url; the default on compose)"},
+		&cli.StringFlag{Name: "cdc", Usage: "relay (built-in, the default off compose) or debezium (Kafka Connect at --connect-url; the default on compose)"}, // the flag's name, not a path
 		&cli.StringFlag{Name: "pg-dsn", Usage: "PostgreSQL to use (needs wal_level=logical and a role that may replicate); with --stack external, PGHOST, PGPORT, PGUSER, PGPASSWORD and PGDATABASE work too", EnvVars: []string{"CDCBENCH_PG_DSN"}},
 		&cli.StringSliceFlag{Name: "brokers", Usage: "Kafka to use (host:port, repeatable or comma-separated)", EnvVars: []string{"KAFKA_BOOTSTRAP_SERVERS"}},
 		&cli.StringFlag{Name: "connect-url", Usage: "Kafka Connect REST URL for --cdc debezium", EnvVars: []string{"CONNECT_URL"}},
@@ -43,7 +43,7 @@ func stackFlags() []cli.Flag {
 // chooseStack resolves --stack, --cdc and the endpoint flags.
 func chooseStack(c *cli.Context, partitions int) (stack.Choice, error) {
 	return stack.Choose(stack.Request{
-		Kind: c.String("stack"), CDC: c.String("cdc"), ConnectURL: c.String("connect-url"),
+		Kind: c.String("stack"), CDC: c.String("cdc"), ConnectURL: c.String("connect-url"), // --cdc, not a path
 		ConnectDBHost: c.String("connect-db-host"), ResetTable: c.Bool("reset-table"),
 		Options: stack.Options{
 			PostgresDSN: c.String("pg-dsn"),
