@@ -8,6 +8,7 @@ import (
 	"github.com/cdcbench/cdcbench/agents"
 	"github.com/cdcbench/cdcbench/internal/recorder"
 	"github.com/cdcbench/cdcbench/internal/source"
+	"github.com/cdcbench/cdcbench/internal/table"
 	"github.com/cdcbench/cdcbench/producer"
 )
 
@@ -85,7 +86,7 @@ func newAgentRun(path, name string, log *producer.BatchLog, plan *Plan, lastID *
 // its own detector state; it runs on that instance's source goroutine.
 func (r *agentRun) handler(det agents.Detector) func(d *source.Delivery) {
 	return func(d *source.Delivery) {
-		if d.Tx.ID == producer.ProbeID {
+		if d.Tx.ID == table.ProbeID {
 			r.probeOnce.Do(func() { close(r.probe) })
 			return
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cdcbench/cdcbench/agents"
 	"github.com/cdcbench/cdcbench/bench"
+	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/schedule"
@@ -38,7 +39,7 @@ func startStack(t *testing.T) stack.Stack {
 	return st
 }
 
-func plan(rateBatches float64, seconds int, delay time.Duration, paths ...scenarios.Path) bench.Plan {
+func plan(rateBatches float64, seconds int, delay time.Duration, paths ...driver.Path) bench.Plan {
 	warm := time.Second
 	dur := time.Duration(seconds) * time.Second
 	return bench.Plan{
@@ -60,7 +61,7 @@ func TestRunBothPaths(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	p := plan(20, 3, 0, scenarios.Path{Kind: scenarios.PathCDC}, scenarios.Path{Kind: scenarios.PathPoll, Interval: 100 * time.Millisecond})
+	p := plan(20, 3, 0, driver.Path{Kind: "cdc"}, driver.Path{Kind: "poll", Param: "100ms"})
 	// Two slices: the second lies in the measured window (1 s to 4 s).
 	p.Slices = []bench.Slice{{From: 0, To: 2 * time.Second}, {From: 2 * time.Second, To: 4 * time.Second}}
 	res, out, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, ResultsDir: dir, Version: "test"})
@@ -213,7 +214,7 @@ func TestAgentDelayCalibrates(t *testing.T) {
 	st := startStack(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cdc := scenarios.Path{Kind: scenarios.PathCDC}
+	cdc := driver.Path{Kind: "cdc"}
 	base, _, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: plan(20, 3, 0, cdc), Stack: st, ResultsDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -262,7 +263,7 @@ func TestScaleOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close(context.Background())
-	p := plan(20, 3, 0, scenarios.Path{Kind: scenarios.PathCDC})
+	p := plan(20, 3, 0, driver.Path{Kind: "cdc"})
 	p.Partitions, p.AgentInstances, p.KeyByUser = 3, 3, true
 	res, _, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, ResultsDir: t.TempDir()})
 	if err != nil {
@@ -291,7 +292,7 @@ func TestFaultsLoseNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close(context.Background())
-	p := plan(20, 9, 0, scenarios.Path{Kind: scenarios.PathCDC})
+	p := plan(20, 9, 0, driver.Path{Kind: "cdc"})
 	p.ScheduleTolerance = 5 * time.Second
 	sec := func(s float64) scenarios.Duration { return scenarios.Duration(s * float64(time.Second)) }
 	p.Faults = []scenarios.FaultSpec{
@@ -313,7 +314,7 @@ func TestFaultsLoseNothing(t *testing.T) {
 	if path.ProducerReconnects == 0 {
 		t.Errorf("producer reconnects %d: drop-connections dropped nothing", path.ProducerReconnects)
 	}
-	t.Logf("producer reconnects %d, relay restarts %d", path.ProducerReconnects, path.RelayRestarts)
+	t.Logf("producer reconnects %d, relay restarts %v", path.ProducerReconnects, path.Driver["relay_restarts"])
 	for _, f := range path.Faults {
 		// Recovery times need a run longer than a test's; the faults
 		// scenario reports them.
@@ -350,7 +351,7 @@ func TestHopelessRunStopsEarly(t *testing.T) {
 	st := startStack(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	p := plan(1e6, 60, 0, scenarios.Path{Kind: scenarios.PathCDC})
+	p := plan(1e6, 60, 0, driver.Path{Kind: "cdc"})
 	p.BatchSize = 1
 	res, _, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, ResultsDir: t.TempDir()})
 	if err != nil {

@@ -14,10 +14,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cdcbench/cdcbench/bench"
+	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/ownerpid"
 	"github.com/cdcbench/cdcbench/internal/pgtest"
 	"github.com/cdcbench/cdcbench/internal/stack"
-	"github.com/cdcbench/cdcbench/scenarios"
 )
 
 // signal is a progress log that closes ch once a line contains match.
@@ -90,7 +90,7 @@ func TestCleanDuringLiveRun(t *testing.T) {
 	other.Close(ctx)
 
 	log := &signal{match: "probe made the round trip", ch: make(chan struct{})}
-	p := plan(20, 4, 0, scenarios.Path{Kind: scenarios.PathCDC})
+	p := plan(20, 4, 0, driver.Path{Kind: "cdc"})
 	// The test is about clean, not timing: a loaded 2-core machine running
 	// -race may lag the schedule by a second.
 	p.ScheduleTolerance = 10 * time.Second

@@ -12,7 +12,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
-	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/extagent"
 	"github.com/cdcbench/cdcbench/internal/recorder"
 	"github.com/cdcbench/cdcbench/internal/result"
@@ -109,7 +108,7 @@ func (p *pathRun) startCommands(ctx context.Context) error {
 	if len(p.plan.AgentCommands) == 0 {
 		return nil
 	}
-	if _, ok := p.drv.(driver.Publisher); !ok {
+	if !p.traits.Publishes {
 		p.r.logf("path %s: agent commands run only on paths that publish to Kafka; not here", p.spec)
 		return nil
 	}
@@ -345,7 +344,7 @@ func commandProblems(e result.ExternalAgentResult) []string {
 // collected names the agents whose alerts the path reads from fraud.alerts:
 // `cdcbench agent` processes and agent commands that publish there.
 func (p *pathRun) collected() []string {
-	if _, ok := p.drv.(driver.Publisher); !ok {
+	if !p.traits.Publishes {
 		return nil
 	}
 	names := append([]string(nil), p.plan.ExternalAgents...)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cdcbench/cdcbench/bench"
+	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/scenarios"
 )
@@ -55,7 +56,7 @@ func assertNothingRunning(t *testing.T, runID string) {
 
 func commandPlan(t *testing.T, specs ...scenarios.AgentCommandSpec) bench.Plan {
 	t.Helper()
-	p := plan(20, 2, 0, scenarios.Path{Kind: scenarios.PathCDC})
+	p := plan(20, 2, 0, driver.Path{Kind: "cdc"})
 	cmds, err := bench.NewAgentCommands(specs)
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/cdcbench/cdcbench/bench"
-	"github.com/cdcbench/cdcbench/scenarios"
+	"github.com/cdcbench/cdcbench/internal/driver"
 )
 
 // TestInterruptedRunReportsRows stops a run while it produces: the result
@@ -18,7 +18,7 @@ func TestInterruptedRunReportsRows(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	log := &signal{match: "probe made the round trip", ch: make(chan struct{})}
-	p := plan(20, 30, 0, scenarios.Path{Kind: scenarios.PathPoll, Interval: 100 * time.Millisecond})
+	p := plan(20, 30, 0, driver.Path{Kind: "poll", Param: "100ms"})
 	rctx, interrupt := context.WithCancel(ctx)
 	done := runAsync(rctx, bench.Config{DropExisting: true, Plan: p, Stack: st, ResultsDir: t.TempDir(), Version: "test", Log: log})
 	<-log.ch

@@ -4,35 +4,30 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/stack"
-	"github.com/cdcbench/cdcbench/scenarios"
 )
 
 // What a run costs beyond its schedule, for the estimate a sweep prints
 // before it starts: rounded up from runs on a 2-core machine. An estimate,
 // not a promise: a run that loses events waits its drain_timeout.
+// A path's set-up is its kind's (driver.Traits.Setup).
 const (
 	estDrain         = 2 * time.Second  // after the producer stops, when nothing is missing
-	estPathSetup     = 2 * time.Second  // a fresh table, slot or pollers, agents joining, the probe
-	estDebeziumSetup = 15 * time.Second // the same plus the connector's registration, snapshot and first event
 	estStackStart    = 2 * time.Second  // private PostgreSQL and in-process Kafka
 	estJVMStackStart = 15 * time.Second // the local stack's Kafka and Connect
 )
 
 // EstimateHow says what the estimate counts, beside it.
-var EstimateHow = fmt.Sprintf("an estimate: per path warm-up + duration + ~%v drain + ~%v set-up (~%v on a Debezium path), and ~%v per stack start (~%v for --stack local)",
-	estDrain, estPathSetup, estDebeziumSetup, estStackStart, estJVMStackStart)
+var EstimateHow = fmt.Sprintf("an estimate: per path warm-up + duration + ~%v drain + its set-up (~2s, ~15s where it registers a connector in Kafka Connect), and ~%v per stack start (~%v for --stack local)",
+	estDrain, estStackStart, estJVMStackStart)
 
 // EstimateRun is how long one run of p takes: its paths run one after
 // another, each through the whole schedule.
 func EstimateRun(p Plan, ch stack.Choice) time.Duration {
 	var d time.Duration
 	for _, ps := range p.Paths {
-		setup := estPathSetup
-		if ps.Kind == scenarios.PathDebezium || (ps.Kind == scenarios.PathCDC && ch.CDC == stack.CDCDebezium) {
-			setup = estDebeziumSetup
-		}
-		d += p.Warmup + p.Duration + estDrain + setup
+		d += p.Warmup + p.Duration + estDrain + driver.TraitsOf(ps, ch.CDC).Setup
 	}
 	return d
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cdcbench/cdcbench/agents"
 	"github.com/cdcbench/cdcbench/internal/driver"
@@ -14,7 +13,6 @@ import (
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/txn"
 	"github.com/cdcbench/cdcbench/producer"
-	"github.com/cdcbench/cdcbench/scenarios"
 )
 
 func TestDiffAlerts(t *testing.T) {
@@ -81,12 +79,12 @@ func TestOracle(t *testing.T) {
 // trips it, and a clean case that does not.
 func TestValidityRules(t *testing.T) {
 	clean := result.AgentResult{Name: "outlier", Events: 100, ExpectedEvents: 100, Alerts: 5, ExpectedAlerts: 5, E2E: recorder.Summary{Count: 90}}
-	cdc := scenarios.Path{Kind: scenarios.PathCDC}
-	poll := scenarios.Path{Kind: scenarios.PathPoll, Interval: 100 * time.Millisecond}
+	cdc := driver.Path{Kind: "cdc"}
+	poll := driver.Path{Kind: "poll", Param: "100ms"}
 	cases := []struct {
 		name   string
 		mutate func(*result.AgentResult)
-		path   scenarios.Path
+		path   driver.Path
 		mode   string
 		want   string // "" = valid
 	}{

@@ -18,9 +18,9 @@ import (
 	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/jvmstack"
+	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/internal/table"
-	"github.com/cdcbench/cdcbench/scenarios"
 )
 
 // The local stack (private PostgreSQL, Apache Kafka, Kafka Connect with
@@ -82,12 +82,17 @@ func TestDebeziumEndToEnd(t *testing.T) {
 	defer cancel()
 	// 100 rows/s: Debezium on a loaded 2-core machine delivers about a
 	// thousand events a second; the point here is correctness.
-	p := plan(10, 5, 0, scenarios.Path{Kind: scenarios.PathCDC}, scenarios.Path{Kind: scenarios.PathDebezium})
+	p := plan(10, 5, 0, driver.Path{Kind: "cdc"}, driver.Path{Kind: "debezium"})
 	p.BatchSize = 10
 	p.DrainTimeout = time.Minute
 	settings := map[string]string{"poll.interval.ms": "50", "producer.override.linger.ms": "5"}
-	p.Settings = map[string]map[string]string{scenarios.PathDebezium: settings}
-	res, _, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, CDC: cdc, ResultsDir: t.TempDir()})
+	p.Settings = map[string]map[string]string{"debezium": settings}
+	_, dir, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, CDC: cdc, ResultsDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As result.json has it.
+	res, err := result.Read(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,12 +103,13 @@ func TestDebeziumEndToEnd(t *testing.T) {
 		t.Errorf("stack %+v: want Kafka %s, Debezium %s", res.Stack, jvmstack.KafkaVersion, jvmstack.DebeziumVersion)
 	}
 	dbz := res.Paths[1]
-	if !strings.HasPrefix(dbz.Capture, "debezium "+jvmstack.DebeziumVersion) || dbz.Connector["plugin.name"] != "pgoutput" {
-		t.Errorf("debezium path: capture %q, connector %v", dbz.Capture, dbz.Connector)
+	conf, _ := dbz.Driver["connector_config"].(map[string]any)
+	if !strings.HasPrefix(dbz.Capture, "debezium "+jvmstack.DebeziumVersion) || conf["plugin.name"] != "pgoutput" {
+		t.Errorf("debezium path: capture %q, connector %v", dbz.Capture, conf)
 	}
 	// The scenario's settings, and Connect's echo of them.
-	if !reflect.DeepEqual(dbz.Settings, settings) || dbz.Connector["poll.interval.ms"] != "50" || dbz.Connector["producer.override.linger.ms"] != "5" {
-		t.Errorf("debezium path: settings %v, connector %v", dbz.Settings, dbz.Connector)
+	if !reflect.DeepEqual(dbz.Settings, settings) || conf["poll.interval.ms"] != "50" || conf["producer.override.linger.ms"] != "5" {
+		t.Errorf("debezium path: settings %v, connector %v", dbz.Settings, conf)
 	}
 	if res.Paths[0].Settings != nil {
 		t.Errorf("relay path took settings %v", res.Paths[0].Settings)
@@ -137,7 +143,7 @@ func TestRefusedSettingsStopRun(t *testing.T) {
 		{"producer.override.linger.ms", "soon", "Invalid value soon for configuration linger.ms"}, // Connect's
 	} {
 		t.Run(tc.key, func(t *testing.T) {
-			p := plan(10, 5, 0, scenarios.Path{Kind: scenarios.PathCDC}, scenarios.Path{Kind: scenarios.PathDebezium, Label: "bad"})
+			p := plan(10, 5, 0, driver.Path{Kind: "cdc"}, driver.Path{Kind: "debezium", Param: "bad"})
 			p.Settings = map[string]map[string]string{"debezium-bad": {tc.key: tc.value}}
 			dir := t.TempDir()
 			res, _, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, CDC: cdc, ResultsDir: dir})
@@ -162,8 +168,8 @@ func TestRelayMatchesDebezium(t *testing.T) {
 	st, cdc := localStack(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	relayed := capture(ctx, t, st, scenarios.PathCDC, cdc)
-	debezium := capture(ctx, t, st, scenarios.PathDebezium, cdc)
+	relayed := capture(ctx, t, st, "cdc", cdc)
+	debezium := capture(ctx, t, st, "debezium", cdc)
 	if len(relayed) != len(rows) || len(debezium) != len(rows) {
 		t.Fatalf("%d events from the relay, %d from Debezium, want %d each", len(relayed), len(debezium), len(rows))
 	}
@@ -213,7 +219,7 @@ func capture(ctx context.Context, t *testing.T, st stack.Stack, kind string, cdc
 	if err := table.Reset(ctx, admin, name, true); err != nil {
 		t.Fatal(err)
 	}
-	d, err := driver.New(scenarios.Path{Kind: kind}, driver.Config{CDC: cdc})
+	d, err := driver.New(driver.Path{Kind: kind}, driver.Config{CDC: cdc})
 	if err != nil {
 		t.Fatal(err)
 	}

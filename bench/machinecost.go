@@ -51,19 +51,14 @@ type machineResult struct {
 // kill-relay) is not followed, and its figure says it is partial.
 func (p *pathRun) machineParts(ctx context.Context) []part {
 	parts := p.databaseParts(ctx)
-	_, publishes := p.drv.(driver.Publisher)
-	_, connector := p.drv.(driver.Connector)
 	var procs []stack.Process
 	if ps, ok := p.r.cfg.Stack.(stack.Processes); ok {
 		procs = ps.Processes()
 	}
-	if publishes {
-		parts = append(parts, stackPart(procs, result.RoleBroker, "kafka broker"))
+	for _, pr := range p.traits.Processes {
+		parts = append(parts, stackPart(procs, pr.Role, pr.Name))
 	}
-	if connector {
-		parts = append(parts, stackPart(procs, result.RoleConnect, "kafka connect"))
-	}
-	self := part{cost: result.ComponentCost{Name: "cdcbench", Role: result.RoleHarness, Note: harnessNote(publishes, connector, inProcess(procs, result.RoleBroker))},
+	self := part{cost: result.ComponentCost{Name: "cdcbench", Role: result.RoleHarness, Note: harnessNote(p.traits, procs)},
 		pids: func() []int { return []int{os.Getpid()} }}
 	return append(parts, self)
 }
@@ -161,21 +156,17 @@ func inProcess(procs []stack.Process, role string) bool {
 	return false
 }
 
-// harnessNote says what cdcbench's own CPU holds on a path. On a Debezium
-// path it is the harness alone, so the relay's share is about cdcbench's
-// CPU on the relay path minus on the Debezium path at the same load.
-func harnessNote(publishes, connector, kfake bool) string {
-	var s string
-	switch {
-	case connector:
-		s = "harness only: producer and agents (Debezium runs in Kafka Connect)"
-	case publishes:
-		s = "producer, agents and the relay"
-	default:
-		s = "producer and polling agents"
-	}
-	if publishes && kfake {
-		s += ", with the in-process kfake broker"
+// harnessNote says what cdcbench's own CPU holds on a path: what the
+// path's kind says it does there (on a Debezium path the harness alone, so
+// the relay's share is about cdcbench's CPU on the relay path minus on the
+// Debezium path at the same load), and the broker the path uses when it
+// runs inside cdcbench.
+func harnessNote(t driver.Traits, procs []stack.Process) string {
+	s := t.Harness
+	for _, pr := range t.Processes {
+		if pr.Role == result.RoleBroker && inProcess(procs, result.RoleBroker) {
+			s += ", with the in-process kfake broker"
+		}
 	}
 	return s
 }

@@ -2,11 +2,13 @@ package bench
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/proccost"
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
@@ -95,19 +97,31 @@ func TestStackPart(t *testing.T) {
 	}
 }
 
+// TestHarnessNote: what cdcbench's CPU holds follows the path's kind (and
+// the stack's CDC on the cdc path), and names the broker only where the
+// path uses one that runs in-process.
 func TestHarnessNote(t *testing.T) {
 	for _, tc := range []struct {
-		publishes, connector, kfake bool
-		want                        string
+		path, cdc string
+		kfake     bool
+		want      string
 	}{
-		{true, false, true, "producer, agents and the relay, with the in-process kfake broker"},
-		{true, false, false, "producer, agents and the relay"},
-		{true, true, false, "harness only: producer and agents (Debezium runs in Kafka Connect)"},
-		{false, false, true, "producer and polling agents"},
+		{"cdc", stack.CDCRelay, true, "producer, agents and the relay, with the in-process kfake broker"},
+		{"cdc", stack.CDCRelay, false, "producer, agents and the relay"},
+		{"cdc", stack.CDCDebezium, false, "harness only: producer and agents (Debezium runs in Kafka Connect)"},
+		{"debezium-tuned", stack.CDCRelay, false, "harness only: producer and agents (Debezium runs in Kafka Connect)"},
+		{"poll-100ms", stack.CDCRelay, true, "producer and polling agents"},
 	} {
-		if got := harnessNote(tc.publishes, tc.connector, tc.kfake); got != tc.want {
-			t.Errorf("harnessNote(%v, %v, %v) = %q, want %q", tc.publishes, tc.connector, tc.kfake, got, tc.want)
-		}
+		t.Run(fmt.Sprintf("%s/%s/kfake=%v", tc.path, tc.cdc, tc.kfake), func(t *testing.T) {
+			ps, err := driver.ParsePath(tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			procs := []stack.Process{{Role: result.RoleBroker, InProcess: tc.kfake}}
+			if got := harnessNote(driver.TraitsOf(ps, tc.cdc), procs); got != tc.want {
+				t.Errorf("harnessNote = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -21,7 +21,6 @@ import (
 	"github.com/cdcbench/cdcbench/internal/txn"
 	"github.com/cdcbench/cdcbench/internal/wait"
 	"github.com/cdcbench/cdcbench/producer"
-	"github.com/cdcbench/cdcbench/scenarios"
 )
 
 // probeTimeout bounds the wait for the probe row: a consumer group's first
@@ -35,10 +34,12 @@ const probeTimeout = 60 * time.Second
 type pathRun struct {
 	r    *run
 	plan *Plan
-	spec scenarios.Path
-	drv  driver.Driver
-	res  result.Path
-	sets pathSets
+	spec driver.Path
+	// traits are the path kind's, on this run's stack.
+	traits driver.Traits
+	drv    driver.Driver
+	res    result.Path
+	sets   pathSets
 
 	admin    *pgx.Conn
 	ctx      context.Context // the path's; cancelled when it ends
@@ -75,9 +76,10 @@ type pathRun struct {
 // runPath runs the workload through one path and returns its figures. The
 // path's table, publication, slot, capture and agents are gone when it
 // returns, whatever happened.
-func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res result.Path, sets pathSets, err error) {
-	p := &pathRun{r: r, plan: &r.cfg.Plan, spec: ps, errCh: make(chan error, 8),
-		res: result.Path{Name: ps.String(), Kind: ps.Kind}, sets: pathSets{path: ps.String()}}
+func (r *run) runPath(ctx context.Context, ps driver.Path) (res result.Path, sets pathSets, err error) {
+	p := &pathRun{r: r, plan: &r.cfg.Plan, spec: ps, traits: driver.TraitsOf(ps, r.cfg.CDC.Kind), errCh: make(chan error, 8),
+		sets: pathSets{path: ps.String()}}
+	p.res = result.Path{Name: ps.String(), Kind: ps.Kind, Baseline: p.traits.Baseline}
 	defer func() {
 		// A cleanup failure is reported even when the path already failed:
 		// a slot left behind retains WAL until someone drops it.
@@ -147,7 +149,8 @@ func (p *pathRun) setup(ctx context.Context) error {
 	if p.drv, err = driver.New(p.spec, r.driverConfig(p.spec)); err != nil {
 		return err
 	}
-	p.slot, p.app = "cdcbench_"+r.id+"_"+p.spec.Kind+p.spec.Label, "cdcbench-"+r.id+"-"+p.spec.String()
+	p.res.LosesRows = losesRows(p.drv)
+	p.slot, p.app = "cdcbench_"+r.id+"_"+p.spec.Ident(), "cdcbench-"+r.id+"-"+p.spec.String()
 	env := driver.Env{Stack: r.cfg.Stack, Admin: admin, Publication: pub, Slot: p.slot, Application: p.app,
 		Groups: p.app + "-", Since: p.since, KeyByUser: p.plan.KeyByUser, Fail: p.fail}
 	if err := p.drv.Start(ctx, env); err != nil {

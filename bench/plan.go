@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/cdcbench/cdcbench/agents"
+	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/schedule"
 	"github.com/cdcbench/cdcbench/scenarios"
 )
@@ -34,7 +35,7 @@ type Plan struct {
 	Seed           uint64
 	Schedule       schedule.Schedule // covers Warmup + Duration
 	Poisson        bool
-	Paths          []scenarios.Path
+	Paths          []driver.Path
 	PollMode       string
 	Partitions     int  // of the change topic
 	KeyByUser      bool // change events keyed by user_id instead of id
@@ -120,13 +121,15 @@ func (p *Plan) Validate() error {
 			errs = append(errs, fmt.Errorf("plan: external agent %q is not one of %v", n, agents.Names))
 		}
 	}
+	// Whether a path publishes does not depend on what the stack's CDC
+	// is, which the plan does not know: the default's traits answer.
 	publishes := false
 	for _, ps := range p.Paths {
-		publishes = publishes || ps.Kind != scenarios.PathPoll
+		publishes = publishes || driver.TraitsOf(ps, "").Publishes
 	}
 	if len(p.AgentCommands) > 0 && !publishes {
 		// They read the change topic; a polling path publishes nothing.
-		errs = append(errs, fmt.Errorf("plan: agent commands need a path that publishes to Kafka (cdc or debezium); paths are %v", p.Paths))
+		errs = append(errs, fmt.Errorf("plan: agent commands need a path that publishes to Kafka; paths are %v", p.Paths))
 	}
 	if err := p.Agents.Outlier.Validate(); err != nil {
 		errs = append(errs, err)

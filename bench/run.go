@@ -20,7 +20,6 @@ import (
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/internal/table"
-	"github.com/cdcbench/cdcbench/scenarios"
 )
 
 // Config is one run.
@@ -135,7 +134,7 @@ func Run(ctx context.Context, cfg Config) (*result.Result, string, error) {
 }
 
 // driverConfig configures the driver of path ps.
-func (r *run) driverConfig(ps scenarios.Path) driver.Config {
+func (r *run) driverConfig(ps driver.Path) driver.Config {
 	p := r.cfg.Plan
 	return driver.Config{CDC: r.cfg.CDC, PollMode: p.PollMode, PollLimit: p.PollLimit, Settings: p.Settings[ps.String()]}
 }

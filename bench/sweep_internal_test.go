@@ -6,15 +6,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/stack"
-	"github.com/cdcbench/cdcbench/scenarios"
 )
 
 func TestSweepEstimate(t *testing.T) {
 	plan := func(partitions int, paths ...string) Plan {
 		p := Plan{Warmup: time.Second, Duration: 5 * time.Second, Partitions: partitions}
 		for _, name := range paths {
-			ps, err := scenarios.ParsePath(name)
+			ps, err := driver.ParsePath(name)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -19,6 +19,7 @@ import (
 	"github.com/cdcbench/cdcbench/internal/pgretry"
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/schedule"
+	"github.com/cdcbench/cdcbench/internal/table"
 	"github.com/cdcbench/cdcbench/internal/txn"
 )
 
@@ -27,9 +28,6 @@ const (
 	InsertCopy   = "copy"   // COPY ... FROM STDIN, text format: what bulk loaders do
 	InsertValues = "values" // one multi-row INSERT ... VALUES per batch, prepared
 )
-
-// Columns is the column list the producer writes, in order.
-var Columns = []string{"id", "user_id", "amount", "card_type", "merchant_id", "created_at"}
 
 // Config configures a Producer. Validate it with Validate; New does.
 type Config struct {
@@ -457,7 +455,7 @@ func (w *writer) copy(ctx context.Context, rows []txn.Row) error {
 	}
 	w.buf.Reset()
 	w.buf.Write(AppendCopyRows(w.buf.AvailableBuffer(), rows))
-	_, err := w.conn.PgConn().CopyFrom(ctx, w.buf, "COPY transactions ("+strings.Join(Columns, ", ")+") FROM STDIN")
+	_, err := w.conn.PgConn().CopyFrom(ctx, w.buf, "COPY transactions ("+strings.Join(table.Columns, ", ")+") FROM STDIN")
 	if err != nil {
 		// A failed CopyFrom may leave its reader goroutine still holding
 		// the buffer: the next batch gets a new one.
@@ -469,9 +467,9 @@ func (w *writer) copy(ctx context.Context, rows []txn.Row) error {
 
 // values sends the batch as one prepared multi-row INSERT.
 func (w *writer) values(ctx context.Context, rows []txn.Row) error {
-	if w.sql == "" || cap(w.args) != len(rows)*len(Columns) {
+	if w.sql == "" || cap(w.args) != len(rows)*len(table.Columns) {
 		w.sql = ValuesSQL(len(rows))
-		w.args = make([]any, 0, len(rows)*len(Columns))
+		w.args = make([]any, 0, len(rows)*len(table.Columns))
 	}
 	w.args = w.args[:0]
 	for i := range rows {
@@ -487,14 +485,14 @@ func (w *writer) values(ctx context.Context, rows []txn.Row) error {
 // ValuesSQL returns the multi-row INSERT for n rows.
 func ValuesSQL(n int) string {
 	var sb strings.Builder
-	sb.WriteString("INSERT INTO transactions (" + strings.Join(Columns, ", ") + ") VALUES ")
+	sb.WriteString("INSERT INTO transactions (" + strings.Join(table.Columns, ", ") + ") VALUES ")
 	p := 1
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			sb.WriteByte(',')
 		}
 		sb.WriteByte('(')
-		for j := range Columns {
+		for j := range table.Columns {
 			if j > 0 {
 				sb.WriteByte(',')
 			}

@@ -8,18 +8,15 @@ import (
 	"math/rand/v2"
 
 	"github.com/cdcbench/cdcbench/internal/result"
+	"github.com/cdcbench/cdcbench/internal/table"
 	"github.com/cdcbench/cdcbench/internal/txn"
 )
 
-// Row ids. The producer assigns ids itself so that every path of a run sees
-// the same ids (the oracle and the loss accounting key on them) and so that
-// ids are dense: the safe polling cursor relies on it. ProbeID is reserved
-// for the round-trip probe that opens every path.
-const (
-	ProbeID     int64 = 1
-	ProbeUserID int32 = 1
-	FirstID     int64 = 2
-)
+// FirstID is the workload's first row id. The producer assigns ids itself
+// so that every path of a run sees the same ids (the oracle and the loss
+// accounting key on them) and so that ids are dense: the safe polling
+// cursor relies on it. The id before it is the probe's (table.ProbeID).
+const FirstID = table.ProbeID + 1
 
 // Seed's value ranges.
 const (

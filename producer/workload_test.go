@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/cdcbench/cdcbench/agents"
+	"github.com/cdcbench/cdcbench/internal/table"
 	"github.com/cdcbench/cdcbench/internal/txn"
 	"github.com/cdcbench/cdcbench/producer"
 )
@@ -72,7 +73,7 @@ func TestGeneratorRows(t *testing.T) {
 			}
 		}
 	}
-	if producer.BatchOf(producer.ProbeID, cfg.BatchSize) != -1 {
+	if producer.BatchOf(table.ProbeID, cfg.BatchSize) != -1 {
 		t.Fatal("the probe id belongs to a batch")
 	}
 }

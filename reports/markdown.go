@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -223,7 +224,7 @@ func writeDelivery(b *bytes.Buffer, res *result.Result) {
 	for _, p := range res.Paths {
 		for _, a := range p.Agents {
 			polls := "–"
-			if p.Kind == "poll" {
+			if p.Baseline {
 				polls = strconv.FormatInt(a.PollStatements, 10)
 			}
 			fmt.Fprintf(b, "| %s | %s | %d | %d | %d | %d | %d | %d | %d | %d | %d / %d | %s | %s |\n", p.Name, a.Name,
@@ -232,6 +233,27 @@ func writeDelivery(b *bytes.Buffer, res *result.Result) {
 		}
 	}
 	howToRead(b, "events must equal expected (every produced row, warm-up included, reached the agent once) and alerts must equal expected alerts with none missed or unexpected, or the latency figures describe an incomplete delivery (on a naive polling path the lost rows are the finding); before commit ack counts rows that beat the producer's commit acknowledgement to the agent, whose commit_receive is 0 or missing.")
+}
+
+// driverFigures shows the scalar fields of a path kind's own (relay_events
+// 5650, poll_mode safe), in key order; a larger one (a connector's
+// configuration) stays in result.json.
+func driverFigures(m map[string]any) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		switch v := m[k].(type) {
+		case string, bool, float64, int64:
+			b, err := json.Marshal(v)
+			if err != nil {
+				continue
+			}
+			parts = append(parts, cell(k+" "+strings.Trim(string(b), `"`)))
+		}
+	}
+	if len(parts) == 0 {
+		return "–"
+	}
+	return strings.Join(parts, ", ")
 }
 
 func skipped(m map[string]int64) string {
@@ -246,25 +268,17 @@ func skipped(m map[string]int64) string {
 }
 
 func writeConditions(b *bytes.Buffer, res *result.Result) {
-	b.WriteString("### Run conditions per path\n\n| path | kind | rows produced | batches | frauds injected (outlier / velocity) | max schedule lag ms | measured s | drain s | probe round trip ms | relay events | path verdict |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	b.WriteString("### Run conditions per path\n\n| path | kind | rows produced | batches | frauds injected (outlier / velocity) | max schedule lag ms | measured s | drain s | probe round trip ms | the kind's own | path verdict |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 	for _, p := range res.Paths {
-		kind := p.Kind
-		if p.PollMode != "" {
-			kind += " (" + p.PollMode + ")"
-		}
-		relay := "–"
-		if p.RelayEvents > 0 {
-			relay = strconv.FormatInt(p.RelayEvents, 10)
-		}
 		pv := "valid"
 		if len(p.InvalidReasons) > 0 {
 			pv = "**INVALID**: " + cell(strings.Join(p.InvalidReasons, "; "))
 		}
-		fmt.Fprintf(b, "| %s | %s | %d | %d | %d / %d | %s | %s | %s | %s | %s | %s |\n", p.Name, kind,
+		fmt.Fprintf(b, "| %s | %s | %d | %d | %d / %d | %s | %s | %s | %s | %s | %s |\n", p.Name, p.Kind,
 			p.RowsProduced, p.Batches, p.FraudsInjected.Outlier, p.FraudsInjected.Velocity,
-			num(p.MaxScheduleLagMs), plain(p.MeasuredSeconds), num(p.DrainSeconds), num(p.ProbeRoundTripMs), relay, pv)
+			num(p.MaxScheduleLagMs), plain(p.MeasuredSeconds), num(p.DrainSeconds), num(p.ProbeRoundTripMs), driverFigures(p.Driver), pv)
 	}
-	howToRead(b, "max schedule lag is how far the producer fell behind its schedule (a large one invalidates the run), drain is how long the last events took to arrive after the producer stopped, and the probe is one row's round trip before measuring began.")
+	howToRead(b, "max schedule lag is how far the producer fell behind its schedule (a large one invalidates the run), drain is how long the last events took to arrive after the producer stopped, the probe is one row's round trip before measuring began, and the kind's own are the fields the path's kind reports of itself (result.json's driver: the relay's events, the polling cursor).")
 }
 
 // writeSlices shows a step or ramp schedule span by span, and the knee.
@@ -406,13 +420,11 @@ func writeRatios(b *bytes.Buffer, res *result.Result) {
 	var cdc *result.Path
 	var polls []*result.Path
 	for i := range res.Paths {
-		switch p := &res.Paths[i]; p.Kind {
-		case "cdc", "debezium":
-			if cdc == nil {
-				cdc = p
-			}
-		case "poll":
+		switch p := &res.Paths[i]; {
+		case p.Baseline:
 			polls = append(polls, p)
+		case cdc == nil:
+			cdc = p
 		}
 	}
 	if cdc == nil || len(polls) == 0 {

@@ -101,12 +101,13 @@ func writeCost(w io.Writer, r *result.Result) error {
 	return tw.Flush()
 }
 
-// writeLosses names the rows a naive poller never saw: the finding, shown.
+// writeLosses names the rows a path that loses rows by design (a naive
+// poller) never saw: the finding, shown.
 func writeLosses(w io.Writer, r *result.Result) {
 	for _, p := range r.Paths {
 		for _, a := range p.Agents {
-			if lost := a.ExpectedEvents - a.Events; lost > 0 && p.PollMode == "naive" {
-				fmt.Fprintf(w, "\n%s/%s: naive polling lost %d of %d rows (committed behind its id cursor)\n", p.Name, a.Name, lost, a.ExpectedEvents)
+			if lost := a.ExpectedEvents - a.Events; lost > 0 && p.LosesRows {
+				fmt.Fprintf(w, "\n%s/%s: %s lost %d of %d rows by design\n", p.Name, a.Name, p.Capture, lost, a.ExpectedEvents)
 			}
 		}
 	}

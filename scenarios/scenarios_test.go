@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cdcbench/cdcbench/internal/connectorkeys"
+	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/schedule"
 	"github.com/cdcbench/cdcbench/scenarios"
 )
@@ -238,7 +239,7 @@ func TestParseErrors(t *testing.T) {
 		{"warmup longer than duration", "warmup: 1s", "warmup: 6s",
 			[]string{`t.yaml:5: warmup: must not be longer than duration (5s), got 6s`}, nil},
 		{"bad path", "[cdc, poll-100ms]", "[cdc, poll-fast]",
-			[]string{`t.yaml:11: paths[1]: want "cdc", "debezium", "debezium-<label>"`, `"poll-fast"`}, scenarios.ErrPath},
+			[]string{`t.yaml:11: paths[1]: want "cdc", "debezium", "debezium-<label>"`, `"poll-fast"`}, driver.ErrPath},
 		{"setting misspelt", "[cdc, poll-100ms]", "[cdc, debezium-tuned]\nsettings:\n  debezium-tuned:\n    pol.interval.ms: 10",
 			[]string{`t.yaml:14: settings.debezium-tuned.pol.interval.ms: unknown setting "pol.interval.ms" (did you mean "poll.interval.ms"?)`}, connectorkeys.ErrUnknown},
 		{"producer setting without its prefix", "[cdc, poll-100ms]", "[debezium]\nsettings:\n  debezium: {linger.ms: 0}",
@@ -252,7 +253,7 @@ func TestParseErrors(t *testing.T) {
 		{"a setting without a value", "[cdc, poll-100ms]", "[debezium]\nsettings:\n  debezium: {poll.interval.ms: \"\"}",
 			[]string{`settings.debezium.poll.interval.ms: has no value`}, nil},
 		{"poll interval too short", "[cdc, poll-100ms]", "[poll-500us]",
-			[]string{`t.yaml:11: paths[0]:`, "at least 1ms"}, scenarios.ErrPath},
+			[]string{`t.yaml:11: paths[0]:`, "at least 1ms"}, driver.ErrPath},
 		{"duplicate path", "[cdc, poll-100ms]", "[poll-1s, cdc, poll-1000ms]",
 			[]string{`t.yaml:11: paths[2]: "poll-1000ms" repeats paths[0]`}, nil},
 		{"a list inside paths", "[cdc, poll-100ms]", "[cdc, [poll-1s]]",
@@ -353,7 +354,7 @@ func TestParseReportsEverythingOnce(t *testing.T) {
 		`t.yaml:3: batch_size: want an integer, got a string "fifty"`,
 		`t.yaml:5: warmup: must not be longer than duration (5s), got 9s`,
 		`t.yaml:7: rate.unit: required: one of "rows/s", "batches/s"`,
-		`t.yaml:10: paths[1]: want "cdc", "debezium", "debezium-<label>" such as "debezium-tuned", or "poll-<interval>" such as "poll-100ms", got "poll-fast"`,
+		`t.yaml:10: paths[1]: want "cdc", "debezium", "debezium-<label>" such as "debezium-tuned", or "poll-<interval>" such as "poll-100ms", got "poll-fast": the interval is a Go duration such as 100ms or 1s`,
 		`t.yaml:11: unknown field "colour"`,
 	}
 	if got := strings.Split(err.Error(), "\n"); !reflect.DeepEqual(got, want) {
@@ -518,52 +519,14 @@ func TestDurationString(t *testing.T) {
 	}
 }
 
-func TestParsePath(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want scenarios.Path
-		name string // canonical; "" for an error
-	}{
-		{"cdc", scenarios.Path{Kind: "cdc"}, "cdc"},
-		{"poll-100ms", scenarios.Path{Kind: "poll", Interval: 100 * time.Millisecond}, "poll-100ms"},
-		{"poll-1s", scenarios.Path{Kind: "poll", Interval: time.Second}, "poll-1s"},
-		{"poll-0.25s", scenarios.Path{Kind: "poll", Interval: 250 * time.Millisecond}, "poll-250ms"},
-		{"poll-1m30s", scenarios.Path{Kind: "poll", Interval: 90 * time.Second}, "poll-1m30s"},
-		{"poll-1ms", scenarios.Path{Kind: "poll", Interval: time.Millisecond}, "poll-1ms"},
-		{"poll-999us", scenarios.Path{}, ""},
-		{"poll--1s", scenarios.Path{}, ""},
-		{"poll-fast", scenarios.Path{}, ""},
-		{"poll-", scenarios.Path{}, ""},
-		{"poll100ms", scenarios.Path{}, ""},
-		{"CDC", scenarios.Path{}, ""},
-		{"debezium", scenarios.Path{Kind: "debezium"}, "debezium"},
-		{"Debezium", scenarios.Path{}, ""},
-		{"debezium-tuned", scenarios.Path{Kind: "debezium", Label: "tuned"}, "debezium-tuned"},
-		{"debezium-l10", scenarios.Path{Kind: "debezium", Label: "l10"}, "debezium-l10"},
-		{"debezium-", scenarios.Path{}, ""},
-		{"debezium-Tuned", scenarios.Path{}, ""},
-		{"debezium-a_b", scenarios.Path{}, ""},
-		{"debezium-abcdefghijklmnopqrstu", scenarios.Path{}, ""},
-	} {
-		t.Run(tc.in, func(t *testing.T) {
-			got, err := scenarios.ParsePath(tc.in)
-			if tc.name == "" {
-				if !errors.Is(err, scenarios.ErrPath) {
-					t.Errorf("ParsePath(%q) = %v, %v; want ErrPath", tc.in, got, err)
-				}
-				return
-			}
-			if err != nil || got != tc.want || got.String() != tc.name {
-				t.Errorf("ParsePath(%q) = %+v (%q), %v; want %+v (%q)", tc.in, got, got.String(), err, tc.want, tc.name)
-			}
-		})
-	}
+// TestParsedPaths: a scenario's paths parse against the registered kinds.
+func TestParsedPaths(t *testing.T) {
 	s, err := scenarios.Builtin("smoke")
 	if err != nil {
 		t.Fatal(err)
 	}
 	paths, err := s.ParsedPaths()
-	if err != nil || len(paths) != 2 || paths[1].Interval != 100*time.Millisecond {
+	if err != nil || len(paths) != 2 || paths[1] != (driver.Path{Kind: "poll", Param: "100ms"}) {
 		t.Errorf("ParsedPaths() = %v, %v", paths, err)
 	}
 }

@@ -9,12 +9,13 @@ import (
 	"bytes"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/schedule"
+	"github.com/cdcbench/cdcbench/internal/spell"
 )
 
 // Spec is one scenario. Durations are written as Go durations ("150ms",
@@ -33,7 +34,7 @@ type Spec struct {
 	Users             int           `yaml:"users"`       // distinct user ids, from 1000 as in the seed
 	FraudRate         float64       `yaml:"fraud_rate"`  // fraction of rows that start an injected fraud pattern
 	Seed              uint64        `yaml:"seed"`
-	Paths             []string      `yaml:"paths"` // see ParsePath
+	Paths             []string      `yaml:"paths"` // see driver.ParsePath
 	Poll              PollSpec      `yaml:"poll"`
 	Partitions        int           `yaml:"partitions"`      // of the change topic
 	Key               string        `yaml:"key"`             // KeyID or KeyUserID: the change events' Kafka key
@@ -215,10 +216,6 @@ const (
 	DefaultScheduleTolerance = time.Second
 )
 
-// DefaultPaths are the paths a scenario runs when it names none: the CDC
-// path and the polling baseline it is compared with.
-func DefaultPaths() []string { return []string{PathCDC, "poll-100ms"} }
-
 // ApplyDefaults fills the zero fields of s that have a default. In Go a
 // zero means "not set"; Parse instead applies the defaults before decoding,
 // so in a file an explicit 0 is kept (fraud_rate: 0 runs without frauds).
@@ -230,7 +227,7 @@ func (s *Spec) ApplyDefaults() {
 	setInt(&s.Users, DefaultUsers)
 	setFloat(&s.FraudRate, DefaultFraudRate)
 	if s.Paths == nil {
-		s.Paths = DefaultPaths()
+		s.Paths = driver.DefaultPaths()
 	}
 	setString(&s.Rate.Arrivals, ArrivalsEven)
 	setString(&s.Poll.Mode, PollSafe)
@@ -349,16 +346,7 @@ func (s Spec) YAML() ([]byte, error) {
 type Duration time.Duration
 
 // String formats d as Go does, without the zero tails ("1m", not "1m0s").
-func (d Duration) String() string {
-	s := time.Duration(d).String()
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
-}
+func (d Duration) String() string { return spell.Duration(time.Duration(d)) }
 
 // MarshalYAML writes d as a duration string.
 func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }

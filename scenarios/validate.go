@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/schedule"
 )
 
@@ -98,7 +99,7 @@ func shortPath(p string) string {
 	return fmt.Sprintf("%s…(%d levels)…%s", head, omitted, tail)
 }
 
-// Unwrap returns the underlying error, such as ErrPath or ErrUnknownField.
+// Unwrap returns the underlying error, such as driver.ErrPath or ErrUnknownField.
 func (e *FieldError) Unwrap() error { return e.Err }
 
 // Limits Validate enforces.
@@ -240,12 +241,12 @@ func (s Spec) validateFaults(v *validator) {
 
 func (s Spec) validatePaths(v *validator) {
 	if len(s.Paths) == 0 {
-		v.add("paths", "at least one path is required, such as %q", PathCDC)
+		v.add("paths", "at least one path is required, such as %q", driver.DefaultPaths()[0])
 	}
 	seen := make(map[string]int, len(s.Paths))
 	for i, name := range s.Paths {
 		field := fmt.Sprintf("paths[%d]", i)
-		p, err := ParsePath(name)
+		p, err := driver.ParsePath(name)
 		if err != nil {
 			v.errs = append(v.errs, &FieldError{Field: field, Err: err})
 			continue

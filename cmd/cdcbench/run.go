@@ -27,7 +27,7 @@ import (
 func stackFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "stack", Value: stack.KindEmbedded, Usage: "embedded (private PostgreSQL + in-process Kafka), local (private PostgreSQL + Apache Kafka, Kafka Connect and Debezium as child JVMs), compose (make compose-up's endpoints) or external (--pg-dsn, --brokers)"},
-		&cli.StringFlag{Name: "cdc", Usage: "relay (built-in, the default off compose) or debezium (Kafka Connect at --connect-url; the default on compose)"},
+		&cli.StringFlag{Name: "cdc", Usage: "relay (built-in, the default off compose) or debezium (Kafka Connect at --connect-url; the default on compose)"}, // the flag's name, not a path
 		&cli.StringFlag{Name: "pg-dsn", Usage: "PostgreSQL to use (needs wal_level=logical and a role that may replicate); with --stack external, PGHOST, PGPORT, PGUSER, PGPASSWORD and PGDATABASE work too", EnvVars: []string{"CDCBENCH_PG_DSN"}},
 		&cli.StringSliceFlag{Name: "brokers", Usage: "Kafka to use (host:port, repeatable or comma-separated)", EnvVars: []string{"KAFKA_BOOTSTRAP_SERVERS"}},
 		&cli.StringFlag{Name: "connect-url", Usage: "Kafka Connect REST URL for --cdc debezium", EnvVars: []string{"CONNECT_URL"}},
@@ -42,7 +42,7 @@ func stackFlags() []cli.Flag {
 // chooseStack resolves --stack, --cdc and the endpoint flags.
 func chooseStack(c *cli.Context, partitions int) (stack.Choice, error) {
 	return stack.Choose(stack.Request{
-		Kind: c.String("stack"), CDC: c.String("cdc"), ConnectURL: c.String("connect-url"),
+		Kind: c.String("stack"), CDC: c.String("cdc"), ConnectURL: c.String("connect-url"), // --cdc, not a path
 		ConnectDBHost: c.String("connect-db-host"), ResetTable: c.Bool("reset-table"),
 		Options: stack.Options{
 			PostgresDSN: c.String("pg-dsn"),
@@ -214,27 +214,12 @@ func checkResultsDir(dir string) error {
 	}
 }
 
-// withDebezium adds a debezium path right after the cdc path, where a
-// scenario has a cdc path and no Debezium one (debezium-tuned counts): the
-// local stack exists to measure the seed's pipeline, beside the relay and
-// the pollers, on the same seeded workload. --paths says otherwise.
-func withDebezium(paths []string) []string {
-	if hasDebeziumPath(paths) {
-		return paths
-	}
-	i := slices.Index(paths, scenarios.PathCDC)
-	if i < 0 {
-		return paths
-	}
-	return slices.Insert(slices.Clone(paths), i+1, scenarios.PathDebezium)
-}
-
-// hasDebeziumPath reports whether paths name a Debezium path (debezium,
-// debezium-tuned).
-func hasDebeziumPath(paths []string) bool {
+// needsConnect reports whether a path of paths runs in Kafka Connect on a
+// run whose cdc path runs cdc.
+func needsConnect(paths []string, cdc string) bool {
 	return slices.ContainsFunc(paths, func(name string) bool {
-		p, err := scenarios.ParsePath(name)
-		return err == nil && p.Kind == scenarios.PathDebezium
+		p, err := driver.ParsePath(name)
+		return err == nil && driver.TraitsOf(p, cdc).NeedsConnect
 	})
 }
 
@@ -262,9 +247,11 @@ func prepareRun(c *cli.Context) (runSetup, error) {
 		return fail(err)
 	}
 	if choice.Kind == stack.KindLocal && !c.IsSet("paths") {
-		spec.Paths = withDebezium(spec.Paths)
+		// The local stack exists to measure the seed's pipeline, beside the
+		// relay and the pollers, on the same seeded workload.
+		spec.Paths = driver.WithDebezium(spec.Paths)
 	}
-	if hasDebeziumPath(spec.Paths) && !choice.HasConnect() {
+	if needsConnect(spec.Paths, choice.CDC) && !choice.HasConnect() {
 		// Found before a stack starts or a sweep directory is made.
 		return fail(fmt.Errorf("scenario %s: %w", spec.Name, driver.ErrNoConnect))
 	}

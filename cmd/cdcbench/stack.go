@@ -14,7 +14,6 @@ import (
 	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/jvmstack"
 	"github.com/cdcbench/cdcbench/internal/stack"
-	"github.com/cdcbench/cdcbench/scenarios"
 )
 
 func stackCommand() *cli.Command {
@@ -59,7 +58,7 @@ Ctrl-C removes the slot and publication and stops everything it started.`,
 					return err
 				}
 				defer st.Close(context.WithoutCancel(c.Context))
-				d, err := driver.New(scenarios.Path{Kind: scenarios.PathCDC}, driver.Config{CDC: cdc})
+				d, err := driver.New(driver.CDCPath, driver.Config{CDC: cdc})
 				if err != nil {
 					return err
 				}

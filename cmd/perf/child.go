@@ -67,7 +67,7 @@ func childSpec(kind string) (scenarios.Spec, error) {
 		}
 		// As `cdcbench run --scenario steady --rate 10000 --paths cdc --duration 30s`.
 		s.Rate = scenarios.RateSpec{Shape: scenarios.ShapeConstant, Unit: scenarios.UnitRows, Arrivals: s.Rate.Arrivals, Rate: steadyRate}
-		s.Paths = []string{scenarios.PathCDC}
+		s.Paths = []string{driver.CDCPath.String()}
 		s.Duration = scenarios.Duration(30 * time.Second)
 		return s, nil
 	case childBurst:

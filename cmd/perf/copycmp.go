@@ -196,7 +196,7 @@ func writeCopyScripts(dir string, wl producer.WorkloadConfig, batches int) ([]st
 	gen := producer.NewGenerator(wl)
 	rows := make([]txn.Row, wl.BatchSize)
 	scripts := make([]bytes.Buffer, wl.Conns)
-	cols := strings.Join(producer.Columns, ", ")
+	cols := strings.Join(table.Columns, ", ")
 	at := time.Now().UnixMicro()
 	var buf []byte
 	for i := 0; i < batches; i++ {

@@ -17,6 +17,7 @@ import (
 	"github.com/cdcbench/cdcbench/internal/relay"
 	"github.com/cdcbench/cdcbench/internal/schedule"
 	"github.com/cdcbench/cdcbench/internal/stack"
+	"github.com/cdcbench/cdcbench/internal/table"
 	"github.com/cdcbench/cdcbench/producer"
 )
 
@@ -280,7 +281,7 @@ func measureLatency(ctx context.Context, cfg relayConfig, admin *pgx.Conn, relay
 
 	// A probe row must reach both before anything is measured.
 	if _, err := admin.Exec(ctx, "INSERT INTO transactions (id, user_id, amount, card_type, merchant_id, created_at) "+
-		"VALUES ($1, $2, 1.00, 'VISA', 1, now() AT TIME ZONE 'utc')", producer.ProbeID, producer.ProbeUserID); err != nil {
+		"VALUES ($1, $2, 1.00, 'VISA', 1, now() AT TIME ZONE 'utc')", table.ProbeID, table.ProbeUserID); err != nil {
 		return nil, fmt.Errorf("relay: probe: %w", err)
 	}
 	if err := waitFor(ctx, 30*time.Second, func() bool { return recv.inserts.Load() >= 1 && ev.count() >= 1 }); err != nil {

@@ -5,16 +5,88 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cdcbench/cdcbench/internal/connect"
+	"github.com/cdcbench/cdcbench/internal/connectorkeys"
 	"github.com/cdcbench/cdcbench/internal/relay"
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
 )
+
+// kindDebezium is Debezium's PostgreSQL connector in Kafka Connect beside
+// the cdc path, so that one run compares the relay with the real thing:
+// "debezium", or "debezium-<label>" for another with settings of its own.
+const kindDebezium = "debezium"
+
+// label is what may follow "debezium-": a name for a second Debezium path
+// with settings of its own, short enough for slot and connector names.
+var label = regexp.MustCompile(`^[a-z0-9]{1,20}$`)
+
+func init() {
+	Register(Kind{
+		Name: kindDebezium, Bare: true,
+		Param: func(l string) (string, error) {
+			if !label.MatchString(l) {
+				return "", errors.New("a label is 1-20 of [a-z0-9]")
+			}
+			return l, nil
+		},
+		Syntax: `"debezium", "debezium-<label>" such as "debezium-tuned"`,
+		New: func(_ Path, cfg Config) (Driver, error) {
+			return newDebezium(cfg.CDC, cfg.Settings)
+		},
+		Traits:         func(string) Traits { return debeziumTraits },
+		CheckSetting:   checkDebeziumSetting,
+		SettingsSyntax: "Debezium paths (debezium, debezium-<label>)",
+	})
+}
+
+// debeziumTraits are a Debezium path's, also the cdc path's with --cdc
+// debezium.
+var debeziumTraits = Traits{
+	Publishes: true, NeedsConnect: true,
+	Processes: []Process{{Name: "kafka broker", Role: result.RoleBroker}, {Name: "kafka connect", Role: result.RoleConnect}},
+	Harness:   "harness only: producer and agents (Debezium runs in Kafka Connect)",
+	// The connector's registration, its snapshot and first event.
+	Setup: 15 * time.Second,
+}
+
+// checkDebeziumSetting takes only settings a Debezium PostgreSQL
+// connector or its producer knows, none that cdcbench sets itself, each
+// with a value. Whether Connect accepts the values is Connect's to say;
+// Validate asks it before anything is produced.
+func checkDebeziumSetting(key, value string) error {
+	if err := connectorkeys.Check(key); err != nil {
+		return err
+	}
+	if strings.TrimSpace(value) == "" {
+		return errors.New("has no value (leave the key out for Debezium's default)")
+	}
+	return nil
+}
+
+// WithDebezium adds a debezium path right after the cdc path, where paths
+// have a cdc path and no Debezium one (debezium-tuned counts): what a stack
+// that runs Kafka Connect itself measures unless told otherwise.
+func WithDebezium(paths []string) []string {
+	if slices.ContainsFunc(paths, func(name string) bool {
+		p, err := ParsePath(name)
+		return err == nil && p.Kind == kindDebezium
+	}) {
+		return paths
+	}
+	i := slices.Index(paths, kindCDC)
+	if i < 0 {
+		return paths
+	}
+	return slices.Insert(slices.Clone(paths), i+1, kindDebezium)
+}
 
 // CDC configures the CDC path of a run.
 type CDC struct {
@@ -180,11 +252,13 @@ func (d *debeziumDriver) Start(ctx context.Context, env Env) (err error) {
 func (d *debeziumDriver) ConnectorName() string { return strings.TrimSuffix(d.env.Groups, "-") }
 
 // Report names Debezium's and Connect's versions and the connector's
-// configuration. Connect counts no events per connector and restarts its
+// configuration as Connect ran it, passwords redacted (connector_config). Connect counts no events per connector and restarts its
 // tasks out of sight, so there is nothing to count here.
 func (d *debeziumDriver) Report(p *result.Path) {
 	p.Capture = d.describe
-	p.Connector = d.used
+	if d.used != nil {
+		p.Driver = map[string]any{"connector_config": d.used}
+	}
 	p.Settings = d.settings
 }
 

@@ -3,13 +3,40 @@
 // Debezium in Kafka Connect, SQL polling). The runner (package bench) takes
 // every path through the same phases — set up, attach agents, probe,
 // produce, drain, collect — and never asks which kind of path it has, the
-// way the OpenMessaging benchmark keeps its Driver apart from the workload:
-// adding a CDC implementation is adding a driver here.
+// way the OpenMessaging benchmark keeps its Driver apart from the workload.
+//
+// Each path kind registers itself from its own file (relay.go registers
+// "cdc", debezium.go "debezium", poll.go "poll"), and everything else asks
+// the registry: scenarios parse path names and check settings with
+// ParsePath and CheckSetting, the runner, machine cost and a sweep's
+// estimate read TraitsOf, and the reports read what the runner recorded
+// from the traits in result.json. A new capture is one file here, plus
+// its program where it has one, and implements:
+//
+//   - an init function calling Register with a Kind: its name and whether
+//     it takes a parameter ("name-<param>": Param checks and spells it),
+//     the Syntax error messages show, a Default path if a scenario that
+//     names none should run it, New, its Traits (baseline or capture, does
+//     it publish to the stack's Kafka, does it need Kafka Connect, the
+//     stack's processes it runs on and what cdcbench's own process does on
+//     it, for the machine cost, its set-up time for estimates) and, if it
+//     takes scenario settings, CheckSetting and SettingsSyntax;
+//   - a Driver: Start and Stop (which removes whatever Start created, on
+//     every exit path), Open (a source.Source per agent instance: a Kafka
+//     consumer group through kafkaDelivery when it publishes, or its own),
+//     and Report, which fills result.Path's Capture and puts the kind's own
+//     fields in result.Path.Driver under names documented in
+//     reports/README.md;
+//   - the capabilities it has among Pauser, Crasher, Connector,
+//     LossTolerant and Validator, which faults and validity ask for.
+//
+// Its configuration is the scenario's settings for the path (Config's
+// Settings, checked offline by CheckSetting) and the run's Config.
+// TestNoKindOutsideDriver keeps kind names out of every other Go file.
 package driver
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,7 +44,6 @@ import (
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/source"
 	"github.com/cdcbench/cdcbench/internal/stack"
-	"github.com/cdcbench/cdcbench/scenarios"
 )
 
 // Driver is one path's way from the table to the agents.
@@ -67,22 +93,6 @@ type Config struct {
 	Settings map[string]string
 }
 
-// New returns the driver for path spec.
-func New(spec scenarios.Path, cfg Config) (Driver, error) {
-	switch spec.Kind {
-	case scenarios.PathCDC:
-		if cfg.CDC.Kind == stack.CDCDebezium {
-			return newDebezium(cfg.CDC, cfg.Settings)
-		}
-		return &relayDriver{}, nil
-	case scenarios.PathDebezium:
-		return newDebezium(cfg.CDC, cfg.Settings)
-	case scenarios.PathPoll:
-		return &pollDriver{interval: spec.Interval, mode: cfg.PollMode, limit: cfg.PollLimit}, nil
-	}
-	return nil, fmt.Errorf("driver: no driver for path kind %q", spec.Kind)
-}
-
 // Pauser is a driver whose capture can be stalled (the pause-relay fault).
 type Pauser interface {
 	Pause(d time.Duration) error
@@ -92,12 +102,6 @@ type Pauser interface {
 // down (the kill-relay fault).
 type Crasher interface {
 	Crash(ctx context.Context, down time.Duration) error
-}
-
-// Publisher is a driver whose change events go to the stack's Kafka, where
-// agents in other processes read them too.
-type Publisher interface {
-	Publishes()
 }
 
 // Connector is a driver that runs a connector in Kafka Connect.

@@ -53,9 +53,6 @@ func (k *kafkaDelivery) pinStart(ctx context.Context, group string) error {
 	return nil
 }
 
-// Publishes marks the CDC drivers as Publishers.
-func (k *kafkaDelivery) Publishes() {}
-
 // deleteGroups removes the path's consumer groups: a real cluster should
 // not collect them.
 func (k *kafkaDelivery) deleteGroups(ctx context.Context) error {

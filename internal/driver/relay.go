@@ -12,6 +12,33 @@ import (
 	"github.com/cdcbench/cdcbench/internal/stack"
 )
 
+// kindCDC is logical replication → Kafka → agents through the stack's CDC
+// implementation (--cdc): the built-in relay unless told otherwise.
+const kindCDC = "cdc"
+
+func init() {
+	Register(Kind{
+		Name: kindCDC, Bare: true, Syntax: `"cdc"`, Default: kindCDC,
+		New: func(_ Path, cfg Config) (Driver, error) {
+			if cfg.CDC.Kind == stack.CDCDebezium {
+				return newDebezium(cfg.CDC, cfg.Settings)
+			}
+			return &relayDriver{}, nil
+		},
+		Traits: func(cdc string) Traits {
+			if cdc == stack.CDCDebezium {
+				return debeziumTraits
+			}
+			return Traits{Publishes: true, Processes: []Process{{Name: "kafka broker", Role: result.RoleBroker}},
+				Harness: "producer, agents and the relay", Setup: 2 * time.Second}
+		},
+	})
+}
+
+// CDCPath is the path that runs the stack's CDC implementation, as
+// `cdcbench stack up` serves it.
+var CDCPath = Path{Kind: kindCDC}
+
 // relayDriver is the built-in CDC path: a publication for the table, a
 // logical slot and cdcbench's relay streaming it to the change topic as
 // Debezium-shaped events.
@@ -156,16 +183,20 @@ func (c *relayDriver) Crash(ctx context.Context, down time.Duration) error {
 	return c.startRelay(ctx)
 }
 
-// Report counts the events every relay of the path had acknowledged and
-// the relays resumed after a lost connection.
+// Report counts the events every relay of the path had acknowledged
+// (relay_events) and the relays resumed after a lost connection
+// (relay_restarts, when there were any).
 func (c *relayDriver) Report(p *result.Path) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	p.RelayEvents = c.events
+	events := c.events
 	if c.relay != nil {
-		p.RelayEvents += c.relay.Stats().Events
+		events += c.relay.Stats().Events
 	}
-	p.RelayRestarts = c.restarts
+	p.Driver = map[string]any{"relay_events": events}
+	if c.restarts > 0 {
+		p.Driver["relay_restarts"] = c.restarts
+	}
 	p.Capture = "relay " + relay.Version
 }
 

@@ -15,8 +15,10 @@ import (
 )
 
 // SchemaVersion is result.json's schema version; reports/README.md documents
-// it. Bump it on any change a reader of the file would notice.
-const SchemaVersion = 1
+// it. Bump it on any change a reader of the file would notice. Version 2
+// moved a path kind's own fields into Path.Driver; Path.UnmarshalJSON
+// reads version 1's.
+const SchemaVersion = 2
 
 // Result is result.json.
 type Result struct {
@@ -65,33 +67,39 @@ type FraudCounts struct {
 
 // Path is one path's figures.
 type Path struct {
-	Name string `json:"name"` // "cdc", "poll-100ms"
-	Kind string `json:"kind"` // "cdc", "debezium" or "poll"
+	Name string `json:"name"` // the path's name, such as "poll-100ms"
+	Kind string `json:"kind"` // its kind, as internal/driver registers it
+	// Baseline marks the path the others are compared with (polling), and
+	// LosesRows one whose lost rows are the finding, not a failure (naive
+	// polling): properties of the path's kind and driver, which readers
+	// take from here instead of knowing kinds.
+	Baseline  bool `json:"baseline,omitempty"`
+	LosesRows bool `json:"loses_rows,omitempty"`
 	// Capture says how rows reached the agents on this path: "relay
 	// cdcbench-relay/1", "debezium 3.6.1.Final on Kafka Connect 4.3.1" or
 	// "SELECT every 100ms (safe cursor)".
 	Capture string `json:"capture,omitempty"`
-	// Connector is the Debezium connector's configuration as Kafka Connect
-	// reported it back once it ran, passwords replaced by "xxxxx".
-	Connector map[string]string `json:"connector_config,omitempty"`
+	// Driver holds the fields of the path's own kind, under the names its
+	// driver gives them (reports/README.md lists each kind's): the relay's
+	// event count, a Debezium connector's configuration as Connect ran it,
+	// the polling cursor. Read moves an older file's, which stood beside
+	// the other fields, into it.
+	Driver map[string]any `json:"driver,omitempty"`
 	// Settings are what the scenario set for this path over cdcbench's own
-	// connector configuration; Connector shows what Connect made of them.
+	// configuration of it (a Debezium connector's).
 	Settings         map[string]string `json:"settings,omitempty"`
-	PollMode         string            `json:"poll_mode,omitempty"`
 	TargetRowsPerS   float64           `json:"target_rows_per_s"`
 	AchievedRowsPerS float64           `json:"achieved_rows_per_s"`
 	RowsProduced     int64             `json:"rows_produced"`
 	Batches          int64             `json:"batches"`
 	FraudsInjected   FraudCounts       `json:"frauds_injected"`
 	MaxScheduleLagMs float64           `json:"max_schedule_lag_ms"`
-	// Reconnects count connections replaced after the server dropped them:
-	// the producer's, and relays resumed from the slot.
+	// ProducerReconnects counts the producer's connections replaced after
+	// the server dropped them.
 	ProducerReconnects int64   `json:"producer_reconnects,omitempty"`
-	RelayRestarts      int64   `json:"relay_restarts,omitempty"`
 	MeasuredSeconds    float64 `json:"measured_seconds"`
 	DrainSeconds       float64 `json:"drain_seconds"`
 	ProbeRoundTripMs   float64 `json:"probe_round_trip_ms"`
-	RelayEvents        int64   `json:"relay_events,omitempty"`
 	// Timeline is the offered and achieved load per second of the schedule,
 	// warm-up included (second 0 is the schedule's start).
 	Timeline []RatePoint   `json:"timeline"`
@@ -110,6 +118,47 @@ type Path struct {
 	// ExternalAgents are agents in other processes, seen through their alerts.
 	ExternalAgents []ExternalAgentResult `json:"external_agents,omitempty"`
 	InvalidReasons []string              `json:"invalid_reasons,omitempty"`
+}
+
+// legacyDriverFields are the fields the path kinds wrote beside the
+// others before each kind's went into Path.Driver, under the same names.
+var legacyDriverFields = []string{"connector_config", "poll_mode", "relay_events", "relay_restarts"}
+
+// UnmarshalJSON reads a path, moving the fields of an older file's path
+// kind into Driver and deriving the properties it did not record yet:
+// its polling path was the one with a cursor mode, and a naive cursor's
+// lost rows were the finding.
+func (p *Path) UnmarshalJSON(b []byte) error {
+	type plain Path // without this method
+	if err := json.Unmarshal(b, (*plain)(p)); err != nil {
+		return err
+	}
+	if p.Driver != nil {
+		return nil
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return err
+	}
+	for _, name := range legacyDriverFields {
+		raw, ok := fields[name]
+		if !ok {
+			continue
+		}
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return fmt.Errorf("result: path %s: %s: %w", p.Name, name, err)
+		}
+		if p.Driver == nil {
+			p.Driver = map[string]any{}
+		}
+		p.Driver[name] = v
+	}
+	if mode, ok := p.Driver["poll_mode"].(string); ok {
+		p.Baseline = true
+		p.LosesRows = mode == "naive"
+	}
+	return nil
 }
 
 // SliceResult is one span of the schedule.

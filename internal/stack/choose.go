@@ -21,7 +21,7 @@ const (
 // CDC implementations a stack can carry, as --cdc names them.
 const (
 	CDCRelay    = "relay"    // cdcbench's built-in WAL relay
-	CDCDebezium = "debezium" // Debezium's PostgreSQL connector in Kafka Connect
+	CDCDebezium = "debezium" // Debezium's PostgreSQL connector in Kafka Connect (a --cdc value, not a path)
 )
 
 // The compose stack's endpoints as seen from the host, and the database as

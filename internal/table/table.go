@@ -14,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cdcbench/cdcbench/internal/txn"
-	"github.com/cdcbench/cdcbench/producer"
 )
 
 // Schema is the seed's table. id has an identity default so that rows
@@ -28,6 +27,18 @@ const Schema = `CREATE TABLE transactions (
 	merchant_id integer NOT NULL,
 	created_at timestamp without time zone NOT NULL DEFAULT (now() AT TIME ZONE 'utc')
 )`
+
+// Columns is the column list every row is written with, in order: the
+// producer's, and the probe's.
+var Columns = []string{"id", "user_id", "amount", "card_type", "merchant_id", "created_at"}
+
+// The probe row's ids. ProbeID is kept out of the workload's ids (the
+// producer starts after it), so that a source can start its cursor there
+// and an agent can tell the probe from the workload.
+const (
+	ProbeID     int64 = 1
+	ProbeUserID int32 = 1
+)
 
 // ErrExists reports a transactions table cdcbench did not create on a
 // database it does not own.
@@ -62,9 +73,9 @@ func Reset(ctx context.Context, conn *pgx.Conn, publication string, dropExisting
 // InsertProbe writes the probe row that must reach every agent before the
 // workload starts.
 func InsertProbe(ctx context.Context, conn *pgx.Conn) error {
-	probe := txn.Row{ID: producer.ProbeID, UserID: producer.ProbeUserID, AmountCents: 100, Card: txn.CardVisa, MerchantID: 1,
+	probe := txn.Row{ID: ProbeID, UserID: ProbeUserID, AmountCents: 100, Card: txn.CardVisa, MerchantID: 1,
 		CreatedAt: time.Now().UnixMicro()}
-	_, err := conn.Exec(ctx, "INSERT INTO transactions ("+strings.Join(producer.Columns, ", ")+") VALUES ($1, $2, $3::numeric, $4, $5, $6)",
+	_, err := conn.Exec(ctx, "INSERT INTO transactions ("+strings.Join(Columns, ", ")+") VALUES ($1, $2, $3::numeric, $4, $5, $6)",
 		probe.ID, probe.UserID, string(txn.AppendAmount(nil, probe.AmountCents)), probe.Card.String(), probe.MerchantID, probe.Created())
 	if err != nil {
 		return fmt.Errorf("insert probe: %w", err)
