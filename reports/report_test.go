@@ -3,17 +3,14 @@ package reports_test
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"testing"
 
+	"github.com/cdcbench/cdcbench/internal/golden"
 	"github.com/cdcbench/cdcbench/reports"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // The fixtures are a real smoke run (cdc, poll-100ms, poll-1s), its
 // latency.hlog cut down to the e2e tags the report reads, and a copy of its
@@ -29,37 +26,7 @@ func TestWriteGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "REPORT.golden.md")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./reports -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("report differs from %s (go test ./reports -update rewrites it after a deliberate change):\n%s", golden, firstDiff(got, want))
-	}
-}
-
-// firstDiff shows the first differing line of got and want.
-func firstDiff(got, want []byte) string {
-	g, w := bytes.Split(got, []byte("\n")), bytes.Split(want, []byte("\n"))
-	for i := 0; i < len(g) || i < len(w); i++ {
-		var gl, wl []byte
-		if i < len(g) {
-			gl = g[i]
-		}
-		if i < len(w) {
-			wl = w[i]
-		}
-		if !bytes.Equal(gl, wl) {
-			return "line " + strconv.Itoa(i+1) + "\n got: " + string(gl) + "\nwant: " + string(wl)
-		}
-	}
-	return "(same lines)"
+	golden.Check(t, "REPORT.golden.md", got)
 }
 
 func TestWriteCharts(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cdcbench/cdcbench/internal/golden"
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/reports"
 )
@@ -27,19 +28,7 @@ func TestWriteSweepGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "SWEEP.golden.md")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./reports -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("report differs from %s (go test ./reports -update rewrites it after a deliberate change):\n%s", golden, firstDiff(got, want))
-	}
+	golden.Check(t, "SWEEP.golden.md", got)
 }
 
 // TestWriteSweep checks what the golden file cannot say by itself: the
