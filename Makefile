@@ -12,7 +12,7 @@ ARGS ?=
 
 .PHONY: help
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
 build: ## build bin/cdcbench
@@ -44,16 +44,35 @@ $(PYVENV)/.installed: $(PYAGENTS)/requirements.txt
 	$(PYVENV)/bin/pip install --quiet --disable-pip-version-check -r $(PYAGENTS)/requirements.txt || { rm -rf $(PYVENV); exit 1; }
 	@touch $@
 
+# The packages with tests on the local stack's JVMs (internal/testtier),
+# relative to the repository's root.
+ROOT := $(dir $(abspath $(firstword $(MAKEFILE_LIST))))
+JVM_PKGS = $(shell cd $(ROOT) && git grep -lF 'testtier.JVM' -- '*_test.go' | xargs -r -n1 dirname | sort -u | sed 's|^|./|')
+
 .PHONY: test
-test: python-agents ## unit and integration tests (installs PostgreSQL, Java, Maven and kcat with apt-get if missing; sets up the Python agents' venv; CDCBENCH_SKIP_JVM=1 skips the Kafka/Connect/Debezium tests)
+test: test-unit test-integration test-jvm ## every tier, one after another, then the decoder's fuzzer (installs PostgreSQL, Java, Maven and kcat with apt-get if missing; sets up the Python agents' venv; CDCBENCH_SKIP_JVM=1 skips the JVM tier)
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 20s ./internal/changeevent
+
+.PHONY: test-unit
+test-unit: ## gofmt and go vet, then the unit tests alone (go test -short): no server, packages and tests in parallel, under a minute
+	@scripts/check.sh
+	$(GO) test -race -count=1 -short ./...
+
+# Integration tests start their own private PostgreSQL clusters and kfakes
+# on free ports, so packages run side by side (the unit tests run again with
+# them); no test judges a speed. The JVM tier starts a Kafka broker and a
+# Connect worker per package, about 1.5 GB and both cores while they start:
+# one package at a time.
+.PHONY: test-integration
+test-integration: python-agents ## tests on private PostgreSQL clusters and kfake, and cdcbench end to end
+	@scripts/ensure-postgres.sh
+	CDCBENCH_TIER=integration $(GO) test -race -count=1 -timeout 20m ./...
+
+.PHONY: test-jvm
+test-jvm: ## tests on the local stack's Kafka, Kafka Connect and Debezium JVMs, one package at a time
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-java.sh
-	@scripts/check.sh
-	@# -p 1: one package at a time. The latency tests assert orderings (CDC
-	@# faster than polling, a delay showing up in e2e) that a JVM stack
-	@# starting in another package's tests on 2 cores would drown.
-	$(GO) test -race -count=1 -p 1 -timeout 20m ./...
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 20s ./internal/changeevent
+	CDCBENCH_TIER=jvm $(GO) test -race -count=1 -p 1 -timeout 20m $(JVM_PKGS)
 
 .PHONY: jvm-deps
 jvm-deps: build ## download Kafka, Connect and Debezium jars with mvn into the per-user cache the local stack runs from (once)

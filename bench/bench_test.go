@@ -17,6 +17,7 @@ import (
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/schedule"
 	"github.com/cdcbench/cdcbench/internal/stack"
+	"github.com/cdcbench/cdcbench/internal/testtier"
 	"github.com/cdcbench/cdcbench/scenarios"
 )
 
@@ -24,6 +25,7 @@ import (
 // and kfake. No skipping: `make test` installs PostgreSQL first.
 func startStack(t *testing.T) stack.Stack {
 	t.Helper()
+	testtier.Integration(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	st, err := stack.Start(ctx, stack.Options{Postgres: pgcluster.Options{}})
@@ -255,6 +257,7 @@ func assertNoSlots(t *testing.T, st stack.Stack) {
 // TestScaleOut runs 3 instances of each agent over 3 partitions with events
 // keyed by user: no alert may be lost, invented or duplicated.
 func TestScaleOut(t *testing.T) {
+	testtier.Integration(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	st, err := stack.Start(ctx, stack.Options{Partitions: 3})
@@ -284,6 +287,7 @@ func TestScaleOut(t *testing.T) {
 // producer and the relay must have reconnected, and each fault must report
 // its peak.
 func TestFaultsLoseNothing(t *testing.T) {
+	testtier.Integration(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	st, err := stack.Start(ctx, stack.Options{PersistKafka: true})
@@ -347,6 +351,7 @@ func TestFaultsLoseNothing(t *testing.T) {
 // stops, invalid, saying why and what it achieved, and every row it did
 // produce is still accounted for.
 func TestHopelessRunStopsEarly(t *testing.T) {
+	testtier.Integration(t)
 	st := startStack(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -8,12 +8,14 @@ import (
 	"time"
 
 	"github.com/cdcbench/cdcbench/bench"
+	"github.com/cdcbench/cdcbench/internal/testtier"
 	"github.com/cdcbench/cdcbench/scenarios"
 )
 
 // TestInterruptedRunReportsRows stops a run while it produces: the result
 // is invalid ("interrupted") and still says how many rows were produced.
 func TestInterruptedRunReportsRows(t *testing.T) {
+	testtier.Integration(t)
 	st := startStack(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -20,6 +20,7 @@ import (
 	"github.com/cdcbench/cdcbench/internal/jvmstack"
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/internal/table"
+	"github.com/cdcbench/cdcbench/internal/testtier"
 	"github.com/cdcbench/cdcbench/scenarios"
 )
 
@@ -37,9 +38,7 @@ var (
 // fails the test with the reason. CDCBENCH_SKIP_JVM=1 skips, saying so.
 func localStack(t *testing.T) (stack.Stack, driver.CDC) {
 	t.Helper()
-	if os.Getenv("CDCBENCH_SKIP_JVM") == "1" {
-		t.Skip("CDCBENCH_SKIP_JVM=1: skipping the run through a real Kafka broker, Kafka Connect and Debezium")
-	}
+	testtier.JVM(t)
 	localOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 		defer cancel()
