@@ -85,11 +85,13 @@ lint: ## gofmt, go vet and staticcheck
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 .PHONY: perf
-perf: ## the harness's own overhead: hot-path micro-benchmarks, then producer, relay, CPU and start-up beside psql and pg_recvlogical (cmd/perf/README.md)
+perf: ## the harness's own overhead: hot-path micro-benchmarks, an agent delay's share of e2e, then producer, relay, CPU and start-up beside psql and pg_recvlogical (cmd/perf/README.md)
 	@scripts/ensure-postgres.sh
 	@set -eo pipefail; out=results/perf-$$(date -u +%Y%m%dT%H%M%SZ); mkdir -p $$out; \
 	echo "$(GO) test -run '^\$$' -bench . -benchmem -cpu 1 ./internal/changeevent ./agents ./internal/recorder | tee $$out/bench.txt"; \
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./internal/changeevent ./agents ./internal/recorder | tee $$out/bench.txt; \
+	echo "$(GO) test -run '^\$$' -bench AgentDelay -benchtime 1x ./bench | tee $$out/calibration.txt"; \
+	$(GO) test -run '^$$' -bench AgentDelay -benchtime 1x ./bench | tee $$out/calibration.txt; \
 	echo "$(GO) run ./cmd/perf -bench $$out/bench.txt -out $$out"; \
 	$(GO) run ./cmd/perf -bench $$out/bench.txt -out $$out
 
