@@ -18,6 +18,7 @@ import (
 var fixtures = []string{"testdata/smoke", "testdata/invalid"}
 
 func TestWriteGolden(t *testing.T) {
+	t.Parallel()
 	out := filepath.Join(t.TempDir(), "REPORT.md")
 	if err := reports.Write(fixtures, out); err != nil {
 		t.Fatal(err)
@@ -30,6 +31,7 @@ func TestWriteGolden(t *testing.T) {
 }
 
 func TestWriteCharts(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	out := filepath.Join(dir, "review.md")
 	if err := reports.Write(fixtures, out); err != nil {
@@ -60,6 +62,7 @@ func TestWriteCharts(t *testing.T) {
 }
 
 func TestWriteNotAResult(t *testing.T) {
+	t.Parallel()
 	empty := t.TempDir()
 	garbage := t.TempDir()
 	if err := os.WriteFile(filepath.Join(garbage, "result.json"), []byte(`{"paths": 3}`), 0o644); err != nil {

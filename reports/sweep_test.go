@@ -20,6 +20,7 @@ import (
 const sweepFixture = "testdata/sweep"
 
 func TestWriteSweepGolden(t *testing.T) {
+	t.Parallel()
 	out := filepath.Join(t.TempDir(), "REPORT.md")
 	if err := reports.Write([]string{sweepFixture}, out); err != nil {
 		t.Fatal(err)
@@ -35,6 +36,7 @@ func TestWriteSweepGolden(t *testing.T) {
 // sweep's section comes first and reads its cells' results, invalid and
 // missing cells are named, and every chart linked is an SVG.
 func TestWriteSweep(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	out := filepath.Join(dir, "sweep.md")
 	// With a run of its own beside it, which keeps its place and name.
@@ -88,6 +90,7 @@ func TestWriteSweep(t *testing.T) {
 // TestWriteSweepBroken: a sweep directory whose index or cell cannot be
 // read is not a result, as a broken result directory is not.
 func TestWriteSweepBroken(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		index string
@@ -113,6 +116,7 @@ func TestWriteSweepBroken(t *testing.T) {
 }
 
 func TestWriteSweepSummary(t *testing.T) {
+	t.Parallel()
 	idx, err := result.ReadSweep(sweepFixture)
 	if err != nil {
 		t.Fatal(err)

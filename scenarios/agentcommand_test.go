@@ -14,6 +14,7 @@ import (
 // TestAgentCommandsInScenario checks a scenario's agent commands get their
 // defaults and that each wrong field is named, with its line.
 func TestAgentCommandsInScenario(t *testing.T) {
+	t.Parallel()
 	const cmds = `
 agent_commands:
   - name: py-outlier

@@ -16,6 +16,7 @@ import (
 )
 
 func TestBuiltinsParseAndValidate(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob("*.yaml")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no scenario files beside the package: %v", err)
@@ -55,6 +56,7 @@ func TestBuiltinsParseAndValidate(t *testing.T) {
 }
 
 func TestBuiltinIntent(t *testing.T) {
+	t.Parallel()
 	get := func(name string) scenarios.Spec {
 		t.Helper()
 		s, err := scenarios.Builtin(name)
@@ -112,6 +114,7 @@ func TestBuiltinIntent(t *testing.T) {
 // TestRowsConvertByBatchSize checks that rows/s and batches/s name the same
 // load and that the arrivals follow it.
 func TestRowsConvertByBatchSize(t *testing.T) {
+	t.Parallel()
 	const head = "name: t\ndescription: conversion\nduration: 10s\nbatch_size: 40\n"
 	for _, tc := range []struct {
 		name, rate string
@@ -144,6 +147,7 @@ func TestRowsConvertByBatchSize(t *testing.T) {
 }
 
 func TestScheduleShapes(t *testing.T) {
+	t.Parallel()
 	const head = "name: t\ndescription: shapes\nwarmup: 2s\nduration: 8s\nbatch_size: 10\n"
 	for _, tc := range []struct {
 		name, rate string
@@ -195,6 +199,7 @@ func edit(t *testing.T, old, new string) string {
 }
 
 func TestParseErrors(t *testing.T) {
+	t.Parallel()
 	if _, err := scenarios.Parse("t.yaml", []byte(valid)); err != nil {
 		t.Fatalf("the valid file does not parse: %v", err)
 	}
@@ -353,6 +358,7 @@ func TestParseErrors(t *testing.T) {
 // sorted by line, and that a value that failed to decode is not reported a
 // second time by Validate.
 func TestParseReportsEverythingOnce(t *testing.T) {
+	t.Parallel()
 	doc := strings.NewReplacer(
 		"batch_size: 50", "batch_size: fifty",
 		"warmup: 1s", "warmup: 9s",
@@ -378,6 +384,7 @@ func TestParseReportsEverythingOnce(t *testing.T) {
 // TestDuplicateKeys checks that a repeated key is reported once and that
 // the mapping the decoder then skips draws no complaints about its leftovers.
 func TestDuplicateKeys(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, old, new string
 		want           []string
@@ -403,6 +410,7 @@ func TestDuplicateKeys(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
+	t.Parallel()
 	s, err := scenarios.Parse("dir/minimal.yaml", []byte(edit(t, "name: t\n", "")))
 	if err != nil {
 		t.Fatal(err)
@@ -456,6 +464,7 @@ func TestDefaults(t *testing.T) {
 // TestValidateNamesFields checks Validate on a Spec built in Go: no file, no
 // line, but every field named.
 func TestValidateNamesFields(t *testing.T) {
+	t.Parallel()
 	var s scenarios.Spec
 	s.ApplyDefaults()
 	var fields []string
@@ -476,6 +485,7 @@ func TestValidateNamesFields(t *testing.T) {
 }
 
 func TestYAMLRoundTrip(t *testing.T) {
+	t.Parallel()
 	specs := scenarios.List()
 	extra, err := scenarios.Parse("extra.yaml", []byte(`name: extra
 description: every shape field and odd durations
@@ -514,6 +524,7 @@ outlier: {rule: sigma3, factor: 2.5}
 }
 
 func TestDurationString(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		d    time.Duration
 		want string
@@ -533,6 +544,7 @@ func TestDurationString(t *testing.T) {
 }
 
 func TestParsePath(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in   string
 		want scenarios.Path
@@ -583,6 +595,7 @@ func TestParsePath(t *testing.T) {
 }
 
 func TestResolve(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "mine.yaml")
 	if err := os.WriteFile(file, []byte(valid), 0o644); err != nil {
@@ -620,6 +633,7 @@ func TestResolve(t *testing.T) {
 // TestReadme keeps the user reference honest: its example parses, and it
 // documents every field a file can hold.
 func TestReadme(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -660,6 +674,7 @@ func TestReadme(t *testing.T) {
 // TestFileSizeLimit refuses files above MaxFileBytes before parsing them,
 // naming the limit, and reads no more than the limit of a huge one.
 func TestFileSizeLimit(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	padded := func(size int) []byte { // valid, then a comment up to size bytes
 		b := []byte(valid + "\n#")
@@ -706,6 +721,7 @@ func TestFileSizeLimit(t *testing.T) {
 // file's error says so once, at the right index, without contradicting
 // itself.
 func TestAliasErrorsOnce(t *testing.T) {
+	t.Parallel()
 	data := strings.Replace(valid, "[cdc, poll-100ms]", "[&x [cdc], *x, *x, *x, *x, *x, *x, *x, *x]", 1)
 	_, err := scenarios.Parse("t.yaml", []byte(data))
 	if err == nil {
@@ -720,6 +736,7 @@ func TestAliasErrorsOnce(t *testing.T) {
 // TestLimits: a rate or a length no run can mean is refused, naming the
 // limit and the override, and the override lets it through.
 func TestLimits(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, body, field string
 	}{
@@ -745,6 +762,7 @@ func TestLimits(t *testing.T) {
 // reported in a line, at the element that should have been a string (the
 // decoder's column says which), not in a path of kilobytes.
 func TestDeepNestingShortMessage(t *testing.T) {
+	t.Parallel()
 	data := strings.Replace(valid, "[cdc, poll-100ms]", strings.Repeat("[", 5000)+strings.Repeat("]", 5000), 1)
 	_, err := scenarios.Parse("t.yaml", []byte(data))
 	if err == nil {
