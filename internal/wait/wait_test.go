@@ -10,6 +10,7 @@ import (
 )
 
 func TestUntil(t *testing.T) {
+	t.Parallel()
 	boom := errors.New("boom")
 	for _, tc := range []struct {
 		name     string
