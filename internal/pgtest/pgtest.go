@@ -6,19 +6,15 @@ package pgtest
 import (
 	"os"
 	"testing"
-
-	"github.com/cdcbench/cdcbench/internal/testtier"
 )
 
 // ServerTempDir makes a temp dir named after pattern, makes it the
 // process's TMPDIR for the test (so a private cluster and what else the
 // test starts live there, and nothing else does), and removes it after.
 // Not t.TempDir: its parents are 0700, and the server runs as another user
-// when the tests run as root. A test that needs it is an integration test
-// (testtier.Integration): under -short it is skipped here.
+// when the tests run as root.
 func ServerTempDir(t *testing.T, pattern string) string {
 	t.Helper()
-	testtier.Integration(t)
 	tmp, err := os.MkdirTemp("", pattern)
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,9 @@
 //   - jvm: tests on the local stack's Kafka broker, Kafka Connect and
 //     Debezium JVMs (JVM), one package at a time.
 //
+// A test calls one of the two, first: a JVM test starts PostgreSQL too,
+// and an Integration gate in it would skip it in the JVM tier.
+//
 // Plain `go test ./...` runs every tier. CDCBENCH_TIER=integration or
 // CDCBENCH_TIER=jvm runs one of the two beside the unit tests, as `make
 // test` does; CDCBENCH_SKIP_JVM=1 skips the JVM tier (no Java or Maven).
