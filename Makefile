@@ -12,7 +12,7 @@ ARGS ?=
 
 .PHONY: help
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
 build: ## build bin/cdcbench
@@ -44,16 +44,41 @@ $(PYVENV)/.installed: $(PYAGENTS)/requirements.txt
 	$(PYVENV)/bin/pip install --quiet --disable-pip-version-check -r $(PYAGENTS)/requirements.txt || { rm -rf $(PYVENV); exit 1; }
 	@touch $@
 
+# The packages with tests on the local stack's JVMs (internal/testtier),
+# relative to the repository's root.
+ROOT := $(dir $(abspath $(firstword $(MAKEFILE_LIST))))
+JVM_PKGS = $(shell cd $(ROOT) && git grep -lF 'testtier.JVM' -- '*_test.go' | xargs -r -n1 dirname | sort -u | sed 's|^|./|')
+
 .PHONY: test
-test: python-agents ## unit and integration tests (installs PostgreSQL, Java, Maven and kcat with apt-get if missing; sets up the Python agents' venv; CDCBENCH_SKIP_JVM=1 skips the Kafka/Connect/Debezium tests)
+test: test-unit test-integration test-jvm test-fuzz ## every tier, one after another, then the decoder's fuzzer (installs PostgreSQL, Java, Maven and kcat with apt-get if missing; sets up the Python agents' venv; CDCBENCH_SKIP_JVM=1 skips the JVM tier)
+
+.PHONY: test-fuzz
+test-fuzz: ## fuzz the change-event decoder for 20 s
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 20s ./internal/changeevent
+
+.PHONY: test-unit
+test-unit: ## gofmt and go vet, then the unit tests alone (go test -short): no server, packages and tests in parallel, under a minute
+	@scripts/check.sh
+	$(GO) test -race -count=1 -short ./...
+
+# Integration tests start their own private PostgreSQL clusters and kfakes
+# on free ports and judge no speed, but many check that a run is valid,
+# which a producer more than 1 s behind its schedule is not: two packages'
+# runs at once under -race on 2 cores did that (TestExternalStack, 3.9 s
+# behind, with the machine at load 18). So one package at a time, as the
+# JVM tier, whose packages start a Kafka broker and a Connect worker each
+# (about 1.5 GB, both cores while they start). The unit tests run again
+# with them.
+.PHONY: test-integration
+test-integration: python-agents ## tests on private PostgreSQL clusters and kfake, and cdcbench end to end, one package at a time
+	@scripts/ensure-postgres.sh
+	CDCBENCH_TIER=integration $(GO) test -race -count=1 -p 1 -timeout 20m ./...
+
+.PHONY: test-jvm
+test-jvm: ## tests on the local stack's Kafka, Kafka Connect and Debezium JVMs, one package at a time
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-java.sh
-	@scripts/check.sh
-	@# -p 1: one package at a time. The latency tests assert orderings (CDC
-	@# faster than polling, a delay showing up in e2e) that a JVM stack
-	@# starting in another package's tests on 2 cores would drown.
-	$(GO) test -race -count=1 -p 1 -timeout 20m ./...
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 20s ./internal/changeevent
+	CDCBENCH_TIER=jvm $(GO) test -race -count=1 -p 1 -timeout 20m $(JVM_PKGS)
 
 .PHONY: jvm-deps
 jvm-deps: build ## download Kafka, Connect and Debezium jars with mvn into the per-user cache the local stack runs from (once)
@@ -66,11 +91,13 @@ lint: ## gofmt, go vet and staticcheck
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 .PHONY: perf
-perf: ## the harness's own overhead: hot-path micro-benchmarks, then producer, relay, CPU and start-up beside psql and pg_recvlogical (cmd/perf/README.md)
+perf: ## the harness's own overhead: hot-path micro-benchmarks, an agent delay's share of e2e, then producer, relay, CPU and start-up beside psql and pg_recvlogical (cmd/perf/README.md)
 	@scripts/ensure-postgres.sh
 	@set -eo pipefail; out=results/perf-$$(date -u +%Y%m%dT%H%M%SZ); mkdir -p $$out; \
 	echo "$(GO) test -run '^\$$' -bench . -benchmem -cpu 1 ./internal/changeevent ./agents ./internal/recorder | tee $$out/bench.txt"; \
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./internal/changeevent ./agents ./internal/recorder | tee $$out/bench.txt; \
+	echo "$(GO) test -run '^\$$' -bench AgentDelay -benchtime 1x ./bench | tee $$out/calibration.txt"; \
+	$(GO) test -run '^$$' -bench AgentDelay -benchtime 1x ./bench | tee $$out/calibration.txt; \
 	echo "$(GO) run ./cmd/perf -bench $$out/bench.txt -out $$out"; \
 	$(GO) run ./cmd/perf -bench $$out/bench.txt -out $$out
 

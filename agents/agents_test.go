@@ -35,6 +35,7 @@ func run(t *testing.T, d agents.Detector, steps []step) {
 }
 
 func TestOutlier(t *testing.T) {
+	t.Parallel()
 	sigma := agents.DefaultOutlier()
 	sigma.Rule = agents.RuleSigma3
 	short := agents.DefaultOutlier()
@@ -84,6 +85,7 @@ func TestOutlier(t *testing.T) {
 }
 
 func TestVelocity(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name  string
 		steps []step
@@ -125,6 +127,7 @@ func TestVelocity(t *testing.T) {
 }
 
 func TestConfigValidation(t *testing.T) {
+	t.Parallel()
 	badOutlier := []agents.OutlierConfig{
 		{Rule: "median", History: 50, MinHistory: 3, Factor: 3},
 		{Rule: agents.RuleMean3x, History: 0, MinHistory: 3, Factor: 3},

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cdcbench/cdcbench/internal/source"
+	"github.com/cdcbench/cdcbench/internal/wait"
 )
 
 // agentSource runs one agent's instances, each a Source with its own
@@ -112,9 +113,7 @@ func (a *agentSource) stop() {
 // delivery's, not the detector's.
 func (a *agentSource) restart(ctx context.Context, down time.Duration) error {
 	a.stopInstance(0)
-	select {
-	case <-time.After(down):
-	case <-ctx.Done():
+	if wait.Sleep(ctx, down) != nil {
 		return nil
 	}
 	return a.startInstance(ctx, 0)

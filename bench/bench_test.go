@@ -18,13 +18,15 @@ import (
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/schedule"
 	"github.com/cdcbench/cdcbench/internal/stack"
+	"github.com/cdcbench/cdcbench/internal/testtier"
 	"github.com/cdcbench/cdcbench/scenarios"
 )
 
 // startStack brings up the embedded stack: a real private PostgreSQL cluster
 // and kfake. No skipping: `make test` installs PostgreSQL first.
-func startStack(t *testing.T) stack.Stack {
+func startStack(t testing.TB) stack.Stack {
 	t.Helper()
+	testtier.Integration(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	st, err := stack.Start(ctx, stack.Options{Postgres: pgcluster.Options{}})
@@ -205,40 +207,61 @@ func assertHlogMatches(t *testing.T, path string, res *result.Result) {
 	}
 }
 
-// TestAgentDelayCalibrates checks the harness measures what it claims: an
-// added 40 ms in every agent lands in the agent stage and in e2e. Medians of
-// two runs on a shared machine move by more than the delay's tolerance, so
-// the test asserts within one run; the closing note quotes the two-run
-// figure measured with the CLI.
+// TestAgentDelayCalibrates checks that an agent delay lands where the
+// harness says: with 40 ms added in every agent, the agent stage's median
+// is at least 40 ms, and so is e2e's, which sums the stages sample by
+// sample. A second run on the same stack, without the delay, must time its
+// own rows only. How much e2e grows with the delay is a speed on a shared
+// machine, not a fact, and two runs' medians move by more than its
+// tolerance: BenchmarkAgentDelay measures it (make perf).
 func TestAgentDelayCalibrates(t *testing.T) {
 	st := startStack(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cdc := driver.Path{Kind: "cdc"}
-	base, _, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: plan(20, 3, 0, cdc), Stack: st, ResultsDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
+	for _, delay := range []time.Duration{40 * time.Millisecond, 0} {
+		res, _, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: plan(20, 3, delay, cdc), Stack: st, ResultsDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range res.Paths[0].Agents {
+			if a.E2E.Count < 3000 {
+				// A stack reused across runs must not feed a run its predecessor's events.
+				t.Fatalf("%s, delay %v: timed %d rows, want the 3000 of its measured window", a.Name, delay, a.E2E.Count)
+			}
+			ms := float64(delay) / float64(time.Millisecond)
+			if ag := a.Stages["agent"]; ag.P50 < ms || a.E2E.P50 < ag.P50 {
+				t.Errorf("%s: with a %v delay the agent stage median is %.1f ms and e2e's %.1f ms", a.Name, delay, ag.P50, a.E2E.P50)
+			}
+		}
 	}
-	slow, _, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: plan(20, 3, 40*time.Millisecond, cdc), Stack: st, ResultsDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range base.Paths[0].Agents {
-		b, s := base.Paths[0].Agents[i], slow.Paths[0].Agents[i]
-		if s.E2E.Count < 3000 {
-			// A stack reused across runs must not feed a run its predecessor's events.
-			t.Fatalf("%s: delayed run timed %d rows, want the 3000 of its measured window", s.Name, s.E2E.Count)
+}
+
+// BenchmarkAgentDelay measures how much of a 40 ms agent delay shows in
+// e2e: one run without the delay and one with it, on one stack, reporting
+// both e2e medians, their difference (about 40 on an idle machine) and
+// the delayed run's agent stage. make perf runs it once (-benchtime 1x).
+func BenchmarkAgentDelay(b *testing.B) {
+	st := startStack(b)
+	cdc := driver.Path{Kind: "cdc"}
+	for b.Loop() {
+		var p50 [2]float64
+		for i, delay := range []time.Duration{0, 40 * time.Millisecond} {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			res, _, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: plan(20, 3, delay, cdc), Stack: st, ResultsDir: b.TempDir()})
+			cancel()
+			if err != nil {
+				b.Fatal(err)
+			}
+			a := res.Paths[0].Agents[0]
+			p50[i] = a.E2E.P50
+			if delay > 0 {
+				b.ReportMetric(a.Stages["agent"].P50, "agent-p50-ms")
+			}
 		}
-		if ag := s.Stages["agent"]; ag.P50 < 40 || ag.P50 > 50 || s.E2E.P50 < 40 {
-			t.Errorf("%s: with a 40 ms delay the agent stage median is %.1f ms and e2e %.1f ms", s.Name, ag.P50, s.E2E.P50)
-		}
-		if ag := b.Stages["agent"]; ag.P50 >= 40 {
-			t.Errorf("%s: without a delay the agent stage median is %.1f ms", b.Name, ag.P50)
-		}
-		t.Logf("%s: e2e p50 %.1f -> %.1f ms, agent stage p50 %.1f -> %.1f ms", s.Name, b.E2E.P50, s.E2E.P50, b.Stages["agent"].P50, s.Stages["agent"].P50)
-		if s.E2E.P50 <= b.E2E.P50 {
-			t.Errorf("%s: e2e median did not grow with the delay: %.1f -> %.1f ms", s.Name, b.E2E.P50, s.E2E.P50)
-		}
+		b.ReportMetric(p50[0], "e2e-p50-ms")
+		b.ReportMetric(p50[1], "delayed-e2e-p50-ms")
+		b.ReportMetric(p50[1]-p50[0], "shown-ms")
 	}
 }
 
@@ -256,6 +279,7 @@ func assertNoSlots(t *testing.T, st stack.Stack) {
 // TestScaleOut runs 3 instances of each agent over 3 partitions with events
 // keyed by user: no alert may be lost, invented or duplicated.
 func TestScaleOut(t *testing.T) {
+	testtier.Integration(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	st, err := stack.Start(ctx, stack.Options{Partitions: 3})
@@ -285,6 +309,7 @@ func TestScaleOut(t *testing.T) {
 // producer and the relay must have reconnected, and each fault must report
 // its peak.
 func TestFaultsLoseNothing(t *testing.T) {
+	testtier.Integration(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	st, err := stack.Start(ctx, stack.Options{PersistKafka: true})
@@ -348,6 +373,7 @@ func TestFaultsLoseNothing(t *testing.T) {
 // stops, invalid, saying why and what it achieved, and every row it did
 // produce is still accounted for.
 func TestHopelessRunStopsEarly(t *testing.T) {
+	testtier.Integration(t)
 	st := startStack(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -18,6 +18,7 @@ import (
 	"github.com/cdcbench/cdcbench/internal/ownerpid"
 	"github.com/cdcbench/cdcbench/internal/pgtest"
 	"github.com/cdcbench/cdcbench/internal/stack"
+	"github.com/cdcbench/cdcbench/internal/testtier"
 )
 
 // signal is a progress log that closes ch once a line contains match.
@@ -45,6 +46,7 @@ func (s *signal) Write(p []byte) (int, error) {
 // publication and an inactive slot in another database, a Kafka dir whose
 // owner is dead) is removed.
 func TestCleanDuringLiveRun(t *testing.T) {
+	testtier.Integration(t)
 	// A temp dir of its own, so that clean sees only this test's
 	// directories.
 	tmp := pgtest.ServerTempDir(t, "cdcbench-cleantest-")

@@ -12,6 +12,7 @@ import (
 	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/result"
+	"github.com/cdcbench/cdcbench/internal/testtier"
 	"github.com/cdcbench/cdcbench/scenarios"
 )
 
@@ -73,6 +74,7 @@ func commandPlan(t *testing.T, specs ...scenarios.AgentCommandSpec) bench.Plan {
 // expects must be matched from their output lines, each timed, and each
 // compared with the built-in agent of its rule.
 func TestAgentCommandsPython(t *testing.T) {
+	testtier.Integration(t)
 	pythonAgents(t)
 	specs, err := scenarios.LoadAgentCommands("../agents/python/agents.yaml")
 	if err != nil {
@@ -123,6 +125,7 @@ func TestAgentCommandsPython(t *testing.T) {
 // its own on one stack: the run must say which agent did what, quote its
 // last output, be invalid, and leave nothing running.
 func TestAgentCommandsBadAgents(t *testing.T) {
+	testtier.Integration(t)
 	py := pythonAgents(t)
 	const realAgent = "exec .venv/bin/python outlier_agent.py"
 	spec := func(cmd string) scenarios.AgentCommandSpec {

@@ -9,11 +9,13 @@ import (
 
 	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/driver"
+	"github.com/cdcbench/cdcbench/internal/testtier"
 )
 
 // TestInterruptedRunReportsRows stops a run while it produces: the result
 // is invalid ("interrupted") and still says how many rows were produced.
 func TestInterruptedRunReportsRows(t *testing.T) {
+	testtier.Integration(t)
 	st := startStack(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -11,6 +11,7 @@ import (
 	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
+	"github.com/cdcbench/cdcbench/internal/wait"
 	"github.com/cdcbench/cdcbench/scenarios"
 )
 
@@ -46,9 +47,7 @@ func injectFaults(ctx context.Context, faults []scenarios.FaultSpec, start time.
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			select {
-			case <-time.After(time.Until(start.Add(time.Duration(f.At)))):
-			case <-ctx.Done():
+			if wait.Sleep(ctx, time.Until(start.Add(time.Duration(f.At)))) != nil {
 				out[i].Skipped = "the path ended first"
 				return
 			}
@@ -158,10 +157,7 @@ func lockTable(ctx context.Context, dsn string, d time.Duration) error {
 		_ = tx.Rollback(context.WithoutCancel(ctx))
 		return fmt.Errorf("lock-table: %w", err)
 	}
-	select {
-	case <-time.After(d):
-	case <-ctx.Done():
-	}
+	_ = wait.Sleep(ctx, d) // ended early or not, the lock is released
 	return tx.Commit(context.WithoutCancel(ctx))
 }
 
@@ -233,9 +229,7 @@ func dropConnections(ctx context.Context, dsn string, d time.Duration) error {
 		if time.Now().After(end) {
 			return nil
 		}
-		select {
-		case <-time.After(200 * time.Millisecond):
-		case <-ctx.Done():
+		if wait.Sleep(ctx, 200*time.Millisecond) != nil {
 			return nil
 		}
 	}

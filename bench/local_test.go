@@ -21,6 +21,7 @@ import (
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/internal/table"
+	"github.com/cdcbench/cdcbench/internal/testtier"
 )
 
 // The local stack (private PostgreSQL, Apache Kafka, Kafka Connect with
@@ -37,9 +38,7 @@ var (
 // fails the test with the reason. CDCBENCH_SKIP_JVM=1 skips, saying so.
 func localStack(t *testing.T) (stack.Stack, driver.CDC) {
 	t.Helper()
-	if os.Getenv("CDCBENCH_SKIP_JVM") == "1" {
-		t.Skip("CDCBENCH_SKIP_JVM=1: skipping the run through a real Kafka broker, Kafka Connect and Debezium")
-	}
+	testtier.JVM(t)
 	localOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 		defer cancel()

@@ -12,7 +12,7 @@ import (
 	"fmt"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v4"
 
 	"github.com/cdcbench/cdcbench/agents"
 	"github.com/cdcbench/cdcbench/internal/driver"

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/cdcbench/cdcbench/internal/jvmstack"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v4"
 )
 
 const composeFile = "docker-compose.yml"

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
 	"github.com/cdcbench/cdcbench/internal/schedule"
+	"github.com/cdcbench/cdcbench/internal/testtier"
 	"github.com/cdcbench/cdcbench/internal/txn"
 )
 
@@ -58,6 +59,7 @@ var (
 // stopped by TestMain. No skipping: `make test` installs PostgreSQL first.
 func cluster(t *testing.T) *pgcluster.Cluster {
 	t.Helper()
+	testtier.Integration(t)
 	clusterOnce.Do(func() { testCluster, clusterErr = pgcluster.Start(context.Background(), pgcluster.Options{}) })
 	if clusterErr != nil {
 		t.Fatalf("private cluster: %v", clusterErr)

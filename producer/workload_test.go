@@ -27,6 +27,7 @@ func generate(cfg producer.WorkloadConfig, batches int) ([][]txn.Row, []int) {
 }
 
 func TestGeneratorIsDeterministic(t *testing.T) {
+	t.Parallel()
 	cfg := producer.WorkloadConfig{BatchSize: 50, Users: 9000, Conns: 3, FraudRate: 0.01, Seed: 42}
 	a, _ := generate(cfg, 200)
 	b, _ := generate(cfg, 200)
@@ -41,6 +42,7 @@ func TestGeneratorIsDeterministic(t *testing.T) {
 }
 
 func TestGeneratorRows(t *testing.T) {
+	t.Parallel()
 	cfg := producer.WorkloadConfig{BatchSize: 50, Users: 9000, Conns: 3, FraudRate: 0.01, Seed: 1}
 	batches, conns := generate(cfg, 300)
 	next := producer.FirstID
@@ -81,6 +83,7 @@ func TestGeneratorRows(t *testing.T) {
 // TestInjectedFraudsAlert checks that the injected patterns make both agents
 // alert, so every scenario has alerts to measure.
 func TestInjectedFraudsAlert(t *testing.T) {
+	t.Parallel()
 	cfg := producer.WorkloadConfig{BatchSize: 50, Users: 500, Conns: 2, FraudRate: 0.01, Seed: 5}
 	g := producer.NewGenerator(cfg)
 	out, _ := agents.NewOutlier(agents.DefaultOutlier())
@@ -108,6 +111,7 @@ func TestInjectedFraudsAlert(t *testing.T) {
 }
 
 func TestAppendCopyRows(t *testing.T) {
+	t.Parallel()
 	rows := []txn.Row{
 		{ID: 7, UserID: 1001, AmountCents: 235873, Card: txn.CardAmex, MerchantID: 40, CreatedAt: 1767806283683652},
 		{ID: 8, UserID: 1002, AmountCents: 5, Card: txn.CardVisa, MerchantID: 1, CreatedAt: 1767806283683652},

@@ -65,6 +65,7 @@ func twoIntervalLog(t *testing.T) []byte {
 }
 
 func TestReadStage(t *testing.T) {
+	t.Parallel()
 	series, err := result.ReadStage(bytes.NewReader(twoIntervalLog(t)), "e2e")
 	if err != nil {
 		t.Fatal(err)
@@ -94,6 +95,7 @@ func TestReadStage(t *testing.T) {
 }
 
 func TestReadStageErrors(t *testing.T) {
+	t.Parallel()
 	var b bytes.Buffer
 	w := hdrhistogram.NewHistogramLogWriter(&b)
 	if err := w.OutputIntervalHistogram(histogram(t, "cdc/e2e", baseMs, map[int64]int64{5: 1})); err != nil {
@@ -112,6 +114,7 @@ func TestReadStageErrors(t *testing.T) {
 }
 
 func TestLatencySeries(t *testing.T) {
+	t.Parallel()
 	series, err := result.ReadStage(bytes.NewReader(twoIntervalLog(t)), "e2e")
 	if err != nil {
 		t.Fatal(err)
@@ -137,6 +140,7 @@ func TestLatencySeries(t *testing.T) {
 // TestSpectrumMatchesHGRM checks the chart's points against the .hgrm file
 // HdrHistogram's plotter would read: same values at the same 1/(1-p).
 func TestSpectrumMatchesHGRM(t *testing.T) {
+	t.Parallel()
 	values := map[int64]int64{}
 	for v := int64(1); v <= 1000; v++ {
 		values[v] = 1 // 1 µs .. 1 ms, exact at 3 significant digits
@@ -181,6 +185,7 @@ func TestSpectrumMatchesHGRM(t *testing.T) {
 }
 
 func TestRateSeries(t *testing.T) {
+	t.Parallel()
 	tl := []result.RatePoint{{Second: 0, Target: 10, Committed: 8}, {Second: 1, Target: 20, Committed: 20}, {Second: 2, Target: 20, Committed: 22}}
 	target, committed := rateSeries(tl, 1)
 	if want := (plotter.XYs{{X: -1, Y: 10}, {X: 0, Y: 20}, {X: 1, Y: 20}, {X: 2, Y: 20}}); !equalXYs(target, want) {
@@ -195,6 +200,7 @@ func TestRateSeries(t *testing.T) {
 }
 
 func TestTicks(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		ticks []plot.Tick

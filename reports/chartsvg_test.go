@@ -142,6 +142,7 @@ func writeFixtureCharts(t *testing.T) map[string]string {
 // at a point measured in Liberation, so a wider font pushed it into the
 // sample.
 func TestLegendWithAnotherFont(t *testing.T) {
+	t.Parallel()
 	charts := writeFixtureCharts(t)
 	fonts := substitutes(t)
 	for kind, file := range charts {
@@ -171,6 +172,7 @@ func TestLegendWithAnotherFont(t *testing.T) {
 // latency chart all use the path's colour, the first agent in it and the
 // next in a lighter shade.
 func TestChartColoursMeanPath(t *testing.T) {
+	t.Parallel()
 	charts := writeFixtureCharts(t)
 	legend := func(kind string) map[string]string {
 		texts, samples := parseChart(t, charts[kind])

@@ -40,6 +40,7 @@ func machineRun(paths ...string) *result.Result {
 }
 
 func TestWriteMachineCost(t *testing.T) {
+	t.Parallel()
 	var b bytes.Buffer
 	if err := writeMachineCost(&b, machineRun("cdc", "debezium", "poll-100ms", "old")); err != nil {
 		t.Fatal(err)
@@ -62,6 +63,7 @@ func TestWriteMachineCost(t *testing.T) {
 }
 
 func TestWriteMachineCostOnlyWhenMeasured(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		run   *result.Result
@@ -92,6 +94,7 @@ func TestWriteMachineCostOnlyWhenMeasured(t *testing.T) {
 }
 
 func TestWriteMachineTable(t *testing.T) {
+	t.Parallel()
 	var b bytes.Buffer
 	writeMachineTable(&b, machineRun("cdc", "debezium", "poll-100ms", "old"))
 	out := b.String()

@@ -10,10 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/cdcbench/cdcbench/internal/recorder"
 	"github.com/cdcbench/cdcbench/internal/result"
+	"github.com/cdcbench/cdcbench/internal/yamlfile"
 )
 
 // breakdown is the stage breakdown's columns in trip order. E2E = schedule_lag
@@ -197,13 +196,11 @@ func scenarioDescription(s any) string {
 // scenarioYAML renders the resolved scenario as result.json holds it, keys
 // sorted, so the block reads like a scenario file.
 func scenarioYAML(s any) []byte {
-	var out bytes.Buffer
-	enc := yaml.NewEncoder(&out)
-	enc.SetIndent(2)
-	if err := enc.Encode(s); err != nil {
+	out, err := yamlfile.Dump(s)
+	if err != nil {
 		return []byte(fmt.Sprintf("# cannot render the scenario: %v\n", err))
 	}
-	return out.Bytes()
+	return out
 }
 
 func writeLatency(b *bytes.Buffer, res *result.Result) {

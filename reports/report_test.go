@@ -3,17 +3,14 @@ package reports_test
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"testing"
 
+	"github.com/cdcbench/cdcbench/internal/golden"
 	"github.com/cdcbench/cdcbench/reports"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // The fixtures are a real smoke run (cdc, poll-100ms, poll-1s), its
 // latency.hlog cut down to the e2e tags the report reads, and a copy of its
@@ -21,6 +18,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 var fixtures = []string{"testdata/smoke", "testdata/invalid"}
 
 func TestWriteGolden(t *testing.T) {
+	t.Parallel()
 	out := filepath.Join(t.TempDir(), "REPORT.md")
 	if err := reports.Write(fixtures, out); err != nil {
 		t.Fatal(err)
@@ -29,40 +27,11 @@ func TestWriteGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "REPORT.golden.md")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./reports -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("report differs from %s (go test ./reports -update rewrites it after a deliberate change):\n%s", golden, firstDiff(got, want))
-	}
-}
-
-// firstDiff shows the first differing line of got and want.
-func firstDiff(got, want []byte) string {
-	g, w := bytes.Split(got, []byte("\n")), bytes.Split(want, []byte("\n"))
-	for i := 0; i < len(g) || i < len(w); i++ {
-		var gl, wl []byte
-		if i < len(g) {
-			gl = g[i]
-		}
-		if i < len(w) {
-			wl = w[i]
-		}
-		if !bytes.Equal(gl, wl) {
-			return "line " + strconv.Itoa(i+1) + "\n got: " + string(gl) + "\nwant: " + string(wl)
-		}
-	}
-	return "(same lines)"
+	golden.Check(t, "REPORT.golden.md", got)
 }
 
 func TestWriteCharts(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	out := filepath.Join(dir, "review.md")
 	if err := reports.Write(fixtures, out); err != nil {
@@ -93,6 +62,7 @@ func TestWriteCharts(t *testing.T) {
 }
 
 func TestWriteNotAResult(t *testing.T) {
+	t.Parallel()
 	empty := t.TempDir()
 	garbage := t.TempDir()
 	if err := os.WriteFile(filepath.Join(garbage, "result.json"), []byte(`{"paths": 3}`), 0o644); err != nil {

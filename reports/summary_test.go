@@ -10,6 +10,7 @@ import (
 
 // TestWriteExternalInstances: "1 instance", not "1 instances".
 func TestWriteExternalInstances(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		instances []string
 		want      string
@@ -26,6 +27,7 @@ func TestWriteExternalInstances(t *testing.T) {
 }
 
 func TestPlural(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		n    int
 		one  string
@@ -43,6 +45,7 @@ func TestPlural(t *testing.T) {
 // TestSettingsShown: a tuned path says what was tuned, in the summary and
 // the report, sorted; an untuned one adds nothing.
 func TestSettingsShown(t *testing.T) {
+	t.Parallel()
 	res := &result.Result{Valid: true, Paths: []result.Path{
 		{Name: "debezium", Capture: "debezium 3.6.1.Final on Kafka Connect 4.3.1"},
 		{Name: "debezium-tuned", Capture: "debezium 3.6.1.Final on Kafka Connect 4.3.1",
@@ -65,6 +68,7 @@ func TestSettingsShown(t *testing.T) {
 // TestSliceCores: a slice's CPU per component comes highest first, so the
 // component that ran out leads the line.
 func TestSliceCores(t *testing.T) {
+	t.Parallel()
 	res := &result.Result{Paths: []result.Path{{Name: "debezium-tuned", Agents: []result.AgentResult{{Name: "outlier"}},
 		Slices: []result.SliceResult{
 			{ToS: 8, TargetRowsPerS: 10000, CPUCores: map[string]float64{"cdcbench": 0.41, "kafka broker": 0.51, "kafka connect": 0.95}},
@@ -83,6 +87,7 @@ func TestSliceCores(t *testing.T) {
 // TestKneeMetAgain: a miss that a higher rate did not repeat is named,
 // with the rates written as the summary writes rates.
 func TestKneeMetAgain(t *testing.T) {
+	t.Parallel()
 	miss := result.SliceResult{TargetRowsPerS: 7500, E2E: map[string]recorder.Summary{"outlier": {Count: 5, P99: 131}}}
 	res := &result.Result{Paths: []result.Path{{Name: "debezium-tuned", Slices: []result.SliceResult{miss},
 		Knee: &result.Knee{ObjectiveP99Ms: 100, TargetRowsPerS: 5000, P99Ms: 29.3, FirstMiss: &miss, MetAgain: []float64{10000, 12500}}}}}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cdcbench/cdcbench/internal/golden"
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/reports"
 )
@@ -19,6 +20,7 @@ import (
 const sweepFixture = "testdata/sweep"
 
 func TestWriteSweepGolden(t *testing.T) {
+	t.Parallel()
 	out := filepath.Join(t.TempDir(), "REPORT.md")
 	if err := reports.Write([]string{sweepFixture}, out); err != nil {
 		t.Fatal(err)
@@ -27,25 +29,14 @@ func TestWriteSweepGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "SWEEP.golden.md")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./reports -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("report differs from %s (go test ./reports -update rewrites it after a deliberate change):\n%s", golden, firstDiff(got, want))
-	}
+	golden.Check(t, "SWEEP.golden.md", got)
 }
 
 // TestWriteSweep checks what the golden file cannot say by itself: the
 // sweep's section comes first and reads its cells' results, invalid and
 // missing cells are named, and every chart linked is an SVG.
 func TestWriteSweep(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	out := filepath.Join(dir, "sweep.md")
 	// With a run of its own beside it, which keeps its place and name.
@@ -99,6 +90,7 @@ func TestWriteSweep(t *testing.T) {
 // TestWriteSweepBroken: a sweep directory whose index or cell cannot be
 // read is not a result, as a broken result directory is not.
 func TestWriteSweepBroken(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		index string
@@ -124,6 +116,7 @@ func TestWriteSweepBroken(t *testing.T) {
 }
 
 func TestWriteSweepSummary(t *testing.T) {
+	t.Parallel()
 	idx, err := result.ReadSweep(sweepFixture)
 	if err != nil {
 		t.Fatal(err)

@@ -1,15 +1,11 @@
 package scenarios
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
 
 // AgentCommandSpec is a user's own fraud agent, benchmarked unmodified:
@@ -98,40 +94,40 @@ func (s Spec) validateAgentCommands(v *validator) {
 }
 
 // LoadAgentCommands reads a file holding only agent_commands, as
-// --agent-commands takes it. A relative dir, and an empty one, is taken
-// from the file's directory, so the file works from any working directory.
+// --agent-commands takes it, as strictly as a scenario: every problem at
+// once, each a *FieldError at its line. A relative dir, and an empty one,
+// is taken from the file's directory, so the file works from any working
+// directory.
 func LoadAgentCommands(path string) ([]AgentCommandSpec, error) {
 	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("agent commands: %w", err)
+	}
+	base, err := filepath.Abs(filepath.Dir(path))
 	if err != nil {
 		return nil, fmt.Errorf("agent commands: %w", err)
 	}
 	var doc struct {
 		AgentCommands []AgentCommandSpec `yaml:"agent_commands"`
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("agent commands: %s: %w", path, err)
-	}
-	if len(doc.AgentCommands) == 0 {
-		return nil, fmt.Errorf("agent commands: %s names no agent under agent_commands", path)
-	}
-	base, err := filepath.Abs(filepath.Dir(path))
+	err = decodeFile(path, "agent commands", data, &doc, func() []error {
+		for i := range doc.AgentCommands {
+			a := &doc.AgentCommands[i]
+			if !filepath.IsAbs(a.Dir) {
+				a.Dir = filepath.Join(base, a.Dir)
+			}
+			a.applyDefaults()
+		}
+		s := Spec{AgentCommands: doc.AgentCommands}
+		var v validator
+		s.validateAgentCommands(&v)
+		return v.errs
+	})
 	if err != nil {
 		return nil, fmt.Errorf("agent commands: %w", err)
 	}
-	for i := range doc.AgentCommands {
-		a := &doc.AgentCommands[i]
-		if !filepath.IsAbs(a.Dir) {
-			a.Dir = filepath.Join(base, a.Dir)
-		}
-		a.applyDefaults()
-	}
-	s := Spec{AgentCommands: doc.AgentCommands}
-	var v validator
-	s.validateAgentCommands(&v)
-	if len(v.errs) > 0 {
-		return nil, fmt.Errorf("agent commands: %s: %w", path, errors.Join(v.errs...))
+	if len(doc.AgentCommands) == 0 {
+		return nil, fmt.Errorf("agent commands: %s names no agent under agent_commands", path)
 	}
 	return doc.AgentCommands, nil
 }

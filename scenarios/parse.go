@@ -9,15 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
-	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v4"
 
 	"github.com/cdcbench/cdcbench/internal/suggest"
+	"github.com/cdcbench/cdcbench/internal/yamlfile"
 )
 
 //go:embed *.yaml
@@ -126,45 +124,66 @@ func Parse(file string, data []byte) (Spec, error) {
 	}
 	var s Spec
 	s.ApplyDefaults()
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	err := dec.Decode(&s)
+	err := decodeFile(file, "scenario", data, &s, func() []error {
+		if s.Name == "" {
+			s.Name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+		}
+		for i := range s.AgentCommands {
+			// List items are decoded after the defaults were applied.
+			s.AgentCommands[i].applyDefaults()
+		}
+		return s.Validate()
+	})
+	if err != nil {
+		return Spec{}, err
+	}
+	return s, nil
+}
+
+// decodeFile decodes data, one YAML document, strictly into out (a pointer
+// to a struct), then calls validate, which returns *FieldErrors naming
+// fields by their YAML path. It returns nil, or every problem at once
+// (errors.Join of *FieldError in line order), each at the line and column
+// the decoder marks or, for validate's, at its field's line. kind words
+// an empty file ("empty scenario file").
+func decodeFile(file, kind string, data []byte, out any, validate func() []error) error {
+	l, err := yaml.NewLoader(bytes.NewReader(data), yaml.WithKnownFields(), yaml.WithUniqueKeys())
+	if err != nil {
+		return fmt.Errorf("scenarios: %w", err) // the options are constant: a build defect
+	}
+	err = l.Load(out)
 	if errors.Is(err, io.EOF) {
-		return Spec{}, &FieldError{File: file, Err: errors.New("empty scenario file")}
+		return &FieldError{File: file, Err: fmt.Errorf("empty %s file", kind)}
 	}
 	if err == nil {
 		// A second document would be silently ignored otherwise.
 		var extra yaml.Node
-		if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-			return Spec{}, &FieldError{File: file, Line: extra.Line, Err: errors.New("more than one YAML document")}
+		if err := l.Load(&extra); !errors.Is(err, io.EOF) {
+			return &FieldError{File: file, Line: extra.Line, Err: errors.New("more than one YAML document")}
 		}
 	}
-	var te *yaml.TypeError
-	if err != nil && !errors.As(err, &te) {
-		return Spec{}, syntaxError(file, data, err)
+	var decodeErrs *yaml.LoadErrors
+	if err != nil && !errors.As(err, &decodeErrs) {
+		if line, _, msg, ok := yamlfile.Syntax(err, data); ok {
+			return &FieldError{File: file, Line: line, Err: errors.New(msg)}
+		}
+		return &FieldError{File: file, Err: err}
 	}
-	if s.Name == "" {
-		s.Name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+	errs := validate()
+	if decodeErrs == nil && len(errs) == 0 {
+		return nil
 	}
-	for i := range s.AgentCommands {
-		// List items are decoded after the defaults were applied.
-		s.AgentCommands[i].applyDefaults()
-	}
-	errs := s.Validate()
-	if te == nil && len(errs) == 0 {
-		return s, nil
-	}
-	// Only now is the file indexed by line: the happy path does not pay.
+	// Only now is the file indexed by position: the happy path does not pay.
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return Spec{}, syntaxError(file, data, err)
+	if err := yaml.Load(data, &doc, yaml.WithSingleDocument()); err != nil { // the first: the one decoded
+		return &FieldError{File: file, Err: err} // it decoded a moment ago
 	}
-	idx := newIndex(&doc)
+	idx := newIndex(&doc, reflect.TypeOf(out).Elem())
 	var all []*FieldError
 	broken := map[string]bool{} // fields whose value did not decode; "" for the whole file
-	if te != nil {
-		for _, msg := range te.Errors {
-			fe, scope, undecoded := idx.decodeError(msg)
+	if decodeErrs != nil {
+		for _, le := range decodeErrs.Errors {
+			fe, scope, undecoded := idx.decodeError(le)
 			fe.File = file
 			if undecoded {
 				broken[scope] = true
@@ -173,7 +192,7 @@ func Parse(file string, data []byte) (Spec, error) {
 		}
 	}
 	for _, err := range errs {
-		fe := err.(*FieldError) // Validate returns nothing else
+		fe := err.(*FieldError) // validate returns nothing else
 		if brokenField(broken, fe.Field) {
 			continue // its value is whatever failed to decode; one message is enough
 		}
@@ -188,15 +207,15 @@ func Parse(file string, data []byte) (Spec, error) {
 	})
 	// An alias repeats its anchor's value, and each repetition of a bad
 	// value its error: say each once.
-	var out []error
+	var once []error
 	said := map[string]bool{}
 	for _, fe := range all {
 		if msg := fe.Error(); !said[msg] {
 			said[msg] = true
-			out = append(out, fe)
+			once = append(once, fe)
 		}
 	}
-	return Spec{}, errors.Join(out...)
+	return errors.Join(once...)
 }
 
 // brokenField reports whether field or one of its parents failed to decode.
@@ -217,62 +236,51 @@ func parent(path string) string {
 	return ""
 }
 
-var syntaxRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// parserProblems are the messages of libyaml's parser (as opposed to its
-// scanner). yaml.v3 reports their line from a 0-based mark, one less than
-// the line at fault (go-yaml/yaml#1066), while scanner lines are right.
-var parserProblems = map[string]bool{
-	"did not find expected ',' or ']'":       true,
-	"did not find expected ',' or '}'":       true,
-	"did not find expected '-' indicator":    true,
-	"did not find expected <document start>": true,
-	"did not find expected <stream-start>":   true,
-	"did not find expected key":              true,
-	"did not find expected node content":     true,
-	"found duplicate %TAG directive":         true,
-	"found duplicate %YAML directive":        true,
-	"found incompatible YAML document":       true,
-	"found undefined tag handle":             true,
-}
-
-func syntaxError(file string, data []byte, err error) error {
-	m := syntaxRE.FindStringSubmatch(err.Error())
-	if m == nil {
-		return &FieldError{File: file, Err: err}
-	}
-	line, _ := strconv.Atoi(m[1])
-	if parserProblems[m[2]] {
-		line = min(line+1, bytes.Count(data, []byte("\n"))+1)
-	}
-	return &FieldError{File: file, Line: line, Err: errors.New(m[2])}
-}
-
-// index maps a parsed file's YAML paths to lines and back, to locate the
-// decoder's and Validate's complaints.
+// index maps a parsed file's YAML paths to lines, and the decoder's
+// positions to the keys and values there, each with the Go type it
+// decodes into, to word and locate the decoder's and Validate's
+// complaints.
 type index struct {
-	lines map[string]int       // path → line of its key (or of its item)
-	at    map[int][]indexEntry // line → values starting on it
-	used  map[*yaml.Node]bool  // values a decode error was already put on
+	lines map[string]int // path → line of its key (or of its item)
+	at    map[yaml.Mark][]indexEntry
 }
 
+// indexEntry is a key or a value of the file. A block mapping starts where
+// its first key does, so one position may hold both.
 type indexEntry struct {
 	path  string
-	value *yaml.Node
+	node  *yaml.Node
+	typ   reflect.Type // what the value decodes into; for a key, what its mapping does
+	key   bool
+	owner *yaml.Node // a key's mapping
 }
 
-func newIndex(doc *yaml.Node) *index {
-	idx := &index{lines: map[string]int{}, at: map[int][]indexEntry{}, used: map[*yaml.Node]bool{}}
-	idx.walk(doc, "")
+// newIndex indexes doc, which decodes into root. It follows the file only
+// as deep as root's types go: the decoder reports nothing below them, and
+// a value nested thousands of levels deep costs no more than its first.
+func newIndex(doc *yaml.Node, root reflect.Type) *index {
+	idx := &index{lines: map[string]int{}, at: map[yaml.Mark][]indexEntry{}}
+	for _, c := range doc.Content {
+		idx.value(c, "", root)
+	}
 	return idx
 }
 
-func (idx *index) walk(n *yaml.Node, path string) {
+func (idx *index) add(e indexEntry) {
+	m := yaml.Mark{Line: e.node.Line, Column: e.node.Column}
+	idx.at[m] = append(idx.at[m], e)
+}
+
+// value indexes n, the value at path, which decodes into typ.
+func (idx *index) value(n *yaml.Node, path string, typ reflect.Type) {
+	for typ != nil && typ.Kind() == reflect.Pointer {
+		typ = typ.Elem()
+	}
+	idx.add(indexEntry{path: path, node: n, typ: typ})
+	if typ == nil {
+		return
+	}
 	switch n.Kind {
-	case yaml.DocumentNode:
-		for _, c := range n.Content {
-			idx.walk(c, path)
-		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
@@ -283,17 +291,35 @@ func (idx *index) walk(n *yaml.Node, path string) {
 			if _, dup := idx.lines[p]; !dup {
 				idx.lines[p] = k.Line
 			}
-			idx.at[v.Line] = append(idx.at[v.Line], indexEntry{p, v})
-			idx.walk(v, p)
+			idx.add(indexEntry{path: p, node: k, typ: typ, key: true, owner: n})
+			idx.value(v, p, fieldType(typ, k.Value))
 		}
 	case yaml.SequenceNode:
+		if typ.Kind() != reflect.Slice {
+			return
+		}
 		for i, v := range n.Content {
 			p := fmt.Sprintf("%s[%d]", path, i)
 			idx.lines[p] = v.Line
-			idx.at[v.Line] = append(idx.at[v.Line], indexEntry{p, v})
-			idx.walk(v, p)
+			idx.value(v, p, typ.Elem())
 		}
 	}
+}
+
+// fieldType is the type key decodes into in a mapping that decodes into
+// typ, or nil when none (an unknown field, a mapping where a scalar goes).
+func fieldType(typ reflect.Type, key string) reflect.Type {
+	switch typ.Kind() {
+	case reflect.Map:
+		return typ.Elem()
+	case reflect.Struct:
+		for i := range typ.NumField() {
+			if name, _, _ := strings.Cut(typ.Field(i).Tag.Get("yaml"), ","); name == key {
+				return typ.Field(i).Type
+			}
+		}
+	}
+	return nil
 }
 
 // line returns the line of path, or of its nearest parent the file has (a
@@ -307,120 +333,61 @@ func (idx *index) line(path string) int {
 	return 0
 }
 
-// offending returns the field a "cannot unmarshal TAG `VALUE` into TARGET"
-// message on line is about: a value on that line of TAG's kind (a scalar
-// starting with prefix: the decoder abbreviates long values). yaml.v3 gives
-// no column, so when several qualify (`paths: [cdc, [poll-1s]]` has two
-// lists on one line), a scalar TARGET means an innermost one (an element
-// that should have been a scalar), anything else the outermost; and each
-// message for the same line (one per bad element, in document order) takes
-// the next one.
-func (idx *index) offending(line int, tag, prefix, target string) (indexEntry, bool) {
-	kind := yaml.ScalarNode
-	switch tag {
-	case "!!seq":
-		kind = yaml.SequenceNode
-	case "!!map":
-		kind = yaml.MappingNode
-	}
-	var fits []indexEntry
-	for _, e := range idx.at[line] {
-		if e.value.Kind == kind && (kind != yaml.ScalarNode || strings.HasPrefix(e.value.Value, prefix)) {
-			fits = append(fits, e)
+// decodeError words one of the decoder's complaints from what the file
+// holds at its position and the Go type that position decodes into: a key
+// the type does not have or that its mapping repeats, a value of the wrong
+// kind, or the complaint of one of our own unmarshalers (a Duration's, a
+// *FieldError). When the complaint means a value was not decoded,
+// undecoded is true and scope is its path ("" for the whole file), so that
+// Validate's complaints about the leftover value can be dropped.
+func (idx *index) decodeError(le *yaml.LoadError) (fe *FieldError, scope string, undecoded bool) {
+	line := le.Mark.Line
+	entries := idx.at[yaml.Mark{Line: line, Column: le.Mark.Column}]
+	for _, e := range entries {
+		if !e.key {
+			continue
+		}
+		if e.node.Kind != yaml.ScalarNode {
+			return &FieldError{Line: line, Field: parent(e.path), Err: fmt.Errorf("want a name as the key, got %s", describe(e.node))}, parent(e.path), true
+		}
+		if first := earlierKey(e.owner, e.node); first != nil {
+			// The decoder leaves a mapping that repeats a key undecoded.
+			return &FieldError{Line: line, Err: fmt.Errorf("duplicate field %q (first at line %d)", e.path, first.Line)}, parent(e.path), true
+		}
+		if e.typ.Kind() == reflect.Struct && fieldType(e.typ, e.node.Value) == nil {
+			return &FieldError{Line: line, Err: idx.unknownField(e.path, e.node.Value, e.typ)}, "", false
 		}
 	}
-	if len(fits) == 0 {
-		return idx.first(line)
-	}
-	if _, mapping := specTypes[target]; !mapping && !strings.HasPrefix(target, "[]") {
-		// Innermost: drop the values that directly hold one of the same
-		// kind (linear: a file may nest thousands of levels on one line).
-		fits = slices.DeleteFunc(fits, func(outer indexEntry) bool {
-			return slices.ContainsFunc(outer.value.Content, func(c *yaml.Node) bool { return c.Kind == kind && c.Line == line })
-		})
-	}
-	for _, e := range fits {
-		if !idx.used[e.value] {
-			idx.used[e.value] = true
-			return e, true
+	for _, e := range entries {
+		if e.key {
+			continue
 		}
+		var own *FieldError
+		if errors.As(le, &own) {
+			// Already worded for users.
+			return &FieldError{Line: line, Field: e.path, Err: own.Err}, e.path, true
+		}
+		if e.typ == nil {
+			break
+		}
+		return &FieldError{Line: line, Field: e.path, Err: fmt.Errorf("want %s, got %s", wantWord(e.typ), describe(e.node))}, e.path, true
 	}
-	return fits[0], true
+	return &FieldError{Line: line, Err: errors.New(le.Message)}, "", true
 }
 
-// valueAt returns the field whose value starts at line and column.
-func (idx *index) valueAt(line, column int) (indexEntry, bool) {
-	for _, e := range idx.at[line] {
-		if e.value.Column == column {
-			return e, true
+// earlierKey returns the key before k in mapping m with k's name, or nil.
+func earlierKey(m, k *yaml.Node) *yaml.Node {
+	for i := 0; i+1 < len(m.Content) && m.Content[i] != k; i += 2 {
+		if m.Content[i].Value == k.Value {
+			return m.Content[i]
 		}
 	}
-	return idx.first(line)
-}
-
-func (idx *index) first(line int) (indexEntry, bool) {
-	if es := idx.at[line]; len(es) > 0 {
-		return es[0], true
-	}
-	return indexEntry{}, false
-}
-
-var (
-	lineRE      = regexp.MustCompile(`^line (\d+): (?:column (\d+): )?(.*)$`)
-	notFoundRE  = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
-	duplicateRE = regexp.MustCompile(`^mapping key "(.*)" already defined at line (\d+)$`)
-	unmarshalRE = regexp.MustCompile(`^cannot unmarshal (!!\w+)(?: ` + "`(.*)`" + `)? into (.+)$`)
-)
-
-// decodeError turns one of yaml.v3's "line N: ..." messages into a
-// FieldError naming the field. When the message means a value was not
-// decoded, undecoded is true and scope is its path ("" for the whole file),
-// so that Validate's complaints about the leftover value can be dropped.
-func (idx *index) decodeError(msg string) (fe *FieldError, scope string, undecoded bool) {
-	m := lineRE.FindStringSubmatch(msg)
-	if m == nil {
-		return &FieldError{Err: errors.New(msg)}, "", true
-	}
-	line, _ := strconv.Atoi(m[1])
-	rest := m[3]
-	if f := notFoundRE.FindStringSubmatch(rest); f != nil {
-		return &FieldError{Line: line, Err: idx.unknownField(line, f[1], f[2])}, "", false
-	}
-	if d := duplicateRE.FindStringSubmatch(rest); d != nil {
-		// yaml.v3 skips a whole mapping that repeats a key.
-		first, _ := strconv.Atoi(d[2])
-		path := idx.keyAt(first, d[1])
-		return &FieldError{Line: line, Err: fmt.Errorf("duplicate field %q (first at line %d)", path, first)}, parent(path), true
-	}
-	if u := unmarshalRE.FindStringSubmatch(rest); u != nil {
-		e, ok := idx.offending(line, u[1], strings.TrimSuffix(u[2], "..."), u[3])
-		if !ok || u[3] == specType.String() {
-			// The document itself is not a mapping.
-			return &FieldError{Line: line, Err: fmt.Errorf("want %s, got %s", typeWord(u[3]), tagWord(u[1]))}, "", true
-		}
-		return &FieldError{Line: line, Field: e.path, Err: fmt.Errorf("want %s, got %s", typeWord(u[3]), describe(e.value))}, e.path, true
-	}
-	// Messages of our own unmarshalers (Duration), already worded for
-	// users and carrying the column.
-	column, _ := strconv.Atoi(m[2])
-	e, _ := idx.valueAt(line, column)
-	return &FieldError{Line: line, Field: e.path, Err: errors.New(rest)}, e.path, true
-}
-
-// keyAt returns the path of the key name on line, or name if none is there.
-func (idx *index) keyAt(line int, name string) string {
-	for p, l := range idx.lines {
-		if l == line && (p == name || strings.HasSuffix(p, "."+name)) {
-			return p
-		}
-	}
-	return name
+	return nil
 }
 
 // unknownField words an unknown key with its full path and, when one is
-// close, the field probably meant.
-func (idx *index) unknownField(line int, name, typ string) error {
-	path := idx.keyAt(line, name)
+// close, the field of typ probably meant.
+func (idx *index) unknownField(path, name string, typ reflect.Type) error {
 	prefix := strings.TrimSuffix(path, name)
 	if guess := suggest.Closest(name, fieldsOf(typ)); guess != "" {
 		return fmt.Errorf("%w %q (did you mean %q?)", ErrUnknownField, path, prefix+guess)
@@ -428,30 +395,23 @@ func (idx *index) unknownField(line int, name, typ string) error {
 	return fmt.Errorf("%w %q", ErrUnknownField, path)
 }
 
-// specTypes are the struct types a file decodes into, by the name yaml.v3
-// prints, so that an unknown field can be compared with the known ones.
-var specTypes = map[string]reflect.Type{}
-
-var specType = reflect.TypeOf(Spec{})
-
-func init() {
-	for _, v := range []any{Spec{}, RateSpec{}, StageSpec{}, PollSpec{}, OutlierSpec{}, VelocitySpec{}, ObjectiveSpec{}, SweepSpec{}} {
-		t := reflect.TypeOf(v)
-		specTypes[t.String()] = t
-	}
-}
-
-func fieldsOf(typ string) []string {
-	t, ok := specTypes[typ]
-	if !ok {
-		return nil
-	}
+// fieldsOf lists the fields of a struct a file decodes into, by their
+// names in the file.
+func fieldsOf(t reflect.Type) []string {
 	names := make([]string, 0, t.NumField())
 	for i := range t.NumField() {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
 		names = append(names, name)
 	}
 	return names
+}
+
+// wantWord says in words what a value decoding into t must be.
+func wantWord(t reflect.Type) string {
+	if t.Kind() == reflect.Struct {
+		return "a mapping of fields"
+	}
+	return typeWord(t.String())
 }
 
 // typeWord says in words what a Go type wants.
@@ -471,9 +431,6 @@ func typeWord(goType string) string {
 		return "a list of stages ({rate, duration})"
 	case "[]scenarios.SweepSpec":
 		return "a list of fields to sweep ({field, values})"
-	}
-	if _, ok := specTypes[goType]; ok {
-		return "a mapping of fields"
 	}
 	return goType
 }

@@ -6,16 +6,16 @@
 package scenarios
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v4"
 
 	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/schedule"
 	"github.com/cdcbench/cdcbench/internal/spell"
+	"github.com/cdcbench/cdcbench/internal/yamlfile"
 )
 
 // Spec is one scenario. Durations are written as Go durations ("150ms",
@@ -328,16 +328,11 @@ func (v VelocitySpec) HighAmountCents() int64 { return int64(math.Round(v.HighAm
 // YAML renders s as a scenario file, every default spelt out, for
 // `cdcbench scenarios show`. Parse reads it back to an equal Spec.
 func (s Spec) YAML() ([]byte, error) {
-	var b bytes.Buffer
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(s); err != nil {
+	b, err := yamlfile.Dump(s)
+	if err != nil {
 		return nil, fmt.Errorf("scenarios: %s: encode: %w", s.Name, err)
 	}
-	if err := enc.Close(); err != nil {
-		return nil, fmt.Errorf("scenarios: %s: encode: %w", s.Name, err)
-	}
-	return b.Bytes(), nil
+	return b, nil
 }
 
 // Duration is a time.Duration written in files as a Go duration string
@@ -351,15 +346,14 @@ func (d Duration) String() string { return spell.Duration(time.Duration(d)) }
 // MarshalYAML writes d as a duration string.
 func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 
-// UnmarshalYAML reads a duration string. Errors are yaml.TypeErrors with
-// the line, so that Parse reports them with the others at once.
+// UnmarshalYAML reads a duration string. Its error is a *FieldError
+// without a field, already worded for users: the decoder marks it with
+// the value's line and column, and Parse names the field there and
+// reports it with the others at once.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
 	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!str" && n.Value != "0") || err != nil {
-		// The column lets Parse tell apart fields on one line ({rate: 5, duration: x}).
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf(
-			"line %d: column %d: want a duration with a unit such as \"60s\" or \"1m30s\", got %s",
-			n.Line, n.Column, describe(n))}}
+		return &FieldError{Err: fmt.Errorf("want a duration with a unit such as \"60s\" or \"1m30s\", got %s", describe(n))}
 	}
 	*d = Duration(v)
 	return nil

@@ -33,6 +33,7 @@ func parseSweep(t *testing.T, sweep string) (scenarios.Spec, error) {
 }
 
 func TestSweepCells(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		sweep  string
@@ -142,6 +143,7 @@ func TestSweepCells(t *testing.T) {
 }
 
 func TestCellSlug(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		values []scenarios.FieldValue
 		want   string
@@ -158,6 +160,7 @@ func TestCellSlug(t *testing.T) {
 }
 
 func TestSweepParseErrors(t *testing.T) {
+	t.Parallel()
 	many := func(field string, n int) string {
 		v := make([]string, n)
 		for i := range v {
@@ -235,6 +238,7 @@ func TestSweepParseErrors(t *testing.T) {
 // TestSweepReadmeMessage: the message scenarios/README.md quotes is the
 // one Parse gives.
 func TestSweepReadmeMessage(t *testing.T) {
+	t.Parallel()
 	file := `name: mine
 description: how does batch size move latency?
 warmup: 1s
@@ -258,6 +262,7 @@ sweep:
 }
 
 func TestSweepYAMLRoundTrip(t *testing.T) {
+	t.Parallel()
 	s, err := parseSweep(t, "sweep:\n  - {field: rate, values: [1000, 2.5e3]}\n  - {field: settings.debezium.poll.interval.ms, values: [default, 10]}\n")
 	if err != nil {
 		t.Fatal(err)

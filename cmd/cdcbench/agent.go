@@ -18,6 +18,7 @@ import (
 	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/source"
 	"github.com/cdcbench/cdcbench/internal/stack"
+	"github.com/cdcbench/cdcbench/internal/wait"
 )
 
 // kafkaRetry is how often an agent tries again to reach its brokers.
@@ -43,10 +44,8 @@ func waitForKafka(ctx context.Context, cl *kgo.Client, brokers []string, w io.Wr
 		}
 		fmt.Fprintf(w, "agent %s: cannot reach Kafka at %s (attempt %d: %v); retrying every %v, Ctrl-C stops\n",
 			agent, strings.Join(brokers, ","), attempt, err, kafkaRetry)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(kafkaRetry):
+		if err := wait.Sleep(ctx, kafkaRetry); err != nil {
+			return err
 		}
 	}
 }

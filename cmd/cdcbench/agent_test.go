@@ -17,6 +17,7 @@ import (
 	"github.com/cdcbench/cdcbench/internal/changeevent"
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
+	"github.com/cdcbench/cdcbench/internal/testtier"
 	"github.com/cdcbench/cdcbench/internal/txn"
 )
 
@@ -135,6 +136,7 @@ func TestAgentSummary(t *testing.T) {
 // processes and a run that collects their alerts from fraud.alerts: every
 // alert the oracle expects arrives once, timed on the collector's clock.
 func TestExternalAgents(t *testing.T) {
+	testtier.Integration(t)
 	pg, kc := externalStack(t)
 	var procs []*cdcProc
 	for _, name := range []string{"outlier", "velocity"} {

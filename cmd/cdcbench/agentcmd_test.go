@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cdcbench/cdcbench/internal/result"
+	"github.com/cdcbench/cdcbench/internal/testtier"
 )
 
 // writeAgents writes an --agent-commands file.
@@ -26,6 +27,7 @@ func writeAgents(t *testing.T, yaml string) string {
 // fraud.alerts: `cdcbench agent` itself, started by the run as a user's
 // agent would be, in the group the run hands it.
 func TestRunAgentCommandFromAlerts(t *testing.T) {
+	testtier.Integration(t)
 	f := writeAgents(t, fmt.Sprintf(`agent_commands:
   - name: cmd-velocity
     rule: velocity
@@ -79,7 +81,7 @@ func TestRunAgentCommandsBadFile(t *testing.T) {
 `, "agent_commands[0].command: required"},
 		{"typo", `agent_commands:
   - {name: my-agent, rule: outlier, command: x, patern: y}
-`, "field patern not found"},
+`, `agent_commands[0].patern" (did you mean "agent_commands[0].pattern"?)`},
 		{"built-in name", `agent_commands:
   - {name: outlier, rule: outlier, command: x}
 `, "built-in agent's name"},
@@ -109,6 +111,7 @@ func TestRunAgentCommandsBadFile(t *testing.T) {
 // a terminal's Ctrl-C would not reach them) and SIGKILL of cdcbench, which
 // cannot clean up: the kernel ends the agents (parent-death signal).
 func TestRunAgentCommandsKilled(t *testing.T) {
+	testtier.Integration(t)
 	agents, err := filepath.Abs("../../agents/python/agents.yaml")
 	if err != nil {
 		t.Fatal(err)

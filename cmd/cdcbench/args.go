@@ -7,7 +7,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
-	"github.com/xrash/smetrics"
+
+	"github.com/cdcbench/cdcbench/internal/suggest"
 )
 
 // invocation is a command line resolved against the app before urfave/cli
@@ -136,22 +137,12 @@ func findCommand(cmds []*cli.Command, name string) *cli.Command {
 }
 
 // didYouMean is `; did you mean "run"?` for the name nearest to typed, or
-// "" when none is near. urfave/cli's own suggestion always names one, and
+// "" when none is near, by the rule scenario fields and connector settings
+// use (suggest.Closest). urfave/cli's own suggestion always names one, and
 // "--foo; did you mean --allow-foreign-baseline?" misleads more than it
-// helps: its Jaro-Winkler measure is used with a floor, and one typo in a
-// short name ("rn"), which that measure scores low, counts as near too.
+// helps.
 func didYouMean(typed string, names []string, prefix string) string {
-	const near = 0.8
-	best, score := "", 0.0
-	for _, n := range names {
-		s := smetrics.JaroWinkler(typed, n, 0.7, 4)
-		if s < near && (len(typed) < 2 || smetrics.WagnerFischer(typed, n, 1, 1, 1) > 1) {
-			continue
-		}
-		if s > score {
-			best, score = n, s
-		}
-	}
+	best := suggest.Closest(typed, names)
 	if best == "" {
 		return ""
 	}

@@ -1,13 +1,12 @@
 package main
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/cdcbench/cdcbench/internal/golden"
 	"github.com/cdcbench/cdcbench/internal/recorder"
 	"github.com/cdcbench/cdcbench/internal/result"
 )
@@ -66,22 +65,7 @@ func TestCompareOutput(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("exit code %d: %s", code, stderr)
 			}
-			golden := filepath.Join("testdata", tt.golden+".golden")
-			if *updateGolden {
-				if err := os.MkdirAll("testdata", 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if out != string(want) {
-				t.Errorf("output differs from %s (go test -update-golden rewrites it)\n got:\n%s\nwant:\n%s", golden, out, want)
-			}
+			golden.Check(t, tt.golden+".golden", []byte(out))
 		})
 	}
 }
@@ -102,8 +86,6 @@ func TestCompareBadInput(t *testing.T) {
 		})
 	}
 }
-
-var updateGolden = flag.Bool("update-golden", false, "rewrite cmd/cdcbench/testdata/*.golden")
 
 // withAgentCommand gives a smoke result's cdc path the user's agent
 // my-outlier (an agent command) with alert p50 p50 ms and p99 2x that.

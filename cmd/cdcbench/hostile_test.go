@@ -16,6 +16,7 @@ import (
 	"github.com/cdcbench/cdcbench/internal/changeevent"
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
+	"github.com/cdcbench/cdcbench/internal/testtier"
 	"github.com/cdcbench/cdcbench/internal/txn"
 	"github.com/cdcbench/cdcbench/producer"
 )
@@ -84,9 +85,7 @@ func hostileRecords(t *testing.T) []hostile {
 // counted as skipped, by reason, and the run stays valid: every row
 // arrived, no alert the oracle did not expect.
 func TestHostileChangeTopic(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs cdcbench end to end")
-	}
+	testtier.Integration(t)
 	pg, kc := externalStack(t, kfake.SeedTopics(1, stack.ChangeTopic))
 	garbage := hostileRecords(t)
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
 	"github.com/cdcbench/cdcbench/internal/result"
+	"github.com/cdcbench/cdcbench/internal/testtier"
 )
 
 // The interruption tests run cdcbench as a real process, because what they
@@ -311,9 +312,7 @@ func clusterDirs(tmp string) []string {
 // replication slot or publication on a server cdcbench does not own, and
 // that the partial result says it was interrupted.
 func TestInterrupt(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs cdcbench end to end")
-	}
+	testtier.Integration(t)
 	// An external server, started here, for the cases that check what a
 	// run leaves on a server it does not own.
 	ctx := context.Background()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
 	"github.com/cdcbench/cdcbench/internal/result"
+	"github.com/cdcbench/cdcbench/internal/testtier"
 )
 
 // cdcbench runs the command line in-process and returns its output and
@@ -257,6 +258,7 @@ func TestExternalStack(t *testing.T) {
 // own services would be, and stops them when the test ends.
 func externalStack(t *testing.T, kopts ...kfake.Opt) (*pgcluster.Cluster, *kfake.Cluster) {
 	t.Helper()
+	testtier.Integration(t)
 	pg, err := pgcluster.Start(context.Background(), pgcluster.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
+	"github.com/cdcbench/cdcbench/internal/testtier"
 )
 
 // TestNoPasswordPrinted gives stack up and run a DSN with a password in
@@ -18,6 +19,7 @@ import (
 // psql hint, the leftover-slot warning, and the error of a server that
 // does not answer.
 func TestNoPasswordPrinted(t *testing.T) {
+	testtier.Integration(t)
 	pg, err := pgcluster.Start(context.Background(), pgcluster.Options{})
 	if err != nil {
 		t.Fatal(err)

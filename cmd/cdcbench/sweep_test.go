@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cdcbench/cdcbench/internal/result"
+	"github.com/cdcbench/cdcbench/internal/testtier"
 	"github.com/cdcbench/cdcbench/scenarios"
 )
 
@@ -84,6 +85,7 @@ func TestSweepPlan(t *testing.T) {
 // directory per cell under the sweep directory, the index, the summary,
 // and a report of the sweep directory.
 func TestSweepRun(t *testing.T) {
+	testtier.Integration(t)
 	results := t.TempDir()
 	file := sweepFile(t, "", "sweep:\n  - {field: batch_size, values: [10, 20]}\n")
 	out, stderr, code := cdcbench(t, "run", "--scenario", file, "--results", results)
@@ -147,6 +149,7 @@ func (w *cancelOn) Write(p []byte) (int, error) {
 // TestSweepInterrupted: Ctrl-C in the second cell stops the sweep with
 // exit 130, and the index keeps the first cell and marks the others.
 func TestSweepInterrupted(t *testing.T) {
+	testtier.Integration(t)
 	results := t.TempDir()
 	file := sweepFile(t, "", "sweep:\n  - {field: batch_size, values: [10, 20, 40]}\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

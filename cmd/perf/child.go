@@ -19,6 +19,7 @@ import (
 	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/stack"
+	"github.com/cdcbench/cdcbench/internal/wait"
 	"github.com/cdcbench/cdcbench/reports"
 	"github.com/cdcbench/cdcbench/scenarios"
 )
@@ -161,28 +162,19 @@ func runChild(ctx context.Context, kind, out string) (err error) {
 // measureWindow profiles the process's CPU from from to to and records its
 // CPU time over that span.
 func measureWindow(ctx context.Context, from, to time.Time, cpuFile string, res *childResult) error {
-	if err := sleepUntil(ctx, from); err != nil {
+	if err := wait.Sleep(ctx, time.Until(from)); err != nil {
 		return err
 	}
 	win, err := startWindow(cpuFile)
 	if err != nil {
 		return err
 	}
-	if err := sleepUntil(ctx, to); err != nil {
+	if err := wait.Sleep(ctx, time.Until(to)); err != nil {
 		_, _, _ = win.stop()
 		return err
 	}
 	res.CPU, res.Wall, err = win.stop()
 	return err
-}
-
-func sleepUntil(ctx context.Context, t time.Time) error {
-	select {
-	case <-time.After(time.Until(t)):
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // cpuWindow is a span of this process's life with its CPU time and profile.

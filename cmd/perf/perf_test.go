@@ -64,6 +64,7 @@ func truncateMsg() []byte { return be32(be32(append(be32([]byte{'T'}, 2), 0), 16
 func originMsg() []byte   { return cstr(be64([]byte{'O'}, 7), "origin") }
 
 func TestMessageLen(t *testing.T) {
+	t.Parallel()
 	withNewline := insertMsg([]byte("a\nb"), nil, []byte("12.50"))
 	tests := []struct {
 		name string
@@ -100,6 +101,7 @@ func TestMessageLen(t *testing.T) {
 }
 
 func TestReadStream(t *testing.T) {
+	t.Parallel()
 	commit := time.Date(2026, 11, 26, 8, 0, 0, 123000, time.UTC)
 	msgs := [][]byte{relationMsg(), beginMsg(commit), insertMsg([]byte("1\n2"), nil), insertMsg([]byte("3")), commitMsg()}
 	var stream []byte
@@ -161,6 +163,7 @@ PASS
 `
 
 func TestParseBench(t *testing.T) {
+	t.Parallel()
 	res, err := parseBench(strings.NewReader(benchOutput))
 	if err != nil {
 		t.Fatal(err)
@@ -266,6 +269,7 @@ Type: cpu
 `
 
 func TestSplit(t *testing.T) {
+	t.Parallel()
 	got, total, err := split(strings.NewReader(traces))
 	if err != nil {
 		t.Fatal(err)
@@ -295,6 +299,7 @@ func TestSplit(t *testing.T) {
 }
 
 func TestChecks(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		c     check
@@ -324,6 +329,7 @@ func TestChecks(t *testing.T) {
 }
 
 func TestNum(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		v    float64
 		want string
@@ -344,6 +350,7 @@ func TestNum(t *testing.T) {
 }
 
 func TestPercentiles(t *testing.T) {
+	t.Parallel()
 	var ds []time.Duration
 	for i := 100; i >= 1; i-- {
 		ds = append(ds, time.Duration(i)*time.Millisecond)
@@ -357,6 +364,7 @@ func TestPercentiles(t *testing.T) {
 }
 
 func TestPrefixWriter(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	p := &prefixWriter{w: &out, prefix: "| "}
 	for _, s := range []string{"a\nb", "c\n", "\nd\n"} {
@@ -370,6 +378,7 @@ func TestPrefixWriter(t *testing.T) {
 }
 
 func TestFlatOut(t *testing.T) {
+	t.Parallel()
 	for _, batches := range []int{1, 200, 600, 1001} {
 		if _, n := flatOut(batches); n < batches-1 || n > batches+1 {
 			t.Errorf("flatOut(%d) schedules %d batches", batches, n)

@@ -18,6 +18,7 @@ import (
 	"github.com/cdcbench/cdcbench/internal/schedule"
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/internal/table"
+	"github.com/cdcbench/cdcbench/internal/wait"
 	"github.com/cdcbench/cdcbench/producer"
 )
 
@@ -284,8 +285,10 @@ func measureLatency(ctx context.Context, cfg relayConfig, admin *pgx.Conn, relay
 		"VALUES ($1, $2, 1.00, 'VISA', 1, now() AT TIME ZONE 'utc')", table.ProbeID, table.ProbeUserID); err != nil {
 		return nil, fmt.Errorf("relay: probe: %w", err)
 	}
-	if err := waitFor(ctx, 30*time.Second, func() bool { return recv.inserts.Load() >= 1 && ev.count() >= 1 }); err != nil {
-		return nil, fmt.Errorf("relay: the probe row did not reach the relay's topic and pg_recvlogical: %w", err)
+	if err := wait.Until(ctx, time.Now().Add(30*time.Second), time.Millisecond, func() (bool, error) {
+		return recv.inserts.Load() >= 1 && ev.count() >= 1, nil
+	}); err != nil {
+		return nil, fmt.Errorf("relay: the probe row did not reach the relay's topic and pg_recvlogical within 30s: %w", err)
 	}
 	recv.record.Store(true)
 	ev.startRecording()
@@ -304,10 +307,10 @@ func measureLatency(ctx context.Context, cfg relayConfig, admin *pgx.Conn, relay
 	if err != nil {
 		return nil, err
 	}
-	if err := waitFor(ctx, 30*time.Second, func() bool {
-		return recv.inserts.Load() >= st.Rows+1 && ev.count() >= st.Rows+1
+	if err := wait.Until(ctx, time.Now().Add(30*time.Second), time.Millisecond, func() (bool, error) {
+		return recv.inserts.Load() >= st.Rows+1 && ev.count() >= st.Rows+1, nil
 	}); err != nil {
-		return nil, fmt.Errorf("relay: after %d rows pg_recvlogical saw %d, the topic %d: %w", st.Rows+1, recv.inserts.Load(), ev.count(), err)
+		return nil, fmt.Errorf("relay: 30s after %d rows pg_recvlogical saw %d, the topic %d: %w", st.Rows+1, recv.inserts.Load(), ev.count(), err)
 	}
 	recvStopped = true
 	if err := rl.Stop(); err != nil {
@@ -414,22 +417,6 @@ func (e *eventReader) close() {
 		<-e.done
 		e.cl.Close()
 	})
-}
-
-// waitFor polls cond every millisecond until it holds or d passed.
-func waitFor(ctx context.Context, d time.Duration, cond func() bool) error {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not within %v", d)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Millisecond):
-		}
-	}
-	return nil
 }
 
 // percentiles returns p50, p90 and p99 in milliseconds (nearest rank).

@@ -9,6 +9,7 @@ import (
 )
 
 func TestCounts(t *testing.T) {
+	t.Parallel()
 	var c changeevent.Counts
 	if got := c.Snapshot(); len(got) != 0 {
 		t.Fatalf("empty Counts snapshot = %v", got)

@@ -95,6 +95,7 @@ func runCases(t *testing.T, tests []decodeCase) {
 }
 
 func TestDecodeAmount(t *testing.T) {
+	t.Parallel()
 	const us = 1767806283683652
 	ok := func(cents int64) outcome { return outcome{ev: event001(cents, us)} }
 	bad := skipped(changeevent.ReasonBadValue, "after.amount")
@@ -150,6 +151,7 @@ func TestDecodeAmount(t *testing.T) {
 }
 
 func TestDecodeCreatedAt(t *testing.T) {
+	t.Parallel()
 	const us = 1767806283683652 // 2026-01-07 17:18:03.683652 UTC
 	ok := func(created int64) outcome { return outcome{ev: event001(235873, created)} }
 	bad := skipped(changeevent.ReasonBadValue, "after.created_at")
@@ -195,6 +197,7 @@ func TestDecodeCreatedAt(t *testing.T) {
 }
 
 func TestDecodeSnapshotAndTimes(t *testing.T) {
+	t.Parallel()
 	src := func(fields string) string {
 		return `{"version":"x","connector":"postgresql","name":"dbserver1","db":"mydb","schema":"public","table":"transactions"` + fields + `}`
 	}
@@ -239,6 +242,7 @@ func TestDecodeSnapshotAndTimes(t *testing.T) {
 }
 
 func TestDecodeEnvelope(t *testing.T) {
+	t.Parallel()
 	ok := outcome{ev: event001(235873, 1767806283683652)}
 	otherSource := strings.Replace(testSource, `"table":"transactions"`, `"table":"accounts"`, 1)
 	noSchemaSource := strings.Replace(testSource, `"schema":"public",`, ``, 1)
@@ -290,6 +294,7 @@ func TestDecodeEnvelope(t *testing.T) {
 }
 
 func TestDecodeColumns(t *testing.T) {
+	t.Parallel()
 	col := func(name, value string) string {
 		r := row("2358.73", created001)
 		i := strings.Index(r, `"`+name+`":`)
@@ -330,6 +335,7 @@ func TestDecodeColumns(t *testing.T) {
 // TestDecodeTruncated cuts a valid event at every byte: no prefix may decode
 // or panic.
 func TestDecodeTruncated(t *testing.T) {
+	t.Parallel()
 	value := []byte(wrapped(preciseField(`"2"`), microField, bare(row(`"A5lh"`, created001))))
 	d := changeevent.NewDecoder()
 	var ev changeevent.Event
@@ -348,6 +354,7 @@ func TestDecodeTruncated(t *testing.T) {
 // TestDecodeSkipLeavesEvent checks that a skip does not clobber the caller's
 // previous event, and that success overwrites every field.
 func TestDecodeSkipLeavesEvent(t *testing.T) {
+	t.Parallel()
 	d := changeevent.NewDecoder()
 	var ev changeevent.Event
 	if err := d.Decode([]byte(bare(row("2358.73", created001))), &ev); err != nil {
@@ -373,6 +380,7 @@ func TestDecodeSkipLeavesEvent(t *testing.T) {
 }
 
 func TestSkipError(t *testing.T) {
+	t.Parallel()
 	d := changeevent.NewDecoder()
 	var ev changeevent.Event
 	err := d.Decode([]byte(bare(row("2358.73", "null"))), &ev)
@@ -386,6 +394,7 @@ func TestSkipError(t *testing.T) {
 }
 
 func TestReasonString(t *testing.T) {
+	t.Parallel()
 	seen := map[string]bool{}
 	for r := range changeevent.NumReasons {
 		s := r.String()

@@ -33,6 +33,7 @@ func relaySource() changeevent.Source {
 var tx001 = txn.Row{ID: 38352, UserID: 1715, MerchantID: 40, AmountCents: 235873, CreatedAt: 1767806283683652, Card: txn.CardMastercard}
 
 func TestAppendKey(t *testing.T) {
+	t.Parallel()
 	src := relaySource()
 	got := string(changeevent.AppendKey([]byte("prefix:"), 38352, &src))
 	want := `prefix:{"schema":{"type":"struct","fields":[{"type":"int64","optional":false,"field":"id"}],"optional":false,"name":"dbserver1.public.transactions.Key"},"payload":{"id":38352}}`
@@ -47,6 +48,7 @@ func TestAppendKey(t *testing.T) {
 }
 
 func TestAppendValueRoundTrip(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		tx       txn.Row
@@ -218,6 +220,7 @@ func matches(s field, raw json.RawMessage, path string) error {
 // defaults), and the payload the same but for what is the producer's own:
 // the version string and the times and WAL positions of this event.
 func TestAppendValueLikeDebezium(t *testing.T) {
+	t.Parallel()
 	files := readFixtures(t)
 	raw := files["020-dbz3.6.1-cdcbench-transactions-insert-c-schema.json"]
 	var dbz map[string]any
@@ -254,6 +257,7 @@ func TestAppendValueLikeDebezium(t *testing.T) {
 // TestAppendEscapes checks that names needing JSON escapes stay valid JSON
 // and survive a round trip.
 func TestAppendEscapes(t *testing.T) {
+	t.Parallel()
 	src := relaySource()
 	src.Name, src.DB, src.Version = "db\"server\\1", "my\ndb", "v\x01"
 	src.Schema, src.Table = "sch\"ema", "trans\tactions"

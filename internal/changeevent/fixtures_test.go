@@ -103,6 +103,7 @@ var fixture020 = changeevent.Event{
 }
 
 func TestDecodeFixtures(t *testing.T) {
+	t.Parallel()
 	want := map[string]outcome{
 		"001-hgb-transactions-snapshot-r-schema.json":                               {ev: &fixture001},
 		"003-dbz1.0.2-snapshot-last-r-schema.json":                                  skipped(changeevent.ReasonOtherTable, "public.customers"),
@@ -149,6 +150,7 @@ func TestDecodeFixtures(t *testing.T) {
 // tables, so that their op, before/after shape and verbatim column names
 // reach the later checks.
 func TestDecodeFixturesAsOurTable(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		file          string
 		schema, table string

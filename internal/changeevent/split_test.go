@@ -26,6 +26,7 @@ func sameVerdict(t *testing.T, d *changeevent.Decoder, value []byte) {
 // so that each value meets the schema the previous one left in its cache,
 // and checks every verdict against a whole parse.
 func TestDecodeSplitMatchesWhole(t *testing.T) {
+	t.Parallel()
 	precise := wrapped(preciseField(`"2"`), microField, bare(row(b64(235873), created001)))
 	double := wrapped(doubleField, microField, bare(row("2358.73", created001)))
 	text := wrapped(`{"type":"string","optional":true,"field":"amount"}`, microField, bare(row(amountString, created001)))

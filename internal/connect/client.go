@@ -21,6 +21,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/cdcbench/cdcbench/internal/wait"
 )
 
 // ErrNotConnect reports a URL that answers HTTP but is not a Kafka Connect
@@ -237,12 +239,8 @@ func (c *Client) call(ctx context.Context, method, path string, in, out any) err
 			}
 			return apiErr
 		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%w; retrying stopped: %w", apiErr, ctx.Err())
-		case <-t.C:
+		if err := wait.Sleep(ctx, backoff); err != nil {
+			return fmt.Errorf("%w; retrying stopped: %w", apiErr, err)
 		}
 		backoff = min(2*backoff, maxRetryBackoff)
 	}

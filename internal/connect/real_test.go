@@ -24,6 +24,7 @@ import (
 	"github.com/cdcbench/cdcbench/internal/jvmstack"
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
 	"github.com/cdcbench/cdcbench/internal/relay"
+	"github.com/cdcbench/cdcbench/internal/testtier"
 )
 
 // The role Debezium connects as in TestRealWorker: password-authenticated
@@ -43,9 +44,7 @@ var updateKeys = flag.Bool("update-keys", false, "rewrite ../connectorkeys/debez
 // PostgreSQL: the answers the other tests replay were reconstructed from
 // documentation, these are the real ones. CDCBENCH_SKIP_JVM=1 skips it.
 func TestRealWorker(t *testing.T) {
-	if os.Getenv("CDCBENCH_SKIP_JVM") == "1" {
-		t.Skip("CDCBENCH_SKIP_JVM=1: skipping the connector lifecycle against a real Kafka Connect worker with Debezium")
-	}
+	testtier.JVM(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	pg, err := pgcluster.Start(ctx, pgcluster.Options{})

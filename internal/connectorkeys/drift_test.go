@@ -12,6 +12,7 @@ import (
 
 	"github.com/cdcbench/cdcbench/internal/connectorkeys"
 	"github.com/cdcbench/cdcbench/internal/jvmstack"
+	"github.com/cdcbench/cdcbench/internal/testtier"
 )
 
 // TestProducerListMatchesKafkaClients asks the pinned kafka-clients for
@@ -20,9 +21,7 @@ import (
 // embedded list, so that a Kafka version bump cannot leave it stale.
 // CDCBENCH_SKIP_JVM=1 skips it.
 func TestProducerListMatchesKafkaClients(t *testing.T) {
-	if os.Getenv("CDCBENCH_SKIP_JVM") == "1" {
-		t.Skip("CDCBENCH_SKIP_JVM=1: skipping the comparison with kafka-clients' ProducerConfig")
-	}
+	testtier.JVM(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	art, err := jvmstack.Resolve(ctx, jvmstack.ResolveOptions{})

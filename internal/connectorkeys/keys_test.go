@@ -11,6 +11,7 @@ import (
 )
 
 func TestCheck(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		key  string
 		want error
@@ -46,6 +47,7 @@ func TestCheck(t *testing.T) {
 // the connector configuration cdcbench writes: a key added there and
 // forgotten here would let a scenario silently override it.
 func TestReservedCoversCdcbenchsConfig(t *testing.T) {
+	t.Parallel()
 	cfg, err := connect.DebeziumConfig{Host: "h", User: "u", DBName: "d", Slot: "s", Publication: "p"}.Config()
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +60,7 @@ func TestReservedCoversCdcbenchsConfig(t *testing.T) {
 }
 
 func TestListsAreSorted(t *testing.T) {
+	t.Parallel()
 	for name, l := range map[string][]string{"Debezium": connectorkeys.Debezium, "Producer": connectorkeys.Producer} {
 		if len(l) < 100 || !slices.IsSorted(l) || len(slices.Compact(slices.Clone(l))) != len(l) {
 			t.Errorf("%s: %d names, sorted %v", name, len(l), slices.IsSorted(l))

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,28 +21,26 @@ import (
 	"github.com/cdcbench/cdcbench/internal/dbcost"
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
 	"github.com/cdcbench/cdcbench/internal/proccost"
+	"github.com/cdcbench/cdcbench/internal/testtier"
 )
 
 // cluster is shared by the tests: starting one takes seconds. Each test
 // works in a database of its own, and tests do not run in parallel, because
-// CPU and slots are server-wide.
-var cluster *pgcluster.Cluster
+// CPU and slots are server-wide. The first newDB starts it (so that -short
+// starts none), TestMain stops it.
+var (
+	clusterOnce sync.Once
+	cluster     *pgcluster.Cluster
+	clusterErr  error
+)
 
 func TestMain(m *testing.M) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	// Autovacuum off: an ANALYZE of the freshly filled table would add
-	// transactions and reads to a window whose counts the tests check exactly.
-	c, err := pgcluster.Start(ctx, pgcluster.Options{Settings: map[string]string{"autovacuum": "off"}})
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "dbcost tests need a PostgreSQL cluster:", err)
-		os.Exit(1)
-	}
-	cluster = c
 	code := m.Run()
-	if err := c.Stop(context.Background()); err != nil {
-		fmt.Fprintln(os.Stderr, "stop cluster:", err)
-		code = 1
+	if cluster != nil {
+		if err := cluster.Stop(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, "stop cluster:", err)
+			code = 1
+		}
 	}
 	os.Exit(code)
 }
@@ -59,8 +58,16 @@ const (
 // connection config; the database is dropped when the test ends.
 func newDB(t *testing.T, name string, statements bool) *pgx.ConnConfig {
 	t.Helper()
-	if cluster == nil {
-		t.Fatal("no cluster")
+	testtier.Integration(t)
+	clusterOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		// Autovacuum off: an ANALYZE of the freshly filled table would add
+		// transactions and reads to a window whose counts the tests check exactly.
+		cluster, clusterErr = pgcluster.Start(ctx, pgcluster.Options{Settings: map[string]string{"autovacuum": "off"}})
+	})
+	if clusterErr != nil {
+		t.Fatalf("dbcost tests need a PostgreSQL cluster: %v", clusterErr)
 	}
 	if statements && !cluster.HasStatStatements() {
 		t.Fatal("pg_stat_statements is not installed for the test cluster (apt-get install postgresql-contrib)")

@@ -10,6 +10,7 @@ import (
 	"github.com/cdcbench/cdcbench/internal/relay"
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
+	"github.com/cdcbench/cdcbench/internal/wait"
 )
 
 // kindCDC is logical replication → Kafka → agents through the stack's CDC
@@ -169,10 +170,8 @@ func (c *relayDriver) Pause(d time.Duration) error {
 // Crash crashes the relay and starts a new one after down.
 func (c *relayDriver) Crash(ctx context.Context, down time.Duration) error {
 	c.stopRelay(true)
-	select {
-	case <-time.After(down):
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := wait.Sleep(ctx, down); err != nil {
+		return err
 	}
 	c.mu.Lock()
 	stopped := c.stopped

@@ -2,15 +2,11 @@ package gate_test
 
 import (
 	"bytes"
-	"flag"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/cdcbench/cdcbench/internal/gate"
+	"github.com/cdcbench/cdcbench/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // TestWriteMarkdown renders reports with every verdict and a warning and
 // compares them with testdata/*.golden.md; go test -update rewrites them.
@@ -64,19 +60,7 @@ func TestWriteMarkdown(t *testing.T) {
 			if err := rep.WriteMarkdown(&got); err != nil {
 				t.Fatal(err)
 			}
-			golden := filepath.Join("testdata", tt.golden+".golden.md")
-			if *update {
-				if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got.Bytes(), want) {
-				t.Errorf("markdown differs from %s (go test -update rewrites it)\n got:\n%s\nwant:\n%s", golden, got.Bytes(), want)
-			}
+			golden.Check(t, tt.golden+".golden.md", got.Bytes())
 		})
 	}
 }

@@ -2,11 +2,14 @@ package gate
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 
-	"gopkg.in/yaml.v3"
+	"github.com/cdcbench/cdcbench/internal/yamlfile"
+	"go.yaml.in/yaml/v4"
 )
 
 // DefaultAlpha is the significance level when a gate file does not set
@@ -33,6 +36,18 @@ func (e *ParseError) Error() string {
 		return fmt.Sprintf("%s: %s", e.File, e.Msg)
 	}
 	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+}
+
+// charAt returns the byte at a 1-based line and column of data, or 0.
+func charAt(data []byte, line, column int) byte {
+	if line < 1 || column < 1 {
+		return 0
+	}
+	lines := bytes.SplitN(data, []byte("\n"), line+1)
+	if len(lines) < line || len(lines[line-1]) < column {
+		return 0
+	}
+	return lines[line-1][column-1]
 }
 
 // LoadSpec reads and parses the gate file at path.
@@ -76,9 +91,22 @@ func Parse(name string, data []byte) (*Spec, error) {
 		return &ParseError{File: name, Line: line, Msg: fmt.Sprintf(format, args...)}
 	}
 	var doc yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil {
-		return nil, perr(0, "not a gate file: %v", err)
+	l, err := yaml.NewLoader(bytes.NewReader(data))
+	if err == nil {
+		err = l.Load(&doc)
+	}
+	if errors.Is(err, io.EOF) {
+		return nil, perr(0, "empty: a gate file is a mapping with alpha and rules")
+	}
+	if err != nil {
+		line, column, msg, ok := yamlfile.Syntax(err, data)
+		if !ok {
+			return nil, perr(0, "not a gate file: %v", err)
+		}
+		if charAt(data, line, column) == '*' {
+			msg += ": YAML reads * as an alias; quote a rule that starts with it ('*/velocity e2e p99 < 1s')"
+		}
+		return nil, perr(line, "not a gate file: %s", msg)
 	}
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, perr(doc.Line, "a gate file is a mapping with alpha and rules")

@@ -75,7 +75,9 @@ func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name, file, want string
 	}{
-		{"not yaml", "rules: [", "ci.yaml: not a gate file: yaml: line 1: did not find expected node content"},
+		{"not yaml", "rules: [", "ci.yaml:1: not a gate file: did not find expected node content at the end of the file, while parsing a flow node"},
+		{"not yaml inside", "rules:\n  - valid\n  - a: b: c\n", "ci.yaml:3: not a gate file: mapping values are not allowed in this context at column 9"},
+		{"empty", "# rules to come\n", "ci.yaml: empty: a gate file is a mapping with alpha and rules"},
 		{"not a mapping", "- valid\n", "ci.yaml:1: a gate file is a mapping with alpha and rules"},
 		{"unknown key", "rule:\n  - valid\n", `ci.yaml:1: unknown key "rule"; a gate file has alpha and rules`},
 		{"bad alpha", "alpha: 5%\nrules: [valid]\n", `ci.yaml:1: alpha is a significance level between 0 and 1 such as 0.05, not "5%"`},
@@ -100,7 +102,7 @@ func TestParseErrors(t *testing.T) {
 		{"ratio without metric", "rules:\n  - cdc e2e p50 <= 0.5 x poll-100ms\n", `ci.yaml:2: missing a metric: e2e <stat>, stages.<stage> <stat> or one of alerts, duplicate_events, events, events_missing, expected_alerts, expected_events, missed_alerts, unexpected_alerts in "cdc e2e p50 <= 0.5 x poll-100ms"`},
 		{"ratio of latency to count", "rules:\n  - cdc e2e p50 <= 0.5 x poll-100ms alerts\n", `ci.yaml:2: e2e p50 and alerts are not both latencies or both counts in "cdc e2e p50 <= 0.5 x poll-100ms alerts"`},
 		{"ratio to a wildcard", "rules:\n  - cdc e2e p50 <= 0.5 x poll-100ms/* e2e p50\n", `ci.yaml:2: the figure after x must name one path (and optionally one agent), not poll-100ms/* in "cdc e2e p50 <= 0.5 x poll-100ms/* e2e p50"`},
-		{"yaml alias", "rules:\n  - */* missed_alerts == 0\n", "ci.yaml: not a gate file: yaml: line 2: did not find expected alphabetic or numeric character"},
+		{"yaml alias", "rules:\n  - */* missed_alerts == 0\n", "ci.yaml:2: not a gate file: unknown anchor '/*' referenced at column 5: YAML reads * as an alias; quote a rule that starts with it ('*/velocity e2e p99 < 1s')"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cdcbench/cdcbench/internal/jvmstack"
+	"github.com/cdcbench/cdcbench/internal/testtier"
 )
 
 // SkipEnv is the one opt-out of the tests that need Java, Maven and Maven
@@ -36,9 +37,7 @@ func TestMain(m *testing.M) {
 // fails the test with Resolve's message.
 func needJVM(t *testing.T) *jvmstack.Artifacts {
 	t.Helper()
-	if os.Getenv(skipEnv) == "1" {
-		t.Skipf("%s=1: needs Java 17+, Maven and Maven Central (or a filled cache)", skipEnv)
-	}
+	testtier.JVM(t)
 	resolveOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 		defer cancel()

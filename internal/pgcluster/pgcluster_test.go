@@ -22,6 +22,7 @@ import (
 
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
 	"github.com/cdcbench/cdcbench/internal/pgtest"
+	"github.com/cdcbench/cdcbench/internal/testtier"
 )
 
 // helperEnv makes the test binary act as a cdcbench stand-in that starts a
@@ -130,6 +131,7 @@ func processGroup(pgid int) []int {
 func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 
 func TestStartStop(t *testing.T) {
+	testtier.Integration(t)
 	c, took := startCluster(t, pgcluster.Options{})
 	t.Logf("PostgreSQL %s up on port %d in %v (initdb + start + ready)", c.Version(), c.Port(), took)
 	conn := connect(t, c.DSN())
@@ -263,6 +265,7 @@ func TestStartStop(t *testing.T) {
 }
 
 func TestTwoClustersAtOnce(t *testing.T) {
+	testtier.Integration(t)
 	var (
 		wg       sync.WaitGroup
 		clusters [2]*pgcluster.Cluster
@@ -296,6 +299,7 @@ func TestTwoClustersAtOnce(t *testing.T) {
 }
 
 func TestOptions(t *testing.T) {
+	testtier.Integration(t)
 	port := freePort(t)
 	c, _ := startCluster(t, pgcluster.Options{
 		Port:     port,
@@ -334,6 +338,7 @@ func TestOptions(t *testing.T) {
 }
 
 func TestStartErrors(t *testing.T) {
+	testtier.Integration(t)
 	// Start must not leave temp dirs behind on failure; give it its own
 	// TMPDIR to count them. The server user must be able to traverse it.
 	tmp := t.TempDir()
@@ -384,6 +389,7 @@ func TestStartErrors(t *testing.T) {
 // TestNoServerOutlivesParent kills a process that started a cluster, as a
 // crash or kill -9 of cdcbench would, and expects the server to die with it.
 func TestNoServerOutlivesParent(t *testing.T) {
+	testtier.Integration(t)
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), helperEnv+"=1")
 	cmd.Stderr = os.Stderr
@@ -493,6 +499,7 @@ func freePort(t *testing.T) int {
 // TestCommaInTempDir: unix_socket_directories is a comma-separated list, so
 // a temp dir with a comma in its path must still start.
 func TestCommaInTempDir(t *testing.T) {
+	testtier.Integration(t)
 	tmp := pgtest.ServerTempDir(t, "cdcbench-test-a,b-")
 	c, err := pgcluster.Start(context.Background(), pgcluster.Options{})
 	if err != nil {

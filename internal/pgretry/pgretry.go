@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/cdcbench/cdcbench/internal/wait"
 )
 
 // SQLSTATEs after which a new connection may succeed.
@@ -138,12 +140,8 @@ type realClock struct{}
 func (realClock) now() time.Time { return time.Now() }
 
 func (realClock) sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
+	if wait.Sleep(ctx, d) != nil {
 		return context.Cause(ctx)
 	}
+	return nil
 }

@@ -12,6 +12,7 @@ import (
 )
 
 func TestSummary(t *testing.T) {
+	t.Parallel()
 	s := recorder.NewSet()
 	for i := int64(1); i <= 1000; i++ {
 		s.Record(recorder.E2E, i*1000) // 1..1000 ms
@@ -37,6 +38,7 @@ func TestSummary(t *testing.T) {
 }
 
 func TestConcurrentRecord(t *testing.T) {
+	t.Parallel()
 	s := recorder.NewSet()
 	var wg sync.WaitGroup
 	for g := 0; g < 4; g++ {
@@ -55,6 +57,7 @@ func TestConcurrentRecord(t *testing.T) {
 }
 
 func TestWriteHGRM(t *testing.T) {
+	t.Parallel()
 	s := recorder.NewSet()
 	for i := int64(1); i <= 100; i++ {
 		s.Record(recorder.E2E, i*100)
@@ -76,6 +79,7 @@ func TestWriteHGRM(t *testing.T) {
 }
 
 func TestStageNames(t *testing.T) {
+	t.Parallel()
 	seen := map[string]bool{}
 	for st := recorder.Stage(0); st < recorder.NumStages; st++ {
 		n := st.String()
@@ -99,6 +103,7 @@ func BenchmarkRecord(b *testing.B) {
 }
 
 func TestRotate(t *testing.T) {
+	t.Parallel()
 	s := recorder.NewSet()
 	for i := int64(1); i <= 10; i++ {
 		s.Record(recorder.E2E, i)

@@ -5,6 +5,7 @@ import "testing"
 // TestAckQueueOrder pins the delivery contract: an LSN is confirmed only
 // when its transaction and every earlier one are fully acknowledged by Kafka.
 func TestAckQueueOrder(t *testing.T) {
+	t.Parallel()
 	var q ackQueue
 	t1 := q.begin()
 	q.add(t1)

@@ -9,6 +9,7 @@ import (
 )
 
 func TestParseInt(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		in   string
 		bits uint
@@ -46,6 +47,7 @@ func insertMsg(rel uint32, cols ...[]byte) []byte {
 }
 
 func TestSplitInsert(t *testing.T) {
+	t.Parallel()
 	msg := insertMsg(42, []byte("1"), []byte("1001"), []byte("2358.73"), []byte("AMEX"), nil, []byte("2026-01-07 17:18:03.683652"))
 	rel, cols, err := splitInsert(msg, nil)
 	if err != nil || rel != 42 || len(cols) != 6 || string(cols[2]) != "2358.73" || cols[4] != nil {

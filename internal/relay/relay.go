@@ -23,6 +23,7 @@ import (
 
 	"github.com/cdcbench/cdcbench/internal/changeevent"
 	"github.com/cdcbench/cdcbench/internal/txn"
+	"github.com/cdcbench/cdcbench/internal/wait"
 )
 
 // Version is what the relay writes into source.version.
@@ -193,10 +194,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			nextStatus = now.Add(r.cfg.StatusTick)
 		}
 		if until := time.Unix(0, r.pausedUntil.Load()); time.Now().Before(until) {
-			select {
-			case <-ctx.Done():
-			case <-time.After(min(time.Until(until), time.Until(nextStatus), 50*time.Millisecond)):
-			}
+			_ = wait.Sleep(ctx, min(time.Until(until), time.Until(nextStatus), 50*time.Millisecond)) // ctx's end is seen at the loop's top
 			continue
 		}
 		// One deadline context per status tick, not per message: creating
@@ -523,10 +521,8 @@ func DropSlot(ctx context.Context, replicationDSN, slot string) error {
 		if i == 20 {
 			terminateHolder(ctx, replicationDSN, slot)
 		}
-		select {
-		case <-ctx.Done():
+		if wait.Sleep(ctx, 100*time.Millisecond) != nil {
 			return fmt.Errorf("relay: drop slot %s: %w", slot, lastErr)
-		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/cdcbench/cdcbench/internal/changeevent"
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
 	"github.com/cdcbench/cdcbench/internal/relay"
+	"github.com/cdcbench/cdcbench/internal/testtier"
 )
 
 // TestRelayEndToEnd streams real WAL from a private cluster through the
@@ -21,6 +22,7 @@ import (
 // values, other tables and updates do not, and the slot's confirmed LSN
 // moves only once Kafka has the records.
 func TestRelayEndToEnd(t *testing.T) {
+	testtier.Integration(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	pg, err := pgcluster.Start(ctx, pgcluster.Options{})

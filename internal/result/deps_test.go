@@ -10,6 +10,7 @@ import (
 // results (the gate, the reports) must not link a database driver or a
 // Kafka client, so that it builds and runs anywhere a result file is.
 func TestReadersLinkNoDriver(t *testing.T) {
+	t.Parallel()
 	out, err := exec.Command("go", "list", "-deps", ".", "../gate", "../../reports").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)

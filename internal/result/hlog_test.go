@@ -39,6 +39,7 @@ func rawPayload(t *testing.T, b64 string) []byte {
 // HistogramLogWriter: the same fields and, under the compression, the same
 // bytes, and a payload the library decodes back to the same histogram.
 func TestIntervalLineMatchesLibrary(t *testing.T) {
+	t.Parallel()
 	const baseMs = 1_767_806_283_000
 	tests := []struct {
 		name           string

@@ -12,6 +12,7 @@ import (
 )
 
 func TestSweepRoundTrip(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	start := time.Date(2026, 12, 2, 0, 52, 21, 0, time.UTC)
 	in := &Sweep{
@@ -51,6 +52,7 @@ func TestSweepRoundTrip(t *testing.T) {
 }
 
 func TestReadSweepRefuses(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, json, want string
 	}{
@@ -77,6 +79,7 @@ func TestReadSweepRefuses(t *testing.T) {
 }
 
 func TestHeadlineOf(t *testing.T) {
+	t.Parallel()
 	p := Path{Name: "cdc", Agents: []AgentResult{
 		{Name: "outlier", E2E: recorder.Summary{Count: 10, P50: 3, P99: 20}},
 		{Name: "velocity", E2E: recorder.Summary{Count: 10, P50: 4, P99: 12}},

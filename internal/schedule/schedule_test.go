@@ -152,6 +152,7 @@ func before(offs []time.Duration, t time.Duration) int {
 }
 
 func TestEvenArrivalsMatchTheIntegral(t *testing.T) {
+	t.Parallel()
 	for _, tc := range shapes {
 		t.Run(tc.name, func(t *testing.T) {
 			offs := offsets(t, schedule.NewArrivals(tc.s, false, 0), 1_000_000)
@@ -193,6 +194,7 @@ func TestEvenArrivalsMatchTheIntegral(t *testing.T) {
 // a midpoint sum of its Rate, so that Rate (what reports show) and
 // Cumulative (what Arrivals follows) cannot drift apart.
 func TestCumulativeIsTheIntegralOfRate(t *testing.T) {
+	t.Parallel()
 	const step = 100 * time.Microsecond
 	for _, tc := range shapes {
 		t.Run(tc.name, func(t *testing.T) {
@@ -214,6 +216,7 @@ func TestCumulativeIsTheIntegralOfRate(t *testing.T) {
 }
 
 func TestPausesYieldNothingAndEnd(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		s    schedule.Schedule
@@ -252,6 +255,7 @@ func TestPausesYieldNothingAndEnd(t *testing.T) {
 }
 
 func TestStepStageAt(t *testing.T) {
+	t.Parallel()
 	s := schedule.Step{Stages: []schedule.Stage{{Rate: 1, Length: time.Second}, {Rate: 0, Length: 2 * time.Second}, {Rate: 5, Length: time.Second}}}
 	for _, tc := range []struct {
 		at   time.Duration
@@ -267,6 +271,7 @@ func TestStepStageAt(t *testing.T) {
 }
 
 func TestBurstStartsAtBase(t *testing.T) {
+	t.Parallel()
 	b := schedule.Burst{Base: 20, Peak: 100, Period: 10 * time.Second, Length: 2 * time.Second, Total: time.Minute}
 	for _, tc := range []struct {
 		at   time.Duration
@@ -282,6 +287,7 @@ func TestBurstStartsAtBase(t *testing.T) {
 }
 
 func TestPoissonArrivals(t *testing.T) {
+	t.Parallel()
 	constant := schedule.Constant{PerSecond: 100, Length: time.Hour}
 	first := func(seed uint64, n int) []time.Duration {
 		a := schedule.NewArrivals(constant, true, seed)
@@ -376,6 +382,7 @@ func TestPoissonArrivals(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
+	t.Parallel()
 	type validator interface{ Validate() error }
 	for _, tc := range []struct {
 		name  string
@@ -456,6 +463,7 @@ func (l liar) Cumulative(elapsed time.Duration) float64 {
 func (liar) Duration() time.Duration { return 10 * time.Second }
 
 func TestArrivalsFollowCumulativeWhenRateIsWrong(t *testing.T) {
+	t.Parallel()
 	for _, factor := range []float64{1e12, 1e3, 0.5, 1e-12} {
 		t.Run(strconv.FormatFloat(factor, 'g', -1, 64), func(t *testing.T) {
 			offs := offsets(t, schedule.NewArrivals(liar{factor}, false, 0), 1000)

@@ -11,10 +11,12 @@ import (
 
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
 	"github.com/cdcbench/cdcbench/internal/source"
+	"github.com/cdcbench/cdcbench/internal/testtier"
 )
 
 func cluster(t *testing.T) *pgcluster.Cluster {
 	t.Helper()
+	testtier.Integration(t)
 	c, err := pgcluster.Start(context.Background(), pgcluster.Options{})
 	if err != nil {
 		t.Fatalf("private cluster: %v", err)

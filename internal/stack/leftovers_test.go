@@ -9,6 +9,7 @@ import (
 
 	"github.com/cdcbench/cdcbench/internal/pgtest"
 	"github.com/cdcbench/cdcbench/internal/stack"
+	"github.com/cdcbench/cdcbench/internal/testtier"
 )
 
 // TestLeftoverDirs starts a stack with a persistent in-process Kafka in a
@@ -16,6 +17,7 @@ import (
 // use while it runs and are gone once it is closed; a directory without an
 // owner file counts as left behind only once it is older than a start-up.
 func TestLeftoverDirs(t *testing.T) {
+	testtier.Integration(t)
 	tmp := pgtest.ServerTempDir(t, "cdcbench-leftovertest-")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -13,6 +13,7 @@ import (
 	"github.com/cdcbench/cdcbench/internal/jvmstack"
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
+	"github.com/cdcbench/cdcbench/internal/testtier"
 )
 
 // TestLocalJVM starts the local stack (private PostgreSQL, real Kafka broker,
@@ -20,9 +21,7 @@ import (
 // the topics, that its faults work and that Close leaves nothing.
 // CDCBENCH_SKIP_JVM=1 skips it.
 func TestLocalJVM(t *testing.T) {
-	if os.Getenv("CDCBENCH_SKIP_JVM") == "1" {
-		t.Skip("CDCBENCH_SKIP_JVM=1: skipping the local stack with a real Kafka broker and Kafka Connect")
-	}
+	testtier.JVM(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	st, err := stack.Start(ctx, stack.Options{JVM: true, Partitions: 2})

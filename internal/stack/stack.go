@@ -450,10 +450,7 @@ func (s *local) RestartKafka(ctx context.Context, down time.Duration) error {
 		return errors.New("stack: only an in-process Kafka started with persistence can be restarted")
 	}
 	s.kafka.Close()
-	select {
-	case <-time.After(down):
-	case <-ctx.Done():
-	}
+	_ = wait.Sleep(ctx, down) // a cancelled run still gets its broker back, for cleanup
 	var err error
 	if s.kafka, err = kfake.NewCluster(s.kafkaOpts...); err != nil {
 		return fmt.Errorf("stack: restart kfake: %w", err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
+	"github.com/cdcbench/cdcbench/internal/testtier"
 )
 
 // TestEmbeddedTrimsWhatGroupsRead produces to the change topic, lets a
@@ -19,6 +20,7 @@ import (
 // records behind the commit (kfake keeps everything in memory otherwise),
 // and that the run's groups can be deleted afterwards.
 func TestEmbeddedTrimsWhatGroupsRead(t *testing.T) {
+	testtier.Integration(t)
 	ctx, st := embedded(t)
 	if i := st.Info(); i.Postgres != "embedded" || !strings.HasPrefix(i.Kafka, "kfake") || !strings.HasPrefix(i.PostgresVersion, "1") {
 		t.Fatalf("info %+v", i)
@@ -84,6 +86,7 @@ func TestRedactAndReplication(t *testing.T) {
 // alerts forever: a long run raises millions, and kfake keeps every record
 // in memory. Alerts older than the retention go; a fresh one stays.
 func TestEmbeddedAlertsExpire(t *testing.T) {
+	testtier.Integration(t)
 	ctx, st := embedded(t)
 	prod, err := kgo.NewClient(kgo.SeedBrokers(st.Brokers()...), kgo.DefaultProduceTopic(stack.AlertTopic))
 	if err != nil {
@@ -174,6 +177,7 @@ func waitLogStart(ctx context.Context, t *testing.T, adm *kadm.Client, topic str
 // TestCommitEndOffsets: a group started at the topic's end reads what is
 // appended afterwards and nothing before, whatever its reset policy says.
 func TestCommitEndOffsets(t *testing.T) {
+	testtier.Integration(t)
 	ctx, st := embedded(t)
 	prod, err := kgo.NewClient(kgo.SeedBrokers(st.Brokers()...), kgo.DefaultProduceTopic(stack.ChangeTopic))
 	if err != nil {
@@ -207,6 +211,7 @@ func TestCommitEndOffsets(t *testing.T) {
 // TestEndOffsetsCancelled: a listing cut short by cancellation says so,
 // rather than blaming the topic.
 func TestEndOffsetsCancelled(t *testing.T) {
+	testtier.Integration(t)
 	ctx, st := embedded(t)
 	done, stop := context.WithCancel(ctx)
 	stop()

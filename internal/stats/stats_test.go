@@ -18,6 +18,7 @@ import (
 // the pooled mid-ranks (itertools.combinations over scipy.stats.rankdata),
 // counting splits whose rank sum is at or beyond the observed one.
 func TestMannWhitneyU(t *testing.T) {
+	t.Parallel()
 	seq := func(from, to float64) []float64 {
 		var s []float64
 		for v := from; v <= to; v++ {
@@ -74,6 +75,7 @@ func repeat(v float64, n int) []float64 {
 }
 
 func TestMannWhitneyUErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		x, y []float64
@@ -93,6 +95,7 @@ func TestMannWhitneyUErrors(t *testing.T) {
 }
 
 func TestMinP(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		n1, n2 int
 		want   float64

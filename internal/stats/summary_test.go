@@ -9,6 +9,7 @@ import (
 )
 
 func TestMedian(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		in   []float64
@@ -37,6 +38,7 @@ func TestMedian(t *testing.T) {
 }
 
 func TestSummarize(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		in     []float64
@@ -67,6 +69,7 @@ func TestSummarize(t *testing.T) {
 }
 
 func TestFormatSig(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[float64]string{
 		0: "0", 0.000123: "0.000123", 0.0035: "0.00350", 0.1534: "0.153", 0.9: "0.900", 4: "4.00", 4.093: "4.09",
 		9.996: "10.0", 82.14: "82.1", 99.96: "100", 250: "250", 12345.6: "12346", -4.5: "-4.50", math.Inf(1): "+Inf",
@@ -78,6 +81,7 @@ func TestFormatSig(t *testing.T) {
 }
 
 func TestBootstrapMedianRatio(t *testing.T) {
+	t.Parallel()
 	t.Run("constant samples give a point interval", func(t *testing.T) {
 		ci, err := stats.BootstrapMedianRatio([]float64{2, 2, 2}, []float64{5, 5, 5}, 0.95, 1000, 1)
 		if err != nil {

@@ -4,9 +4,11 @@
 package suggest
 
 // Closest returns the candidate within edit distance 2 of name (a typo, a
-// swapped pair), or "".
+// swapped pair), or "". Fewer edits than name has characters, too: "x" is
+// one edit from the alias "h", but nothing of it is kept, so it is no
+// typo of it ("rn" is one of "run").
 func Closest(name string, candidates []string) string {
-	best, bestD := "", 3
+	best, bestD := "", min(3, len(name))
 	for _, c := range candidates {
 		if d := editDistance(name, c); d < bestD {
 			best, bestD = c, d

@@ -8,6 +8,7 @@ import (
 )
 
 func TestTimestampRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, us := range []int64{0, 1, 1767806283683652, 1767806284000000, 253402300799999999, -1234567, time.Date(2024, 2, 29, 23, 59, 59, 999999000, time.UTC).UnixMicro()} {
 		got := string(txn.AppendTimestamp(nil, us))
 		want := time.UnixMicro(us).UTC().Format("2006-01-02 15:04:05.000000")
@@ -27,6 +28,7 @@ func TestTimestampRoundTrip(t *testing.T) {
 }
 
 func TestAmount(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		in    string
 		cents int64

@@ -38,3 +38,25 @@ func Until(ctx context.Context, deadline time.Time, every time.Duration, cond fu
 		}
 	}
 }
+
+// Sleep waits d, or until ctx ends, whichever comes first; it returns
+// ctx.Err() when ctx ended first (also when it had ended before the call),
+// nil otherwise. A d of zero or less returns at once. It is the one
+// cancellable pause: a fault's duration, a retry's backoff, a restart's
+// downtime.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

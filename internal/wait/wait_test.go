@@ -10,6 +10,7 @@ import (
 )
 
 func TestUntil(t *testing.T) {
+	t.Parallel()
 	boom := errors.New("boom")
 	for _, tc := range []struct {
 		name     string
@@ -41,4 +42,41 @@ func TestUntil(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestSleep(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		d      time.Duration
+		cancel bool
+		want   error
+	}{
+		{"elapses", time.Millisecond, false, nil},
+		{"zero", 0, false, nil},
+		{"negative", -time.Second, false, nil},
+		{"cancelled before", time.Hour, true, context.Canceled},
+		{"cancelled before, zero", 0, true, context.Canceled},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tc.cancel {
+				cancel()
+			}
+			if err := wait.Sleep(ctx, tc.d); !errors.Is(err, tc.want) {
+				t.Fatalf("Sleep(%v) = %v, want %v", tc.d, err, tc.want)
+			}
+		})
+	}
+	t.Run("cancelled during", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(time.Millisecond, cancel)
+		// An hour's sleep that returned at all was cut short by ctx.
+		if err := wait.Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Sleep = %v, want %v", err, context.Canceled)
+		}
+	})
 }
