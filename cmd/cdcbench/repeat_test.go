@@ -4,11 +4,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cdcbench/cdcbench/internal/testtier"
 )
 
 // TestRunRepeat runs a scenario twice on one embedded stack: two result
 // directories, each run's summary, and the gate command over both.
 func TestRunRepeat(t *testing.T) {
+	testtier.Integration(t)
 	results := t.TempDir()
 	out, stderr, code := cdcbench(t, "run", "--scenario", sweepFile(t, "", ""), "--repeat", "2", "--results", results)
 	if code != exitOK {
