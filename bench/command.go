@@ -70,6 +70,9 @@ type commandRun struct {
 	proc    *extagent.Process
 	started time.Time
 	joinMs  float64
+	// ownGroup is set when cdcbench named the group (the spec names none),
+	// which makes the group cdcbench's to delete.
+	ownGroup bool
 
 	mu        sync.Mutex
 	lines     []extagent.LineAlert
@@ -119,7 +122,11 @@ func (p *pathRun) startCommands(ctx context.Context) error {
 	}
 	p.cmds = &commands{adm: adm}
 	p.onCleanup(func(context.Context) error { adm.Close(); return nil })
-	p.onCleanup(func(context.Context) error { p.stopCommands(); return nil })
+	p.onCleanup(func(ctx context.Context) error {
+		p.stopCommands()
+		p.deleteCommandGroups(ctx)
+		return nil
+	})
 	for _, c := range p.plan.AgentCommands {
 		cr, err := p.startCommand(ctx, c)
 		if err != nil {
@@ -149,7 +156,11 @@ func (p *pathRun) startCommands(ctx context.Context) error {
 func (p *pathRun) startCommand(ctx context.Context, c AgentCommand) (*commandRun, error) {
 	cr := &commandRun{cmd: c, group: c.Group, output: fmt.Sprintf("%s.%s.output.log", p.spec, c.Name)}
 	if cr.group == "" {
-		cr.group = "cdcbench-" + p.r.id + "-" + p.spec.String() + "-" + c.Name
+		// Not under the driver's prefix (cdcbench-<run>-<path>-), whose
+		// groups must be empty when it deletes them: this one is deleted
+		// by deleteCommandGroups, or left behind with a word.
+		cr.group = "cdcbench-" + p.r.id + "-" + p.spec.String() + "." + c.Name
+		cr.ownGroup = true
 	}
 	if err := extagent.StartAtEnd(ctx, p.cmds.adm, cr.group, stack.ChangeTopic); err != nil {
 		return nil, fmt.Errorf("agent %s: %w", c.Name, err)
@@ -258,6 +269,27 @@ func (p *pathRun) stopCommands() {
 		}()
 	}
 	wg.Wait()
+}
+
+// deleteCommandGroups deletes the groups cdcbench named for its agent
+// commands, once they were stopped. An agent that SIGTERM ended without
+// leaving its group (Python's default) left a member the broker keeps for
+// its session timeout: it is removed, since its process is gone. A group
+// that still cannot be deleted is left on the broker, which the log says:
+// it costs nothing but its name, and the figures are the agent's all the
+// same, so the run stays valid and its next paths run.
+func (p *pathRun) deleteCommandGroups(ctx context.Context) {
+	for _, cr := range p.cmds.runs {
+		if !cr.ownGroup {
+			continue
+		}
+		dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		err := stack.DeleteAbandonedGroup(dctx, p.r.cfg.Stack.Brokers(), cr.group)
+		cancel()
+		if err != nil {
+			p.r.logf("path %s: agent %s: its consumer group %s is left on the broker, which expires it: %v", p.spec, cr.cmd.Name, cr.group, err)
+		}
+	}
 }
 
 // collectCommands judges the agent commands' alerts against the oracle of

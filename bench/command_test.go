@@ -11,6 +11,7 @@ import (
 
 	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/result"
+	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/scenarios"
 )
 
@@ -197,5 +198,54 @@ func TestAgentCommandsBadAgents(t *testing.T) {
 				tc.check(t, res.Paths[0].ExternalAgents[0])
 			}
 		})
+	}
+}
+
+// TestAgentCommandWithoutSignalHandling runs the smallest agent a user
+// writes (testdata/plain_agent.py: kafka-python, no SIGTERM handler) on a
+// cdc path followed by a polling path. SIGTERM ends it without leaving its
+// consumer group, whose member the broker keeps until the session timeout:
+// the run must still be valid, run the polling path, match every alert,
+// and leave none of its consumer groups on the broker.
+func TestAgentCommandWithoutSignalHandling(t *testing.T) {
+	py := pythonAgents(t)
+	script, err := filepath.Abs("testdata/plain_agent.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := startStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	p := commandPlan(t, scenarios.AgentCommandSpec{Name: "my-outlier", Rule: "outlier", Command: ".venv/bin/python " + script, Dir: py,
+		Alerts: scenarios.AlertsLines, StartTimeout: scenarios.Duration(30 * time.Second), StopTimeout: scenarios.Duration(5 * time.Second), OutputLimitMB: 1})
+	p.Paths = append(p.Paths, scenarios.Path{Kind: scenarios.PathPoll, Interval: 100 * time.Millisecond})
+	res, _, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, ResultsDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	defer assertNothingRunning(t, res.RunID)
+	if !res.Valid {
+		t.Fatalf("invalid: %v", res.InvalidReasons)
+	}
+	if len(res.Paths) != 2 || len(res.Paths[1].Agents) != 2 || res.Paths[1].Agents[0].Events == 0 {
+		t.Fatalf("the polling path did not run: %+v", res.Paths)
+	}
+	ext := res.Paths[0].ExternalAgents
+	if len(ext) != 1 || ext[0].ExpectedAlerts == 0 || ext[0].Alerts != ext[0].ExpectedAlerts || ext[0].Exit != "stopped" {
+		t.Fatalf("agent: %+v", ext)
+	}
+	adm, err := stack.NewAdmin(st.Brokers())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	groups, err := adm.ListGroups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range groups.Groups() {
+		if strings.Contains(g, res.RunID) {
+			t.Errorf("group %s left on the broker", g)
+		}
 	}
 }

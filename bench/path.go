@@ -156,6 +156,9 @@ func (p *pathRun) setup(ctx context.Context) error {
 	p.onCleanup(func(ctx context.Context) error {
 		defer p.drv.Report(&p.res)
 		if err := p.drv.Stop(ctx); err != nil {
+			if errors.Is(err, stack.ErrGroupsLeft) {
+				return fmt.Errorf("cleanup: %w", err)
+			}
 			return fmt.Errorf("cleanup (run `cdcbench clean --pg-dsn ...` if a cdcbench_ slot remains): %w", err)
 		}
 		return nil
