@@ -62,7 +62,10 @@ A gate file lists one rule per line:
 
 Metrics: e2e <stat>, stages.<stage> <stat> (stat: p50 p90 p99 p999 max mean), and
 the counts events, expected_events, events_missing, duplicate_events, alerts,
-expected_alerts, missed_alerts, unexpected_alerts.
+expected_alerts, missed_alerts, unexpected_alerts. Agents are the built-in outlier
+and velocity and your own (run --agent-commands) by name: cdc/my-outlier
+missed_alerts == 0. Of your own agents cdcbench sees the alerts only: they have the
+alert counts and stages.alert, and a rule over every agent skips them for the rest.
 
 With several runs: valid and count rules must hold in every run; latency rules use
 the median across runs (ratio rules, the median of each run's ratio); a relative
@@ -75,8 +78,9 @@ A baseline is recorded from repeated valid runs with --record-baseline; it holds
 each run's figures and the machine (CPU model, cores, memory). Gating against a
 baseline from another machine is an input error unless --allow-foreign-baseline.
 
-Exit status: 0 every rule passed; 1 a rule failed (regression or invalid run);
-2 bad input (unreadable result or gate file, rule naming a missing path, foreign
+Exit status: 0 every rule passed; 1 a rule failed (regression or invalid run; a
+rule needing a path or agent that an invalid run lacks fails too); 2 bad input
+(unreadable result or gate file, rule naming a path no valid run has, foreign
 baseline).
 
   cdcbench gate                                          # newest run, gates/ci.yaml

@@ -109,6 +109,18 @@ var errNoSamples = errors.New("no samples")
 // commit_event stage), which a wildcard path skips.
 var errNoStage = errors.New("no such stage")
 
+// errNotMeasured marks a metric an agent command does not have (cdcbench
+// sees its alerts, not every row it read), which a wildcard agent skips.
+var errNotMeasured = errors.New("not measured")
+
+// missingError is a path or agent a run does not have: bad input when
+// every run is valid, an aborted run failing the gate when one is not.
+type missingError struct{ msg string }
+
+func (e missingError) Error() string { return e.msg }
+
+func isMissing(err error) bool { return errors.As(err, new(missingError)) }
+
 // Evaluate applies spec to in and reports every check.
 //
 // Semantics, for several runs:
@@ -178,32 +190,42 @@ func evalRule(spec *Spec, rule Rule, in Input) ([]Check, error) {
 	}
 	var checks []Check
 	for _, p := range in.Runs[0].Paths {
-		for _, a := range p.Agents {
+		for _, a := range slices.Concat(p.Agents, p.Commands) {
 			if !rule.Target.matches(p.Name, a.Name) {
 				continue
 			}
 			c, err := evalTarget(spec, rule, in, p.Name, a.Name)
 			switch {
-			case errors.Is(err, errNoStage) && rule.Target.Path == Wildcard:
+			case errors.Is(err, errNoStage) && rule.Target.Path == Wildcard,
+				errors.Is(err, errNotMeasured) && rule.Target.Agent == Wildcard:
 				continue
-			case errors.Is(err, errNoSamples), errors.Is(err, errNoStage) && anyInvalid(in.Runs):
-				// An invalid run that measured nothing has no stages
-				// either: that is the run failing the gate (exit 1), not
-				// a rule naming what no run has (bad input).
-				c = Check{
-					Rule: rule, Target: p.Name + "/" + a.Name, Value: math.NaN(), P: math.NaN(),
-					Observed: "no samples", Limit: limitText(rule), Verdict: Fail, Note: err.Error(),
-				}
+			case errors.Is(err, errNoSamples), (errors.Is(err, errNoStage) || isMissing(err)) && anyInvalid(in.Runs):
+				// An invalid run that measured nothing, or was stopped
+				// before a path ran, has no stages or agents either: that
+				// is the run failing the gate (exit 1), not a rule naming
+				// what no run has (bad input).
+				checks = append(checks, missingCheck(rule, p.Name+"/"+a.Name, "no samples", err))
+				continue
 			case err != nil:
 				return nil, err
 			}
 			checks = append(checks, c)
 		}
 	}
+	if len(checks) == 0 && anyInvalid(in.Runs) {
+		return []Check{missingCheck(rule, rule.Target.String(), "missing", fmt.Errorf("no path/agent with %s in run %s (it has %s)",
+			rule.Metric, in.Runs[0].Label, strings.Join(targets(in.Runs[0]), ", ")))}, nil
+	}
 	if len(checks) == 0 {
 		return nil, fmt.Errorf("%s matches no path/agent with %s in run %s (it has %s)", rule.Target, rule.Metric, in.Runs[0].Label, strings.Join(targets(in.Runs[0]), ", "))
 	}
 	return checks, nil
+}
+
+// missingCheck is a check failed for want of a figure in an invalid run.
+func missingCheck(rule Rule, target, observed string, why error) Check {
+	return Check{Rule: rule, Target: target, Value: math.NaN(), P: math.NaN(),
+		Observed: observed, Limit: limitText(rule), Verdict: Fail, Note: why.Error()}
 }
 
 func anyInvalid(runs []Run) bool {
@@ -218,7 +240,7 @@ func anyInvalid(runs []Run) bool {
 func targets(r Run) []string {
 	var out []string
 	for _, p := range r.Paths {
-		for _, a := range p.Agents {
+		for _, a := range slices.Concat(p.Agents, p.Commands) {
 			out = append(out, p.Name+"/"+a.Name)
 		}
 	}
@@ -245,9 +267,13 @@ func checkValid(rule Rule, runs []Run) Check {
 func figures(runs []Run, path, agent string, m Metric) ([]float64, error) {
 	out := make([]float64, 0, len(runs))
 	for _, r := range runs {
-		a, ok := r.Agent(path, agent)
+		a, command, ok := r.figuresOf(path, agent)
 		if !ok {
-			return nil, fmt.Errorf("run %s has no agent %s on path %s", r.Label, agent, path)
+			return nil, missingError{fmt.Sprintf("run %s has no agent %s on path %s", r.Label, agent, path)}
+		}
+		if command && !slices.Contains(commandMetrics, m.Name) {
+			return nil, fmt.Errorf("%w: %s on %s is an agent command, whose alerts are all cdcbench sees of it: it has %s, not %s",
+				errNotMeasured, agent, path, strings.Join(commandMetrics, ", "), m.Name)
 		}
 		if !m.Latency() {
 			out = append(out, float64(counts[m.Name](a)))

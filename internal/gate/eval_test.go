@@ -38,6 +38,12 @@ func TestEvaluate(t *testing.T) {
 	for i := range nothing[0].Paths[0].Agents {
 		nothing[0].Paths[0].Agents[i].Stages = nil
 	}
+	// An agent's failure stopped the run after its cdc path: poll-100ms
+	// never ran.
+	aborted := runs("r", 4)
+	aborted[0].Valid, aborted[0].InvalidReasons = false, []string{"cdc: agent my-outlier stopped on its own after 2s: exit status 1"}
+	aborted[0].Paths = aborted[0].Paths[:1]
+	own := withCommand("r-1")
 
 	tests := []struct {
 		name     string
@@ -96,6 +102,20 @@ func TestEvaluate(t *testing.T) {
 			[]string{"cdc/outlier | 2.00 ms | < 20 ms | - | pass"}, true},
 		{"an empty histogram fails", "cdc/outlier stages.alert p99 < 1s", runs("r", 4), nil,
 			[]string{"cdc/outlier | no samples | < 1000 ms | - | FAIL no samples of stages.alert p99 on cdc/outlier in run r-1"}, false},
+		{"an aborted run without the ratio's path fails", "cdc e2e p50 <= 0.15 x poll-100ms e2e p99", aborted, nil,
+			[]string{"cdc/outlier | no samples | <= 0.15x poll-100ms e2e p99 | - | FAIL run r-1 has no agent outlier on path poll-100ms",
+				"cdc/velocity | no samples | <= 0.15x poll-100ms e2e p99 | - | FAIL run r-1 has no agent velocity on path poll-100ms"}, false},
+		{"an aborted run without the path fails", "poll-100ms e2e p99 < 1s", aborted, nil,
+			[]string{"poll-100ms/* | missing | < 1000 ms | - | FAIL no path/agent with e2e p99 in run r-1 (it has cdc/outlier, cdc/velocity)"}, false},
+		{"an agent command by name", "cdc/my-outlier missed_alerts == 0", own, nil,
+			[]string{"cdc/my-outlier | 0 | == 0 | - | pass"}, true},
+		{"an agent command's alert latency", "cdc/my-outlier stages.alert p99 < 100ms", own, nil,
+			[]string{"cdc/my-outlier | 60.0 ms | < 100 ms | - | pass"}, true},
+		{"counts cover agent commands", "cdc missed_alerts == 0", own, nil,
+			[]string{"cdc/outlier | 0 | == 0 | - | pass", "cdc/velocity | 0 | == 0 | - | pass", "cdc/my-outlier | 0 | == 0 | - | pass"}, true},
+		{"a wildcard agent skips what agent commands do not have", "cdc e2e p50 <= 8 x cdc stages.commit_receive p50", own, nil,
+			[]string{"cdc/outlier | 2.00x (4.00 ms / 2.00 ms) | <= 8x cdc/outlier stages.commit_receive p50 | - | pass",
+				"cdc/velocity | 2.00x (4.00 ms / 2.00 ms) | <= 8x cdc/velocity stages.commit_receive p50 | - | pass"}, true},
 		// A run that measured no row has no stages: it fails the gate
 		// rather than making the rule bad input.
 		{"an invalid run without the stage fails", "cdc/outlier stages.commit_receive p50 < 20ms", nothing, nil,
@@ -152,6 +172,8 @@ func TestEvaluateErrors(t *testing.T) {
 			`gate: ci.yaml:4: poll-100ms/outlier stages.commit_event p50 < 1s: no such stage "commit_event" on poll-100ms/outlier in run r-1 (it has alert, commit_receive)`, nil},
 		{"ratio to a missing path", "cdc e2e p50 < 0.5 x poll-1s e2e p50", runs("r", 4), nil,
 			"gate: ci.yaml:4: cdc e2e p50 < 0.5 x poll-1s e2e p50: run r-1 has no agent outlier on path poll-1s", nil},
+		{"what an agent command does not have", "cdc/my-outlier e2e p99 < 1s", withCommand("r-1"), nil,
+			"gate: ci.yaml:4: cdc/my-outlier e2e p99 < 1s: not measured: my-outlier on cdc is an agent command, whose alerts are all cdcbench sees of it: it has alerts, expected_alerts, missed_alerts, unexpected_alerts, stages.alert, not e2e", nil},
 		{"a later run lacks a path", "e2e p50 < 1s", lacking, nil,
 			"gate: ci.yaml:4: e2e p50 < 1s: run r-2 has no agent outlier on path poll-100ms", nil},
 		{"runs of two scenarios", "valid", append(runs("r", 4), other...), nil,

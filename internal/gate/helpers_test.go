@@ -52,6 +52,19 @@ func runs(prefix string, cdcs ...float64) []gate.Run {
 	return out
 }
 
+// withCommand is one smoke run whose cdc path also ran an agent command,
+// my-outlier, and a `cdcbench agent` process (an external agent that is no
+// agent command, which the gate does not read).
+func withCommand(label string) []gate.Run {
+	r := smoke(label, 4, 50)
+	r.Paths[0].ExternalAgents = []result.ExternalAgentResult{
+		{Name: "my-outlier", Alerts: 120, ExpectedAlerts: 120, AlertMs: recorder.Summary{Count: 120, P50: 30, P99: 60},
+			AgentCommand: &result.AgentCommand{Rule: "outlier", Observed: "lines"}},
+		{Name: "velocity", Alerts: 100, ExpectedAlerts: 120, MissedAlerts: 20},
+	}
+	return []gate.Run{gate.FromResult(label, r)}
+}
+
 // mustParse parses a gate file made of rules.
 func mustParse(t *testing.T, rules ...string) *gate.Spec {
 	t.Helper()

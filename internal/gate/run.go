@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/cdcbench/cdcbench/internal/recorder"
 	"github.com/cdcbench/cdcbench/internal/result"
 )
 
@@ -27,7 +28,15 @@ type Run struct {
 type RunPath struct {
 	Name   string               `json:"name"`
 	Agents []result.AgentResult `json:"agents"`
+	// Commands are the user's agents the run started (agent commands),
+	// with the figures cdcbench has of them: the alert counts, and the
+	// alert latency as stage "alert" (they print alerts, not every row).
+	Commands []result.AgentResult `json:"agent_commands,omitempty"`
 }
+
+// commandMetrics are the metrics an agent command has: cdcbench sees its
+// alerts only.
+var commandMetrics = []string{"alerts", "expected_alerts", "missed_alerts", "unexpected_alerts", "stages.alert"}
 
 // FromResult takes the figures a gate reads from r; label names the run in
 // reports (usually its directory's name).
@@ -37,7 +46,14 @@ func FromResult(label string, r *result.Result) Run {
 		Machine: r.Machine, Valid: r.Valid, InvalidReasons: r.InvalidReasons,
 	}
 	for _, p := range r.Paths {
-		run.Paths = append(run.Paths, RunPath{Name: p.Name, Agents: p.Agents})
+		rp := RunPath{Name: p.Name, Agents: p.Agents}
+		for _, e := range p.ExternalAgents {
+			if e.AgentCommand != nil {
+				rp.Commands = append(rp.Commands, result.AgentResult{Name: e.Name, Alerts: e.Alerts, ExpectedAlerts: e.ExpectedAlerts,
+					MissedAlerts: e.MissedAlerts, UnexpectedAlerts: e.UnexpectedAlerts, Stages: map[string]recorder.Summary{recorder.Alert.String(): e.AlertMs}})
+			}
+		}
+		run.Paths = append(run.Paths, rp)
 	}
 	return run
 }
@@ -55,6 +71,25 @@ func (r Run) Agent(path, agent string) (result.AgentResult, bool) {
 		}
 	}
 	return result.AgentResult{}, false
+}
+
+// figuresOf returns the figures of agent on path, a built-in agent or an
+// agent command (command is then true).
+func (r Run) figuresOf(path, agent string) (a result.AgentResult, command, ok bool) {
+	if a, ok := r.Agent(path, agent); ok {
+		return a, false, true
+	}
+	for _, p := range r.Paths {
+		if p.Name != path {
+			continue
+		}
+		for _, a := range p.Commands {
+			if a.Name == agent {
+				return a, true, true
+			}
+		}
+	}
+	return result.AgentResult{}, false, false
 }
 
 // LoadRuns reads the runs at each path, in order. A path is a result
