@@ -56,6 +56,23 @@ func NewAgentCommands(specs []scenarios.AgentCommandSpec) ([]AgentCommand, error
 	return out, errors.Join(errs...)
 }
 
+// agentFailure is a path ended by the user's agent (it crashed, never
+// joined its group, flooded its output, could not be started): a finding
+// about the agent, which makes the path invalid and lets the run go on
+// with its next paths, not a run cdcbench could not carry out.
+type agentFailure struct{ err error }
+
+func (e agentFailure) Error() string { return e.err.Error() }
+func (e agentFailure) Unwrap() error { return e.err }
+
+// byAgent marks err as the agent's doing, unless it is a cancellation.
+func byAgent(err error) error {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return agentFailure{err}
+}
+
 // commands are a path's agent commands.
 type commands struct {
 	adm  *kadm.Client
@@ -136,7 +153,7 @@ func (p *pathRun) startCommands(ctx context.Context) error {
 	}
 	for _, cr := range p.cmds.runs {
 		if err := extagent.WaitJoined(ctx, adm, cr.group, stack.ChangeTopic, cr.proc, time.Duration(cr.cmd.StartTimeout)); err != nil {
-			return err
+			return byAgent(err)
 		}
 		cr.joinMs = ms(time.Since(cr.started))
 		p.r.logf("path %s: agent %s joined group %s in %.0f ms", p.spec, cr.cmd.Name, cr.group, cr.joinMs)
@@ -145,7 +162,7 @@ func (p *pathRun) startCommands(ctx context.Context) error {
 			// on would be counted as missed, for a reason nobody would see.
 			<-cr.proc.Exited()
 			if err := cr.proc.Err(); err != nil {
-				p.fail(err)
+				p.fail(agentFailure{err})
 			}
 		}()
 	}
@@ -176,7 +193,7 @@ func (p *pathRun) startCommand(ctx context.Context, c AgentCommand) (*commandRun
 		OutputLimit: int64(c.OutputLimitMB) << 20,
 	})
 	if err != nil {
-		return nil, err
+		return nil, agentFailure{err}
 	}
 	p.r.logf("path %s: started agent %s (pid %d): %s", p.spec, c.Name, cr.proc.PID(), c.Command)
 	return cr, nil

@@ -79,6 +79,12 @@ func (r *run) runPath(ctx context.Context, ps scenarios.Path) (res result.Path, 
 	p := &pathRun{r: r, plan: &r.cfg.Plan, spec: ps, errCh: make(chan error, 8),
 		res: result.Path{Name: ps.String(), Kind: ps.Kind}, sets: pathSets{path: ps.String()}}
 	defer func() {
+		if af := (agentFailure{}); errors.As(err, &af) && ctx.Err() == nil {
+			// The user's agent ended the path: the path is invalid, and
+			// the run goes on.
+			p.res.InvalidReasons = append(p.res.InvalidReasons, af.Error())
+			err = nil
+		}
 		// A cleanup failure is reported even when the path already failed:
 		// a slot left behind retains WAL until someone drops it.
 		err = errors.Join(err, p.cleanup(context.WithoutCancel(ctx)))
