@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -92,6 +93,7 @@ type commandRun struct {
 	ownGroup bool
 
 	mu        sync.Mutex
+	timed     []extagent.TimedAlert // the matched alerts, once collected
 	lines     []extagent.LineAlert
 	malformed int64
 	exit      string
@@ -363,6 +365,7 @@ func (p *pathRun) commandResult(cr *commandRun) result.ExternalAgentResult {
 	}
 	info.Pattern = cr.cmd.Pattern.String()
 	m := p.orc.truth.Match(cr.lines, expected.has, p.measureFrom.UnixMicro())
+	cr.timed = m.Timed
 	var got idSet
 	for _, id := range m.IDs {
 		got.add(id)
@@ -372,6 +375,42 @@ func (p *pathRun) commandResult(cr *commandRun) result.ExternalAgentResult {
 	return result.ExternalAgentResult{Name: cr.cmd.Name, Instances: []string{fmt.Sprintf("pid %d", cr.proc.PID())},
 		Alerts: d.Received, ExpectedAlerts: d.Expected, MissedAlerts: d.Missed, UnexpectedAlerts: d.Unexpected,
 		DuplicateAlerts: m.Duplicates, AlertMs: m.Latency.Summary(), Clock: LineClock, AgentCommand: info}
+}
+
+// logCommandAlerts writes each agent command's alert latency into the
+// interval log, tagged path/agent/alert, one histogram per interval of the
+// lines' arrival: the series the report charts beside the built-in agents
+// (cdcbench sees an agent command's alerts, not every row it read). Call it
+// once the path's interval log stopped.
+func (p *pathRun) logCommandAlerts() error {
+	if p.cmds == nil {
+		return nil
+	}
+	tick := result.IntervalTick
+	for _, cr := range p.cmds.runs {
+		cr.mu.Lock()
+		timed := cr.timed
+		cr.mu.Unlock()
+		byTick := map[int64]*recorder.Single{}
+		var ticks []int64
+		for _, a := range timed {
+			k := max(a.ArrivalNs-p.measureFrom.UnixNano(), 0) / int64(tick)
+			if byTick[k] == nil {
+				byTick[k] = recorder.NewSingle()
+				ticks = append(ticks, k)
+			}
+			byTick[k].Record(a.LatencyUs)
+		}
+		sort.Slice(ticks, func(i, j int) bool { return ticks[i] < ticks[j] })
+		tag := p.spec.String() + "/" + cr.cmd.Name + "/" + recorder.Alert.String()
+		for _, k := range ticks {
+			from := p.measureFrom.Add(time.Duration(k) * tick)
+			if err := p.r.intervals.Write(tag, from, from.Add(tick), byTick[k].Histogram()); err != nil {
+				return fmt.Errorf("bench: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // commandProblems lists what makes an agent command's figures untrustworthy.

@@ -12,6 +12,7 @@ import (
 	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
+	"github.com/cdcbench/cdcbench/reports"
 	"github.com/cdcbench/cdcbench/scenarios"
 )
 
@@ -206,7 +207,8 @@ func TestAgentCommandsBadAgents(t *testing.T) {
 // cdc path followed by a polling path. SIGTERM ends it without leaving its
 // consumer group, whose member the broker keeps until the session timeout:
 // the run must still be valid, run the polling path, match every alert,
-// and leave none of its consumer groups on the broker.
+// and leave none of its consumer groups on the broker. The report charts
+// the agent beside the built-in ones.
 func TestAgentCommandWithoutSignalHandling(t *testing.T) {
 	py := pythonAgents(t)
 	script, err := filepath.Abs("testdata/plain_agent.py")
@@ -219,13 +221,26 @@ func TestAgentCommandWithoutSignalHandling(t *testing.T) {
 	p := commandPlan(t, scenarios.AgentCommandSpec{Name: "my-outlier", Rule: "outlier", Command: ".venv/bin/python " + script, Dir: py,
 		Alerts: scenarios.AlertsLines, StartTimeout: scenarios.Duration(30 * time.Second), StopTimeout: scenarios.Duration(5 * time.Second), OutputLimitMB: 1})
 	p.Paths = append(p.Paths, scenarios.Path{Kind: scenarios.PathPoll, Interval: 100 * time.Millisecond})
-	res, _, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, ResultsDir: t.TempDir()})
+	res, dir, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, ResultsDir: t.TempDir()})
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	defer assertNothingRunning(t, res.RunID)
 	if !res.Valid {
 		t.Fatalf("invalid: %v", res.InvalidReasons)
+	}
+	out := filepath.Join(t.TempDir(), "report.md")
+	if err := reports.Write([]string{dir}, out); err != nil {
+		t.Fatal(err)
+	}
+	for _, chart := range []string{"percentiles", "latency-cdc"} {
+		svgs, _ := filepath.Glob(filepath.Join(reports.FilesDir(out), "*-"+chart+".svg"))
+		if len(svgs) != 1 {
+			t.Fatalf("%s chart: %v", chart, svgs)
+		}
+		if svg, err := os.ReadFile(svgs[0]); err != nil || !bytes.Contains(svg, []byte("my-outlier (alerts)")) {
+			t.Errorf("%s chart has no series of my-outlier (%v)", chart, err)
+		}
 	}
 	if len(res.Paths) != 2 || len(res.Paths[1].Agents) != 2 || res.Paths[1].Agents[0].Events == 0 {
 		t.Fatalf("the polling path did not run: %+v", res.Paths)

@@ -267,7 +267,7 @@ func (p *pathRun) startIntervals() {
 		close(stop)
 		err := <-done
 		p.tl.recovery(p.res.Faults, p.start, p.plan.ObjectiveP99)
-		return err
+		return errors.Join(err, p.logCommandAlerts())
 	})
 }
 
