@@ -166,7 +166,7 @@ func writeMetadata(b *bytes.Buffer, r *run) {
 	row("cdcbench", res.Version)
 	row("run id", res.RunID)
 	row("directory", "`"+r.dir+"`")
-	row("PostgreSQL", fmt.Sprintf("%s, %s", res.Stack.PostgresVersion, res.Stack.Postgres))
+	row("PostgreSQL", fmt.Sprintf("%s, %s", res.Stack.PostgresVersion, postgresWhere(res.Stack.StackInfo)))
 	row("Kafka", fmt.Sprintf("%s, brokers %s", res.Stack.Kafka, res.Stack.Brokers))
 	row("CDC", res.Stack.CDC)
 	for _, p := range res.Paths {
