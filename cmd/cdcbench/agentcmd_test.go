@@ -174,4 +174,7 @@ func TestRunAgentCommandCrashes(t *testing.T) {
 	if res.Valid || len(res.Paths) != 2 || len(res.Paths[1].Agents) != 2 || !strings.Contains(strings.Join(res.InvalidReasons, "\n"), "KeyError: KAFKA_BROKERS") {
 		t.Errorf("valid %v, reasons %q, paths %d", res.Valid, res.InvalidReasons, len(res.Paths))
 	}
+	if out := p.stdout.String(); !strings.Contains(out, "next:\n  cdcbench report "+runs[0]) {
+		t.Errorf("the run does not say what to do next:\n%s", out)
+	}
 }

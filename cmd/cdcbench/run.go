@@ -19,6 +19,7 @@ import (
 	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/jvmstack"
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
+	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/reports"
 	"github.com/cdcbench/cdcbench/scenarios"
@@ -187,17 +188,49 @@ long the sweep is estimated to take, and refuses more than ` + fmt.Sprint(maxCel
 				}
 				if !res.Valid {
 					invalid = append(invalid, fmt.Sprintf("%s: %s", dir, strings.Join(res.InvalidReasons, "; ")))
+					if behind := fellBehind(res, rs.plan.ScheduleTolerance); behind != "" {
+						fmt.Fprintf(c.App.Writer, "\n%s\n", behind)
+					}
 				}
 			}
-			if len(dirs) > 1 {
-				fmt.Fprintf(c.App.Writer, "\n%d runs: cdcbench gate %s\n", len(dirs), strings.Join(dirs, " "))
-			}
+			writeNextSteps(c.App.Writer, dirs)
 			if len(invalid) > 0 {
 				return invalidRun{invalid}
 			}
 			return nil
 		},
 	}
+}
+
+// writeNextSteps says what to do with the runs in dirs: the report, the
+// gate, a comparison.
+func writeNextSteps(w io.Writer, dirs []string) {
+	if len(dirs) == 0 {
+		return
+	}
+	all := strings.Join(dirs, " ")
+	other := "OTHER_RUN"
+	if len(dirs) > 1 {
+		all, other = all+" vs", "OTHER_RUNS..."
+	}
+	fmt.Fprintf(w, "\nnext:\n  cdcbench report %s -o report.md   # markdown report with charts\n  cdcbench gate %s   # pass or fail against gates/ci.yaml (exit 1 on a failed rule)\n  cdcbench compare %s %s   # side by side with another run, with significance\n",
+		strings.Join(dirs, " "), strings.Join(dirs, " "), all, other)
+}
+
+// fellBehind says what to change when the producer of a path of res fell
+// behind its schedule by more than tolerance, the run's invalid reason on
+// a busy machine; "" when none did.
+func fellBehind(res *result.Result, tolerance time.Duration) string {
+	var worst float64
+	for _, p := range res.Paths {
+		worst = max(worst, p.MaxScheduleLagMs)
+	}
+	if worst <= float64(tolerance.Milliseconds()) {
+		return ""
+	}
+	return fmt.Sprintf("hint: the producer fell %.0f ms behind its schedule (tolerance %v), with this machine's load average at %s (1, 5, 15 min): "+
+		"run when the machine is quieter (other jobs share its cores), raise the scenario's schedule_tolerance, or lower the rate (--rate)",
+		worst, tolerance, bench.LoadAverage())
 }
 
 // runSetup is what run's Before resolved for its Action: the scenario, its
