@@ -1,6 +1,5 @@
-# The smallest agent cdcbench benchmarks, as a user writes it: kafka-python,
-# the outlier rule, its alert line on stdout, and no signal handling at all
-# (SIGTERM ends it without leaving its consumer group).
+# my_agent.py: the outlier rule, its alert line on stdout, no signal handling
+# (SIGTERM ends it without leaving its consumer group; cdcbench removes it).
 import json
 import os
 from collections import defaultdict, deque
