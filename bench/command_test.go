@@ -69,6 +69,23 @@ func commandPlan(t *testing.T, specs ...scenarios.AgentCommandSpec) bench.Plan {
 	return p
 }
 
+// runValid runs p on st: the run must complete, be valid, and leave no
+// process of it running.
+func runValid(t *testing.T, st stack.Stack, p bench.Plan) (*result.Result, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res, dir, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, ResultsDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	t.Cleanup(func() { assertNothingRunning(t, res.RunID) })
+	if !res.Valid {
+		t.Fatalf("invalid: %v", res.InvalidReasons)
+	}
+	return res, dir
+}
+
 // TestAgentCommandsPython runs the reference Python agents (kafka-python)
 // beside the built-in ones on the embedded stack: every alert the oracle
 // expects must be matched from their output lines, each timed, and each
@@ -79,19 +96,9 @@ func TestAgentCommandsPython(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := startStack(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	p := commandPlan(t, specs...)
 	p.Duration = 3 * time.Second
-	res, dir, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, ResultsDir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("run: %v", err)
-	}
-	defer assertNothingRunning(t, res.RunID)
-	if !res.Valid {
-		t.Fatalf("invalid: %v", res.InvalidReasons)
-	}
+	res, dir := runValid(t, startStack(t), p)
 	ext := res.Paths[0].ExternalAgents
 	if len(ext) != 2 {
 		t.Fatalf("external agents %+v, want py-outlier and py-velocity", ext)
@@ -216,19 +223,10 @@ func TestAgentCommandWithoutSignalHandling(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := startStack(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	p := commandPlan(t, scenarios.AgentCommandSpec{Name: "my-outlier", Rule: "outlier", Command: ".venv/bin/python " + script, Dir: py,
 		Alerts: scenarios.AlertsLines, StartTimeout: scenarios.Duration(30 * time.Second), StopTimeout: scenarios.Duration(5 * time.Second), OutputLimitMB: 1})
 	p.Paths = append(p.Paths, scenarios.Path{Kind: scenarios.PathPoll, Interval: 100 * time.Millisecond})
-	res, dir, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, ResultsDir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("run: %v", err)
-	}
-	defer assertNothingRunning(t, res.RunID)
-	if !res.Valid {
-		t.Fatalf("invalid: %v", res.InvalidReasons)
-	}
+	res, dir := runValid(t, st, p)
 	out := filepath.Join(t.TempDir(), "report.md")
 	if err := reports.Write([]string{dir}, out); err != nil {
 		t.Fatal(err)
@@ -254,7 +252,7 @@ func TestAgentCommandWithoutSignalHandling(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer adm.Close()
-	groups, err := adm.ListGroups(ctx)
+	groups, err := adm.ListGroups(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
