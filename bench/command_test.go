@@ -170,6 +170,16 @@ func TestAgentCommandsBadAgents(t *testing.T) {
 					t.Errorf("ghost row: %+v", e)
 				}
 			}},
+		// Five stray lines first, then every real alert 100 ms late: the
+		// run must wait for the expected alerts, not for as many lines.
+		{name: "stray lines and late alerts", spec: spec(`for i in 1 2 3 4 5; do echo "ANOMALY DETECTED: User 42424$i spent \$12.34"; done; ` +
+			`.venv/bin/python outlier_agent.py | while IFS= read -r l; do sleep 0.1; echo "$l"; done`),
+			reason: []string{"agent my-agent: 5 alert lines denote no produced row"},
+			check: func(t *testing.T, e result.ExternalAgentResult) {
+				if e.MissedAlerts != 0 || e.Alerts != e.ExpectedAlerts || e.UnmatchedLines != 5 {
+					t.Errorf("stray lines: %+v", e)
+				}
+			}},
 		{name: "hangs on exit", spec: spec(`trap '' TERM; .venv/bin/python outlier_agent.py; echo 'still cleaning up'; sleep 600`),
 			reason: []string{"agent my-agent did not exit within 2s of SIGTERM and was killed", "still cleaning up"}},
 	} {
