@@ -41,7 +41,7 @@ func WriteSummary(w io.Writer, r *result.Result) error {
 		writeExternal(w, r)
 		return nil
 	}
-	fmt.Fprintln(w, "\nrows/s: the mean over the measured window, offered by the schedule (target) and committed (achieved); progress lines show the last second's")
+	fmt.Fprintln(w, "\nrows/s: the mean over the measured window, offered by the schedule (target) and committed (achieved); progress lines show the schedule's rate at that moment and the last second's commits")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "path\tagent\trows/s target\tachieved\tevents\tof rows\talerts\texpected\tmissed\te2e p50 ms\tp90\tp99\tp99.9\tmax\t")
 	for _, p := range r.Paths {
