@@ -433,6 +433,44 @@ func (p *pathRun) logCommandAlerts() error {
 	return nil
 }
 
+// commandSlices adds each agent command's alert latency to the slices of
+// the schedule its alerted rows were intended in, after the knee was
+// found: a slow agent of yours shows where it falls behind, without
+// moving the pipeline's knee.
+func (p *pathRun) commandSlices() {
+	if p.cmds == nil || len(p.res.Slices) == 0 {
+		return
+	}
+	for _, cr := range p.cmds.runs {
+		cr.mu.Lock()
+		timed := cr.timed
+		cr.mu.Unlock()
+		if len(timed) == 0 {
+			continue
+		}
+		per := make([]*recorder.Single, len(p.res.Slices))
+		for _, a := range timed {
+			intendedNs := a.ArrivalNs - a.LatencyUs*1000
+			if i := p.plan.sliceOf(time.Duration(intendedNs - p.start.UnixNano())); i >= 0 && i < len(per) {
+				if per[i] == nil {
+					per[i] = recorder.NewSingle()
+				}
+				per[i].Record(a.LatencyUs)
+			}
+		}
+		for i, s := range per {
+			if s == nil {
+				continue
+			}
+			sl := &p.res.Slices[i]
+			if sl.CommandAlerts == nil {
+				sl.CommandAlerts = map[string]recorder.Summary{}
+			}
+			sl.CommandAlerts[cr.cmd.Name] = s.Summary()
+		}
+	}
+}
+
 // commandProblems lists what makes an agent command's figures untrustworthy.
 func commandProblems(e result.ExternalAgentResult) []string {
 	var why []string

@@ -236,7 +236,11 @@ func TestAgentCommandWithoutSignalHandling(t *testing.T) {
 	p := commandPlan(t, scenarios.AgentCommandSpec{Name: "my-outlier", Rule: "outlier", Command: ".venv/bin/python " + script, Dir: py,
 		Alerts: scenarios.AlertsLines, StartTimeout: scenarios.Duration(30 * time.Second), StopTimeout: scenarios.Duration(5 * time.Second), OutputLimitMB: 1})
 	p.Paths = append(p.Paths, scenarios.Path{Kind: scenarios.PathPoll, Interval: 100 * time.Millisecond})
+	p.Slices = []bench.Slice{{From: 0, To: time.Second}, {From: time.Second, To: 3 * time.Second}}
 	res, dir := runValid(t, st, p)
+	if sl := res.Paths[0].Slices; len(sl) != 2 || sl[1].CommandAlerts["my-outlier"].Count == 0 || sl[1].E2E["my-outlier"].Count != 0 {
+		t.Errorf("the agent's alerts in the measured slice: %+v", sl)
+	}
 	out := filepath.Join(t.TempDir(), "report.md")
 	if err := reports.Write([]string{dir}, out); err != nil {
 		t.Fatal(err)

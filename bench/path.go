@@ -495,6 +495,7 @@ func (p *pathRun) collect() {
 	}
 	p.collectCommands()
 	p.res.Slices, p.res.Knee = slices(p.plan, p.start, p.prod.Log(), p.stats.Batches, p.runs)
+	p.commandSlices()
 	p.sliceCPU()
 }
 

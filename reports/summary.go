@@ -154,6 +154,9 @@ func writeKnees(w io.Writer, r *result.Result) {
 			for _, a := range p.Agents {
 				fmt.Fprintf(w, "  %s %.1f", a.Name, sl.E2E[a.Name].P99)
 			}
+			for _, name := range slices.Sorted(maps.Keys(sl.CommandAlerts)) {
+				fmt.Fprintf(w, "  %s (alerts) %.1f", name, sl.CommandAlerts[name].P99)
+			}
 			if len(sl.CPUCores) > 0 {
 				fmt.Fprintf(w, "  cpu cores: %s", coresText(sl.CPUCores, ""))
 			}

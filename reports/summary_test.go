@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -138,5 +139,25 @@ func TestSummarySaysWhatItShows(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCommandSlices: an agent command's alert latency per slice is shown
+// beside the built-in agents' e2e, in the summary and the report.
+func TestCommandSlices(t *testing.T) {
+	res := &result.Result{Paths: []result.Path{{Name: "cdc",
+		Agents: []result.AgentResult{{Name: "outlier", E2E: recorder.Summary{Count: 10, P50: 4}}},
+		Slices: []result.SliceResult{{FromS: 0, ToS: 10, TargetRowsPerS: 1000, E2E: map[string]recorder.Summary{"outlier": {Count: 10, P50: 4, P99: 9}},
+			CommandAlerts: map[string]recorder.Summary{"my-outlier": {Count: 3, P50: 30, P99: 60}}}},
+	}}}
+	var sum strings.Builder
+	writeKnees(&sum, res)
+	if !strings.Contains(sum.String(), "outlier 9.0  my-outlier (alerts) 60.0") {
+		t.Errorf("summary slices:\n%s", sum.String())
+	}
+	var md bytes.Buffer
+	writeSlices(&md, res)
+	if !strings.Contains(md.String(), "| outlier e2e p50 / p99 ms | my-outlier alert p50 / p99 ms |") || !strings.Contains(md.String(), "| 4 / 9 | 30 / 60 |") {
+		t.Errorf("report slices:\n%s", md.String())
 	}
 }
