@@ -134,6 +134,10 @@ func TestAgentCommandsPython(t *testing.T) {
 func TestAgentCommandsBadAgents(t *testing.T) {
 	py := pythonAgents(t)
 	const realAgent = "exec .venv/bin/python outlier_agent.py"
+	plainAgent, err := filepath.Abs("testdata/plain_agent.py")
+	if err != nil {
+		t.Fatal(err)
+	}
 	spec := func(cmd string) scenarios.AgentCommandSpec {
 		return scenarios.AgentCommandSpec{Name: "my-agent", Rule: "outlier", Command: cmd, Dir: py, Alerts: scenarios.AlertsLines,
 			StartTimeout: scenarios.Duration(20 * time.Second), StopTimeout: scenarios.Duration(2 * time.Second), OutputLimitMB: 1}
@@ -180,6 +184,10 @@ func TestAgentCommandsBadAgents(t *testing.T) {
 					t.Errorf("stray lines: %+v", e)
 				}
 			}},
+		// SIGKILL after the stop timeout: its group keeps a dead member,
+		// which once ended the run (exit 3) instead of making it invalid.
+		{name: "ignores SIGTERM", spec: spec(`trap '' TERM; exec .venv/bin/python ` + plainAgent),
+			reason: []string{"agent my-agent did not exit within 2s of SIGTERM and was killed"}},
 		{name: "hangs on exit", spec: spec(`trap '' TERM; .venv/bin/python outlier_agent.py; echo 'still cleaning up'; sleep 600`),
 			reason: []string{"agent my-agent did not exit within 2s of SIGTERM and was killed", "still cleaning up"}},
 	} {
