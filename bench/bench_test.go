@@ -97,16 +97,16 @@ func TestRunBothPaths(t *testing.T) {
 			}
 		}
 	}
-	cdc, poll := res.Paths[0].Agents[0].E2E, res.Paths[1].Agents[0].E2E
-	// Polling every 100 ms waits 50 ms on average; CDC on one host does not.
-	if !(poll.P50 > 20 && poll.P50 < 150) {
-		t.Errorf("poll-100ms median %.1f ms, want within 20..150", poll.P50)
-	}
-	if !(cdc.P50 < poll.P50) {
-		t.Errorf("cdc median %.1f ms not below poll median %.1f ms", cdc.P50, poll.P50)
-	}
+	// Which path is faster is a speed, judged by make perf (section 6),
+	// not here: a loaded 2-core machine inverts it for a run. What holds
+	// whatever the load: only the CDC path has the capture's stage, and
+	// polling has no change event.
+	cdc := res.Paths[0].Agents[0].E2E
 	if _, ok := res.Paths[0].Agents[0].Stages["commit_event"]; !ok {
 		t.Error("cdc path has no commit_event stage")
+	}
+	if _, ok := res.Paths[1].Agents[0].Stages["commit_event"]; ok {
+		t.Error("poll path has a commit_event stage")
 	}
 	for _, f := range []string{"result.json", "cdc.outlier.e2e.hgrm", "poll-100ms.velocity.e2e.hgrm"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {

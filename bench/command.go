@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -55,6 +56,23 @@ func NewAgentCommands(specs []scenarios.AgentCommandSpec) ([]AgentCommand, error
 	return out, errors.Join(errs...)
 }
 
+// agentFailure is a path ended by the user's agent (it crashed, never
+// joined its group, flooded its output, could not be started): a finding
+// about the agent, which makes the path invalid and lets the run go on
+// with its next paths, not a run cdcbench could not carry out.
+type agentFailure struct{ err error }
+
+func (e agentFailure) Error() string { return e.err.Error() }
+func (e agentFailure) Unwrap() error { return e.err }
+
+// byAgent marks err as the agent's doing, unless it is a cancellation.
+func byAgent(err error) error {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return agentFailure{err}
+}
+
 // commands are a path's agent commands.
 type commands struct {
 	adm  *kadm.Client
@@ -69,8 +87,12 @@ type commandRun struct {
 	proc    *extagent.Process
 	started time.Time
 	joinMs  float64
+	// ownGroup is set when cdcbench named the group (the spec names none),
+	// which makes the group cdcbench's to delete.
+	ownGroup bool
 
 	mu        sync.Mutex
+	timed     []extagent.TimedAlert // the matched alerts, once collected
 	lines     []extagent.LineAlert
 	malformed int64
 	exit      string
@@ -101,6 +123,21 @@ func (c *commandRun) alertLines() int {
 	return len(c.lines)
 }
 
+// expectedMatched counts the expected alerts the agent's lines so far
+// denote. The producer has stopped, so truth is complete.
+func (c *commandRun) expectedMatched(truth *extagent.Truth, expected *idSet, measureFromUs int64) int64 {
+	c.mu.Lock()
+	lines := append([]extagent.LineAlert(nil), c.lines...)
+	c.mu.Unlock()
+	var n int64
+	for _, id := range truth.Match(lines, expected.has, measureFromUs).IDs {
+		if expected.has(id) {
+			n++
+		}
+	}
+	return n
+}
+
 // startCommands starts the plan's agent commands on a path that publishes
 // to Kafka and returns once each has joined its consumer group; their
 // stop is registered first, so that no exit path leaves one running.
@@ -118,7 +155,11 @@ func (p *pathRun) startCommands(ctx context.Context) error {
 	}
 	p.cmds = &commands{adm: adm}
 	p.onCleanup(func(context.Context) error { adm.Close(); return nil })
-	p.onCleanup(func(context.Context) error { p.stopCommands(); return nil })
+	p.onCleanup(func(ctx context.Context) error {
+		p.stopCommands()
+		p.deleteCommandGroups(ctx)
+		return nil
+	})
 	for _, c := range p.plan.AgentCommands {
 		cr, err := p.startCommand(ctx, c)
 		if err != nil {
@@ -128,7 +169,7 @@ func (p *pathRun) startCommands(ctx context.Context) error {
 	}
 	for _, cr := range p.cmds.runs {
 		if err := extagent.WaitJoined(ctx, adm, cr.group, stack.ChangeTopic, cr.proc, time.Duration(cr.cmd.StartTimeout)); err != nil {
-			return err
+			return byAgent(err)
 		}
 		cr.joinMs = ms(time.Since(cr.started))
 		p.r.logf("path %s: agent %s joined group %s in %.0f ms", p.spec, cr.cmd.Name, cr.group, cr.joinMs)
@@ -137,7 +178,7 @@ func (p *pathRun) startCommands(ctx context.Context) error {
 			// on would be counted as missed, for a reason nobody would see.
 			<-cr.proc.Exited()
 			if err := cr.proc.Err(); err != nil {
-				p.fail(err)
+				p.fail(agentFailure{err})
 			}
 		}()
 	}
@@ -148,7 +189,11 @@ func (p *pathRun) startCommands(ctx context.Context) error {
 func (p *pathRun) startCommand(ctx context.Context, c AgentCommand) (*commandRun, error) {
 	cr := &commandRun{cmd: c, group: c.Group, output: fmt.Sprintf("%s.%s.output.log", p.spec, c.Name)}
 	if cr.group == "" {
-		cr.group = "cdcbench-" + p.r.id + "-" + p.spec.String() + "-" + c.Name
+		// Not under the driver's prefix (cdcbench-<run>-<path>-), whose
+		// groups must be empty when it deletes them: this one is deleted
+		// by deleteCommandGroups, or left behind with a word.
+		cr.group = "cdcbench-" + p.r.id + "-" + p.spec.String() + "." + c.Name
+		cr.ownGroup = true
 	}
 	if err := extagent.StartAtEnd(ctx, p.cmds.adm, cr.group, stack.ChangeTopic); err != nil {
 		return nil, fmt.Errorf("agent %s: %w", c.Name, err)
@@ -164,7 +209,7 @@ func (p *pathRun) startCommand(ctx context.Context, c AgentCommand) (*commandRun
 		OutputLimit: int64(c.OutputLimitMB) << 20,
 	})
 	if err != nil {
-		return nil, err
+		return nil, agentFailure{err}
 	}
 	p.r.logf("path %s: started agent %s (pid %d): %s", p.spec, c.Name, cr.proc.PID(), c.Command)
 	return cr, nil
@@ -195,20 +240,25 @@ func (p *pathRun) commandEnv(cr *commandRun) []string {
 	return env
 }
 
-// waitCommands waits until every agent command printed or published as
-// many alerts as the oracle expects of its rule, or the deadline.
+// waitCommands waits until every agent command printed every alert the
+// oracle expects of its rule (or published as many), or the deadline. A
+// line that denotes no expected row does not count: a stray or wrong line
+// ended the wait before the last expected alert arrived, which was then
+// reported missed.
 func (p *pathRun) waitCommands(ctx context.Context, deadline time.Time) error {
 	if p.cmds == nil {
 		return nil
 	}
 	err := wait.Until(ctx, deadline, 50*time.Millisecond, func() (bool, error) {
 		for _, cr := range p.cmds.runs {
-			want := p.expected(agentIndex(cr.cmd.Rule)).len()
-			got := cr.alertLines()
+			expected := p.expected(agentIndex(cr.cmd.Rule))
+			got := int64(cr.alertLines())
 			if cr.cmd.Pattern == nil && p.coll != nil {
-				got = p.coll.received(cr.cmd.Name)
+				got = int64(p.coll.received(cr.cmd.Name))
+			} else if got >= expected.len() {
+				got = cr.expectedMatched(p.orc.truth, expected, p.measureFrom.UnixMicro())
 			}
-			if int64(got) < want {
+			if got < expected.len() {
 				return false, p.failed()
 			}
 		}
@@ -257,6 +307,27 @@ func (p *pathRun) stopCommands() {
 		}()
 	}
 	wg.Wait()
+}
+
+// deleteCommandGroups deletes the groups cdcbench named for its agent
+// commands, once they were stopped. An agent that SIGTERM ended without
+// leaving its group (Python's default) left a member the broker keeps for
+// its session timeout: it is removed, since its process is gone. A group
+// that still cannot be deleted is left on the broker, which the log says:
+// it costs nothing but its name, and the figures are the agent's all the
+// same, so the run stays valid and its next paths run.
+func (p *pathRun) deleteCommandGroups(ctx context.Context) {
+	for _, cr := range p.cmds.runs {
+		if !cr.ownGroup {
+			continue
+		}
+		dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		err := stack.DeleteAbandonedGroup(dctx, p.r.cfg.Stack.Brokers(), cr.group)
+		cancel()
+		if err != nil {
+			p.r.logf("path %s: agent %s: its consumer group %s is left on the broker, which expires it: %v", p.spec, cr.cmd.Name, cr.group, err)
+		}
+	}
 }
 
 // collectCommands judges the agent commands' alerts against the oracle of
@@ -313,6 +384,7 @@ func (p *pathRun) commandResult(cr *commandRun) result.ExternalAgentResult {
 	}
 	info.Pattern = cr.cmd.Pattern.String()
 	m := p.orc.truth.Match(cr.lines, expected.has, p.measureFrom.UnixMicro())
+	cr.timed = m.Timed
 	var got idSet
 	for _, id := range m.IDs {
 		got.add(id)
@@ -322,6 +394,80 @@ func (p *pathRun) commandResult(cr *commandRun) result.ExternalAgentResult {
 	return result.ExternalAgentResult{Name: cr.cmd.Name, Instances: []string{fmt.Sprintf("pid %d", cr.proc.PID())},
 		Alerts: d.Received, ExpectedAlerts: d.Expected, MissedAlerts: d.Missed, UnexpectedAlerts: d.Unexpected,
 		DuplicateAlerts: m.Duplicates, AlertMs: m.Latency.Summary(), Clock: LineClock, AgentCommand: info}
+}
+
+// logCommandAlerts writes each agent command's alert latency into the
+// interval log, tagged path/agent/alert, one histogram per interval of the
+// lines' arrival: the series the report charts beside the built-in agents
+// (cdcbench sees an agent command's alerts, not every row it read). Call it
+// once the path's interval log stopped.
+func (p *pathRun) logCommandAlerts() error {
+	if p.cmds == nil {
+		return nil
+	}
+	tick := result.IntervalTick
+	for _, cr := range p.cmds.runs {
+		cr.mu.Lock()
+		timed := cr.timed
+		cr.mu.Unlock()
+		byTick := map[int64]*recorder.Single{}
+		var ticks []int64
+		for _, a := range timed {
+			k := max(a.ArrivalNs-p.measureFrom.UnixNano(), 0) / int64(tick)
+			if byTick[k] == nil {
+				byTick[k] = recorder.NewSingle()
+				ticks = append(ticks, k)
+			}
+			byTick[k].Record(a.LatencyUs)
+		}
+		sort.Slice(ticks, func(i, j int) bool { return ticks[i] < ticks[j] })
+		tag := p.spec.String() + "/" + cr.cmd.Name + "/" + recorder.Alert.String()
+		for _, k := range ticks {
+			from := p.measureFrom.Add(time.Duration(k) * tick)
+			if err := p.r.intervals.Write(tag, from, from.Add(tick), byTick[k].Histogram()); err != nil {
+				return fmt.Errorf("bench: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// commandSlices adds each agent command's alert latency to the slices of
+// the schedule its alerted rows were intended in, after the knee was
+// found: a slow agent of yours shows where it falls behind, without
+// moving the pipeline's knee.
+func (p *pathRun) commandSlices() {
+	if p.cmds == nil || len(p.res.Slices) == 0 {
+		return
+	}
+	for _, cr := range p.cmds.runs {
+		cr.mu.Lock()
+		timed := cr.timed
+		cr.mu.Unlock()
+		if len(timed) == 0 {
+			continue
+		}
+		per := make([]*recorder.Single, len(p.res.Slices))
+		for _, a := range timed {
+			intendedNs := a.ArrivalNs - a.LatencyUs*1000
+			if i := p.plan.sliceOf(time.Duration(intendedNs - p.start.UnixNano())); i >= 0 && i < len(per) {
+				if per[i] == nil {
+					per[i] = recorder.NewSingle()
+				}
+				per[i].Record(a.LatencyUs)
+			}
+		}
+		for i, s := range per {
+			if s == nil {
+				continue
+			}
+			sl := &p.res.Slices[i]
+			if sl.CommandAlerts == nil {
+				sl.CommandAlerts = map[string]recorder.Summary{}
+			}
+			sl.CommandAlerts[cr.cmd.Name] = s.Summary()
+		}
+	}
 }
 
 // commandProblems lists what makes an agent command's figures untrustworthy.

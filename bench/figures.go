@@ -192,7 +192,7 @@ func progressLine(path string, start time.Time, plan *Plan, log *producer.BatchL
 		slowest = min(slowest, ar.events.Load())
 		p99s += fmt.Sprintf(" %s %.1f", ar.name, ar.set.Summary(recorder.E2E).P99)
 	}
-	return fmt.Sprintf("%s %s %v/%v | rows/s target %.0f achieved %d | backlog %d | p99 ms%s",
+	return fmt.Sprintf("%s %s %v/%v | rows/s now: target %.0f, committed in the last second %d | backlog %d | p99 ms%s",
 		path, phase, el.Round(time.Second), plan.Warmup+plan.Duration,
 		plan.Schedule.Rate(el)*float64(plan.BatchSize), lastSecond, produced-slowest, p99s)
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"runtime"
 	"strconv"
@@ -21,6 +22,20 @@ func machine() result.Machine {
 		m.MemoryMB = n / 1024
 	}
 	return m
+}
+
+// LoadAverage is /proc/loadavg's first three fields (1, 5 and 15 minutes):
+// the machine is shared, and a figure measured under load says so.
+func LoadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	var a, b5, c string
+	if _, err := fmt.Sscan(string(b), &a, &b5, &c); err != nil {
+		return "unknown"
+	}
+	return a + " " + b5 + " " + c
 }
 
 func procField(path, key string) string {

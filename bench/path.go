@@ -81,6 +81,12 @@ func (r *run) runPath(ctx context.Context, ps driver.Path) (res result.Path, set
 		sets: pathSets{path: ps.String()}}
 	p.res = result.Path{Name: ps.String(), Kind: ps.Kind, Baseline: p.traits.Baseline}
 	defer func() {
+		if af := (agentFailure{}); errors.As(err, &af) && ctx.Err() == nil {
+			// The user's agent ended the path: the path is invalid, and
+			// the run goes on.
+			p.res.InvalidReasons = append(p.res.InvalidReasons, af.Error())
+			err = nil
+		}
 		// A cleanup failure is reported even when the path already failed:
 		// a slot left behind retains WAL until someone drops it.
 		err = errors.Join(err, p.cleanup(context.WithoutCancel(ctx)))
@@ -159,6 +165,9 @@ func (p *pathRun) setup(ctx context.Context) error {
 	p.onCleanup(func(ctx context.Context) error {
 		defer p.drv.Report(&p.res)
 		if err := p.drv.Stop(ctx); err != nil {
+			if errors.Is(err, stack.ErrGroupsLeft) {
+				return fmt.Errorf("cleanup: %w", err)
+			}
 			return fmt.Errorf("cleanup (run `cdcbench clean --pg-dsn ...` if a cdcbench_ slot remains): %w", err)
 		}
 		return nil
@@ -261,7 +270,7 @@ func (p *pathRun) startIntervals() {
 		close(stop)
 		err := <-done
 		p.tl.recovery(p.res.Faults, p.start, p.plan.ObjectiveP99)
-		return err
+		return errors.Join(err, p.logCommandAlerts())
 	})
 }
 
@@ -489,6 +498,7 @@ func (p *pathRun) collect() {
 	}
 	p.collectCommands()
 	p.res.Slices, p.res.Knee = slices(p.plan, p.start, p.prod.Log(), p.stats.Batches, p.runs)
+	p.commandSlices()
 	p.sliceCPU()
 }
 

@@ -68,12 +68,22 @@ func paletteColor(i int) color.Color { return palette[i%len(palette)] }
 // next lighter). Dashes tell a line's kind within a chart (p50, p99, max;
 // committed or target). The charts used to colour by agent in the latency
 // charts and by path in the others.
-type chartKeys struct{ paths []string }
+type chartKeys struct {
+	paths []string
+	// agents are the built-in agents, then the agent commands of the
+	// series, in their order.
+	agents []string
+}
 
-func newChartKeys(paths []result.Path) chartKeys {
-	k := chartKeys{}
+func newChartKeys(paths []result.Path, series []*result.TagSeries) chartKeys {
+	k := chartKeys{agents: slices.Clone(agents.Names)}
 	for _, p := range paths {
 		k.paths = append(k.paths, p.Name)
+	}
+	for _, s := range series {
+		if !slices.Contains(k.agents, s.Agent) {
+			k.agents = append(k.agents, s.Agent)
+		}
 	}
 	return k
 }
@@ -87,10 +97,11 @@ func (k chartKeys) path(name string) color.Color {
 	return paletteColor(i)
 }
 
-// agentShade is the colour of agent's lines in a chart whose path colour
-// is c: c itself for the first agent, mixed with white for the others.
-func agentShade(c color.Color, agent string) color.Color {
-	i := slices.Index(agents.Names, agent)
+// shade is the colour of agent's lines on path: the path's colour for the
+// first agent, mixed with more white for each next one.
+func (k chartKeys) shade(path, agent string) color.Color {
+	c := k.path(path)
+	i := slices.Index(k.agents, agent)
 	if i <= 0 {
 		return c
 	}
@@ -98,6 +109,15 @@ func agentShade(c color.Color, agent string) color.Color {
 	r, g, b, _ := c.RGBA()
 	mix := func(v uint32) uint8 { return uint8(keep*float64(v>>8) + (1-keep)*255) }
 	return color.RGBA{mix(r), mix(g), mix(b), 255}
+}
+
+// seriesName names agent's lines in a legend: an agent command's series
+// is its alerts' latency, not every row's.
+func seriesName(agent string) string {
+	if slices.Contains(agents.Names, agent) {
+		return agent
+	}
+	return agent + " (alerts)"
 }
 
 // dashes tell the lines of one family apart: solid, dashed, dotted, dash-dot.
@@ -290,11 +310,12 @@ func latencyChart(keys chartKeys, path string, series []*result.TagSeries, fault
 	var lines []chartLine
 	for _, s := range series {
 		p50, p99, max := latencySeries(s, origin)
-		c := agentShade(keys.path(path), s.Agent)
+		c := keys.shade(path, s.Agent)
+		name := seriesName(s.Agent)
 		lines = append(lines,
-			chartLine{name: s.Agent + " max", xy: max, color: c, dash: dash(2)},
-			chartLine{name: s.Agent + " p99", xy: p99, color: c, dash: dash(1)},
-			chartLine{name: s.Agent + " p50", xy: p50, color: c, width: vg.Points(2)},
+			chartLine{name: name + " max", xy: max, color: c, dash: dash(2)},
+			chartLine{name: name + " p99", xy: p99, color: c, dash: dash(1)},
+			chartLine{name: name + " p50", xy: p50, color: c, width: vg.Points(2)},
 		)
 	}
 	if err := addLines(p, lines, true, min(len(faults), 1)); err != nil {
@@ -319,8 +340,8 @@ func spectrumChart(keys chartKeys, series []*result.TagSeries) (*plot.Plot, erro
 		if n := len(xy); n > 0 {
 			maxX = math.Max(maxX, xy[n-1].X)
 		}
-		lines = append(lines, chartLine{name: s.Path + " " + s.Agent, xy: xy,
-			color: agentShade(keys.path(s.Path), s.Agent), width: vg.Points(1.6)})
+		lines = append(lines, chartLine{name: s.Path + " " + seriesName(s.Agent), xy: xy,
+			color: keys.shade(s.Path, s.Agent), width: vg.Points(1.6)})
 	}
 	if err := addLines(p, lines, true, 0); err != nil {
 		return nil, err

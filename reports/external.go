@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/cdcbench/cdcbench/internal/recorder"
 	"github.com/cdcbench/cdcbench/internal/result"
 )
 
@@ -17,16 +18,29 @@ func writeExternal(w io.Writer, r *result.Result) {
 	for _, p := range r.Paths {
 		for _, e := range p.ExternalAgents {
 			if e.AgentCommand == nil {
-				fmt.Fprintf(w, "\n%s external %s (%d %s): alerts %d of %d expected, %d missed, %d unexpected, %d duplicated; alert p50/p99 %.2f/%.2f ms on the collector's clock (agent clock %.2f/%.2f ms)%s\n",
+				clocks := alertLatency(e.AlertMs)
+				if e.AlertMs.Count > 0 {
+					clocks += fmt.Sprintf(" on the collector's clock (agent clock %.2f/%.2f ms)", e.AgentClockMs.P50, e.AgentClockMs.P99)
+				}
+				fmt.Fprintf(w, "\n%s external %s (%d %s): alerts %d of %d expected, %d missed, %d unexpected, %d duplicated; %s%s\n",
 					p.Name, e.Name, len(e.Instances), Plural(len(e.Instances), "instance"), e.Alerts, e.ExpectedAlerts, e.MissedAlerts, e.UnexpectedAlerts, e.DuplicateAlerts,
-					e.AlertMs.P50, e.AlertMs.P99, e.AgentClockMs.P50, e.AgentClockMs.P99, adds(e))
+					clocks, adds(e))
 				continue
 			}
-			fmt.Fprintf(w, "\n%s agent %s (%s rule, alerts from %s): alerts %d of %d expected, %d missed, %d unexpected, %d duplicated%s; alert p50/p99 %.2f/%.2f ms%s; %.1f s CPU; output %s\n",
+			fmt.Fprintf(w, "\n%s agent %s (%s rule, alerts from %s): alerts %d of %d expected, %d missed, %d unexpected, %d duplicated%s; %s%s; %.1f s CPU; output %s\n",
 				p.Name, e.Name, e.Rule, e.Observed, e.Alerts, e.ExpectedAlerts, e.MissedAlerts, e.UnexpectedAlerts, e.DuplicateAlerts,
-				lineCounts(e), e.AlertMs.P50, e.AlertMs.P99, adds(e), e.CPUSeconds, e.Output)
+				lineCounts(e), alertLatency(e.AlertMs), adds(e), e.CPUSeconds, e.Output)
 		}
 	}
+}
+
+// alertLatency is an alert latency's p50/p99, or that no alert was timed:
+// 0.00/0.00 ms would read as instant alerts.
+func alertLatency(s recorder.Summary) string {
+	if s.Count == 0 {
+		return "no alert timed"
+	}
+	return fmt.Sprintf("alert p50/p99 %.2f/%.2f ms", s.P50, s.P99)
 }
 
 // adds says what an external agent adds over the built-in agent of its rule.

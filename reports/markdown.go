@@ -166,7 +166,7 @@ func writeMetadata(b *bytes.Buffer, r *run) {
 	row("cdcbench", res.Version)
 	row("run id", res.RunID)
 	row("directory", "`"+r.dir+"`")
-	row("PostgreSQL", fmt.Sprintf("%s, %s", res.Stack.PostgresVersion, res.Stack.Postgres))
+	row("PostgreSQL", fmt.Sprintf("%s, %s", res.Stack.PostgresVersion, postgresWhere(res.Stack.StackInfo)))
 	row("Kafka", fmt.Sprintf("%s, brokers %s", res.Stack.Kafka, res.Stack.Brokers))
 	row("CDC", res.Stack.CDC)
 	for _, p := range res.Paths {
@@ -280,12 +280,17 @@ func writeConditions(b *bytes.Buffer, res *result.Result) {
 
 // writeSlices shows a step or ramp schedule span by span, and the knee.
 func writeSlices(b *bytes.Buffer, res *result.Result) {
-	var agents []string
+	var agents, commands []string
 	for _, p := range res.Paths {
 		for _, sl := range p.Slices {
 			for a := range sl.E2E {
 				if !slices.Contains(agents, a) {
 					agents = append(agents, a)
+				}
+			}
+			for a := range sl.CommandAlerts {
+				if !slices.Contains(commands, a) {
+					commands = append(commands, a)
 				}
 			}
 		}
@@ -294,21 +299,32 @@ func writeSlices(b *bytes.Buffer, res *result.Result) {
 		return
 	}
 	slices.Sort(agents)
+	slices.Sort(commands)
 	b.WriteString("### Load slices\n\n| path | seconds of the schedule | target rows/s | achieved rows/s |")
 	for _, a := range agents {
 		fmt.Fprintf(b, " %s e2e p50 / p99 ms |", a)
 	}
-	b.WriteString(" CPU cores by component |\n|---|---|---:|---:|" + strings.Repeat("---:|", len(agents)) + "---|\n")
+	for _, a := range commands {
+		fmt.Fprintf(b, " %s alert p50 / p99 ms |", a)
+	}
+	b.WriteString(" CPU cores by component |\n|---|---|---:|---:|" + strings.Repeat("---:|", len(agents)+len(commands)) + "---|\n")
+	cell := func(e recorder.Summary, ok bool) {
+		if !ok {
+			b.WriteString(" – |")
+			return
+		}
+		fmt.Fprintf(b, " %s / %s |", ms(e.P50, e.Count), ms(e.P99, e.Count))
+	}
 	for _, p := range res.Paths {
 		for _, sl := range p.Slices {
 			fmt.Fprintf(b, "| %s | %s–%s | %s | %s |", p.Name, plain(sl.FromS), plain(sl.ToS), rate(sl.TargetRowsPerS), rate(sl.AchievedRowsPerS))
 			for _, a := range agents {
 				e, ok := sl.E2E[a]
-				if !ok {
-					b.WriteString(" – |")
-					continue
-				}
-				fmt.Fprintf(b, " %s / %s |", ms(e.P50, e.Count), ms(e.P99, e.Count))
+				cell(e, ok)
+			}
+			for _, a := range commands {
+				e, ok := sl.CommandAlerts[a]
+				cell(e, ok)
 			}
 			fmt.Fprintf(b, " %s |\n", coresText(sl.CPUCores, "–"))
 		}

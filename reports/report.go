@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -139,8 +140,37 @@ func load(dir string) (*run, error) {
 	if r.e2e, err = result.ReadStage(f, "e2e"); err != nil {
 		return nil, fmt.Errorf("reports: %s: %w", f.Name(), err)
 	}
+	if cmds := commandAgents(res); len(cmds) > 0 {
+		// An agent command's series is its alerts' latency: all cdcbench
+		// sees of it.
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("reports: %w", err)
+		}
+		alerts, err := result.ReadStage(f, "alert")
+		if err != nil {
+			return nil, fmt.Errorf("reports: %s: %w", f.Name(), err)
+		}
+		for _, s := range alerts {
+			if cmds[s.Path+"/"+s.Agent] {
+				r.e2e = append(r.e2e, s)
+			}
+		}
+	}
 	r.hasLog = true
 	return r, nil
+}
+
+// commandAgents lists the agent commands of res as path/agent.
+func commandAgents(res *result.Result) map[string]bool {
+	out := map[string]bool{}
+	for _, p := range res.Paths {
+		for _, e := range p.ExternalAgents {
+			if e.AgentCommand != nil {
+				out[p.Name+"/"+e.Name] = true
+			}
+		}
+	}
+	return out
 }
 
 // slug prefixes r's chart files: scenario and run id, unique per run, with
@@ -178,7 +208,7 @@ func (r *run) drawCharts(dir string) error {
 			faultNote = " Orange shading marks an injected fault."
 		}
 	}
-	keys := newChartKeys(r.res.Paths)
+	keys := newChartKeys(r.res.Paths, r.e2e)
 	if len(r.res.Paths) > 0 {
 		p, err := rateChart(keys, r.res.Paths, r.warmup().Seconds())
 		if err != nil {
@@ -192,12 +222,16 @@ func (r *run) drawCharts(dir string) error {
 	if len(r.e2e) == 0 {
 		return nil
 	}
+	commandNote := ""
+	if len(commandAgents(r.res)) > 0 {
+		commandNote = " Your own agents are lighter still, their lines the latency of their alerts: all cdcbench sees of them."
+	}
 	p, err := spectrumChart(keys, r.e2e)
 	if err != nil {
 		return err
 	}
 	if err := add("percentiles", p, "End-to-end latency by percentile",
-		"each line is one path x agent over the whole measured window, the x axis stretched towards the tail (90%, 99%, 99.9%, …) as HdrHistogram's plotter draws it; a line that bends up steeply at the right has a heavy tail. In every chart the colour is the path and the shade the agent (full: outlier, lighter: velocity)."); err != nil {
+		"each line is one path x agent over the whole measured window, the x axis stretched towards the tail (90%, 99%, 99.9%, …) as HdrHistogram's plotter draws it; a line that bends up steeply at the right has a heavy tail. In every chart the colour is the path and the shade the agent (full: outlier, lighter: velocity)."+commandNote); err != nil {
 		return err
 	}
 	for _, path := range r.res.Paths {

@@ -25,7 +25,7 @@ func WriteSummary(w io.Writer, r *result.Result) error {
 	}
 	fmt.Fprintf(w, "\ncdcbench %s  run %s  %s\n", r.ScenarioName, r.RunID, verdict)
 	fmt.Fprintf(w, "stack: PostgreSQL %s (%s), Kafka %s at %s, CDC %s\n",
-		r.Stack.PostgresVersion, r.Stack.Postgres, r.Stack.Kafka, r.Stack.Brokers, r.Stack.CDC)
+		r.Stack.PostgresVersion, postgresWhere(r.Stack.StackInfo), r.Stack.Kafka, r.Stack.Brokers, r.Stack.CDC)
 	for _, p := range r.Paths {
 		if p.Capture != "" {
 			fmt.Fprintf(w, "path %s: %s%s\n", p.Name, p.Capture, settingsText(p.Settings))
@@ -34,6 +34,14 @@ func WriteSummary(w io.Writer, r *result.Result) error {
 	for _, why := range r.InvalidReasons {
 		fmt.Fprintf(w, "  invalid: %s\n", why)
 	}
+	if !measuredAny(r) {
+		// A run stopped before any agent measured a row: empty tables
+		// would read as a measurement of nothing.
+		fmt.Fprintln(w, "no path measured a row: nothing to tabulate")
+		writeExternal(w, r)
+		return nil
+	}
+	fmt.Fprintln(w, "\nrows/s: the mean over the measured window, offered by the schedule (target) and committed (achieved); progress lines show the schedule's rate at that moment and the last second's commits")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "path\tagent\trows/s target\tachieved\tevents\tof rows\talerts\texpected\tmissed\te2e p50 ms\tp90\tp99\tp99.9\tmax\t")
 	for _, p := range r.Paths {
@@ -46,7 +54,7 @@ func WriteSummary(w io.Writer, r *result.Result) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "\nwhere the time goes (median ms; e2e = schedule_lag + insert_commit + commit_receive + agent):")
+	fmt.Fprintln(w, "\nwhere the time goes (median ms of each stage, e2e = schedule_lag + insert_commit + commit_receive + agent; last column p99 ms from the actual send):")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "path\tagent\t"+strings.Join(summaryStages, "\t")+"\te2e uncorrected p99\t")
 	for _, p := range r.Paths {
@@ -71,6 +79,28 @@ func WriteSummary(w io.Writer, r *result.Result) error {
 	writeExternal(w, r)
 	writeKnees(w, r)
 	return writeFaults(w, r)
+}
+
+// postgresWhere says where a run's PostgreSQL was: result.json's
+// "embedded" is the private cluster cdcbench started, on the embedded and
+// the local stack alike.
+func postgresWhere(s result.StackInfo) string {
+	if s.Postgres == "embedded" {
+		return "private cluster"
+	}
+	return s.Postgres
+}
+
+// measuredAny reports whether an agent of r measured a row.
+func measuredAny(r *result.Result) bool {
+	for _, p := range r.Paths {
+		for _, a := range p.Agents {
+			if a.E2E.Count > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // writeCost puts each path's database cost side by side, per 1,000
@@ -124,6 +154,9 @@ func writeKnees(w io.Writer, r *result.Result) {
 			fmt.Fprintf(w, "  %5.1f-%5.1f s  target %7.0f rows/s  achieved %7.0f", sl.FromS, sl.ToS, sl.TargetRowsPerS, sl.AchievedRowsPerS)
 			for _, a := range p.Agents {
 				fmt.Fprintf(w, "  %s %.1f", a.Name, sl.E2E[a.Name].P99)
+			}
+			for _, name := range slices.Sorted(maps.Keys(sl.CommandAlerts)) {
+				fmt.Fprintf(w, "  %s (alerts) %.1f", name, sl.CommandAlerts[name].P99)
 			}
 			if len(sl.CPUCores) > 0 {
 				fmt.Fprintf(w, "  cpu cores: %s", coresText(sl.CPUCores, ""))

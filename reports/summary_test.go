@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -100,5 +101,68 @@ func TestKneeMetAgain(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+// TestSummarySaysWhatItShows: the summary names the private cluster as
+// such on every stack, says which rates and percentiles its tables hold,
+// prints no empty tables for a run that measured nothing, and no 0.00 ms
+// latency for an agent that raised no alert.
+func TestSummarySaysWhatItShows(t *testing.T) {
+	local := result.StackInfo{Postgres: "embedded", PostgresVersion: "15.18", Kafka: "Apache Kafka (local JVM, KRaft)", Brokers: "127.0.0.1:9092"}
+	measured := []result.Path{{Name: "cdc", TargetRowsPerS: 1814, AchievedRowsPerS: 1814,
+		Agents: []result.AgentResult{{Name: "outlier", E2E: recorder.Summary{Count: 10, P50: 4}}}}}
+	noAlerts := []result.Path{{Name: "cdc", ExternalAgents: []result.ExternalAgentResult{{Name: "my-outlier", ExpectedAlerts: 3,
+		MissedAlerts: 3, AgentCommand: &result.AgentCommand{Rule: "outlier", Observed: "lines", Exit: "stopped"}}}}}
+	for _, tc := range []struct {
+		name      string
+		paths     []result.Path
+		want, not []string
+	}{
+		{"a measured run on the local stack", measured,
+			[]string{"stack: PostgreSQL 15.18 (private cluster), Kafka Apache Kafka", "rows/s: the mean over the measured window",
+				"where the time goes (median ms of each stage", "last column p99 ms from the actual send"},
+			[]string{"(embedded)"}},
+		{"a run that measured nothing", noAlerts,
+			[]string{"no path measured a row", "cdc agent my-outlier (outlier rule, alerts from lines): alerts 0 of 3 expected, 3 missed", "no alert timed"},
+			[]string{"rows/s target", "where the time goes", "0.00/0.00"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			res := &result.Result{ScenarioName: "burst", Stack: result.StackResult{StackInfo: local, CDC: "relay"}, Paths: tc.paths}
+			if err := WriteSummary(&b, res); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(b.String(), w) {
+					t.Errorf("summary lacks %q:\n%s", w, b.String())
+				}
+			}
+			for _, w := range tc.not {
+				if strings.Contains(b.String(), w) {
+					t.Errorf("summary has %q:\n%s", w, b.String())
+				}
+			}
+		})
+	}
+}
+
+// TestCommandSlices: an agent command's alert latency per slice is shown
+// beside the built-in agents' e2e, in the summary and the report.
+func TestCommandSlices(t *testing.T) {
+	res := &result.Result{Paths: []result.Path{{Name: "cdc",
+		Agents: []result.AgentResult{{Name: "outlier", E2E: recorder.Summary{Count: 10, P50: 4}}},
+		Slices: []result.SliceResult{{FromS: 0, ToS: 10, TargetRowsPerS: 1000, E2E: map[string]recorder.Summary{"outlier": {Count: 10, P50: 4, P99: 9}},
+			CommandAlerts: map[string]recorder.Summary{"my-outlier": {Count: 3, P50: 30, P99: 60}}}},
+	}}}
+	var sum strings.Builder
+	writeKnees(&sum, res)
+	if !strings.Contains(sum.String(), "outlier 9.0  my-outlier (alerts) 60.0") {
+		t.Errorf("summary slices:\n%s", sum.String())
+	}
+	var md bytes.Buffer
+	writeSlices(&md, res)
+	if !strings.Contains(md.String(), "| outlier e2e p50 / p99 ms | my-outlier alert p50 / p99 ms |") || !strings.Contains(md.String(), "| 4 / 9 | 30 / 60 |") {
+		t.Errorf("report slices:\n%s", md.String())
 	}
 }

@@ -66,8 +66,12 @@ func tooLarge(file string, data []byte) error {
 func Builtin(name string) (Spec, error) {
 	data, err := builtins.ReadFile(name + ".yaml")
 	if err != nil {
-		return Spec{}, fmt.Errorf("scenarios: %w %q: not a file and not a built-in (built-ins: %s)",
-			ErrUnknownScenario, name, strings.Join(builtinNames(), ", "))
+		mean := ""
+		if s := suggest.Closest(name, builtinNames()); s != "" {
+			mean = fmt.Sprintf(" (did you mean %q?)", s)
+		}
+		return Spec{}, fmt.Errorf("scenarios: %w %q%s: not a file and not a built-in (built-ins: %s)",
+			ErrUnknownScenario, name, mean, strings.Join(builtinNames(), ", "))
 	}
 	return Parse(name+".yaml", data)
 }

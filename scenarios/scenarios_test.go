@@ -587,7 +587,11 @@ func TestResolve(t *testing.T) {
 			}
 		})
 	}
-	_, err := scenarios.Builtin("stead")
+	_, err := scenarios.Builtin("brust")
+	if err == nil || !strings.Contains(err.Error(), `unknown scenario "brust" (did you mean "burst"?)`) {
+		t.Errorf("Builtin error %v does not suggest burst", err)
+	}
+	_, err = scenarios.Builtin("stead")
 	if err == nil || !strings.Contains(err.Error(), "burst, capacity, debezium-faults, debezium-tuning, faults, fraud-heavy, many-users, poll-intervals, ramp, scale-out, smoke, soak, spike, steady, wide-batches") {
 		t.Errorf("Builtin error %v does not list the built-ins", err)
 	}

@@ -152,3 +152,32 @@ func TestRunAgentCommandsKilled(t *testing.T) {
 		})
 	}
 }
+
+// TestRunAgentCommandCrashes: an agent that crashes makes the run invalid,
+// exit 1 as for any invalid run (it was 3, "could not run"), and the
+// polling path after it still runs.
+func TestRunAgentCommandCrashes(t *testing.T) {
+	f := writeAgents(t, `agent_commands:
+  - name: my-outlier
+    rule: outlier
+    command: "echo 'Traceback (most recent call last):' >&2; echo 'KeyError: KAFKA_BROKERS' >&2; exit 1"
+`)
+	results := filepath.Join(t.TempDir(), "results")
+	p := startCdcbench(t, []string{"TMPDIR=" + serverTempDir(t)}, "run", "--scenario", "smoke", "--duration", "2s", "--warmup", "1s",
+		"--paths", "cdc,poll-100ms", "--agent-commands", f, "--results", results)
+	p.waitExit(t, 3*time.Minute)
+	runs, _ := filepath.Glob(filepath.Join(results, "smoke-*"))
+	if code := p.cmd.ProcessState.ExitCode(); code != 1 || len(runs) != 1 {
+		t.Fatalf("exit %d, result dirs %v, want exit 1 and one run\nstderr:\n%s", code, runs, lastLines(p.stderr.String(), 20))
+	}
+	res, err := result.Read(runs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Valid || len(res.Paths) != 2 || len(res.Paths[1].Agents) != 2 || !strings.Contains(strings.Join(res.InvalidReasons, "\n"), "KeyError: KAFKA_BROKERS") {
+		t.Errorf("valid %v, reasons %q, paths %d", res.Valid, res.InvalidReasons, len(res.Paths))
+	}
+	if out := p.stdout.String(); !strings.Contains(out, "next:\n  cdcbench report "+runs[0]) {
+		t.Errorf("the run does not say what to do next:\n%s", out)
+	}
+}

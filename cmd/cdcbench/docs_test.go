@@ -639,3 +639,21 @@ func TestReadmeSmokeExample(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeSmallestAgent: the agent README.md shows under "Your own
+// agents" is bench/testdata/plain_agent.py, the one
+// TestAgentCommandWithoutSignalHandling runs, byte for byte.
+func TestReadmeSmallestAgent(t *testing.T) {
+	_, block, _ := strings.Cut(readmeAfter(t, "### Your own agents"), "```python\n")
+	block, _, ok := strings.Cut(block, "```")
+	if !ok {
+		t.Fatal("README.md's \"Your own agents\" has no python block")
+	}
+	want, err := os.ReadFile(filepath.Join(repoRoot, "bench", "testdata", "plain_agent.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if block != string(want) {
+		t.Errorf("README.md's agent differs from bench/testdata/plain_agent.py:\n%s", block)
+	}
+}

@@ -31,7 +31,7 @@ var exitCodes = []struct {
 	meaning string
 }{
 	{exitOK, "success: the run is valid, the gate passed, the report or comparison was written"},
-	{exitFailed, "the command ran and found a failure: an invalid run (run), a broken rule (gate)"},
+	{exitFailed, "the command ran and found a failure: an invalid run (run; also one your own agent failed in), a broken rule or an invalid run (gate)"},
 	{exitUsage, "usage error: an unknown flag or command, a bad value, scenario, gate file or result directory, connector settings Kafka Connect refused"},
 	{exitCouldNotRun, "could not run: PostgreSQL, Kafka or Kafka Connect unreachable, the stack failed to start, an existing table without --reset-table, a file could not be written"},
 	{exitInterrupted, "interrupted by Ctrl-C or SIGTERM (what was measured until then is written, marked invalid)"},

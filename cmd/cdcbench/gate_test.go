@@ -73,6 +73,11 @@ func TestGateExitStatus(t *testing.T) {
 	invalid := writeSmoke(t, dir, "invalid", 4, func(r *result.Result) {
 		r.Valid, r.InvalidReasons = false, []string{"the producer fell 3s behind its schedule"}
 	})
+	// An agent's failure stopped the run after its cdc path.
+	aborted := writeSmoke(t, dir, "aborted", 4, func(r *result.Result) {
+		r.Valid, r.InvalidReasons = false, []string{"cdc: agent my-outlier stopped on its own after 2s: exit status 1"}
+		r.Paths = r.Paths[:1]
+	})
 	base := filepath.Join(dir, "baseline.json")
 	if _, stderr, code := cdcbench(t, "gate", "--record-baseline", base, fast, fast, fast); code != 0 {
 		t.Fatalf("record baseline: %s", stderr)
@@ -96,6 +101,8 @@ func TestGateExitStatus(t *testing.T) {
 			"gate: FAIL (exit 1): 2 checks broke their limit:\n  line 5 `cdc e2e p50 <= 0.25 x poll-100ms e2e p50` on cdc/outlier: observed 2.08x (104 ms / 50.0 ms), limit <= 0.25x poll-100ms/outlier e2e p50", "## cdcbench gate: FAIL"},
 		{"missed alerts fail", []string{"--rules", rules, missed}, 1, "line 4 `missed_alerts == 0` on cdc/velocity: observed 3, limit == 0", "**FAIL**"},
 		{"an invalid run fails", []string{"--rules", rules, invalid}, 1, "line 3 `valid` on 1 run: observed 1 of 1 invalid, limit valid (invalid: the producer fell 3s behind its schedule)", ""},
+		{"an aborted invalid run fails, not bad input", []string{"--rules", rules, aborted}, 1,
+			"(aborted: cdc: agent my-outlier stopped on its own after 2s: exit status 1)\n  line 5 `cdc e2e p50 <= 0.25 x poll-100ms e2e p50` on cdc/outlier: observed missing, limit <= 0.25x poll-100ms e2e p50 (run aborted has no agent outlier on path poll-100ms)", ""},
 		{"an unreadable result is bad input", []string{"--rules", rules, filepath.Join(dir, "missing")}, 2, "cdcbench: gate: result: open " + filepath.Join(dir, "missing") + ": no such file or directory", ""},
 		{"a bad gate file is bad input", []string{"--rules", badRules, fast}, 2, "bad.yaml:2: e2e p99 needs a duration such as 250ms or 1.5s", ""},
 		{"a missing gate file is bad input", []string{"--rules", filepath.Join(dir, "nope.yaml"), fast}, 2, "no such file", ""},

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -145,15 +146,15 @@ long the sweep is estimated to take, and refuses more than ` + fmt.Sprint(bench.
 				Choice: rs.choice, ResultsDir: c.String("results"), Version: version,
 				Log: log, Terminal: isTerminal(log), Warn: c.App.ErrWriter,
 				Done: func(res *result.Result, dir string, cell *bench.Cell) error {
-					return printRun(c.App.Writer, res, dir, cell, rs.sweep)
+					return printRun(c.App.Writer, res, dir, cell, rs.sweep, rs.plan.ScheduleTolerance)
 				},
 			}
 			if rs.sweep != nil {
 				return runSweep(c, rs, s)
 			}
 			dirs, err := bench.Repeat(c.Context, s, rs.plan, c.Int("repeat"))
-			if len(dirs) > 1 && (err == nil || errors.As(err, new(*bench.InvalidError))) {
-				fmt.Fprintf(c.App.Writer, "\n%d runs: cdcbench gate %s\n", len(dirs), strings.Join(dirs, " "))
+			if err == nil || errors.As(err, new(*bench.InvalidError)) {
+				writeNextSteps(c.App.Writer, dirs)
 			}
 			return err
 		},
@@ -161,17 +162,55 @@ long the sweep is estimated to take, and refuses more than ` + fmt.Sprint(bench.
 }
 
 // printRun prints a finished run's summary and where its results are; in a
-// sweep, which cell it was.
-func printRun(w io.Writer, res *result.Result, dir string, cell *bench.Cell, sw *bench.Sweep) error {
+// sweep, which cell it was; for a run whose producer fell behind by more
+// than tolerance, what to change.
+func printRun(w io.Writer, res *result.Result, dir string, cell *bench.Cell, sw *bench.Sweep, tolerance time.Duration) error {
 	if err := reports.WriteSummary(w, res); err != nil {
 		return err
 	}
-	if cell == nil {
-		_, err := fmt.Fprintf(w, "\nresults: %s\n", dir)
+	where := dir
+	if cell != nil {
+		where = fmt.Sprintf("%s (cell %d/%d: %s)", dir, cell.Index, len(sw.Cells), cell.Label())
+	}
+	if _, err := fmt.Fprintf(w, "\nresults: %s\n", where); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "\nresults: %s (cell %d/%d: %s)\n", dir, cell.Index, len(sw.Cells), cell.Label())
-	return err
+	if behind := fellBehind(res, tolerance); !res.Valid && behind != "" {
+		_, err := fmt.Fprintf(w, "\n%s\n", behind)
+		return err
+	}
+	return nil
+}
+
+// writeNextSteps says what to do with the runs in dirs: the report, the
+// gate, a comparison.
+func writeNextSteps(w io.Writer, dirs []string) {
+	if len(dirs) == 0 {
+		return
+	}
+	all := strings.Join(dirs, " ")
+	other := "OTHER_RUN"
+	if len(dirs) > 1 {
+		all, other = all+" vs", "OTHER_RUNS..."
+	}
+	fmt.Fprintf(w, "\nnext:\n  cdcbench report %s -o report.md   # markdown report with charts\n  cdcbench gate %s   # pass or fail against gates/ci.yaml (exit 1 on a failed rule)\n  cdcbench compare %s %s   # side by side with another run, with significance\n",
+		strings.Join(dirs, " "), strings.Join(dirs, " "), all, other)
+}
+
+// fellBehind says what to change when the producer of a path of res fell
+// behind its schedule by more than tolerance, the run's invalid reason on
+// a busy machine; "" when none did.
+func fellBehind(res *result.Result, tolerance time.Duration) string {
+	var worst float64
+	for _, p := range res.Paths {
+		worst = max(worst, p.MaxScheduleLagMs)
+	}
+	if worst <= float64(tolerance.Milliseconds()) {
+		return ""
+	}
+	return fmt.Sprintf("hint: the producer fell %.0f ms behind its schedule (tolerance %v), with this machine's load average at %s (1, 5, 15 min): "+
+		"run when the machine is quieter (other jobs share its cores), raise the scenario's schedule_tolerance, or lower the rate (--rate)",
+		worst, tolerance, bench.LoadAverage())
 }
 
 // runSetup is what run's Before resolved for its Action: the scenario, its

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cdcbench/cdcbench/agents"
 	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/stack"
@@ -52,6 +53,10 @@ type childResult struct {
 	InvalidReasons []string `json:"invalid_reasons,omitempty"`
 	AchievedRows   float64  `json:"achieved_rows_per_s"` // of the first path
 	ResultDir      string   `json:"result_dir"`
+	// E2EP50 is each path's outlier agent's e2e p50 in ms: the ordering of
+	// the paths, judged here rather than in a unit test (a busy shared
+	// machine moves it).
+	E2EP50 map[string]float64 `json:"e2e_p50_ms,omitempty"`
 }
 
 func childFiles(out, kind string) (result, cpu, allocs string) {
@@ -148,6 +153,14 @@ func runChild(ctx context.Context, kind, out string) (err error) {
 	res.ResultDir, res.Valid, res.InvalidReasons = dir, r.Valid, r.InvalidReasons
 	if len(r.Paths) > 0 {
 		res.AchievedRows = r.Paths[0].AchievedRowsPerS
+	}
+	res.E2EP50 = map[string]float64{}
+	for _, p := range r.Paths {
+		for _, a := range p.Agents {
+			if a.Name == agents.OutlierName {
+				res.E2EP50[p.Name] = a.E2E.P50
+			}
+		}
 	}
 	if err := reports.WriteSummary(os.Stdout, r); err != nil {
 		return err

@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
 )
 
@@ -73,7 +74,7 @@ func run() error {
 		return fmt.Errorf("output directory: %w", err)
 	}
 	w := io.Writer(os.Stdout)
-	fmt.Fprintf(w, "cdcbench perf: output in %s; load average %s\n", o.out, loadAverage())
+	fmt.Fprintf(w, "cdcbench perf: output in %s; load average %s\n", o.out, bench.LoadAverage())
 
 	var checks []check
 	// A section that fails is reported as a target without a figure, and
@@ -103,7 +104,7 @@ func run() error {
 	}
 
 	section(w, "summary")
-	fmt.Fprintf(w, "load average at the end: %s\n", loadAverage())
+	fmt.Fprintf(w, "load average at the end: %s\n", bench.LoadAverage())
 	if missed := printTable(w, checks); missed > 0 {
 		return fmt.Errorf("%d targets not met", missed)
 	}
@@ -212,18 +213,4 @@ func scenarioSections(ctx context.Context, o options, w io.Writer) ([]check, err
 
 func section(w io.Writer, title string) {
 	fmt.Fprintf(w, "\n== %s ==\n", title)
-}
-
-// loadAverage is /proc/loadavg's first three fields: the machine is shared,
-// and a figure measured under load says so.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	var a, b5, c string
-	if _, err := fmt.Sscan(string(b), &a, &b5, &c); err != nil {
-		return "unknown"
-	}
-	return a + " " + b5 + " " + c
 }

@@ -385,3 +385,25 @@ func TestFlatOut(t *testing.T) {
 		}
 	}
 }
+
+// TestCdcBelowPoll: the paths' order, moved here from bench's unit test,
+// is judged on the burst run's medians, and not at all without both paths.
+func TestCdcBelowPoll(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		p50        map[string]float64
+		ok, met    bool
+		wantFigure string
+	}{
+		{"cdc faster", map[string]float64{"cdc": 4.5, "poll-100ms": 48}, true, true, "4.50 ms (poll-100ms 48.0 ms)"},
+		{"cdc slower on a loaded machine", map[string]float64{"cdc": 89.5, "poll-100ms": 80.2}, true, false, "89.5 ms (poll-100ms 80.2 ms)"},
+		{"no poll path", map[string]float64{"cdc": 4.5}, false, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, ok := cdcBelowPoll(tc.p50)
+			if ok != tc.ok || c.met != tc.met || c.figure != tc.wantFigure {
+				t.Errorf("cdcBelowPoll = %+v, %v; want ok %v, met %v, figure %q", c, ok, tc.ok, tc.met, tc.wantFigure)
+			}
+		})
+	}
+}

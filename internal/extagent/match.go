@@ -166,7 +166,13 @@ type Matches struct {
 	// Latency is arrival minus the row's intended send time, in µs, of
 	// rows created at or after measureFromUs (the warm-up is not timed).
 	Latency *recorder.Single
+	// Timed are the same samples with their lines' arrival: the alert
+	// latency over time.
+	Timed []TimedAlert
 }
+
+// TimedAlert is one timed alert line: its arrival and its latency.
+type TimedAlert struct{ ArrivalNs, LatencyUs int64 }
 
 // Match decides which produced row each alert line denotes. A line with an
 // id denotes that row if its user and amount agree. Otherwise its
@@ -183,7 +189,9 @@ func (t *Truth) Match(lines []LineAlert, expected func(id int64) bool, measureFr
 		taken[r.id] = true
 		m.IDs = append(m.IDs, r.id)
 		if r.createdAtUs >= measureFromUs {
-			m.Latency.Record((arrivalNs - r.createdAtUs*1000) / 1000)
+			us := (arrivalNs - r.createdAtUs*1000) / 1000
+			m.Latency.Record(us)
+			m.Timed = append(m.Timed, TimedAlert{ArrivalNs: arrivalNs, LatencyUs: us})
 		}
 	}
 	for _, l := range lines {

@@ -24,6 +24,15 @@ import (
 // TailLines is how many of an agent's last output lines an error quotes.
 const TailLines = 10
 
+// tracebackLines bounds a Python traceback an error quotes whole: its
+// "File" lines name where the agent failed, and the last TailLines lines
+// of the output would cut them off (stdout still drained after stderr's
+// traceback, a deep stack).
+const tracebackLines = 50
+
+// tracebackStart is the first line of a Python traceback.
+const tracebackStart = "Traceback (most recent call last):"
+
 // maxLine caps one output line: a longer one is cut there, so that a
 // binary blob on stdout cannot make a line buffer grow without bound.
 const maxLine = 64 << 10
@@ -58,6 +67,7 @@ type Process struct {
 
 	mu       sync.Mutex
 	tail     []string
+	errTail  []string // stderr's last tracebackLines lines
 	bytes    int64
 	lines    int64
 	flooded  bool
@@ -212,6 +222,12 @@ func (p *Process) observe(line string, n int64, stream string, at time.Time) boo
 	if len(p.tail) > TailLines {
 		p.tail = p.tail[len(p.tail)-TailLines:]
 	}
+	if stream == "stderr" {
+		p.errTail = append(p.errTail, line)
+		if len(p.errTail) > tracebackLines {
+			p.errTail = p.errTail[len(p.errTail)-tracebackLines:]
+		}
+	}
 	if p.cfg.Log != nil && p.logErr == nil {
 		_, p.logErr = fmt.Fprintf(p.cfg.Log, "%s %s %s\n", at.UTC().Format("15:04:05.000000"), stream, line)
 	}
@@ -256,6 +272,11 @@ func (p *Process) Tail() string {
 func (p *Process) tailLocked() string {
 	if len(p.tail) == 0 {
 		return "; it printed nothing"
+	}
+	for i := len(p.errTail) - 1; i >= 0; i-- {
+		if tb := p.errTail[i:]; strings.TrimSpace(p.errTail[i]) == tracebackStart && len(tb) > 1 {
+			return fmt.Sprintf("; its traceback on stderr (%d lines):\n    %s", len(tb), strings.Join(tb, "\n    "))
+		}
 	}
 	return fmt.Sprintf("; its last %d output lines:\n    %s", len(p.tail), strings.Join(p.tail, "\n    "))
 }

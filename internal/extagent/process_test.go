@@ -32,6 +32,21 @@ func TestProcessBadInput(t *testing.T) {
 		{name: "empty", cmd: "  ", startErr: "no command"},
 		{name: "exits-at-once", cmd: `echo "Traceback (most recent call last):" >&2; echo "ModuleNotFoundError: No module named 'kafka'" >&2; exit 1`,
 			exitErr: "exit status 1", wantInError: []string{"ModuleNotFoundError: No module named 'kafka'", "stopped on its own"}},
+		{name: "deep-traceback", cmd: `for i in 1 2 3 4 5 6; do echo "ANOMALY DETECTED: User $i spent \$900.00"; done
+cat > agent.py <<'PY'
+def parse(v):
+    return v["payload"]
+def handle(v):
+    return parse(v)
+def poll(v):
+    return handle(v)
+def loop():
+    poll({})
+loop()
+PY
+python3 agent.py`,
+			exitErr: "exit status 1", wantInError: []string{"its traceback on stderr (", tracebackStart, `line 9, in <module>`, `line 8, in loop`,
+				`line 6, in poll`, `line 4, in handle`, `line 2, in parse`, "KeyError: 'payload'"}},
 		{name: "exits-zero", cmd: `echo done`, exitErr: "exited with status 0", wantInError: []string{"done"}},
 		{name: "floods", cmd: `yes 'flood flood flood'`, limit: 1 << 20, exitErr: "flooded its output", wantInError: []string{"flood flood flood"}},
 		{name: "binary-flood", cmd: `head -c 3000000 /dev/urandom`, limit: 1 << 20, exitErr: "flooded its output"},

@@ -204,7 +204,11 @@ func evalRule(spec *Spec, rule Rule, in Input) ([]Check, error) {
 				// before a path ran, has no stages or agents either: that
 				// is the run failing the gate (exit 1), not a rule naming
 				// what no run has (bad input).
-				checks = append(checks, missingCheck(rule, p.Name+"/"+a.Name, "no samples", err))
+				observed := "no samples"
+				if isMissing(err) {
+					observed = "missing"
+				}
+				checks = append(checks, missingCheck(rule, p.Name+"/"+a.Name, observed, err))
 				continue
 			case err != nil:
 				return nil, err

@@ -212,6 +212,14 @@ func (s *Single) Record(us int64) {
 	s.mu.Unlock()
 }
 
+// Histogram returns a copy of the histogram, safe to read while recording
+// goes on.
+func (s *Single) Histogram() *hdrhistogram.Histogram {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return hdrhistogram.Import(s.h.Export())
+}
+
 // Summary returns the percentiles.
 func (s *Single) Summary() Summary {
 	s.mu.Lock()

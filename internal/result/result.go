@@ -168,6 +168,10 @@ type SliceResult struct {
 	TargetRowsPerS   float64                     `json:"target_rows_per_s"`
 	AchievedRowsPerS float64                     `json:"achieved_rows_per_s"`
 	E2E              map[string]recorder.Summary `json:"e2e_ms"` // by agent
+	// CommandAlerts is the alert latency of each agent command (your own
+	// agents, by name) in the slice: all cdcbench sees of them, and no
+	// part of the knee, which is the pipeline's.
+	CommandAlerts map[string]recorder.Summary `json:"agent_command_alert_ms,omitempty"`
 	// CPUCores is the CPU each measured component of the path used in the
 	// slice, in cores (CPU seconds per second), from the machine cost's
 	// samples; omitted for a slice outside the measured window.

@@ -236,3 +236,46 @@ func embedded(t *testing.T) (context.Context, stack.Stack) {
 	t.Cleanup(func() { st.Close(context.Background()) })
 	return ctx, st
 }
+
+// TestDeleteGroupsWithMembers: a group that still has a member is refused
+// by the broker; DeleteGroups says so as a group left behind (no slot, no
+// table involved), and DeleteAbandonedGroup, told its consumers are gone,
+// removes the member and deletes the group.
+func TestDeleteGroupsWithMembers(t *testing.T) {
+	ctx, st := embedded(t)
+	const group = "cdcbench-test-members"
+	cons, err := kgo.NewClient(kgo.SeedBrokers(st.Brokers()...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(stack.ChangeTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	adm, err := stack.NewAdmin(st.Brokers())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		pctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		cons.PollRecords(pctx, 1) // the group is joined while polling
+		cancel()
+		if gs, err := adm.DescribeGroups(ctx, group); err == nil && len(gs[group].Members) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the consumer never joined")
+		}
+	}
+	err = stack.DeleteGroups(ctx, st.Brokers(), "cdcbench-test-")
+	if !errors.Is(err, stack.ErrGroupsLeft) || strings.Contains(err.Error(), "slot") {
+		t.Fatalf("DeleteGroups with a member = %v, want ErrGroupsLeft", err)
+	}
+	if err := stack.DeleteAbandonedGroup(ctx, st.Brokers(), group); err != nil {
+		t.Fatalf("DeleteAbandonedGroup: %v", err)
+	}
+	if groups, err := adm.ListGroups(ctx); err != nil || len(groups) != 0 {
+		t.Fatalf("groups after delete: %v %v", groups.Groups(), err)
+	}
+	if err := stack.DeleteAbandonedGroup(ctx, st.Brokers(), group); err != nil {
+		t.Errorf("deleting a group that is gone: %v", err)
+	}
+}

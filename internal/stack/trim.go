@@ -2,13 +2,18 @@ package stack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/cdcbench/cdcbench/internal/wait"
 )
 
 // trimEvery is how often the in-process broker drops what every consumer
@@ -98,6 +103,11 @@ func committedByAll(ctx context.Context, adm *kadm.Client) kadm.Offsets {
 	return out
 }
 
+// ErrGroupsLeft marks consumer groups a run could not delete: they stay on
+// the broker (which expires their offsets in time), costing nothing but
+// their names; no replication slot or table is involved.
+var ErrGroupsLeft = errors.New("consumer groups left on the broker")
+
 // DeleteGroups removes the consumer groups whose names start with prefix:
 // a run's groups are its own, and a real cluster should not collect them.
 func DeleteGroups(ctx context.Context, brokers []string, prefix string) error {
@@ -120,10 +130,84 @@ func DeleteGroups(ctx context.Context, brokers []string, prefix string) error {
 		return nil
 	}
 	res, err := adm.DeleteGroups(ctx, ours...)
-	if err != nil {
-		return fmt.Errorf("stack: delete groups: %w", err)
+	if err == nil {
+		err = res.Error()
 	}
-	return res.Error()
+	if err != nil {
+		return fmt.Errorf("stack: %w (%s*): %w", ErrGroupsLeft, prefix, err)
+	}
+	return nil
+}
+
+// DeleteAbandonedGroup deletes group, whose consumers are known to be gone
+// (their process exited). A consumer that dies without leaving its group
+// (an agent with no SIGTERM handler: Python's default, and `kill`'s) stays
+// a member until its session times out (kafka-python 10 s, the Java client
+// 45 s), and the broker refuses to delete a group with members: each is
+// removed by its member id first, with the LeaveGroup request Kafka's own
+// tools use to remove members (KIP-571), and the group deleted once empty.
+// An error wraps ErrGroupsLeft.
+func DeleteAbandonedGroup(ctx context.Context, brokers []string, group string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return fmt.Errorf("stack: kafka: %w", err)
+	}
+	adm := kadm.NewClient(cl)
+	defer adm.Close()
+	fail := func(what string, err error) error {
+		return fmt.Errorf("stack: %w (%s): %s: %w", ErrGroupsLeft, group, what, err)
+	}
+	described, err := adm.DescribeGroups(ctx, group)
+	if err == nil {
+		err = described.Error()
+	}
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fail("describe", err)
+	}
+	if members := described[group].Members; len(members) > 0 {
+		req := kmsg.NewPtrLeaveGroupRequest()
+		req.Group = group
+		reason := "its consumer's process exited"
+		for _, m := range members {
+			lm := kmsg.NewLeaveGroupRequestMember()
+			lm.MemberID, lm.InstanceID, lm.Reason = m.MemberID, m.InstanceID, &reason
+			req.Members = append(req.Members, lm)
+		}
+		resp, err := req.RequestWith(ctx, cl)
+		if err == nil {
+			err = kerr.ErrorForCode(resp.ErrorCode)
+			for _, m := range resp.Members {
+				err = errors.Join(err, kerr.ErrorForCode(m.ErrorCode))
+			}
+		}
+		if err != nil {
+			return fail(fmt.Sprintf("remove its %d members", len(members)), err)
+		}
+	}
+	// The group turns empty as the coordinator processes the removal.
+	err = wait.Until(ctx, time.Now().Add(5*time.Second), 50*time.Millisecond, func() (bool, error) {
+		res, err := adm.DeleteGroups(ctx, group)
+		if err == nil {
+			err = res.Error()
+		}
+		switch {
+		case err == nil, errors.Is(err, kerr.GroupIDNotFound):
+			return true, nil
+		case errors.Is(err, kerr.NonEmptyGroup):
+			return false, nil
+		}
+		return false, err
+	})
+	if errors.Is(err, wait.ErrDeadline) {
+		err = kerr.NonEmptyGroup
+	}
+	if err != nil {
+		return fail("delete", err)
+	}
+	return nil
 }
 
 // EndOffsets returns topic's end offset per partition as consume
