@@ -157,6 +157,7 @@ func TestRunAgentCommandsKilled(t *testing.T) {
 // exit 1 as for any invalid run (it was 3, "could not run"), and the
 // polling path after it still runs.
 func TestRunAgentCommandCrashes(t *testing.T) {
+	testtier.Integration(t)
 	f := writeAgents(t, `agent_commands:
   - name: my-outlier
     rule: outlier

@@ -227,6 +227,7 @@ func TestEndOffsetsCancelled(t *testing.T) {
 // a context that bounds the test to a minute.
 func embedded(t *testing.T) (context.Context, stack.Stack) {
 	t.Helper()
+	testtier.Integration(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	st, err := stack.Start(ctx, stack.Options{})
