@@ -239,6 +239,7 @@ func TestAgentCommandsBadAgents(t *testing.T) {
 // and leave none of its consumer groups on the broker. The report charts
 // the agent beside the built-in ones.
 func TestAgentCommandWithoutSignalHandling(t *testing.T) {
+	testtier.Integration(t)
 	py := pythonAgents(t)
 	script, err := filepath.Abs("testdata/plain_agent.py")
 	if err != nil {

@@ -57,6 +57,8 @@ type childResult struct {
 	// the paths, judged here rather than in a unit test (a busy shared
 	// machine moves it).
 	E2EP50 map[string]float64 `json:"e2e_p50_ms,omitempty"`
+	// Baseline names the path the others are compared with (polling).
+	Baseline string `json:"baseline,omitempty"`
 }
 
 func childFiles(out, kind string) (result, cpu, allocs string) {
@@ -156,6 +158,9 @@ func runChild(ctx context.Context, kind, out string) (err error) {
 	}
 	res.E2EP50 = map[string]float64{}
 	for _, p := range r.Paths {
+		if p.Baseline {
+			res.Baseline = p.Name
+		}
 		for _, a := range p.Agents {
 			if a.Name == agents.OutlierName {
 				res.E2EP50[p.Name] = a.E2E.P50

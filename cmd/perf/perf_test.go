@@ -386,23 +386,33 @@ func TestFlatOut(t *testing.T) {
 	}
 }
 
-// TestCdcBelowPoll: the paths' order, moved here from bench's unit test,
-// is judged on the burst run's medians, and not at all without both paths.
-func TestCdcBelowPoll(t *testing.T) {
+// TestCapturesBelowBaseline: the paths' order, moved here from bench's unit
+// test, is judged on the burst run's medians, each capture against the
+// baseline, and not at all without the baseline.
+func TestCapturesBelowBaseline(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
-		name       string
-		p50        map[string]float64
-		ok, met    bool
-		wantFigure string
+		name     string
+		p50      map[string]float64
+		baseline string
+		met      []bool
+		figures  []string
 	}{
-		{"cdc faster", map[string]float64{"cdc": 4.5, "poll-100ms": 48}, true, true, "4.50 ms (poll-100ms 48.0 ms)"},
-		{"cdc slower on a loaded machine", map[string]float64{"cdc": 89.5, "poll-100ms": 80.2}, true, false, "89.5 ms (poll-100ms 80.2 ms)"},
-		{"no poll path", map[string]float64{"cdc": 4.5}, false, false, ""},
+		{"capture faster", map[string]float64{"cdc": 4.5, "poll-100ms": 48}, "poll-100ms", []bool{true}, []string{"4.50 ms (poll-100ms 48.0 ms)"}},
+		{"capture slower on a loaded machine", map[string]float64{"cdc": 89.5, "poll-100ms": 80.2}, "poll-100ms", []bool{false}, []string{"89.5 ms (poll-100ms 80.2 ms)"}},
+		{"two captures, in name order", map[string]float64{"debezium": 600, "cdc": 4.5, "poll-1s": 500}, "poll-1s", []bool{true, false},
+			[]string{"4.50 ms (poll-1s 500 ms)", "600 ms (poll-1s 500 ms)"}},
+		{"no baseline", map[string]float64{"cdc": 4.5}, "", nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, ok := cdcBelowPoll(tc.p50)
-			if ok != tc.ok || c.met != tc.met || c.figure != tc.wantFigure {
-				t.Errorf("cdcBelowPoll = %+v, %v; want ok %v, met %v, figure %q", c, ok, tc.ok, tc.met, tc.wantFigure)
+			checks := capturesBelowBaseline(tc.p50, tc.baseline)
+			if len(checks) != len(tc.met) {
+				t.Fatalf("%d checks, want %d: %+v", len(checks), len(tc.met), checks)
+			}
+			for i, c := range checks {
+				if c.met != tc.met[i] || c.figure != tc.figures[i] {
+					t.Errorf("check %d = %+v; want met %v, figure %q", i, c, tc.met[i], tc.figures[i])
+				}
 			}
 		})
 	}
