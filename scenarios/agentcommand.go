@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
+	"io"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/cdcbench/cdcbench/internal/inputfile"
 )
 
 // AgentCommandSpec is a user's own fraud agent, benchmarked unmodified:
@@ -101,17 +104,13 @@ func (s Spec) validateAgentCommands(v *validator) {
 // --agent-commands takes it. A relative dir, and an empty one, is taken
 // from the file's directory, so the file works from any working directory.
 func LoadAgentCommands(path string) ([]AgentCommandSpec, error) {
-	data, err := os.ReadFile(path)
+	data, err := inputfile.Read(path, MaxFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("agent commands: %w", err)
 	}
-	var doc struct {
-		AgentCommands []AgentCommandSpec `yaml:"agent_commands"`
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("agent commands: %s: %w", path, err)
+	var doc agentCommandsFile
+	if err := decodeAgentCommands(path, data, &doc); err != nil {
+		return nil, fmt.Errorf("agent commands: %w", err)
 	}
 	if len(doc.AgentCommands) == 0 {
 		return nil, fmt.Errorf("agent commands: %s names no agent under agent_commands", path)
@@ -134,4 +133,48 @@ func LoadAgentCommands(path string) ([]AgentCommandSpec, error) {
 		return nil, fmt.Errorf("agent commands: %s: %w", path, errors.Join(v.errs...))
 	}
 	return doc.AgentCommands, nil
+}
+
+// agentCommandsFile is what --agent-commands reads: a scenario file's
+// agent_commands and nothing else.
+type agentCommandsFile struct {
+	AgentCommands []AgentCommandSpec `yaml:"agent_commands"`
+}
+
+func init() {
+	// Known to the decoder's error wording, so a mistake in the file reads
+	// like one in a scenario (a field name, a line), not like a Go type.
+	for _, v := range []any{agentCommandsFile{}, AgentCommandSpec{}} {
+		t := reflect.TypeOf(v)
+		specTypes[t.String()] = t
+	}
+}
+
+// decodeAgentCommands decodes data strictly into doc, each problem located
+// by line and worded as Parse words a scenario's.
+func decodeAgentCommands(file string, data []byte, doc *agentCommandsFile) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err := dec.Decode(doc)
+	var te *yaml.TypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, io.EOF):
+		return &FieldError{File: file, Err: errors.New("empty file")}
+	case !errors.As(err, &te):
+		return syntaxError(file, data, err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return syntaxError(file, data, err)
+	}
+	idx := newIndex(&root)
+	var errs []error
+	for _, msg := range te.Errors {
+		fe, _, _ := idx.decodeError(msg)
+		fe.File = file
+		errs = append(errs, fe)
+	}
+	return errors.Join(errs...)
 }

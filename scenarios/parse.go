@@ -17,6 +17,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/cdcbench/cdcbench/internal/inputfile"
 	"github.com/cdcbench/cdcbench/internal/suggest"
 )
 
@@ -39,16 +40,13 @@ const MaxFileBytes = 1 << 20
 // ErrTooLarge reports a scenario file above MaxFileBytes.
 var ErrTooLarge = errors.New("scenario file too large")
 
-// Load reads and parses the scenario file at path. It reads at most
-// MaxFileBytes+1 bytes whatever the file claims to be (a pipe, a file
-// still growing), and refuses a larger file unparsed.
+// Load reads and parses the scenario file at path: a regular file of at
+// most MaxFileBytes (inputfile), refused unparsed otherwise.
 func Load(path string) (Spec, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return Spec{}, fmt.Errorf("scenarios: %w", err)
+	data, err := inputfile.Read(path, MaxFileBytes)
+	if errors.Is(err, inputfile.ErrTooLarge) {
+		return Spec{}, tooLargeError(path)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
 	if err != nil {
 		return Spec{}, fmt.Errorf("scenarios: %w", err)
 	}
@@ -60,6 +58,10 @@ func tooLarge(file string, data []byte) error {
 	if len(data) <= MaxFileBytes {
 		return nil
 	}
+	return tooLargeError(file)
+}
+
+func tooLargeError(file string) error {
 	return &FieldError{File: file, Err: fmt.Errorf("%w: more than %d bytes (1 MiB), the most cdcbench reads: a scenario is a few hundred bytes of settings, and decoding a huge file would take several times its size in memory",
 		ErrTooLarge, MaxFileBytes)}
 }
@@ -471,6 +473,10 @@ func typeWord(goType string) string {
 		return "a list of stages ({rate, duration})"
 	case "[]scenarios.SweepSpec":
 		return "a list of fields to sweep ({field, values})"
+	case "[]scenarios.AgentCommandSpec":
+		return "a list of agents ({name, rule, command, ...})"
+	case "map[string]string":
+		return "a mapping of names to strings"
 	}
 	if _, ok := specTypes[goType]; ok {
 		return "a mapping of fields"

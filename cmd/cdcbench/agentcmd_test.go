@@ -79,7 +79,7 @@ func TestRunAgentCommandsBadFile(t *testing.T) {
 `, "agent_commands[0].command: required"},
 		{"typo", `agent_commands:
   - {name: my-agent, rule: outlier, command: x, patern: y}
-`, "field patern not found"},
+`, `unknown field "agent_commands[0].patern" (did you mean "agent_commands[0].pattern"?)`},
 		{"built-in name", `agent_commands:
   - {name: outlier, rule: outlier, command: x}
 `, "built-in agent's name"},

@@ -3,10 +3,11 @@ package gate
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"strconv"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/cdcbench/cdcbench/internal/inputfile"
 )
 
 // DefaultAlpha is the significance level when a gate file does not set
@@ -35,9 +36,14 @@ func (e *ParseError) Error() string {
 	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
 }
 
-// LoadSpec reads and parses the gate file at path.
+// MaxRulesBytes bounds a gate file: rules are a few lines each, and a
+// 40 MB file was an out-of-memory kill under a 3 GB limit.
+const MaxRulesBytes = 1 << 20
+
+// LoadSpec reads and parses the gate file at path (a regular file of at
+// most MaxRulesBytes).
 func LoadSpec(path string) (*Spec, error) {
-	b, err := os.ReadFile(path)
+	b, err := inputfile.Read(path, MaxRulesBytes)
 	if err != nil {
 		return nil, fmt.Errorf("gate: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/cdcbench/cdcbench/internal/inputfile"
 	"github.com/cdcbench/cdcbench/internal/recorder"
 )
 
@@ -193,12 +194,17 @@ func (r *Result) Write(dir string) error {
 	return nil
 }
 
-// Read loads dir/result.json (or a result.json path).
+// MaxResultBytes bounds a result.json: a run's is tens of kilobytes (the
+// smoke run's 25 kB), a long stepped run's a few hundred.
+const MaxResultBytes = 16 << 20
+
+// Read loads dir/result.json (or a result.json path), a regular file of at
+// most MaxResultBytes.
 func Read(path string) (*Result, error) {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		path = filepath.Join(path, "result.json")
 	}
-	b, err := os.ReadFile(path)
+	b, err := inputfile.Read(path, MaxResultBytes)
 	if err != nil {
 		return nil, fmt.Errorf("result: %w", err)
 	}

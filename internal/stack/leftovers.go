@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cdcbench/cdcbench/internal/inputfile"
 	"github.com/cdcbench/cdcbench/internal/jvmstack"
 	"github.com/cdcbench/cdcbench/internal/ownerpid"
 )
@@ -325,7 +326,7 @@ func jvmLeftovers() []Leftover {
 
 // postmasterPID reads a cluster directory's postmaster.pid, 0 if none.
 func postmasterPID(dir string) int {
-	b, err := os.ReadFile(filepath.Join(dir, "data", "postmaster.pid"))
+	b, err := inputfile.Read(filepath.Join(dir, "data", "postmaster.pid"), 4<<10) // in a shared temp dir
 	if err != nil {
 		return 0
 	}
