@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 
 	"gonum.org/v1/plot"
 
+	"github.com/cdcbench/cdcbench/internal/inputfile"
 	"github.com/cdcbench/cdcbench/internal/result"
 )
 
@@ -129,26 +129,20 @@ func load(dir string) (*run, error) {
 		return nil, fmt.Errorf("reports: %s: %w: %w", dir, ErrNotResult, err)
 	}
 	r := &run{dir: dir, res: res}
-	f, err := os.Open(filepath.Join(dir, result.HlogFile))
+	hlog := filepath.Join(dir, result.HlogFile)
+	r.e2e, err = readStage(hlog, "e2e")
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return r, nil
 	case err != nil:
-		return nil, fmt.Errorf("reports: %w", err)
-	}
-	defer f.Close()
-	if r.e2e, err = result.ReadStage(f, "e2e"); err != nil {
-		return nil, fmt.Errorf("reports: %s: %w", f.Name(), err)
+		return nil, err
 	}
 	if cmds := commandAgents(res); len(cmds) > 0 {
 		// An agent command's series is its alerts' latency: all cdcbench
 		// sees of it.
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return nil, fmt.Errorf("reports: %w", err)
-		}
-		alerts, err := result.ReadStage(f, "alert")
+		alerts, err := readStage(hlog, "alert")
 		if err != nil {
-			return nil, fmt.Errorf("reports: %s: %w", f.Name(), err)
+			return nil, err
 		}
 		for _, s := range alerts {
 			if cmds[s.Path+"/"+s.Agent] {
@@ -158,6 +152,21 @@ func load(dir string) (*run, error) {
 	}
 	r.hasLog = true
 	return r, nil
+}
+
+// readStage reads one stage's series from the interval log at hlog, a
+// pass over the file each: only that stage's lines are held.
+func readStage(hlog, stage string) ([]*result.TagSeries, error) {
+	f, err := inputfile.Open(hlog, result.MaxHlogBytes)
+	if err != nil {
+		return nil, fmt.Errorf("reports: %w", err)
+	}
+	defer f.Close()
+	series, err := result.ReadStage(f, stage)
+	if err != nil {
+		return nil, fmt.Errorf("reports: %s: %w", hlog, err)
+	}
+	return series, nil
 }
 
 // commandAgents lists the agent commands of res as path/agent.
