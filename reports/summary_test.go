@@ -173,6 +173,7 @@ func TestCommandSlices(t *testing.T) {
 // names no relay it never ran.
 func TestSummaryFaultsAndCapture(t *testing.T) {
 	res := &result.Result{Paths: []result.Path{{Name: "debezium", Capture: "debezium 3.6.1.Final on Kafka Connect 4.3.1",
+		Agents: []result.AgentResult{{Name: "outlier", E2E: recorder.Summary{Count: 10, P50: 4}}},
 		Faults: []result.FaultResult{{Kind: "kill-connect", AtS: 5, DurationS: 2, PeakP99Ms: 900, Duplicates: 137}}}}}
 	var b strings.Builder
 	if err := WriteSummary(&b, res); err != nil {
