@@ -135,6 +135,10 @@ func TestStack(t *testing.T) {
 // failed and why, quickly, and leaves nothing behind.
 func TestStartFailures(t *testing.T) {
 	art := needJVM(t)
+	// Its own temp dir: a stack another process starts meanwhile has a
+	// directory without an owner file for a moment, which stackDirs would
+	// count as left behind by this test.
+	t.Setenv("TMPDIR", t.TempDir())
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
