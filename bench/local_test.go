@@ -37,9 +37,7 @@ var (
 // fails the test with the reason. CDCBENCH_SKIP_JVM=1 skips, saying so.
 func localStack(t *testing.T) (stack.Stack, driver.CDC) {
 	t.Helper()
-	if os.Getenv("CDCBENCH_SKIP_JVM") == "1" {
-		t.Skip("CDCBENCH_SKIP_JVM=1: skipping the run through a real Kafka broker, Kafka Connect and Debezium")
-	}
+	skipWithoutJVM(t)
 	localOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 		defer cancel()
@@ -53,6 +51,15 @@ func localStack(t *testing.T) (stack.Stack, driver.CDC) {
 		t.Fatal(err)
 	}
 	return local, cdc
+}
+
+// skipWithoutJVM skips a test of the local stack when CDCBENCH_SKIP_JVM=1,
+// saying so.
+func skipWithoutJVM(t *testing.T) {
+	t.Helper()
+	if os.Getenv("CDCBENCH_SKIP_JVM") == "1" {
+		t.Skip("CDCBENCH_SKIP_JVM=1: skipping the run through a real Kafka broker, Kafka Connect and Debezium")
+	}
 }
 
 func TestMain(m *testing.M) {

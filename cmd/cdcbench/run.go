@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -68,7 +67,7 @@ func startStack(c *cli.Context, ch stack.Choice) (stack.Stack, driver.CDC, error
 		err = cdc.Check(c.Context)
 	}
 	if err != nil {
-		return nil, cdc, errors.Join(err, st.Close(context.WithoutCancel(c.Context)))
+		return nil, cdc, errors.Join(err, stack.Stop(c.Context, st))
 	}
 	return st, cdc, nil
 }
@@ -166,8 +165,8 @@ long the sweep is estimated to take, and refuses more than ` + fmt.Sprint(maxCel
 			if err != nil {
 				return err
 			}
-			// Cleanup runs after Ctrl-C too: it must not inherit the cancellation.
-			defer st.Close(context.WithoutCancel(c.Context))
+			// Cleanup runs after Ctrl-C too, within seconds.
+			defer stack.Stop(c.Context, st)
 			cfg := benchConfig(c, log, rs.plan, st, cdc, rs.choice)
 			var dirs, invalid []string
 			for i := 1; i <= c.Int("repeat"); i++ {

@@ -294,11 +294,11 @@ func (sr *sweepRun) cell(i int) (*result.Result, error) {
 	return res, runErr
 }
 
-// closeStack stops the current stack, if any. Cleanup runs after Ctrl-C
-// too: it must not inherit the cancellation.
+// closeStack stops the current stack, if any; after Ctrl-C too, within
+// seconds (stack.Stop).
 func (sr *sweepRun) closeStack() {
 	if sr.st != nil {
-		sr.st.Close(context.WithoutCancel(sr.c.Context))
+		stack.Stop(sr.c.Context, sr.st)
 		sr.st = nil
 	}
 }
