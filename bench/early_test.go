@@ -48,4 +48,8 @@ func TestInterruptedRunReportsRows(t *testing.T) {
 	if a := r.res.Paths[0].Agents; len(a) != 2 || a[0].Events == 0 || a[0].E2E.Count == 0 || a[1].Events == 0 || a[1].E2E.Count == 0 {
 		t.Errorf("agents %+v; want both, with their events and histograms until the interrupt", a)
 	}
+	// A run without a cdc path names no CDC it did not run.
+	if r.res.Stack.CDC != "" {
+		t.Errorf("stack.cdc %q on a polling-only run", r.res.Stack.CDC)
+	}
 }

@@ -132,8 +132,16 @@ func Run(ctx context.Context, cfg Config) (*result.Result, string, error) {
 		// Producer, relay and agents run in this process: one clock, no skew.
 		Clock: "one host: every timestamp is read from the cdcbench process's clock",
 	}
-	if res.Stack.CDC, err = cfg.CDC.Describe(ctx); err != nil {
-		return nil, "", fmt.Errorf("bench: %w", err)
+	// What the cdc path captures with; a run without one (Debezium paths
+	// only) named the relay it never ran.
+	for _, p := range cfg.Plan.Paths {
+		if p.Kind != scenarios.PathCDC {
+			continue
+		}
+		if res.Stack.CDC, err = cfg.CDC.Describe(ctx); err != nil {
+			return nil, "", fmt.Errorf("bench: %w", err)
+		}
+		break
 	}
 	r.alerts, err = kgo.NewClient(kgo.SeedBrokers(cfg.Stack.Brokers()...), kgo.DefaultProduceTopic(stack.AlertTopic))
 	if err != nil {

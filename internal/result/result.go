@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/cdcbench/cdcbench/internal/inputfile"
@@ -214,6 +215,20 @@ func Read(path string) (*Result, error) {
 	}
 	if r.SchemaVersion == 0 || r.SchemaVersion > SchemaVersion {
 		return nil, fmt.Errorf("result: %s has schema_version %d; this cdcbench reads 1..%d", path, r.SchemaVersion, SchemaVersion)
+	}
+	// Every run writes these: without them a file is no run's result
+	// ({"schema_version":1} was reported and gated as an empty run).
+	var missing []string
+	for _, f := range []struct {
+		name  string
+		unset bool
+	}{{"run_id", r.RunID == ""}, {"scenario_name", r.ScenarioName == ""}, {"started_at", r.StartedAt.IsZero()}} {
+		if f.unset {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("result: %s is not a cdcbench result: it has no %s", path, strings.Join(missing, ", "))
 	}
 	return &r, nil
 }
