@@ -40,6 +40,12 @@ func (s *signal) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+func (s *signal) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
 // TestCleanDuringLiveRun runs `cdcbench clean`'s find and remove on the
 // server and temp dir of a run while its CDC path streams: the run must
 // finish valid, with every row, while what a killed run left (a

@@ -29,7 +29,7 @@ func TestInterruptedRunReportsRows(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rows, _ := strconv.Atoi(n); rows > 500 {
+		if rows, _ := strconv.Atoi(n); rows > 1500 { // past the 1 s warm-up
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -44,5 +44,14 @@ func TestInterruptedRunReportsRows(t *testing.T) {
 	}
 	if got := r.res.Paths[0].RowsProduced; got < 500 || got%50 != 0 || r.res.Paths[0].Batches < got/50 {
 		t.Errorf("rows_produced %d, batches %d; want the (more than 500) rows committed before the interrupt, whole batches", got, r.res.Paths[0].Batches)
+	}
+	// What the agents measured until the interrupt is kept (it was
+	// "agents": null).
+	if a := r.res.Paths[0].Agents; len(a) != 2 || a[0].Events == 0 || a[0].E2E.Count == 0 || a[1].Events == 0 || a[1].E2E.Count == 0 {
+		t.Errorf("agents %+v; want both, with their events and histograms until the interrupt", a)
+	}
+	// A run without a cdc path names no CDC it did not run.
+	if r.res.Stack.CDC != "" {
+		t.Errorf("stack.cdc %q on a polling-only run", r.res.Stack.CDC)
 	}
 }

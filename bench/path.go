@@ -73,6 +73,12 @@ type pathRun struct {
 	machine     machineResult // once collected
 }
 
+// stoppedCleanup bounds a path's cleanup after Ctrl-C or the death of a
+// process of the stack: the user is waiting (deleting a Debezium connector
+// took 6 s under load). What is not removed by then is reported, and
+// `cdcbench clean` removes it; on a private stack it goes with the stack.
+const stoppedCleanup = 2 * time.Second
+
 // runPath runs the workload through one path and returns its figures. The
 // path's table, publication, slot, capture and agents are gone when it
 // returns, whatever happened.
@@ -80,19 +86,55 @@ func (r *run) runPath(ctx context.Context, ps driver.Path) (res result.Path, set
 	p := &pathRun{r: r, plan: &r.cfg.Plan, spec: ps, traits: driver.TraitsOf(ps, r.cfg.CDC.Kind), errCh: make(chan error, 8),
 		sets: pathSets{path: ps.String()}}
 	p.res = result.Path{Name: ps.String(), Kind: ps.Kind, Baseline: p.traits.Baseline}
+	// A process of the stack that dies ends the path at once, whatever
+	// phase it is in: its phases' waits end with the context.
+	pctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	r.onDeath(func(err error) { p.fail(err); cancel(err) })
+	defer r.onDeath(nil)
 	defer func() {
 		// A cleanup failure is reported even when the path already failed:
 		// a slot left behind retains WAL until someone drops it.
-		err = errors.Join(err, p.cleanup(context.WithoutCancel(ctx)))
+		cctx := context.WithoutCancel(ctx)
+		if ctx.Err() != nil || r.died() != nil {
+			var cancel context.CancelFunc
+			cctx, cancel = context.WithTimeout(cctx, stoppedCleanup)
+			defer cancel()
+		}
+		err = errors.Join(err, p.cleanup(cctx))
 		res, sets = p.res, p.sets
 	}()
 	for _, phase := range []func(context.Context) error{p.setup, p.attach, p.probe, p.produce, p.drain} {
-		if err := phase(ctx); err != nil {
+		if err := phase(pctx); err != nil {
+			if death := r.died(); death != nil {
+				// The first reason: what followed (a lost connection, a
+				// connector Connect cannot delete) is its consequence.
+				err = death
+			}
+			p.keepMeasured()
 			return p.res, p.sets, err
 		}
 	}
 	p.collect()
 	return p.res, p.sets, nil
+}
+
+// keepMeasured is collect for a path cut short after its producer started
+// (a process of the stack died, Ctrl-C): the agents stop where they are,
+// and their counts, histograms and alerts so far (judged on the rows whose
+// commit was seen) go into the result with whatever cost figures could be
+// taken. An interrupted run's result.json had its rows and no agents.
+func (p *pathRun) keepMeasured() {
+	if p.faultsDone == nil {
+		return // nothing was produced
+	}
+	p.cancel()
+	p.stopCommands()
+	p.collectCost()
+	p.collectMachine(p.committedIn(p.measureFrom, p.measureTo))
+	p.stopAgents()
+	p.res.Faults = (<-p.faultsDone).attributeDuplicates(duplicatesOf(p.runs))
+	p.collect()
 }
 
 // onCleanup registers fn to run when the path ends, before those

@@ -54,6 +54,54 @@ type run struct {
 	// createdTable is set once the run made the table: later paths may
 	// drop their predecessor's.
 	createdTable bool
+
+	// death is the stack's process that died under the run (Watched), and
+	// stopPath ends the path running then; both under deathMu.
+	deathMu  sync.Mutex
+	death    error
+	stopPath func(error)
+}
+
+// watchStack follows the stack's processes until done is closed: the first
+// that dies ends the path running and every path after it.
+func (r *run) watchStack(done <-chan struct{}) {
+	w, ok := r.cfg.Stack.(stack.Watched)
+	if !ok {
+		return
+	}
+	go func() {
+		select {
+		case err := <-w.Deaths():
+			r.logf("%v", err)
+			r.deathMu.Lock()
+			r.death = err
+			stop := r.stopPath
+			r.deathMu.Unlock()
+			if stop != nil {
+				stop(err)
+			}
+		case <-done:
+		}
+	}()
+}
+
+// died returns the stack's death, if one was seen.
+func (r *run) died() error {
+	r.deathMu.Lock()
+	defer r.deathMu.Unlock()
+	return r.death
+}
+
+// onDeath makes stop the function that ends the path now running, or
+// none (nil); a death seen before is passed to it at once.
+func (r *run) onDeath(stop func(error)) {
+	r.deathMu.Lock()
+	r.stopPath = stop
+	death := r.death
+	r.deathMu.Unlock()
+	if stop != nil && death != nil {
+		stop(death)
+	}
 }
 
 // Run executes every path of cfg.Plan in turn and writes the result
@@ -83,8 +131,16 @@ func Run(ctx context.Context, cfg Config) (*result.Result, string, error) {
 		// Producer, relay and agents run in this process: one clock, no skew.
 		Clock: "one host: every timestamp is read from the cdcbench process's clock",
 	}
-	if res.Stack.CDC, err = cfg.CDC.Describe(ctx); err != nil {
-		return nil, "", fmt.Errorf("bench: %w", err)
+	// What the cdc path captures with; a run without one (Debezium paths
+	// only) named the relay it never ran.
+	for _, p := range cfg.Plan.Paths {
+		if p != driver.CDCPath {
+			continue
+		}
+		if res.Stack.CDC, err = cfg.CDC.Describe(ctx); err != nil {
+			return nil, "", fmt.Errorf("bench: %w", err)
+		}
+		break
 	}
 	r.alerts, err = kgo.NewClient(kgo.SeedBrokers(cfg.Stack.Brokers()...), kgo.DefaultProduceTopic(stack.AlertTopic))
 	if err != nil {
@@ -95,15 +151,27 @@ func Run(ctx context.Context, cfg Config) (*result.Result, string, error) {
 		return nil, "", err
 	}
 
+	watching := make(chan struct{})
+	defer close(watching)
+	r.watchStack(watching)
+
 	var runErr error
 	var sets []pathSets
-	for _, ps := range cfg.Plan.Paths {
+	var skipped []string
+	for i, ps := range cfg.Plan.Paths {
 		r.logf("path %s: starting", ps)
 		p, s, err := r.runPath(ctx, ps)
 		res.Paths = append(res.Paths, p)
 		sets = append(sets, s)
 		if err != nil {
 			runErr = fmt.Errorf("path %s: %w", ps, err)
+			if r.died() != nil {
+				// What is left of the stack cannot carry a path.
+				for _, rest := range cfg.Plan.Paths[i+1:] {
+					skipped = append(skipped, fmt.Sprintf("path %s: not run: the stack lost a process during path %s", rest, ps))
+					r.logf("%s", skipped[len(skipped)-1])
+				}
+			}
 			break
 		}
 	}
@@ -124,6 +192,7 @@ func Run(ctx context.Context, cfg Config) (*result.Result, string, error) {
 	}
 	res.FinishedAt = time.Now().UTC()
 	judge(res, runErr)
+	res.InvalidReasons = append(res.InvalidReasons, skipped...)
 	if err := writeHistograms(dir, sets); err != nil && runErr == nil {
 		runErr = err
 	}

@@ -48,8 +48,8 @@ func Repeat(ctx context.Context, s Session, plan Plan, n int) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
-	// Cleanup runs after Ctrl-C too: it must not inherit the cancellation.
-	defer st.Close(context.WithoutCancel(ctx))
+	// Cleanup runs after Ctrl-C too, within seconds.
+	defer stack.Stop(ctx, st)
 	cfg := s.config(plan, st, cdc)
 	var dirs, invalid []string
 	for i := 1; i <= n; i++ {
@@ -102,7 +102,7 @@ func StartStack(ctx context.Context, ch stack.Choice) (stack.Stack, driver.CDC, 
 		err = cdc.Check(ctx)
 	}
 	if err != nil {
-		return nil, cdc, errors.Join(err, st.Close(context.WithoutCancel(ctx)))
+		return nil, cdc, errors.Join(err, stack.Stop(ctx, st))
 	}
 	return st, cdc, nil
 }

@@ -182,11 +182,11 @@ func (sr *sweepRun) cell(ctx context.Context, i int) (*result.Result, error) {
 	return res, runErr
 }
 
-// closeStack stops the current stack, if any. Cleanup runs after Ctrl-C
-// too: it must not inherit the cancellation.
+// closeStack stops the current stack, if any; after Ctrl-C too, within
+// seconds (stack.Stop).
 func (sr *sweepRun) closeStack(ctx context.Context) {
 	if sr.st != nil {
-		sr.st.Close(context.WithoutCancel(ctx))
+		stack.Stop(ctx, sr.st)
 		sr.st = nil
 	}
 }

@@ -168,7 +168,9 @@ func writeMetadata(b *bytes.Buffer, r *run) {
 	row("directory", "`"+r.dir+"`")
 	row("PostgreSQL", fmt.Sprintf("%s, %s", res.Stack.PostgresVersion, res.Stack.Postgres))
 	row("Kafka", fmt.Sprintf("%s, brokers %s", res.Stack.Kafka, res.Stack.Brokers))
-	row("CDC", res.Stack.CDC)
+	if res.Stack.CDC != "" { // none without a cdc path
+		row("CDC", res.Stack.CDC)
+	}
 	for _, p := range res.Paths {
 		if p.Capture != "" {
 			row("path "+p.Name, p.Capture+settingsText(p.Settings))
@@ -352,7 +354,7 @@ func writeFaultTable(b *bytes.Buffer, res *result.Result) {
 	for _, p := range res.Paths {
 		for _, f := range p.Faults {
 			if !header {
-				b.WriteString("### Faults\n\n| path | fault | agent | at s | lasted s | peak interval e2e p99 ms | recovered after s | note |\n|---|---|---|---:|---:|---:|---:|---|\n")
+				b.WriteString("### Faults\n\n| path | fault | agent | at s | lasted s | peak interval e2e p99 ms | duplicates | recovered after s | note |\n|---|---|---|---:|---:|---:|---:|---:|---|\n")
 				header = true
 			}
 			agent := f.Agent
@@ -370,12 +372,12 @@ func writeFaultTable(b *bytes.Buffer, res *result.Result) {
 			case f.Skipped != "":
 				note, recovered = "skipped: "+cell(f.Skipped), "–"
 			}
-			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", p.Name, f.Kind, agent,
-				plain(f.AtS), plain(f.DurationS), plain(f.PeakP99Ms), recovered, note)
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %d | %s | %s |\n", p.Name, f.Kind, agent,
+				plain(f.AtS), plain(f.DurationS), plain(f.PeakP99Ms), f.Duplicates, recovered, note)
 		}
 	}
 	if header {
-		howToRead(b, "at is seconds from the schedule's start (warm-up included); recovered after runs from the fault's end to the end of the first one-second interval in which every agent's e2e p99 was back under the objective, and the peak is the worst interval p99 until then.")
+		howToRead(b, "at is seconds from the schedule's start (warm-up included); recovered after runs from the fault's end to the end of the first one-second interval in which every agent's e2e p99 was back under the objective, the peak is the worst interval p99 until then, and duplicates are the events the agents received again from the fault's start until the next fault or the path's end.")
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"gonum.org/v1/plot"
 
+	"github.com/cdcbench/cdcbench/internal/inputfile"
 	"github.com/cdcbench/cdcbench/internal/result"
 )
 
@@ -128,7 +129,8 @@ func load(dir string) (*run, error) {
 		return nil, fmt.Errorf("reports: %s: %w: %w", dir, ErrNotResult, err)
 	}
 	r := &run{dir: dir, res: res}
-	f, err := os.Open(filepath.Join(dir, result.HlogFile))
+	hlog := filepath.Join(dir, result.HlogFile)
+	f, err := inputfile.Open(hlog, result.MaxHlogBytes)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return r, nil
@@ -137,7 +139,7 @@ func load(dir string) (*run, error) {
 	}
 	defer f.Close()
 	if r.e2e, err = result.ReadStage(f, "e2e"); err != nil {
-		return nil, fmt.Errorf("reports: %s: %w", f.Name(), err)
+		return nil, fmt.Errorf("reports: %s: %w", hlog, err)
 	}
 	r.hasLog = true
 	return r, nil

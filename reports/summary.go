@@ -24,8 +24,12 @@ func WriteSummary(w io.Writer, r *result.Result) error {
 		verdict = "INVALID"
 	}
 	fmt.Fprintf(w, "\ncdcbench %s  run %s  %s\n", r.ScenarioName, r.RunID, verdict)
-	fmt.Fprintf(w, "stack: PostgreSQL %s (%s), Kafka %s at %s, CDC %s\n",
-		r.Stack.PostgresVersion, r.Stack.Postgres, r.Stack.Kafka, r.Stack.Brokers, r.Stack.CDC)
+	cdc := ""
+	if r.Stack.CDC != "" { // none without a cdc path
+		cdc = ", CDC " + r.Stack.CDC
+	}
+	fmt.Fprintf(w, "stack: PostgreSQL %s (%s), Kafka %s at %s%s\n",
+		r.Stack.PostgresVersion, r.Stack.Postgres, r.Stack.Kafka, r.Stack.Brokers, cdc)
 	for _, p := range r.Paths {
 		if p.Capture != "" {
 			fmt.Fprintf(w, "path %s: %s%s\n", p.Name, p.Capture, settingsText(p.Settings))
@@ -153,7 +157,7 @@ func writeFaults(w io.Writer, r *result.Result) error {
 		for _, f := range p.Faults {
 			if !header {
 				fmt.Fprintln(w, "\nfaults:")
-				fmt.Fprintln(tw, "path\tfault\tat s\tfor s\tpeak p99 ms\trecovered after s\t")
+				fmt.Fprintln(tw, "path\tfault\tat s\tfor s\tpeak p99 ms\tduplicates\trecovered after s\t")
 				header = true
 			}
 			rec := "not within the run"
@@ -165,7 +169,7 @@ func writeFaults(w io.Writer, r *result.Result) error {
 			case f.RecoveredAfterS != nil:
 				rec = fmt.Sprintf("%.1f", *f.RecoveredAfterS)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.1f\t%.1f\t%s\t\n", p.Name, f.Kind, f.AtS, f.DurationS, f.PeakP99Ms, rec)
+			fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.1f\t%.1f\t%d\t%s\t\n", p.Name, f.Kind, f.AtS, f.DurationS, f.PeakP99Ms, f.Duplicates, rec)
 		}
 	}
 	return tw.Flush()

@@ -1,6 +1,8 @@
 package reports
 
 import (
+	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -100,5 +102,30 @@ func TestKneeMetAgain(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+// TestSummaryFaultsAndCapture: the faults table shows each fault's
+// duplicates (they were only in result.json), and a run without a cdc path
+// names no relay it never ran.
+func TestSummaryFaultsAndCapture(t *testing.T) {
+	res := &result.Result{Paths: []result.Path{{Name: "debezium", Capture: "debezium 3.6.1.Final on Kafka Connect 4.3.1",
+		Faults: []result.FaultResult{{Kind: "kill-connect", AtS: 5, DurationS: 2, PeakP99Ms: 900, Duplicates: 137}}}}}
+	var b strings.Builder
+	if err := WriteSummary(&b, res); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !strings.Contains(out, "duplicates") || !regexp.MustCompile(`debezium\s+kill-connect\s+5\.0\s+2\.0\s+900\.0\s+137\s`).MatchString(out) {
+		t.Errorf("faults table without the fault's 137 duplicates:\n%s", out)
+	}
+	if strings.Contains(out, "CDC") {
+		t.Errorf("a run without a cdc path names a CDC:\n%s", out)
+	}
+	var md bytes.Buffer
+	writeMetadata(&md, &run{res: res})
+	writeFaultTable(&md, res)
+	if !strings.Contains(md.String(), "| debezium | kill-connect | – | 5 | 2 | 900 | 137 |") || strings.Contains(md.String(), "| CDC |") {
+		t.Errorf("report's faults table without the 137 duplicates, or a CDC row:\n%s", md.String())
 	}
 }

@@ -2,10 +2,11 @@ package scenarios
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/cdcbench/cdcbench/internal/inputfile"
 )
 
 // AgentCommandSpec is a user's own fraud agent, benchmarked unmodified:
@@ -99,7 +100,7 @@ func (s Spec) validateAgentCommands(v *validator) {
 // is taken from the file's directory, so the file works from any working
 // directory.
 func LoadAgentCommands(path string) ([]AgentCommandSpec, error) {
-	data, err := os.ReadFile(path)
+	data, err := inputfile.Read(path, MaxFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("agent commands: %w", err)
 	}

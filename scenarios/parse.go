@@ -14,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v4"
 
+	"github.com/cdcbench/cdcbench/internal/inputfile"
 	"github.com/cdcbench/cdcbench/internal/suggest"
 	"github.com/cdcbench/cdcbench/internal/yamlfile"
 )
@@ -37,16 +38,13 @@ const MaxFileBytes = 1 << 20
 // ErrTooLarge reports a scenario file above MaxFileBytes.
 var ErrTooLarge = errors.New("scenario file too large")
 
-// Load reads and parses the scenario file at path. It reads at most
-// MaxFileBytes+1 bytes whatever the file claims to be (a pipe, a file
-// still growing), and refuses a larger file unparsed.
+// Load reads and parses the scenario file at path: a regular file of at
+// most MaxFileBytes (inputfile), refused unparsed otherwise.
 func Load(path string) (Spec, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return Spec{}, fmt.Errorf("scenarios: %w", err)
+	data, err := inputfile.Read(path, MaxFileBytes)
+	if errors.Is(err, inputfile.ErrTooLarge) {
+		return Spec{}, tooLargeError(path)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
 	if err != nil {
 		return Spec{}, fmt.Errorf("scenarios: %w", err)
 	}
@@ -58,6 +56,10 @@ func tooLarge(file string, data []byte) error {
 	if len(data) <= MaxFileBytes {
 		return nil
 	}
+	return tooLargeError(file)
+}
+
+func tooLargeError(file string) error {
 	return &FieldError{File: file, Err: fmt.Errorf("%w: more than %d bytes (1 MiB), the most cdcbench reads: a scenario is a few hundred bytes of settings, and decoding a huge file would take several times its size in memory",
 		ErrTooLarge, MaxFileBytes)}
 }
@@ -431,6 +433,10 @@ func typeWord(goType string) string {
 		return "a list of stages ({rate, duration})"
 	case "[]scenarios.SweepSpec":
 		return "a list of fields to sweep ({field, values})"
+	case "[]scenarios.AgentCommandSpec":
+		return "a list of agents ({name, rule, command, ...})"
+	case "map[string]string":
+		return "a mapping of names to strings"
 	}
 	return goType
 }

@@ -359,9 +359,17 @@ func (s Spec) validateRate(v *validator) {
 	}
 	// Poisson arrivals can still leave a short window empty (1 batch/s for
 	// 1 s: e^-1 of seeds do); the seeded schedule is the producer's, so
-	// look. Only the arrivals up to the window's first are drawn.
+	// look. Only the arrivals up to the window's first are drawn, and only
+	// where an empty window is possible at all: with 50 batches expected
+	// in it, e^-50 of seeds leave it empty. Drawing is bounded too (a ramp
+	// may put millions of batches in the warm-up and few in the window):
+	// at --rate 1e308 --no-limits the arrivals are nanoseconds apart and
+	// drawing them up to the window never ended.
+	if n >= emptyWindowBatches {
+		return
+	}
 	arr := schedule.NewArrivals(sch, s.Rate.Arrivals == ArrivalsPoisson, s.Seed)
-	for {
+	for range maxDrawnArrivals {
 		at, ok := arr.Next()
 		if !ok || at >= total {
 			v.add("rate", "the schedule of seed %d puts no batch in the measured window (%v from %v); lengthen duration, raise the rate or change the seed", s.Seed, s.Duration, s.Warmup)
@@ -372,6 +380,13 @@ func (s Spec) validateRate(v *validator) {
 		}
 	}
 }
+
+// emptyWindowBatches and maxDrawnArrivals bound validateRate's look at
+// the seeded schedule.
+const (
+	emptyWindowBatches = 50
+	maxDrawnArrivals   = 1_000_000
+)
 
 func (s Spec) validateStages(v *validator) {
 	st := s.Rate.Stages

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/driver"
+	"github.com/cdcbench/cdcbench/internal/inputfile"
 )
 
 // Exit codes. Every command returns one of these and nothing else, so a
@@ -71,9 +72,11 @@ func exitCode(ctx context.Context, err error) int {
 		return exitOK
 	}
 	var ec exitCoder
-	if errors.As(err, &ec) && ec.exitCode() == exitUsage || errors.Is(err, driver.ErrSettings) {
+	if errors.As(err, &ec) && ec.exitCode() == exitUsage || errors.Is(err, driver.ErrSettings) ||
+		errors.Is(err, inputfile.ErrNotRegular) || errors.Is(err, inputfile.ErrTooLarge) {
 		// Settings Kafka Connect refused are the scenario's, found by the
-		// one who can judge them.
+		// one who can judge them; a file refused unread is bad input
+		// wherever it was found.
 		return exitUsage
 	}
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) || interruptedChild(err) {

@@ -96,7 +96,7 @@ func TestGateExitStatus(t *testing.T) {
 			"gate: FAIL (exit 1): 2 checks broke their limit:\n  line 5 `cdc e2e p50 <= 0.25 x poll-100ms e2e p50` on cdc/outlier: observed 2.08x (104 ms / 50.0 ms), limit <= 0.25x poll-100ms/outlier e2e p50", "## cdcbench gate: FAIL"},
 		{"missed alerts fail", []string{"--rules", rules, missed}, 1, "line 4 `missed_alerts == 0` on cdc/velocity: observed 3, limit == 0", "**FAIL**"},
 		{"an invalid run fails", []string{"--rules", rules, invalid}, 1, "line 3 `valid` on 1 run: observed 1 of 1 invalid, limit valid (invalid: the producer fell 3s behind its schedule)", ""},
-		{"an unreadable result is bad input", []string{"--rules", rules, filepath.Join(dir, "missing")}, 2, "cdcbench: gate: result: open " + filepath.Join(dir, "missing") + ": no such file or directory", ""},
+		{"an unreadable result is bad input", []string{"--rules", rules, filepath.Join(dir, "missing")}, 2, "cdcbench: gate: result: stat " + filepath.Join(dir, "missing") + ": no such file or directory", ""},
 		{"a bad gate file is bad input", []string{"--rules", badRules, fast}, 2, "bad.yaml:2: e2e p99 needs a duration such as 250ms or 1.5s", ""},
 		{"a missing gate file is bad input", []string{"--rules", filepath.Join(dir, "nope.yaml"), fast}, 2, "no such file", ""},
 		{"a foreign baseline is bad input", []string{"--rules", rules, "--baseline", foreignBase, fast}, 2, "the baseline was recorded on another machine", ""},
@@ -160,7 +160,7 @@ func TestGateStepSummary(t *testing.T) {
 	if !strings.HasPrefix(got, "# earlier step\n"+stdout+"\n## cdcbench gate: FAIL\n") {
 		t.Errorf("the summary does not hold the earlier step, then the passing and failing reports:\n%s", got)
 	}
-	if !strings.Contains(got, "## cdcbench gate: ERROR\n\ngate: result: open ") || !strings.HasSuffix(got, "(exit 2)\n\n") {
+	if !strings.Contains(got, "## cdcbench gate: ERROR\n\ngate: result: stat ") || !strings.HasSuffix(got, "(exit 2)\n\n") {
 		t.Errorf("the summary does not end with the input error:\n%s", got)
 	}
 }

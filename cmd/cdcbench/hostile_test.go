@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -154,5 +156,99 @@ func TestHostileChangeTopic(t *testing.T) {
 	}
 	if !res.Valid || p.cmd.ProcessState.ExitCode() != 0 {
 		t.Errorf("valid %v (%q), exit %v", res.Valid, res.InvalidReasons, p.waitErr)
+	}
+}
+
+// TestHostileFiles: every file cdcbench reads, given as a FIFO, as
+// /dev/zero or as a file far above its bound, is refused at once with exit
+// 2 and a message naming it, never read (a FIFO's open blocks forever,
+// /dev/zero grew to 23.6 GB resident).
+func TestHostileFiles(t *testing.T) {
+	kinds := []struct {
+		name string
+		make func(t *testing.T, path string)
+		says string
+	}{
+		{"a FIFO", func(t *testing.T, path string) {
+			if err := syscall.Mkfifo(path, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "not a regular file (a named pipe)"},
+		{"/dev/zero", func(t *testing.T, path string) {
+			if err := os.Symlink("/dev/zero", path); err != nil {
+				t.Fatal(err)
+			}
+		}, "not a regular file (a character device)"},
+		{"a sparse 2 GiB file", func(t *testing.T, path string) {
+			if err := os.WriteFile(path, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(path, 2<<30); err != nil {
+				t.Fatal(err)
+			}
+		}, "too large"},
+	}
+	// Each input names the file it makes hostile and the command line
+	// reading it.
+	inputs := []struct {
+		name string
+		args func(t *testing.T, dir, file string) []string
+		file string
+	}{
+		{"scenario", func(t *testing.T, dir, file string) []string { return []string{"run", "--scenario", file, "--plan"} }, "s.yaml"},
+		{"agent commands", func(t *testing.T, dir, file string) []string {
+			return []string{"run", "--scenario", "smoke", "--agent-commands", file, "--plan"}
+		}, "agents.yaml"},
+		{"gate rules", func(t *testing.T, dir, file string) []string {
+			return []string{"gate", writeSmoke(t, dir, "run", 10), "--rules", file}
+		}, "rules.yaml"},
+		{"baseline", func(t *testing.T, dir, file string) []string {
+			return []string{"gate", writeSmoke(t, dir, "run", 10), "--rules", writeFile(t, filepath.Join(dir, "r.yaml"), testGateFile), "--baseline", file}
+		}, "baseline.json"},
+		{"result.json of gate", func(t *testing.T, dir, file string) []string { return []string{"gate", dir} }, "result.json"},
+		{"result.json of report", func(t *testing.T, dir, file string) []string {
+			return []string{"report", dir, "-o", filepath.Join(t.TempDir(), "r.md")}
+		}, "result.json"},
+		{"sweep.json", func(t *testing.T, dir, file string) []string {
+			return []string{"report", dir, "-o", filepath.Join(t.TempDir(), "r.md")}
+		}, "sweep.json"},
+		{"latency.hlog", func(t *testing.T, dir, file string) []string {
+			run := writeSmoke(t, dir, "run", 10)
+			if err := os.Rename(file, filepath.Join(run, "latency.hlog")); err != nil {
+				t.Fatal(err)
+			}
+			return []string{"report", run, "-o", filepath.Join(t.TempDir(), "r.md")}
+		}, "latency.hlog"},
+		{"replay file", func(t *testing.T, dir, file string) []string { return []string{"replay", file} }, "values.jsonl"},
+	}
+	for _, in := range inputs {
+		for _, k := range kinds {
+			if in.name == "replay file" && k.name == "a sparse 2 GiB file" {
+				continue // streamed, each value bounded: size is no limit
+			}
+			t.Run(in.name+"/"+k.name, func(t *testing.T) {
+				dir := t.TempDir()
+				file := filepath.Join(dir, in.file)
+				k.make(t, file)
+				args := in.args(t, dir, file)
+				type outcome struct {
+					stderr string
+					code   int
+				}
+				done := make(chan outcome, 1)
+				go func() {
+					_, stderr, code := cdcbench(t, args...)
+					done <- outcome{stderr, code}
+				}()
+				select {
+				case o := <-done:
+					if o.code != 2 || !strings.Contains(o.stderr, k.says) || !strings.Contains(o.stderr, in.file) {
+						t.Fatalf("cdcbench %s: exit %d, stderr %q; want exit 2 naming %s and saying %q", strings.Join(args, " "), o.code, o.stderr, in.file, k.says)
+					}
+				case <-time.After(time.Minute): // a hang, not a slow answer
+					t.Fatalf("cdcbench %s still reading after a minute", strings.Join(args, " "))
+				}
+			})
+		}
 	}
 }

@@ -504,3 +504,52 @@ func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
+
+// TestInterruptLocalStack: Ctrl-C in the middle of a Debezium path on the
+// local stack ends cdcbench within seconds (a Connect worker under load
+// took its whole 30 s SIGTERM bound, and the run 31 s), and the
+// interrupted result holds what each agent measured until then (it had
+// the rows produced and "agents": null).
+func TestInterruptLocalStack(t *testing.T) {
+	testtier.JVM(t)
+	tmp := serverTempDir(t)
+	results := filepath.Join(t.TempDir(), "results")
+	p := startCdcbench(t, []string{"TMPDIR=" + tmp}, "run", "--scenario", "smoke", "--stack", "local", "--paths", "debezium",
+		"--duration", "2m", "--results", results)
+	if !eventually(5*time.Minute, func() bool {
+		return p.exited() || strings.Contains(p.stderr.String(), "path debezium: probe made the round trip")
+	}) || p.exited() {
+		t.Fatalf("the debezium path never started producing\nstderr:\n%s", p.stderr.String())
+	}
+	time.Sleep(8 * time.Second) // rows of the window (after 1 s of warm-up) reached the agents
+	sent := time.Now()
+	p.signal(t, syscall.SIGINT, true)
+	p.waitExit(t, time.Minute)
+	took := p.exitedAt.Sub(sent)
+	t.Logf("exited %v after Ctrl-C: %v; stderr tail:\n%s", took.Round(time.Millisecond), p.waitErr, lastLines(p.stderr.String(), 8))
+	if took > 5*time.Second {
+		t.Errorf("exited %v after Ctrl-C, want within 5 s", took.Round(time.Millisecond))
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != exitInterrupted {
+		t.Errorf("exit status %d, want %d", code, exitInterrupted)
+	}
+	runs, _ := filepath.Glob(filepath.Join(results, "smoke-*"))
+	if len(runs) != 1 {
+		t.Fatalf("result dirs %v, want one", runs)
+	}
+	res, err := result.Read(runs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Paths) != 1 || res.Paths[0].RowsProduced == 0 || len(res.Paths[0].Agents) != 2 {
+		t.Fatalf("paths %+v; want the debezium path with its rows and both agents", res.Paths)
+	}
+	for _, a := range res.Paths[0].Agents {
+		if a.Events == 0 || a.E2E.Count == 0 {
+			t.Errorf("%s: %d events, %d measured; want what it measured until the interrupt", a.Name, a.Events, a.E2E.Count)
+		}
+	}
+	if !eventually(20*time.Second, func() bool { return len(p.survivors()) == 0 }) {
+		t.Errorf("processes outlived cdcbench: %v", p.survivors())
+	}
+}

@@ -43,12 +43,18 @@ func TestBadInput(t *testing.T) {
 	if err := os.WriteFile(badSetting, []byte("name: s\ndescription: x\nduration: 5s\nbatch_size: 10\nrate: {shape: constant, unit: rows/s, rate: 100}\npaths: [debezium]\nsettings: {debezium: {slot.name: mine}}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	killConnect := filepath.Join(dir, "kill-connect.yaml")
+	if err := os.WriteFile(killConnect, []byte("name: kc\ndescription: x\nduration: 10s\nbatch_size: 10\nrate: {shape: constant, unit: rows/s, rate: 100}\npaths: [cdc]\nfaults: [{kind: kill-connect, at: 2s, duration: 2s}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		args []string
 		code int
 		want string
 	}{
+		{"kill-connect without a debezium path", []string{"run", "--scenario", killConnect, "--plan"}, 2, "injects kill-connect, but none of its paths (cdc) runs through Kafka Connect"},
+		{"kill-connect on an external Connect", []string{"run", "--scenario", killConnect, "--plan", "--paths", "debezium", "--connect-url", "http://127.0.0.1:1", "--brokers", "127.0.0.1:1", "--pg-dsn", "postgres://127.0.0.1:1/db"}, 2, "only the local stack's own Kafka Connect worker"},
 		{"unknown scenario", []string{"run", "--scenario", "nope"}, 2, `unknown scenario "nope"`},
 		{"misspelt field", []string{"run", "--scenario", bad}, 2, `bad.yaml:3: unknown field "bach_size"`},
 		{"impossible override", []string{"run", "--scenario", "smoke", "--batch-size", "0"}, 2, "batch_size: must be at least 1"},

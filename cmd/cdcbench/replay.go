@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/cdcbench/cdcbench/agents"
 	"github.com/cdcbench/cdcbench/internal/changeevent"
+	"github.com/cdcbench/cdcbench/internal/inputfile"
 	"github.com/cdcbench/cdcbench/internal/txn"
 	"github.com/cdcbench/cdcbench/scenarios"
 )
@@ -78,7 +80,9 @@ the last line, on stderr, counts what was decoded and skipped.
 		Action: func(c *cli.Context) error {
 			var in io.Reader = os.Stdin
 			if name := c.Args().First(); name != "-" {
-				f, err := os.Open(name)
+				// A file of any size (values are bounded one by one),
+				// but a regular one: a pipe is what - is for.
+				f, err := inputfile.Open(name, math.MaxInt64)
 				if err != nil {
 					return usageError{fmt.Errorf("replay: %w", err)}
 				}

@@ -50,3 +50,22 @@ func TestReportCommand(t *testing.T) {
 		})
 	}
 }
+
+// TestIncompleteResult: a result.json without what every run writes is
+// bad input to report and gate, not an empty run (report wrote a report of
+// {"schema_version":1} and exited 0).
+func TestIncompleteResult(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "result.json"), `{"schema_version":1}`)
+	for _, args := range [][]string{
+		{"report", dir, "-o", filepath.Join(t.TempDir(), "r.md")},
+		{"gate", dir, "--rules", writeFile(t, filepath.Join(t.TempDir(), "r.yaml"), testGateFile)},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			_, stderr, code := cdcbench(t, args...)
+			if code != 2 || !strings.Contains(stderr, "is not a cdcbench result: it has no run_id, scenario_name, started_at") {
+				t.Fatalf("exit %d, stderr %q; want exit 2 naming what is missing", code, stderr)
+			}
+		})
+	}
+}

@@ -275,6 +275,16 @@ func prepareRun(c *cli.Context) (runSetup, error) {
 		return fail(fmt.Errorf("scenario %s injects restart-kafka, which only the in-process Kafka can do: cdcbench cannot stop and start a broker it did not start (%s); run it without --brokers, or remove the fault",
 			spec.Name, strings.Join(choice.Options.Brokers, ",")))
 	}
+	if spec.HasFault(scenarios.FaultKillConnect) {
+		// Otherwise skipped at run time, after the stack started.
+		switch {
+		case !needsConnect(spec.Paths, choice.CDC):
+			return fail(fmt.Errorf("scenario %s injects kill-connect, but none of its paths (%s) runs through Kafka Connect: add a debezium path, or remove the fault",
+				spec.Name, strings.Join(spec.Paths, ", ")))
+		case choice.Kind != stack.KindLocal:
+			return fail(fmt.Errorf("scenario %s injects kill-connect, which only the local stack's own Kafka Connect worker can suffer: run it with --stack local, or remove the fault", spec.Name))
+		}
+	}
 	// A results path that cannot hold a run's directory is found now, not
 	// after the stack started and the run measured.
 	if err := checkResultsDir(c.String("results")); err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/cdcbench/cdcbench/internal/inputfile"
 	"github.com/cdcbench/cdcbench/internal/result"
 )
 
@@ -67,9 +68,14 @@ func (b *Baseline) Write(path string) error {
 	return nil
 }
 
-// ReadBaseline loads a baseline file written by Write.
+// MaxBaselineBytes bounds a baseline file: it holds a few runs' figures,
+// tens of kilobytes each.
+const MaxBaselineBytes = 64 << 20
+
+// ReadBaseline loads a baseline file written by Write (a regular file of
+// at most MaxBaselineBytes).
 func ReadBaseline(path string) (*Baseline, error) {
-	data, err := os.ReadFile(path)
+	data, err := inputfile.Read(path, MaxBaselineBytes)
 	if err != nil {
 		return nil, fmt.Errorf("gate: baseline: %w", err)
 	}

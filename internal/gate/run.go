@@ -3,10 +3,10 @@ package gate
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/cdcbench/cdcbench/internal/inputfile"
 	"github.com/cdcbench/cdcbench/internal/recorder"
 	"github.com/cdcbench/cdcbench/internal/result"
 )
@@ -132,11 +132,7 @@ func runLabel(path string) string {
 // isBaseline tells a baseline file from a result by its version field,
 // without trusting file names.
 func isBaseline(path string) bool {
-	fi, err := os.Stat(path)
-	if err != nil || fi.IsDir() {
-		return false
-	}
-	b, err := os.ReadFile(path)
+	b, err := inputfile.Read(path, MaxBaselineBytes)
 	if err != nil {
 		return false
 	}

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 
+	"github.com/cdcbench/cdcbench/internal/inputfile"
 	"github.com/cdcbench/cdcbench/internal/yamlfile"
 	"go.yaml.in/yaml/v4"
 )
@@ -50,9 +50,14 @@ func charAt(data []byte, line, column int) byte {
 	return lines[line-1][column-1]
 }
 
-// LoadSpec reads and parses the gate file at path.
+// MaxRulesBytes bounds a gate file: rules are a few lines each, and a
+// 40 MB file was an out-of-memory kill under a 3 GB limit.
+const MaxRulesBytes = 1 << 20
+
+// LoadSpec reads and parses the gate file at path (a regular file of at
+// most MaxRulesBytes).
 func LoadSpec(path string) (*Spec, error) {
-	b, err := os.ReadFile(path)
+	b, err := inputfile.Read(path, MaxRulesBytes)
 	if err != nil {
 		return nil, fmt.Errorf("gate: %w", err)
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cdcbench/cdcbench/internal/inputfile"
 )
 
 // ownerName is the file in a stack's temp dir that says whose it is: the
@@ -96,7 +98,7 @@ func FindLeftovers() []Leftover {
 // ownerAlive reports whether the cdcbench named in dir's owner file still
 // runs (same pid, same start time), or dir is too young to judge.
 func ownerAlive(dir string) bool {
-	b, err := os.ReadFile(filepath.Join(dir, ownerName))
+	b, err := inputfile.Read(filepath.Join(dir, ownerName), 4<<10) // in a shared temp dir
 	var o owner
 	if err != nil || json.Unmarshal(b, &o) != nil {
 		fi, serr := os.Stat(dir)

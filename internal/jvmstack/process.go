@@ -3,12 +3,14 @@ package jvmstack
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -26,10 +28,15 @@ type jvm struct {
 	started time.Time
 	done    chan struct{} // closed once reaped
 	waitErr error         // valid after done
+	// stopping is set before cdcbench stops or kills the JVM itself (at
+	// Close, or as a fault such as kill-connect): an exit without it is a
+	// death, sent to the deaths channel given to startJVM.
+	stopping atomic.Bool
 }
 
 // startJVM starts java with args, its stdout and stderr appended to
-// logPath.
+// logPath. An exit cdcbench did not ask for is sent to deaths (if not nil,
+// and only if it has room: the first death is the one that matters).
 //
 // Pdeathsig is delivered when the thread that forked the child exits, not
 // the process, and Go may end a thread whose goroutine exits while locked to
@@ -37,7 +44,7 @@ type jvm struct {
 // (blocked in Wait) until the JVM is reaped: the JVM gets SIGKILL exactly
 // when cdcbench dies. Setpgid keeps a terminal's Ctrl-C from reaching the
 // JVM directly, so that cdcbench stops Connect before the broker.
-func startJVM(name, java, logPath, workDir string, args []string) (*jvm, error) {
+func startJVM(name, java, logPath, workDir string, args []string, deaths chan<- error) (*jvm, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("jvmstack: %s log: %w", name, err)
@@ -55,6 +62,7 @@ func startJVM(name, java, logPath, workDir string, args []string) (*jvm, error) 
 		// JVM is reaped, so no other goroutine can run on a thread whose
 		// exit would kill a later child.
 		err := cmd.Start()
+		j.started = time.Now()
 		_ = logf.Close() // the child holds its own copy
 		started <- err
 		if err != nil {
@@ -62,11 +70,16 @@ func startJVM(name, java, logPath, workDir string, args []string) (*jvm, error) 
 		}
 		j.waitErr = cmd.Wait()
 		close(j.done)
+		if deaths != nil && !j.stopping.Load() {
+			select {
+			case deaths <- j.death():
+			default:
+			}
+		}
 	}()
 	if err := <-started; err != nil {
 		return nil, fmt.Errorf("jvmstack: start %s (%s): %w", name, java, err)
 	}
-	j.started = time.Now()
 	return j, nil
 }
 
@@ -104,6 +117,7 @@ func (j *jvm) stop(ctx context.Context) error {
 	if j.exited() {
 		return nil
 	}
+	j.stopping.Store(true)
 	_ = syscall.Kill(-j.pid(), syscall.SIGTERM)
 	t := time.NewTimer(stopTimeout)
 	defer t.Stop()
@@ -112,6 +126,8 @@ func (j *jvm) stop(ctx context.Context) error {
 		return nil
 	case <-t.C:
 	case <-ctx.Done():
+		j.kill()
+		return fmt.Errorf("jvmstack: %s killed without waiting for its shutdown: %w", j.name, ctx.Err())
 	}
 	j.kill()
 	return fmt.Errorf("jvmstack: %s did not stop within %s of SIGTERM; killed", j.name, stopTimeout)
@@ -119,6 +135,7 @@ func (j *jvm) stop(ctx context.Context) error {
 
 // kill sends SIGKILL and waits until the JVM is reaped.
 func (j *jvm) kill() {
+	j.stopping.Store(true)
 	// Once reaped, the pid (and group id) may belong to someone else.
 	if !j.exited() {
 		_ = syscall.Kill(-j.pid(), syscall.SIGKILL)
@@ -134,6 +151,17 @@ func (j *jvm) failure(why string) error {
 		state = fmt.Sprintf("exited (%v) after %s", j.waitErr, time.Since(j.started).Round(100*time.Millisecond))
 	}
 	return fmt.Errorf("jvmstack: %s %s: %s; %s", j.name, why, state, logExcerpt(j.logPath))
+}
+
+// ErrDied reports a JVM of the stack that exited while cdcbench still
+// needed it: killed from outside, crashed, out of memory.
+var ErrDied = errors.New("exited under the run")
+
+// death describes a JVM that exited on its own: its exit status, how long
+// it ran, and its log's first error lines and last lines.
+func (j *jvm) death() error {
+	return fmt.Errorf("jvmstack: %s (pid %d) %w (%v) %s after its start; %s",
+		j.name, j.pid(), ErrDied, j.waitErr, time.Since(j.started).Round(100*time.Millisecond), logExcerpt(j.logPath))
 }
 
 // errorLineRE picks the lines of a JVM log that say what went wrong.

@@ -95,9 +95,19 @@ type Stack struct {
 	connect  *jvm
 	versions Versions
 
+	// deaths receives the broker's or the worker's exit that cdcbench did
+	// not ask for (Deaths).
+	deaths chan error
+
 	closeOnce sync.Once
 	closeErr  error
 }
+
+// Deaths delivers an error (wrapping ErrDied, with the exit status and the
+// log's last lines) when the broker or the worker exits without cdcbench
+// stopping it: a kill from outside, a crash. A stop, a restart or a kill
+// cdcbench makes (Close, RestartBroker, KillConnect) is not one.
+func (s *Stack) Deaths() <-chan error { return s.deaths }
 
 // Start resolves the jars (unless given), formats a fresh KRaft log dir,
 // starts the broker and then the worker, and returns once the broker answers
@@ -106,7 +116,7 @@ type Stack struct {
 // started is stopped and the temp dir removed, and the error names the
 // component and quotes its log.
 func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
-	s := &Stack{opts: opts, art: opts.Artifacts, progress: opts.Progress}
+	s := &Stack{opts: opts, art: opts.Artifacts, progress: opts.Progress, deaths: make(chan error, 2)}
 	if s.progress == nil {
 		s.progress = io.Discard
 	}
@@ -298,7 +308,7 @@ func (s *Stack) heap(v, def string) string {
 func (s *Stack) format(ctx context.Context) error {
 	args := s.javaArgs(s.art.BrokerLib, "256m", "kafka.tools.StorageTool", "format",
 		"-t", s.clusterID, "-c", filepath.Join(s.dir, "server.properties"))
-	j, err := startJVM("Kafka storage tool", s.art.Java, s.BrokerLog(), s.dir, args)
+	j, err := startJVM("Kafka storage tool", s.art.Java, s.BrokerLog(), s.dir, args, nil)
 	if err != nil {
 		return err
 	}
@@ -325,7 +335,7 @@ func (s *Stack) startBroker(ctx context.Context) error {
 	t0 := time.Now()
 	args := s.javaArgs(s.art.BrokerLib, s.heap(s.opts.BrokerHeap, DefaultBrokerHeap),
 		"kafka.Kafka", filepath.Join(s.dir, "server.properties"))
-	j, err := startJVM(brokerName, s.art.Java, s.BrokerLog(), s.dir, args)
+	j, err := startJVM(brokerName, s.art.Java, s.BrokerLog(), s.dir, args, s.deaths)
 	if err != nil {
 		return err
 	}
@@ -375,7 +385,7 @@ func (s *Stack) startConnect(ctx context.Context) error {
 	t0 := time.Now()
 	args := s.javaArgs(s.art.ConnectLib, s.heap(s.opts.ConnectHeap, DefaultConnectHeap),
 		"org.apache.kafka.connect.cli.ConnectDistributed", filepath.Join(s.dir, "worker.properties"))
-	j, err := startJVM(connectName, s.art.Java, s.ConnectLog(), s.dir, args)
+	j, err := startJVM(connectName, s.art.Java, s.ConnectLog(), s.dir, args, s.deaths)
 	if err != nil {
 		return err
 	}
@@ -503,7 +513,7 @@ func (s *Stack) close(ctx context.Context) error {
 	// goes with it, so it is reported on Progress, not as an error. The
 	// broker's is an error: its data may be reused.
 	if c != nil {
-		if err := c.stop(ctx); err != nil {
+		if err := c.stop(ctx); err != nil && ctx.Err() == nil { // killed as asked otherwise
 			fmt.Fprintf(s.progress, "%v\n", err)
 		}
 	}

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/cdcbench/cdcbench/internal/inputfile"
 )
 
 // File is the owner file's name inside the directory.
@@ -49,7 +51,9 @@ func Claim(dir string) error {
 // Check reads dir's owner file and reports whether its owner runs, with the
 // owner's pid (0 when Unknown).
 func Check(dir string) (State, int) {
-	b, err := os.ReadFile(filepath.Join(dir, File))
+	// The directory is in a shared temp dir: anyone may have put a FIFO
+	// or a huge file there under the owner file's name.
+	b, err := inputfile.Read(filepath.Join(dir, File), 4<<10)
 	if err != nil {
 		return Unknown, 0
 	}

@@ -82,6 +82,10 @@ type Cluster struct {
 
 	hasStatStatements bool
 
+	// stopped is closed when Stop begins; deaths is Deaths'.
+	stopped chan struct{}
+	deaths  chan error
+
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -126,6 +130,8 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		version: version,
 		keep:    opts.Keep,
 		cred:    cred,
+		stopped: make(chan struct{}),
+		deaths:  make(chan error, 1),
 	}
 	defer func() {
 		if err != nil {
@@ -188,6 +194,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if preloads(settings) {
 		c.hasStatStatements = c.exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements") == nil
 	}
+	go c.watch(c.proc)
 	return c, nil
 }
 
@@ -211,7 +218,8 @@ func (c *Cluster) Version() string { return c.version }
 // Dir is the cluster's temp dir, holding data/, sock/ and server.log.
 func (c *Cluster) Dir() string { return c.dir }
 
-// PID is the postmaster's process id, for CPU accounting through /proc.
+// PID is the postmaster's process id, for CPU accounting through /proc: the
+// one cdcbench started.
 func (c *Cluster) PID() int { return c.proc.cmd.Process.Pid }
 
 // HasStatStatements reports whether pg_stat_statements is preloaded and its
@@ -230,9 +238,16 @@ func (c *Cluster) Stop(ctx context.Context) error {
 }
 
 func (c *Cluster) stop(ctx context.Context) error {
+	close(c.stopped)
 	var errs []error
 	if c.proc != nil {
 		errs = append(errs, c.proc.shutdown(ctx, c.logTail))
+	}
+	// Whatever else serves the data directory goes before it does: a
+	// postmaster restarted from outside (pg_ctl restart) ran on the deleted
+	// data for minutes.
+	if pid := DirPostmaster(c.dir); pid != 0 {
+		errs = append(errs, StopPostmaster(ctx, pid))
 	}
 	if c.logFile != nil {
 		errs = append(errs, c.logFile.Close())

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/cdcbench/cdcbench/internal/ownerpid"
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
 	"github.com/cdcbench/cdcbench/internal/pgtest"
 	"github.com/cdcbench/cdcbench/internal/testtier"
@@ -508,4 +509,74 @@ func TestCommaInTempDir(t *testing.T) {
 	if err := c.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// dirPostmaster reads the pid in c's data/postmaster.pid, 0 if none.
+func dirPostmaster(t *testing.T, dir string) int {
+	b, err := os.ReadFile(filepath.Join(dir, "data", "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.SplitN(string(b), "\n", 2)[0])
+	return pid
+}
+
+// TestOutsideFaults: a server that dies under cdcbench is reported on
+// Deaths with its exit and log; one restarted from outside (pg_ctl
+// restart, not cdcbench's child) is no death, and Stop stops it before
+// the directory goes (it ran on the deleted data for minutes).
+func TestOutsideFaults(t *testing.T) {
+	testtier.Integration(t)
+	// start is startCluster without its check of Stop, which reports the
+	// server's exit here.
+	start := func(t *testing.T) *pgcluster.Cluster {
+		c, err := pgcluster.Start(context.Background(), pgcluster.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Stop(context.Background()) })
+		return c
+	}
+	t.Run("pg_ctl restart", func(t *testing.T) {
+		c := start(t)
+		first := c.PID()
+		pgtest.PgCtl(t, c.Dir(), first, "-m", "fast", "restart")
+		second := dirPostmaster(t, c.Dir())
+		if second == 0 || second == first || !alive(second) {
+			t.Fatalf("after pg_ctl restart: postmaster.pid names %d (the first was %d)", second, first)
+		}
+		// successorGrace is 2 s: a death would have been reported by now.
+		select {
+		case err := <-c.Deaths():
+			t.Fatalf("a restart from outside was reported as a death: %v", err)
+		case <-time.After(5 * time.Second):
+		}
+		err := c.Stop(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "had exited before Stop") {
+			t.Errorf("Stop = %v, want it to say that its own postmaster had exited", err)
+		}
+		if ownerpid.Running(second) { // not a zombie: init reaps it, or not
+			_ = syscall.Kill(second, syscall.SIGKILL)
+			t.Fatalf("the postmaster restarted from outside (pid %d) still runs after Stop", second)
+		}
+		if _, err := os.Stat(c.Dir()); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("cluster dir after Stop: %v", err)
+		}
+	})
+	t.Run("kill -9", func(t *testing.T) {
+		c := start(t)
+		killed := time.Now()
+		if err := syscall.Kill(c.PID(), syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-c.Deaths():
+			t.Logf("reported %v after the kill: %v", time.Since(killed).Round(time.Millisecond), err)
+			if !errors.Is(err, pgcluster.ErrDied) || !strings.Contains(err.Error(), "signal: killed") || !strings.Contains(err.Error(), "server log tail") {
+				t.Errorf("death %v, want ErrDied with the exit status and the log's tail", err)
+			}
+		case <-time.After(time.Minute): // generous: the machine is shared
+			t.Fatal("a postmaster killed from outside was not reported within a minute")
+		}
+	})
 }

@@ -1,7 +1,9 @@
 package result
 
 import (
+	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -25,25 +27,37 @@ type IntervalStat struct {
 	P50, P99, Max float64
 }
 
+// MaxHlogBytes bounds an interval log: a line per second per
+// path/agent/stage, about 60 MB an hour for three paths.
+const MaxHlogBytes = 1 << 30
+
+// keepTag reports whether a line tagged tag (what follows "Tag=") is one of
+// stage's.
+func keepTag(tag []byte, stage string) bool {
+	tag, _, _ = bytes.Cut(tag, []byte(","))
+	return bytes.HasSuffix(tag, []byte("/"+stage))
+}
+
 // ReadStage reads the interval histograms of one stage (e.g. "e2e") from an
 // interval log whose tags are path/agent/stage, in the order the tags first
 // appear. Lines of other stages are dropped before decoding: a decoded
 // histogram of cdcbench's range takes about 200 KB, and a long run's log has
 // thousands of lines per stage.
 func ReadStage(r io.Reader, stage string) ([]*TagSeries, error) {
-	raw, err := io.ReadAll(r)
-	if err != nil {
-		return nil, fmt.Errorf("hlog: %w", err)
-	}
+	// Line by line: only the stage's lines are held, not the whole log.
+	br := bufio.NewReader(r)
 	var kept bytes.Buffer
-	for line := range bytes.Lines(raw) {
-		if tag, ok := bytes.CutPrefix(line, []byte("Tag=")); ok {
-			tag, _, _ = bytes.Cut(tag, []byte(","))
-			if !bytes.HasSuffix(tag, []byte("/"+stage)) {
-				continue
-			}
+	for {
+		line, err := br.ReadBytes('\n')
+		if tag, ok := bytes.CutPrefix(line, []byte("Tag=")); !ok || keepTag(tag, stage) {
+			kept.Write(line)
 		}
-		kept.Write(line)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("hlog: %w", err)
+		}
 	}
 	lr := hdrhistogram.NewHistogramLogReader(&kept)
 	byTag := map[string]*TagSeries{}

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/cdcbench/cdcbench/internal/inputfile"
 	"github.com/cdcbench/cdcbench/internal/recorder"
 )
 
@@ -242,12 +244,17 @@ func (r *Result) Write(dir string) error {
 	return nil
 }
 
-// Read loads dir/result.json (or a result.json path).
+// MaxResultBytes bounds a result.json: a run's is tens of kilobytes (the
+// smoke run's 25 kB), a long stepped run's a few hundred.
+const MaxResultBytes = 16 << 20
+
+// Read loads dir/result.json (or a result.json path), a regular file of at
+// most MaxResultBytes.
 func Read(path string) (*Result, error) {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		path = filepath.Join(path, "result.json")
 	}
-	b, err := os.ReadFile(path)
+	b, err := inputfile.Read(path, MaxResultBytes)
 	if err != nil {
 		return nil, fmt.Errorf("result: %w", err)
 	}
@@ -257,6 +264,20 @@ func Read(path string) (*Result, error) {
 	}
 	if r.SchemaVersion == 0 || r.SchemaVersion > SchemaVersion {
 		return nil, fmt.Errorf("result: %s has schema_version %d; this cdcbench reads 1..%d", path, r.SchemaVersion, SchemaVersion)
+	}
+	// Every run writes these: without them a file is no run's result
+	// ({"schema_version":1} was reported and gated as an empty run).
+	var missing []string
+	for _, f := range []struct {
+		name  string
+		unset bool
+	}{{"run_id", r.RunID == ""}, {"scenario_name", r.ScenarioName == ""}, {"started_at", r.StartedAt.IsZero()}} {
+		if f.unset {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("result: %s is not a cdcbench result: it has no %s", path, strings.Join(missing, ", "))
 	}
 	return &r, nil
 }

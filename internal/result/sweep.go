@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/cdcbench/cdcbench/internal/inputfile"
 )
 
 // SweepFile is the index of a sweep directory: which cells it has, where
@@ -119,10 +121,11 @@ func IsSweep(dir string) bool {
 	return err == nil
 }
 
-// ReadSweep loads dir/sweep.json, refusing a schema it does not know.
+// ReadSweep loads dir/sweep.json (a regular file of at most
+// MaxResultBytes), refusing a schema it does not know.
 func ReadSweep(dir string) (*Sweep, error) {
 	path := filepath.Join(dir, SweepFile)
-	b, err := os.ReadFile(path)
+	b, err := inputfile.Read(path, MaxResultBytes)
 	if err != nil {
 		return nil, fmt.Errorf("result: %w", err)
 	}

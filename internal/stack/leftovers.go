@@ -14,6 +14,7 @@ import (
 
 	"github.com/cdcbench/cdcbench/internal/jvmstack"
 	"github.com/cdcbench/cdcbench/internal/ownerpid"
+	"github.com/cdcbench/cdcbench/internal/pgcluster"
 )
 
 // Prefix starts the name of every slot, publication and temp dir cdcbench
@@ -30,13 +31,17 @@ const (
 	// LeftoverJVMDir is a local stack's Kafka/Connect dir (package
 	// jvmstack); removing it kills any JVM still running from it.
 	LeftoverJVMDir = "jvm stack dir"
+	// LeftoverPostmaster is a PostgreSQL server still running on a private
+	// cluster's removed data directory (restarted from outside with
+	// pg_ctl); removing it stops it.
+	LeftoverPostmaster = "postmaster"
 )
 
 // Leftover is something a run created: left behind by a crashed one, or
 // still in use by a live one.
 type Leftover struct {
-	Kind string // LeftoverSlot, LeftoverPublication, LeftoverClusterDir, LeftoverKafkaDir or LeftoverJVMDir
-	Name string // the slot or publication, or the directory's path
+	Kind string // LeftoverSlot, LeftoverPublication, LeftoverClusterDir, LeftoverKafkaDir, LeftoverJVMDir or LeftoverPostmaster
+	Name string // the slot or publication, the directory's path, or the postmaster's pid
 	// Database is where a slot or publication lives: a logical slot can
 	// only be dropped from its own database, a publication only seen there.
 	Database string
@@ -55,9 +60,10 @@ type Leftover struct {
 
 // FindLeftovers lists cdcbench slots and publications in every database of
 // the server at dsn (when dsn is not empty), and private cluster and Kafka
-// directories in the temp dir, each marked Live when a running run owns it.
+// directories in the temp dir and servers still running on removed ones,
+// each marked Live when a running run owns it.
 func FindLeftovers(ctx context.Context, dsn string) ([]Leftover, error) {
-	out := append(leftoverDirs(), jvmLeftovers()...)
+	out := append(append(leftoverDirs(), jvmLeftovers()...), postmasterLeftovers()...)
 	if dsn == "" {
 		return out, nil
 	}
@@ -236,7 +242,20 @@ func RemoveLeftovers(ctx context.Context, dsn string, ls []Leftover) error {
 			continue
 		}
 		switch l.Kind {
+		case LeftoverPostmaster:
+			pid, _ := strconv.Atoi(l.Name)
+			if err := pgcluster.StopPostmaster(ctx, pid); err != nil {
+				errs = append(errs, fmt.Errorf("clean: %w", err))
+			}
 		case LeftoverClusterDir, LeftoverKafkaDir:
+			if pid := pgcluster.DirPostmaster(l.Name); l.Kind == LeftoverClusterDir && pid != 0 {
+				// Its owner is gone, but a server restarted from outside
+				// still runs on it: stopped before its data goes.
+				if err := pgcluster.StopPostmaster(ctx, pid); err != nil {
+					errs = append(errs, fmt.Errorf("clean: %w", err))
+					continue
+				}
+			}
 			if err := os.RemoveAll(l.Name); err != nil {
 				errs = append(errs, fmt.Errorf("clean: %w", err))
 			}
@@ -283,7 +302,8 @@ func leftoverDirs() []Leftover {
 		dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), kind.glob))
 		for _, d := range dirs {
 			l := Leftover{Kind: kind.kind, Name: d}
-			switch state, pid := ownerpid.Check(d); state {
+			state, pid := ownerpid.Check(d)
+			switch state {
 			case ownerpid.Alive:
 				l.Live, l.Detail = true, fmt.Sprintf("%s of a live run (owner pid %d)", kind.what, pid)
 			case ownerpid.Dead:
@@ -294,13 +314,26 @@ func leftoverDirs() []Leftover {
 				}
 				l.Detail = fmt.Sprintf("%s without an owner file, older than %v", kind.what, startupGrace)
 			}
-			if kind.kind == LeftoverClusterDir && !l.Live {
-				if pid := postmasterPID(d); ownerpid.Running(pid) {
+			if pid := pgcluster.DirPostmaster(d); kind.kind == LeftoverClusterDir && !l.Live && pid != 0 {
+				if state == ownerpid.Dead {
+					l.Detail += fmt.Sprintf("; its server (pid %d) still runs (stopped on removal)", pid)
+				} else {
 					l.Live, l.Detail = true, fmt.Sprintf("%s whose server (pid %d) still runs", kind.what, pid)
 				}
 			}
 			out = append(out, l)
 		}
+	}
+	return out
+}
+
+// postmasterLeftovers lists the servers running on a private cluster's
+// removed data directory: no directory is left to find them by.
+func postmasterLeftovers() []Leftover {
+	var out []Leftover
+	for _, o := range pgcluster.Orphans() {
+		out = append(out, Leftover{Kind: LeftoverPostmaster, Name: strconv.Itoa(o.PID),
+			Detail: fmt.Sprintf("PostgreSQL server still running on the removed %s", o.DataDir)})
 	}
 	return out
 }
@@ -321,16 +354,6 @@ func jvmLeftovers() []Leftover {
 		out = append(out, l)
 	}
 	return out
-}
-
-// postmasterPID reads a cluster directory's postmaster.pid, 0 if none.
-func postmasterPID(dir string) int {
-	b, err := os.ReadFile(filepath.Join(dir, "data", "postmaster.pid"))
-	if err != nil {
-		return 0
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
-	return pid
 }
 
 // startupGrace is how long a directory may lack an owner file.

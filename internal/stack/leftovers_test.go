@@ -4,9 +4,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/cdcbench/cdcbench/internal/ownerpid"
+	"github.com/cdcbench/cdcbench/internal/pgcluster"
 	"github.com/cdcbench/cdcbench/internal/pgtest"
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/internal/testtier"
@@ -66,5 +71,50 @@ func TestLeftoverDirs(t *testing.T) {
 	}
 	if len(ls) != 1 || ls[0].Name != old {
 		t.Errorf("after Close: %+v, want only the old ownerless dir", ls)
+	}
+}
+
+// TestOrphanPostmaster: a postmaster restarted from outside (pg_ctl
+// restart) and left on its cluster's removed directory, as cdcbench left it
+// before it stopped whatever the directory held, is listed by clean and
+// stopped when removed; a cluster directory whose owner is gone but whose
+// server runs is not in use, and its server goes with it.
+func TestOrphanPostmaster(t *testing.T) {
+	testtier.Integration(t)
+	pgtest.ServerTempDir(t, "cdcbench-orphantest-")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := pgcluster.Start(ctx, pgcluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(context.Background())
+	pgtest.PgCtl(t, c.Dir(), c.PID(), "-m", "fast", "restart")
+	orphan := pgcluster.DirPostmaster(c.Dir())
+	if orphan == 0 {
+		t.Fatal("no postmaster serves the cluster after pg_ctl restart")
+	}
+	defer syscall.Kill(orphan, syscall.SIGKILL) // should the test fail
+	if err := os.RemoveAll(c.Dir()); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := stack.FindLeftovers(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []stack.Leftover
+	for _, l := range ls {
+		if l.Kind == stack.LeftoverPostmaster && l.Name == strconv.Itoa(orphan) {
+			found = append(found, l)
+		}
+	}
+	if len(found) != 1 || found[0].Live || !strings.Contains(found[0].Detail, c.Dir()) {
+		t.Fatalf("leftovers %+v; want postmaster %d listed as left behind on %s", ls, orphan, c.Dir())
+	}
+	if err := stack.RemoveLeftovers(ctx, "", found); err != nil {
+		t.Fatal(err)
+	}
+	if ownerpid.Running(orphan) {
+		t.Errorf("postmaster %d still runs after clean", orphan)
 	}
 }

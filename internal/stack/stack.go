@@ -55,6 +55,28 @@ type Stack interface {
 	Close(ctx context.Context) error
 }
 
+// Watched is a stack with processes of its own (the private PostgreSQL,
+// the local broker and Connect worker), any of which can die under a run.
+type Watched interface {
+	// Deaths delivers, once, the first of the stack's processes that
+	// exited without cdcbench stopping it, with its exit status and its
+	// log's last lines. A fault cdcbench injects (restart-kafka,
+	// kill-connect) and a server restarted from outside are no deaths.
+	Deaths() <-chan error
+}
+
+// Stop closes st when a command is done with it: in order after a normal
+// end; after an interrupt (ctx done) its processes are killed at once, as
+// nothing of them is kept and the user is waiting (a Connect worker under
+// load took its whole 30 s SIGTERM bound).
+func Stop(ctx context.Context, st Stack) error {
+	cctx := context.WithoutCancel(ctx)
+	if ctx.Err() != nil {
+		cctx = ctx
+	}
+	return st.Close(cctx)
+}
+
 // LocalKafka is the Kafka of Options.JVM, as StackInfo.Kafka names it.
 const LocalKafka = "Apache Kafka (local JVM, KRaft)"
 
@@ -127,6 +149,8 @@ const connectTimeout = 5 * time.Second
 const topicsReadyTimeout = 30 * time.Second
 
 type local struct {
+	deaths    chan error
+	stopWatch chan struct{}
 	stopTrim  context.CancelFunc
 	kafkaDir  string
 	kafkaOpts []kfake.Opt
@@ -186,6 +210,7 @@ func Start(ctx context.Context, opts Options) (_ Stack, err error) {
 		if err := s.startJVM(ctx, opts); err != nil {
 			return nil, err
 		}
+		s.watch()
 		return jvmLocal{s}, nil
 	}
 	if len(s.brokers) == 0 {
@@ -221,8 +246,37 @@ func Start(ctx context.Context, opts Options) (_ Stack, err error) {
 			return nil, err
 		}
 	}
+	s.watch()
 	return s, nil
 }
+
+// watch forwards the first death of the private cluster or of a JVM to
+// Deaths, until Close.
+func (s *local) watch() {
+	s.deaths, s.stopWatch = make(chan error, 1), make(chan struct{})
+	var pg, jvm <-chan error // nil, never ready, for a part not started here
+	if s.pg != nil {
+		pg = s.pg.Deaths()
+	}
+	if s.jvm != nil {
+		jvm = s.jvm.Deaths()
+	}
+	deaths, stop := s.deaths, s.stopWatch
+	go func() {
+		select {
+		case err := <-pg:
+			deaths <- fmt.Errorf("stack: %w", err)
+		case err := <-jvm:
+			deaths <- fmt.Errorf("stack: %w", err)
+		case <-stop:
+		}
+	}()
+}
+
+var _ Watched = (*local)(nil)
+
+// Deaths implements Watched.
+func (s *local) Deaths() <-chan error { return s.deaths }
 
 // startJVM starts the broker and the Connect worker and creates the
 // change and alert topics on the broker.
@@ -469,6 +523,10 @@ func (s *local) applyRetention() {
 }
 
 func (s *local) Close(ctx context.Context) error {
+	if s.stopWatch != nil {
+		close(s.stopWatch)
+		s.stopWatch = nil
+	}
 	if s.stopTrim != nil {
 		s.stopTrim()
 	}
