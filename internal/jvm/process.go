@@ -72,6 +72,10 @@ type Spec struct {
 	// ask for (Stop and Kill are asked for), if it has room: the first
 	// death is the one that matters.
 	Deaths chan<- error
+	// Started, when set, is called once the program runs, before its
+	// readiness probe: where the caller keeps it, so that a stop during
+	// start-up (a stack's Close) finds it.
+	Started func(*Process)
 }
 
 // ErrSpec reports a Spec that cannot be started as written.
@@ -229,6 +233,9 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 	}()
 	if err := <-started; err != nil {
 		return nil, fmt.Errorf("jvm: start %s (%s): %w", spec.Name, cmd.Path, err)
+	}
+	if spec.Started != nil {
+		spec.Started(p)
 	}
 	if spec.Ready == nil {
 		return p, nil

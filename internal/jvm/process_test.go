@@ -73,8 +73,9 @@ func TestSpecValidate(t *testing.T) {
 // TestStartScript runs a distribution-style start script (a shell script
 // standing in for Debezium Server's run.sh, which execs java): it must get
 // the JDK as JAVA_HOME and the options with the mark as JAVA_OPTS, its dir
-// must be claimed, and its deaths and start-up failures must be told
-// apart from a stop cdcbench asked for, each quoting its log.
+// must be claimed, the caller must get the process before its probe, and
+// its deaths and start-up failures must be told apart from a stop
+// cdcbench asked for, each quoting its log.
 func TestStartScript(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -136,7 +137,12 @@ func TestStartScript(t *testing.T) {
 	t.Run("exits during start-up", func(t *testing.T) {
 		s := spec("failing", "fail")
 		s.Ready = logged(s.Log, "never logged")
+		var kept *jvm.Process
+		s.Started = func(p *jvm.Process) { kept = p }
 		_, err := jvm.Start(context.Background(), s)
+		if kept == nil || !kept.Exited() {
+			t.Errorf("Started kept %v; want the process, handed over before the probe and reaped now", kept)
+		}
 		for _, want := range []string{"failing exited during start-up", "exit status 3", "first error lines", "ERROR boom: no such table", s.Log} {
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("Start = %v, want it to say %q", err, want)
