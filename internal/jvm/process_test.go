@@ -42,6 +42,7 @@ func TestSpecValidate(t *testing.T) {
 		{"a space in a script's dir", func(s *jvm.Spec) { s.Dir, s.Log = "/tmp/a b", "/tmp/a b/l" }, script, "JAVA_OPTS cannot carry"},
 		{"a space in a main class's option", func(s *jvm.Spec) { s.Options = []string{"-Dname=a b"} }, main, ""},
 		{"relative dir", func(s *jvm.Spec) { s.Dir = "stack" }, main, `directory "stack" is not an absolute path`},
+		{"relative working dir", func(s *jvm.Spec) { s.WorkDir = "dist" }, script, `working directory "dist" is not an absolute path`},
 		{"no log", func(s *jvm.Spec) { s.Log = "" }, main, "no log file"},
 		{"probe without timeout", func(s *jvm.Spec) { s.ReadyTimeout = 0 }, main, "without a timeout"},
 		{"timeout without probe", func(s *jvm.Spec) { s.Ready = nil }, main, "without a probe"},
@@ -80,10 +81,10 @@ func TestStartScript(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	java := filepath.Join(dir, "jdk", "bin", "java")
-	script := filepath.Join(dir, "run.sh")
+	script := filepath.Join(dir, "dist", "run.sh") // a distribution of its own
 	// It logs its environment, fails when asked to, and otherwise runs
 	// until it is stopped.
-	body := "#!/bin/sh\necho \"JAVA_HOME=$JAVA_HOME\"\necho \"JAVA_OPTS=$JAVA_OPTS\"\necho \"ARGS=$*\"\n" +
+	body := "#!/bin/sh\necho \"PWD=$(pwd)\"\necho \"JAVA_HOME=$JAVA_HOME\"\necho \"JAVA_OPTS=$JAVA_OPTS\"\necho \"ARGS=$*\"\n" +
 		"if [ \"$1\" = fail ]; then echo 'ERROR boom: no such table'; exit 3; fi\nexec sleep 300\n"
 	for path, content := range map[string]string{script: body, java: "#!/bin/sh\n"} {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -111,13 +112,13 @@ func TestStartScript(t *testing.T) {
 	t.Run("ready, then stopped: no death", func(t *testing.T) {
 		deaths := make(chan error, 1)
 		s := spec("server", "conf/application.properties")
-		s.Deaths = deaths
+		s.Deaths, s.WorkDir = deaths, filepath.Dir(script)
 		p, err := jvm.Start(context.Background(), s)
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, _ := os.ReadFile(s.Log)
-		for _, want := range []string{"JAVA_HOME=" + filepath.Join(dir, "jdk"), "JAVA_OPTS=-Xmx64m -D" + jvm.MarkProperty + "=" + dir, "ARGS=conf/application.properties"} {
+		for _, want := range []string{"PWD=" + filepath.Dir(script), "JAVA_HOME=" + filepath.Join(dir, "jdk"), "JAVA_OPTS=-Xmx64m -D" + jvm.MarkProperty + "=" + dir, "ARGS=conf/application.properties"} {
 			if !strings.Contains(string(b), want+"\n") {
 				t.Errorf("log %q lacks %q", b, want)
 			}
