@@ -12,6 +12,7 @@ import (
 
 	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/driver"
+	"github.com/cdcbench/cdcbench/internal/jvm"
 	"github.com/cdcbench/cdcbench/internal/jvmstack"
 	"github.com/cdcbench/cdcbench/internal/stack"
 )
@@ -106,21 +107,25 @@ func jvmDepsCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "jvm-deps",
 		Usage: "download the local stack's Kafka, Kafka Connect and Debezium jars with mvn into the per-user cache (once)",
-		Description: fmt.Sprintf(`Runs mvn on the embedded Maven project that pins Apache Kafka %s and Debezium %s
-and keeps the jars in $XDG_CACHE_HOME/cdcbench/jvm/%s (or ~/.cache/...). A complete
-cache is only verified. Needs Java 17+ and Maven (scripts/ensure-java.sh installs them)
-and, the first time, Maven Central.`, jvmstack.KafkaVersion, jvmstack.DebeziumVersion, jvmstack.CacheKey),
+		Description: fmt.Sprintf(`Runs mvn on the embedded Maven projects that pin Apache Kafka %s and Debezium %s,
+one per component, and keeps their jars in $XDG_CACHE_HOME/cdcbench/jvm/%s and
+.../%s (or ~/.cache/...). A complete component is only verified. Needs Java 17+
+and Maven (scripts/ensure-java.sh installs them) and, the first time, Maven Central.`,
+			jvmstack.KafkaVersion, jvmstack.DebeziumVersion, jvmstack.BrokerKey, jvmstack.ConnectKey),
 		Action: func(c *cli.Context) error {
 			t0 := time.Now()
 			a, err := jvmstack.Resolve(c.Context, jvmstack.ResolveOptions{Progress: c.App.ErrWriter})
 			if err != nil {
 				return err
 			}
-			what := "verified"
-			if a.Fresh {
-				what = fmt.Sprintf("downloaded %.1f MB", float64(a.Downloaded)/1e6)
+			for _, r := range []*jvm.Resolved{a.Broker, a.Connect} {
+				what := "verified"
+				if r.Fresh {
+					what = fmt.Sprintf("downloaded %.1f MB", float64(r.Downloaded)/1e6)
+				}
+				fmt.Fprintf(c.App.Writer, "jvm-deps: %s (%s, %.1f MB on disk)\n", r.Dir, what, float64(r.Size)/1e6)
 			}
-			fmt.Fprintf(c.App.Writer, "jvm-deps: %s in %s (%s, %.1f MB on disk)\n", a.Dir, time.Since(t0).Round(100*time.Millisecond), what, float64(a.Size)/1e6)
+			fmt.Fprintf(c.App.Writer, "jvm-deps: done in %s\n", time.Since(t0).Round(100*time.Millisecond))
 			return nil
 		},
 	}

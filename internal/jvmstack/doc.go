@@ -10,18 +10,18 @@
 // broker. Kafka, Connect and Debezium are all published on Maven Central, so
 // with a JDK and Maven they can run anywhere.
 //
-// The jars come from a Maven project checked in next to this file and
-// embedded in the binary (maven/pom.xml pins every version). Resolve runs the
-// ordinary mvn client on it once and keeps the result in a per-user cache
-// keyed by the versions (CacheKey); later runs only verify the jars. Start
-// formats the broker's storage, starts the broker and then the worker, and
-// waits until the broker answers metadata requests and the worker's REST API
-// lists the Debezium connector.
+// The jars come from two Maven projects checked in next to this file and
+// embedded in the binary (maven/broker and maven/connect; maven/pom.xml
+// pins every version), one per component, each resolved once into its own
+// per-user cache directory keyed by its versions (BrokerKey, ConnectKey)
+// by package jvm; later runs only verify the jars. Start formats the
+// broker's storage, starts the broker and then the worker through
+// jvm.Start, and waits until the broker answers metadata requests and the
+// worker's REST API lists the Debezium connector.
 //
-// No JVM outlives cdcbench: each is started with Pdeathsig=SIGKILL from an
-// OS thread that lives as long as the JVM, sits in its own process group
-// (a terminal's Ctrl-C reaches cdcbench, which stops the JVMs in order), and
-// the stack's temp dir holds an owner file naming cdcbench's pid and the
-// JVMs', so that FindLeftovers can kill and remove what a killed cdcbench
-// left. The package is Linux-only.
+// No JVM outlives cdcbench (jvm.Start: Pdeathsig from a locked OS thread,
+// its own process group), and the stack's temp dir is claimed with
+// ownerpid and named on the JVMs' command lines, so that FindLeftovers can
+// tell a live stack from what a killed cdcbench left, and RemoveLeftover
+// kill and remove the latter. The package is Linux-only.
 package jvmstack

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cdcbench/cdcbench/internal/jvmstack"
+	"github.com/cdcbench/cdcbench/internal/ownerpid"
 )
 
 const helperEnv = "CDCBENCH_JVMSTACK_HELPER"
@@ -133,8 +133,7 @@ func TestLeftoverOfLiveOwner(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	owner := fmt.Sprintf(`{"pid":%d}`, os.Getpid())
-	if err := os.WriteFile(filepath.Join(dir, "owner.json"), []byte(owner), 0o644); err != nil {
+	if err := ownerpid.Claim(dir); err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range jvmstack.FindLeftovers() {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcbench/cdcbench/internal/jvm"
 	"github.com/cdcbench/cdcbench/internal/jvmstack"
 	"github.com/cdcbench/cdcbench/internal/testtier"
 )
@@ -44,8 +45,10 @@ func needJVM(t *testing.T) *jvmstack.Artifacts {
 		t0 := time.Now()
 		artifacts, resolveErr = jvmstack.Resolve(ctx, jvmstack.ResolveOptions{Progress: os.Stderr})
 		if resolveErr == nil {
-			fmt.Fprintf(os.Stderr, "jvmstack: resolve took %s (fresh=%v, downloaded %d bytes, cache %d bytes)\n",
-				time.Since(t0).Round(time.Millisecond), artifacts.Fresh, artifacts.Downloaded, artifacts.Size)
+			for _, r := range []*jvm.Resolved{artifacts.Broker, artifacts.Connect} {
+				fmt.Fprintf(os.Stderr, "jvmstack: %s (fresh=%v, downloaded %d bytes, %d bytes on disk)\n", r.Dir, r.Fresh, r.Downloaded, r.Size)
+			}
+			fmt.Fprintf(os.Stderr, "jvmstack: resolve took %s\n", time.Since(t0).Round(time.Millisecond))
 		}
 	})
 	if resolveErr != nil {

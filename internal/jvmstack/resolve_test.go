@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdcbench/cdcbench/internal/jvm"
 	"github.com/cdcbench/cdcbench/internal/jvmstack"
 )
 
@@ -62,15 +63,18 @@ func TestDamagedCache(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := filepath.Join(t.TempDir(), jvmstack.CacheKey)
-			if err := linkTree(art.Dir, dir); err != nil {
+			root := t.TempDir()
+			for _, r := range []*jvm.Resolved{art.Broker, art.Connect} {
+				if err := linkTree(r.Dir, filepath.Join(root, filepath.Base(r.Dir))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			dir := filepath.Join(root, jvmstack.ConnectKey)
+			if err := tc.damage(filepath.Join(dir, "lib", jar)); err != nil {
 				t.Fatal(err)
 			}
-			if err := tc.damage(filepath.Join(dir, "connect", "lib", jar)); err != nil {
-				t.Fatal(err)
-			}
-			_, err := jvmstack.Resolve(context.Background(), jvmstack.ResolveOptions{CacheDir: dir})
-			if !errors.Is(err, jvmstack.ErrCorruptCache) {
+			_, err := jvmstack.Resolve(context.Background(), jvmstack.ResolveOptions{CacheDir: root})
+			if !errors.Is(err, jvm.ErrCorruptCache) {
 				t.Fatalf("Resolve = %v, want ErrCorruptCache", err)
 			}
 			for _, w := range []string{jar, tc.want, "delete " + dir} {
@@ -103,11 +107,11 @@ func TestMissingTools(t *testing.T) {
 		want []string
 	}{
 		{"no java", jvmstack.ResolveOptions{Java: filepath.Join(tmp, "no-java"), CacheDir: filepath.Join(tmp, "c1")},
-			jvmstack.ErrNoJava, []string{"openjdk-17-jdk-headless", "JAVA_HOME"}},
+			jvm.ErrNoJava, []string{"openjdk-17-jdk-headless", "JAVA_HOME"}},
 		{"no mvn", jvmstack.ResolveOptions{Java: art.Java, Mvn: filepath.Join(tmp, "no-mvn"), CacheDir: filepath.Join(tmp, "c2")},
-			jvmstack.ErrNoMaven, []string{"apt-get install maven", "make jvm-deps"}},
+			jvm.ErrNoMaven, []string{"apt-get install maven", "make jvm-deps"}},
 		{"Maven Central unreachable", jvmstack.ResolveOptions{Java: art.Java, MavenSettings: settings, CacheDir: filepath.Join(tmp, "c3")},
-			jvmstack.ErrOffline, []string{"cannot reach Maven Central", "make jvm-deps", "settings.xml"}},
+			jvm.ErrOffline, []string{"cannot reach Maven Central", "make jvm-deps", "settings.xml"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package jvmstack
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,7 +18,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcbench/cdcbench/internal/connect"
+	"github.com/cdcbench/cdcbench/internal/jvm"
 	"github.com/cdcbench/cdcbench/internal/proccost"
+	"github.com/cdcbench/cdcbench/internal/wait"
 )
 
 // Defaults of Options.
@@ -91,8 +94,8 @@ type Stack struct {
 	progress  io.Writer
 
 	mu       sync.Mutex // guards broker, connect, versions
-	broker   *jvm
-	connect  *jvm
+	broker   *jvm.Process
+	connect  *jvm.Process
 	versions Versions
 
 	// deaths receives the broker's or the worker's exit that cdcbench did
@@ -103,7 +106,7 @@ type Stack struct {
 	closeErr  error
 }
 
-// Deaths delivers an error (wrapping ErrDied, with the exit status and the
+// Deaths delivers an error (wrapping jvm.ErrDied, with the exit status and the
 // log's last lines) when the broker or the worker exits without cdcbench
 // stopping it: a kill from outside, a crash. A stop, a restart or a kill
 // cdcbench makes (Close, RestartBroker, KillConnect) is not one.
@@ -140,9 +143,6 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 	}()
 	if err := s.writeFiles(); err != nil {
-		return nil, err
-	}
-	if err := s.writeOwner(); err != nil {
 		return nil, err
 	}
 	if err := s.format(ctx); err != nil {
@@ -189,11 +189,11 @@ func (s *Stack) PIDs() (broker, connect int) {
 	return livePID(s.broker), livePID(s.connect)
 }
 
-func livePID(j *jvm) int {
-	if j == nil || j.exited() {
+func livePID(p *jvm.Process) int {
+	if p == nil || p.Exited() {
 		return 0
 	}
-	return j.pid()
+	return p.PID()
 }
 
 // PeakRSS is each running JVM's peak resident set (VmHWM) in bytes, 0 for
@@ -278,26 +278,29 @@ func (s *Stack) writeFiles() error {
 	return nil
 }
 
-// javaArgs are the JVM options of every process of the stack, then the main
-// class and its arguments. -Dcdcbench.stack names the temp dir on the
-// command line, which is how FindLeftovers recognises a JVM as ours.
-func (s *Stack) javaArgs(lib, heap string, main ...string) []string {
-	args := []string{
-		"-Xms64m", "-Xmx" + heap,
-		// Kafka's own scripts' GC settings.
-		"-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35",
-		"-XX:+ExplicitGCInvokesConcurrent",
-		"-Djava.awt.headless=true",
-		"-Djava.io.tmpdir=" + filepath.Join(s.dir, "tmp"),
-		"-Dlog4j2.configurationFile=" + filepath.Join(s.dir, "log4j2.xml"),
-		"-Dcdcbench.stack=" + s.dir,
-		"-cp", filepath.Join(lib, "*"),
+// spec is how the stack runs one of its JVMs: main on lib's jars with
+// heap, in the stack's dir, its deaths reported on Deaths.
+func (s *Stack) spec(name, lib, heap, log, main string, args ...string) jvm.Spec {
+	return jvm.Spec{
+		Name: name, Java: s.art.Java, Main: main, Classpath: []string{filepath.Join(lib, "*")}, Args: args,
+		Options: []string{
+			"-Xms64m", "-Xmx" + heap,
+			// Kafka's own scripts' GC settings.
+			"-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35",
+			"-XX:+ExplicitGCInvokesConcurrent",
+			"-Djava.awt.headless=true",
+			"-Djava.io.tmpdir=" + filepath.Join(s.dir, "tmp"),
+			"-Dlog4j2.configurationFile=" + filepath.Join(s.dir, "log4j2.xml"),
+		},
+		Dir: s.dir, Log: log, Deaths: s.deaths,
 	}
-	return append(args, main...)
 }
 
-func (s *Stack) heap(v, def string) string {
-	if v == "" {
+// orDefault is v, or def when v is not above the zero value: an empty
+// heap, a timeout of 0 or less.
+func orDefault[T cmp.Ordered](v, def T) T {
+	var zero T
+	if v <= zero {
 		return def
 	}
 	return v
@@ -306,55 +309,26 @@ func (s *Stack) heap(v, def string) string {
 // format runs the storage tool on the fresh log dir (static quorum, hence
 // no --standalone).
 func (s *Stack) format(ctx context.Context) error {
-	args := s.javaArgs(s.art.BrokerLib, "256m", "kafka.tools.StorageTool", "format",
+	spec := s.spec("Kafka storage tool", s.art.BrokerLib, "256m", s.BrokerLog(), "kafka.tools.StorageTool", "format",
 		"-t", s.clusterID, "-c", filepath.Join(s.dir, "server.properties"))
-	j, err := startJVM("Kafka storage tool", s.art.Java, s.BrokerLog(), s.dir, args, nil)
+	spec.Deaths = nil // it ends by itself
+	p, err := jvm.Start(ctx, spec)
 	if err != nil {
 		return err
 	}
-	t := time.NewTimer(time.Minute)
-	defer t.Stop()
-	select {
-	case <-j.done:
-	case <-ctx.Done():
-		j.kill()
-		return fmt.Errorf("jvmstack: formatting the broker's storage: %w", ctx.Err())
-	case <-t.C:
-		j.kill()
-		return j.failure("did not finish within a minute")
-	}
-	if j.waitErr != nil {
-		return j.failure("failed to format the broker's storage")
-	}
-	return nil
+	return p.Wait(ctx, time.Minute, "format the broker's storage")
 }
 
 // startBroker starts kafka.Kafka and waits until it answers metadata
 // requests with our cluster id.
 func (s *Stack) startBroker(ctx context.Context) error {
-	t0 := time.Now()
-	args := s.javaArgs(s.art.BrokerLib, s.heap(s.opts.BrokerHeap, DefaultBrokerHeap),
+	spec := s.spec(brokerName, s.art.BrokerLib, orDefault(s.opts.BrokerHeap, DefaultBrokerHeap), s.BrokerLog(),
 		"kafka.Kafka", filepath.Join(s.dir, "server.properties"))
-	j, err := startJVM(brokerName, s.art.Java, s.BrokerLog(), s.dir, args, s.deaths)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	s.broker = j
-	s.mu.Unlock()
-	if err := s.writeOwner(); err != nil {
-		return err
-	}
-	timeout := s.opts.BrokerReadyTimeout
-	if timeout <= 0 {
-		timeout = DefaultBrokerReadyTimeout
-	}
-	if err := j.waitFor(ctx, "metadata request", timeout, s.brokerReady); err != nil {
-		j.kill()
-		return err
-	}
-	fmt.Fprintf(s.progress, "jvmstack: Kafka %s broker ready on %s in %s\n", KafkaVersion, s.brokerAddr(), time.Since(t0).Round(100*time.Millisecond))
-	return nil
+	spec.Ready, spec.ReadyWhat = s.brokerReady, "metadata request"
+	spec.ReadyTimeout = orDefault(s.opts.BrokerReadyTimeout, DefaultBrokerReadyTimeout)
+	return s.start(ctx, &s.broker, spec, func() string {
+		return fmt.Sprintf("Kafka %s broker ready on %s", KafkaVersion, s.brokerAddr())
+	})
 }
 
 // brokerReady asks the broker for metadata; it must be ours (the cluster id
@@ -382,29 +356,30 @@ func (s *Stack) brokerReady(ctx context.Context) error {
 // answers GET / for our cluster, lists the Debezium connector and answers
 // GET /connectors (the herder has started).
 func (s *Stack) startConnect(ctx context.Context) error {
-	t0 := time.Now()
-	args := s.javaArgs(s.art.ConnectLib, s.heap(s.opts.ConnectHeap, DefaultConnectHeap),
+	spec := s.spec(connectName, s.art.ConnectLib, orDefault(s.opts.ConnectHeap, DefaultConnectHeap), s.ConnectLog(),
 		"org.apache.kafka.connect.cli.ConnectDistributed", filepath.Join(s.dir, "worker.properties"))
-	j, err := startJVM(connectName, s.art.Java, s.ConnectLog(), s.dir, args, s.deaths)
-	if err != nil {
-		return err
+	spec.Ready, spec.ReadyWhat = s.connectReady, "REST API with the Debezium plugin"
+	spec.ReadyTimeout = orDefault(s.opts.ConnectReadyTimeout, DefaultConnectReadyTimeout)
+	return s.start(ctx, &s.connect, spec, func() string {
+		v := s.Versions()
+		return fmt.Sprintf("Kafka Connect %s with Debezium %s ready on %s", v.Connect, v.Debezium, s.ConnectURL())
+	})
+}
+
+// start starts spec, keeps it in *slot from its start (Close stops it
+// also during its start-up), and says when it is ready with ready's line
+// and the time it took.
+func (s *Stack) start(ctx context.Context, slot **jvm.Process, spec jvm.Spec, ready func() string) error {
+	t0 := time.Now()
+	spec.Started = func(p *jvm.Process) {
+		s.mu.Lock()
+		*slot = p
+		s.mu.Unlock()
 	}
-	s.mu.Lock()
-	s.connect = j
-	s.mu.Unlock()
-	if err := s.writeOwner(); err != nil {
-		return err
+	if _, err := jvm.Start(ctx, spec); err != nil {
+		return err // it names the JVM and quotes its log
 	}
-	timeout := s.opts.ConnectReadyTimeout
-	if timeout <= 0 {
-		timeout = DefaultConnectReadyTimeout
-	}
-	if err := j.waitFor(ctx, "REST API with the Debezium plugin", timeout, s.connectReady); err != nil {
-		j.kill()
-		return err
-	}
-	fmt.Fprintf(s.progress, "jvmstack: Kafka Connect %s with Debezium %s ready on %s in %s\n",
-		s.Versions().Connect, s.Versions().Debezium, s.ConnectURL(), time.Since(t0).Round(100*time.Millisecond))
+	fmt.Fprintf(s.progress, "jvmstack: %s in %s\n", ready(), time.Since(t0).Round(100*time.Millisecond))
 	return nil
 }
 
@@ -450,11 +425,11 @@ func (s *Stack) RestartBroker(ctx context.Context, down time.Duration) error {
 	b := s.broker
 	s.mu.Unlock()
 	if b != nil {
-		if err := b.stop(ctx); err != nil {
+		if err := b.Stop(ctx); err != nil {
 			return err
 		}
 	}
-	if err := sleep(ctx, down); err != nil {
+	if err := wait.Sleep(ctx, down); err != nil {
 		return err
 	}
 	return s.startBroker(ctx)
@@ -467,7 +442,7 @@ func (s *Stack) KillConnect() {
 	c := s.connect
 	s.mu.Unlock()
 	if c != nil {
-		c.kill()
+		c.Kill()
 	}
 }
 
@@ -478,8 +453,8 @@ func (s *Stack) StartConnect(ctx context.Context) error {
 	s.mu.Lock()
 	c := s.connect
 	s.mu.Unlock()
-	if c != nil && !c.exited() {
-		return fmt.Errorf("jvmstack: %s is still running (pid %d)", connectName, c.pid())
+	if c != nil && !c.Exited() {
+		return fmt.Errorf("jvmstack: %s is still running (pid %d)", connectName, c.PID())
 	}
 	return s.startConnect(ctx)
 }
@@ -488,7 +463,7 @@ func (s *Stack) StartConnect(ctx context.Context) error {
 // kill-connect fault.
 func (s *Stack) RestartConnect(ctx context.Context, down time.Duration) error {
 	s.KillConnect()
-	if err := sleep(ctx, down); err != nil {
+	if err := wait.Sleep(ctx, down); err != nil {
 		return err
 	}
 	return s.StartConnect(ctx)
@@ -513,12 +488,12 @@ func (s *Stack) close(ctx context.Context) error {
 	// goes with it, so it is reported on Progress, not as an error. The
 	// broker's is an error: its data may be reused.
 	if c != nil {
-		if err := c.stop(ctx); err != nil && ctx.Err() == nil { // killed as asked otherwise
+		if err := c.Stop(ctx); err != nil && ctx.Err() == nil { // killed as asked otherwise
 			fmt.Fprintf(s.progress, "%v\n", err)
 		}
 	}
 	if b != nil {
-		errs = append(errs, b.stop(ctx))
+		errs = append(errs, b.Stop(ctx))
 	}
 	if s.dir != "" && !s.opts.Keep {
 		if err := os.RemoveAll(s.dir); err != nil {
@@ -526,18 +501,4 @@ func (s *Stack) close(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

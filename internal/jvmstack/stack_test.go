@@ -3,7 +3,6 @@ package jvmstack_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/cdcbench/cdcbench/internal/connect"
 	"github.com/cdcbench/cdcbench/internal/jvmstack"
+	"github.com/cdcbench/cdcbench/internal/ownerpid"
 )
 
 // TestStack starts one real broker and worker and runs, in order, the
@@ -289,11 +289,7 @@ func stackDirs(t *testing.T) map[string]bool {
 	}
 	m := map[string]bool{}
 	for _, d := range dirs {
-		var o struct {
-			PID int `json:"pid"`
-		}
-		raw, err := os.ReadFile(filepath.Join(d, "owner.json"))
-		if err == nil && json.Unmarshal(raw, &o) == nil && o.PID != os.Getpid() {
+		if state, pid := ownerpid.Check(d); state != ownerpid.Unknown && pid != os.Getpid() {
 			continue
 		}
 		m[d] = true // ours, or not yet (or no longer) owned: count it

@@ -2,6 +2,7 @@ package jvmstack
 
 import (
 	"embed"
+	"io/fs"
 )
 
 // The pinned versions. maven/pom.xml holds the same values (a test checks
@@ -22,15 +23,23 @@ const (
 	DependencyPluginVersion = "3.8.1"
 )
 
-// CacheKey names the cache directory of one set of versions, so that a
-// version bump resolves afresh instead of mixing jars.
-const CacheKey = "kafka-" + KafkaVersion + "-debezium-" + DebeziumVersion
+// BrokerKey and ConnectKey name the cache directories of the broker's
+// and the Connect worker's jars (jvm.Project.Key), by the versions they
+// run, so that a version bump resolves afresh instead of mixing jars.
+const (
+	BrokerKey  = "broker-kafka-" + KafkaVersion
+	ConnectKey = "connect-kafka-" + KafkaVersion + "-debezium-" + DebeziumVersion
+)
 
 // PostgresConnectorClass is the Debezium connector the worker must list.
 const PostgresConnectorClass = "io.debezium.connector.postgresql.PostgresConnector"
 
 //go:embed maven/pom.xml maven/broker/pom.xml maven/connect/pom.xml
-var mavenProject embed.FS
+var mavenFiles embed.FS
+
+// mavenProject is the components' Maven projects: the shared parent pom
+// and one directory per component.
+var mavenProject, _ = fs.Sub(mavenFiles, "maven")
 
 //go:embed log4j2.xml
 var log4j2Config []byte
