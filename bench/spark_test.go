@@ -92,6 +92,20 @@ func TestSparkPath(t *testing.T) {
 			t.Errorf("fault %s: %+v", f.Kind, f)
 		}
 	}
+	// The JVM's machine cost, the restarted one followed (its backends
+	// come and go with each read, so the database's part is db_cost's).
+	spark := false
+	for _, c := range path.MachineCost.Components {
+		if c.Name == "spark jvm" {
+			spark = true
+			if c.CPUSeconds == nil || *c.CPUSeconds <= 0 || c.PeakRSSBytes == nil || *c.PeakRSSBytes <= 0 {
+				t.Errorf("spark jvm's machine cost not measured: %+v", c)
+			}
+		}
+	}
+	if !spark {
+		t.Errorf("machine cost without the Spark JVM: %+v", path.MachineCost.Components)
+	}
 	if pids := sparkJVMs(t); len(pids) > 0 {
 		t.Errorf("Spark JVMs left running: %v", pids)
 	}

@@ -29,7 +29,8 @@
 //     fields in result.Path.Driver under names documented in
 //     reports/README.md;
 //   - the capabilities it has among Pauser, Crasher, Connector,
-//     LossTolerant and Validator, which faults and validity ask for.
+//     LossTolerant and Validator, which faults and validity ask for, and
+//     ProcessOwner where it runs a process of its own, for machine cost.
 //
 // Its configuration is the scenario's settings for the path (Config's
 // Settings, checked offline by CheckSetting) and the run's Config.
@@ -114,6 +115,21 @@ type Connector interface {
 // harness failure (naive polling).
 type LossTolerant interface {
 	LosesRows() bool
+}
+
+// ProcessOwner is a driver that runs processes of its own rather than the
+// stack's (Spark's JVM), whose machine cost its path reports beside the
+// stack's processes.
+type ProcessOwner interface {
+	// OwnProcesses names each process it runs and how to find its pids
+	// now: a process started again (kill-relay) has a new one.
+	OwnProcesses() []OwnProcess
+}
+
+// OwnProcess is one process a driver runs, for its path's machine cost.
+type OwnProcess struct {
+	Name string
+	PIDs func() []int
 }
 
 // Validator is a driver whose configuration the component it configures

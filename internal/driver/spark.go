@@ -58,7 +58,7 @@ func init() {
 		},
 		Traits: func(string) Traits {
 			// The Spark JVM is the path's own child, not a process of the
-			// stack: its machine cost is not measured yet.
+			// stack: OwnProcesses names it for the machine cost.
 			return Traits{Harness: "producer and agents (Spark runs in a JVM of its own)", Setup: 30 * time.Second}
 		},
 		CheckSetting:   checkSparkSetting,
@@ -280,6 +280,19 @@ var sparkJavaOptions = []string{
 	"--add-opens=java.base/sun.util.calendar=ALL-UNNAMED",
 	"-Djdk.reflect.useDirectMethodHandle=false",
 	"-Dio.netty.tryReflectionSetAccessible=true",
+}
+
+// OwnProcesses is the Spark JVM, for the path's machine cost: the one
+// running now (another after kill-relay).
+func (s *sparkDriver) OwnProcesses() []OwnProcess {
+	return []OwnProcess{{Name: "spark jvm", PIDs: func() []int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.proc == nil || s.proc.Exited() {
+			return nil
+		}
+		return []int{s.proc.PID()}
+	}}}
 }
 
 // Open subscribes one agent instance to the rows Spark reads from now on:
