@@ -24,14 +24,7 @@ import (
 // agents once, the alerts must be the oracle's, Spark's start-up must be
 // reported apart from the latencies, and no Spark JVM may outlive the run.
 func TestSparkPath(t *testing.T) {
-	testtier.JVM(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	st, err := stack.Start(ctx, stack.Options{Postgres: pgcluster.Options{}})
-	if err != nil {
-		t.Fatalf("embedded stack: %v", err)
-	}
-	defer st.Close(context.Background())
+	ctx, st := sparkStack(t, 8*time.Minute)
 	p := plan(10, 6, 0, driver.Path{Kind: "spark", Param: "500ms"})
 	p.Settings = map[string]map[string]string{"spark-500ms": {"numPartitions": "4", "fetchsize": "500"}}
 	// A restarted Spark needs its start-up again (20 s at a load of 4)
@@ -116,18 +109,13 @@ func TestSparkPath(t *testing.T) {
 // still carry) ends the run with one error quoting Spark's log, and
 // leaves no JVM running.
 func TestSparkStartFailure(t *testing.T) {
-	testtier.JVM(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	st, err := stack.Start(ctx, stack.Options{Postgres: pgcluster.Options{}})
-	if err != nil {
-		t.Fatalf("embedded stack: %v", err)
-	}
-	defer st.Close(context.Background())
+	ctx, st := sparkStack(t, 5*time.Minute)
+	// A failed start keeps Spark's directory, whose log its error names.
+	t.Setenv("TMPDIR", t.TempDir())
 	p := plan(10, 1, 0, driver.Path{Kind: "spark", Param: "1s"})
 	// Past the scenario's check: Spark's own refusal is what is tested.
 	p.Settings = map[string]map[string]string{"spark-1s": {"spark.driver.memory": "1x"}}
-	_, _, err = bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, ResultsDir: t.TempDir()})
+	_, _, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, ResultsDir: t.TempDir()})
 	if err == nil {
 		t.Fatal("run with a heap size Java refuses: no error")
 	}
@@ -139,6 +127,21 @@ func TestSparkStartFailure(t *testing.T) {
 	if pids := sparkJVMs(t); len(pids) > 0 {
 		t.Errorf("Spark JVMs left running: %v", pids)
 	}
+}
+
+// sparkStack starts the embedded stack for a test in the JVM tier (Spark
+// is a JVM) and returns it with a context of timeout; both end with t.
+func sparkStack(t *testing.T, timeout time.Duration) (context.Context, stack.Stack) {
+	t.Helper()
+	testtier.JVM(t)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	st, err := stack.Start(ctx, stack.Options{Postgres: pgcluster.Options{}})
+	if err != nil {
+		t.Fatalf("embedded stack: %v", err)
+	}
+	t.Cleanup(func() { _ = st.Close(context.Background()) })
+	return ctx, st
 }
 
 // sparkJVMs lists the running children of this test process that run the
