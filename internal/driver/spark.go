@@ -160,7 +160,8 @@ type sparkDriver struct {
 	startup  []time.Duration // each start's, from exec to the ready line
 	session  int64           // the first start's, as the JVM measured it (ms)
 	restarts int
-	keep     bool // keep dir: an error names its log
+	keep     bool          // keep dir: an error names its log
+	quit     chan struct{} // closed by Stop: no death is awaited any more
 }
 
 // Start resolves Spark's jars (downloading them on a first run), starts
@@ -188,6 +189,7 @@ func (s *sparkDriver) Start(ctx context.Context, env Env) (err error) {
 		return fmt.Errorf("driver: spark: %w", err)
 	}
 	s.feed = newSparkFeed(ln, table.ProbeID, s.fail)
+	s.quit = make(chan struct{})
 	return s.start(ctx)
 }
 
@@ -245,8 +247,10 @@ func (s *sparkDriver) start(ctx context.Context) error {
 		return fmt.Errorf("driver: spark: %w", err)
 	}
 	go func() {
-		if err, ok := <-deaths; ok {
+		select {
+		case err := <-deaths:
 			s.fail(err)
+		case <-s.quit:
 		}
 	}()
 	s.mu.Lock()
@@ -376,6 +380,10 @@ func (s *sparkDriver) Report(p *result.Path) {
 // directory, unless an error named the log in it.
 func (s *sparkDriver) Stop(ctx context.Context) error {
 	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return nil
+	}
 	s.stopped = true
 	proc := s.proc
 	s.mu.Unlock()
@@ -387,6 +395,7 @@ func (s *sparkDriver) Stop(ctx context.Context) error {
 	}
 	if s.feed != nil {
 		s.feed.close()
+		close(s.quit)
 	}
 	if s.dir != "" && len(errs) == 0 && !s.keep {
 		if err := os.RemoveAll(s.dir); err != nil {
