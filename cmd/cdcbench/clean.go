@@ -20,7 +20,9 @@ func cleanCommand() *cli.Command {
 server given by --pg-dsn, and private cluster and Kafka directories (cdcbench-pg-*,
 cdcbench-kafka-* and the local stack's cdcbench-jvm-* in the temp dir), then removes
 those no live run owns, killing any Kafka or Connect JVM still running from a removed
-cdcbench-jvm-* dir. A leaked slot retains WAL until the disk fills, so run this after
+cdcbench-jvm-* dir and stopping a PostgreSQL server still running on a cluster dir
+whose owner is gone, or on one already removed (restarted from outside with pg_ctl).
+A leaked slot retains WAL until the disk fills, so run this after
 a run was killed.
 
 What belongs to a live run is listed as "in use" and never touched: a slot with a

@@ -56,10 +56,14 @@ type Spec struct {
 	Args []string
 	// Options are JVM options (-Xmx512m, -Dkey=value).
 	Options []string
-	// Dir is the directory the program belongs to: its working directory,
-	// claimed for this cdcbench (ownerpid) and named on its command line
-	// (MarkProperty).
+	// Dir is the directory the program belongs to, made for this run:
+	// claimed for this cdcbench (ownerpid), named on its command line
+	// (MarkProperty), and its working directory unless WorkDir is set.
 	Dir string
+	// WorkDir is the working directory when it is not Dir: a
+	// distribution's own directory, whose start script reads lib/ and
+	// conf/ from there. It is not claimed: it may be a shared cache.
+	WorkDir string
 	// Log receives the program's stdout and stderr (appended).
 	Log string
 	// Ready, when set, is polled until it returns nil: Start returns then.
@@ -72,6 +76,10 @@ type Spec struct {
 	// ask for (Stop and Kill are asked for), if it has room: the first
 	// death is the one that matters.
 	Deaths chan<- error
+	// Started, when set, is called once the program runs, before its
+	// readiness probe: where the caller keeps it, so that a stop during
+	// start-up (a stack's Close) finds it.
+	Started func(*Process)
 }
 
 // ErrSpec reports a Spec that cannot be started as written.
@@ -112,6 +120,9 @@ func (s Spec) Validate() error {
 	}
 	if s.Dir == "" || !filepath.IsAbs(s.Dir) {
 		bad("directory %q is not an absolute path", s.Dir)
+	}
+	if s.WorkDir != "" && !filepath.IsAbs(s.WorkDir) {
+		bad("working directory %q is not an absolute path", s.WorkDir)
 	}
 	if s.Log == "" {
 		bad("no log file")
@@ -202,6 +213,9 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 	}
 	cmd := spec.command()
 	cmd.Dir = spec.Dir
+	if spec.WorkDir != "" {
+		cmd.Dir = spec.WorkDir
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	p := &Process{name: spec.Name, logPath: spec.Log, cmd: cmd, done: make(chan struct{})}
@@ -229,6 +243,9 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 	}()
 	if err := <-started; err != nil {
 		return nil, fmt.Errorf("jvm: start %s (%s): %w", spec.Name, cmd.Path, err)
+	}
+	if spec.Started != nil {
+		spec.Started(p)
 	}
 	if spec.Ready == nil {
 		return p, nil

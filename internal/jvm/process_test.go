@@ -42,6 +42,7 @@ func TestSpecValidate(t *testing.T) {
 		{"a space in a script's dir", func(s *jvm.Spec) { s.Dir, s.Log = "/tmp/a b", "/tmp/a b/l" }, script, "JAVA_OPTS cannot carry"},
 		{"a space in a main class's option", func(s *jvm.Spec) { s.Options = []string{"-Dname=a b"} }, main, ""},
 		{"relative dir", func(s *jvm.Spec) { s.Dir = "stack" }, main, `directory "stack" is not an absolute path`},
+		{"relative working dir", func(s *jvm.Spec) { s.WorkDir = "dist" }, script, `working directory "dist" is not an absolute path`},
 		{"no log", func(s *jvm.Spec) { s.Log = "" }, main, "no log file"},
 		{"probe without timeout", func(s *jvm.Spec) { s.ReadyTimeout = 0 }, main, "without a timeout"},
 		{"timeout without probe", func(s *jvm.Spec) { s.Ready = nil }, main, "without a probe"},
@@ -73,16 +74,17 @@ func TestSpecValidate(t *testing.T) {
 // TestStartScript runs a distribution-style start script (a shell script
 // standing in for Debezium Server's run.sh, which execs java): it must get
 // the JDK as JAVA_HOME and the options with the mark as JAVA_OPTS, its dir
-// must be claimed, and its deaths and start-up failures must be told
-// apart from a stop cdcbench asked for, each quoting its log.
+// must be claimed, the caller must get the process before its probe, and
+// its deaths and start-up failures must be told apart from a stop
+// cdcbench asked for, each quoting its log.
 func TestStartScript(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	java := filepath.Join(dir, "jdk", "bin", "java")
-	script := filepath.Join(dir, "run.sh")
+	script := filepath.Join(dir, "dist", "run.sh") // a distribution of its own
 	// It logs its environment, fails when asked to, and otherwise runs
 	// until it is stopped.
-	body := "#!/bin/sh\necho \"JAVA_HOME=$JAVA_HOME\"\necho \"JAVA_OPTS=$JAVA_OPTS\"\necho \"ARGS=$*\"\n" +
+	body := "#!/bin/sh\necho \"PWD=$(pwd)\"\necho \"JAVA_HOME=$JAVA_HOME\"\necho \"JAVA_OPTS=$JAVA_OPTS\"\necho \"ARGS=$*\"\n" +
 		"if [ \"$1\" = fail ]; then echo 'ERROR boom: no such table'; exit 3; fi\nexec sleep 300\n"
 	for path, content := range map[string]string{script: body, java: "#!/bin/sh\n"} {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -110,13 +112,13 @@ func TestStartScript(t *testing.T) {
 	t.Run("ready, then stopped: no death", func(t *testing.T) {
 		deaths := make(chan error, 1)
 		s := spec("server", "conf/application.properties")
-		s.Deaths = deaths
+		s.Deaths, s.WorkDir = deaths, filepath.Dir(script)
 		p, err := jvm.Start(context.Background(), s)
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, _ := os.ReadFile(s.Log)
-		for _, want := range []string{"JAVA_HOME=" + filepath.Join(dir, "jdk"), "JAVA_OPTS=-Xmx64m -D" + jvm.MarkProperty + "=" + dir, "ARGS=conf/application.properties"} {
+		for _, want := range []string{"PWD=" + filepath.Dir(script), "JAVA_HOME=" + filepath.Join(dir, "jdk"), "JAVA_OPTS=-Xmx64m -D" + jvm.MarkProperty + "=" + dir, "ARGS=conf/application.properties"} {
 			if !strings.Contains(string(b), want+"\n") {
 				t.Errorf("log %q lacks %q", b, want)
 			}
@@ -136,7 +138,12 @@ func TestStartScript(t *testing.T) {
 	t.Run("exits during start-up", func(t *testing.T) {
 		s := spec("failing", "fail")
 		s.Ready = logged(s.Log, "never logged")
+		var kept *jvm.Process
+		s.Started = func(p *jvm.Process) { kept = p }
 		_, err := jvm.Start(context.Background(), s)
+		if kept == nil || !kept.Exited() {
+			t.Errorf("Started kept %v; want the process, handed over before the probe and reaped now", kept)
+		}
 		for _, want := range []string{"failing exited during start-up", "exit status 3", "first error lines", "ERROR boom: no such table", s.Log} {
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("Start = %v, want it to say %q", err, want)

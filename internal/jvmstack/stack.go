@@ -366,17 +366,19 @@ func (s *Stack) startConnect(ctx context.Context) error {
 	})
 }
 
-// start starts spec, keeps it in *slot once it is ready, and says so with
-// ready's line and the time it took.
+// start starts spec, keeps it in *slot from its start (Close stops it
+// also during its start-up), and says when it is ready with ready's line
+// and the time it took.
 func (s *Stack) start(ctx context.Context, slot **jvm.Process, spec jvm.Spec, ready func() string) error {
 	t0 := time.Now()
-	p, err := jvm.Start(ctx, spec)
-	if err != nil {
+	spec.Started = func(p *jvm.Process) {
+		s.mu.Lock()
+		*slot = p
+		s.mu.Unlock()
+	}
+	if _, err := jvm.Start(ctx, spec); err != nil {
 		return err // it names the JVM and quotes its log
 	}
-	s.mu.Lock()
-	*slot = p
-	s.mu.Unlock()
 	fmt.Fprintf(s.progress, "jvmstack: %s in %s\n", ready(), time.Since(t0).Round(100*time.Millisecond))
 	return nil
 }
