@@ -241,6 +241,9 @@ func (s *sparkDriver) start(ctx context.Context) error {
 		Ready:     func(context.Context) error { return ready.err() },
 		ReadyWhat: "a SparkSession that read the table once", ReadyTimeout: sparkReadyTimeout,
 		Deaths: deaths,
+		// Held before it is ready, so that a Stop during a restart's
+		// start-up stops it too.
+		Started: func(p *jvm.Process) { s.mu.Lock(); s.proc = p; s.mu.Unlock() },
 	})
 	if err != nil {
 		s.keep = true // the error quotes the log
