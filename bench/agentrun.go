@@ -186,8 +186,13 @@ func (r *agentRun) record(d *source.Delivery, alert bool, a agents.Alert, verdic
 			s.Record(recorder.CommitReceive, us(max(d.ReceivedNs-commitNs, 0)))
 		}
 	}
-	if d.CommitUs != 0 && d.EventUs != 0 {
+	switch {
+	case d.CommitUs != 0 && d.EventUs != 0:
 		s.Record(recorder.CommitEvent, d.EventUs-d.CommitUs)
+	case d.EventUs != 0 && commitNs != 0:
+		// An event without the WAL's commit time (a Spark read's rows):
+		// from the producer's commit acknowledgement to the read's return.
+		s.Record(recorder.CommitEvent, max(d.EventUs-us(commitNs), 0))
 	}
 	if d.EventUs != 0 {
 		s.Record(recorder.EventReceive, us(d.ReceivedNs)-d.EventUs)

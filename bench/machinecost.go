@@ -43,7 +43,8 @@ type machineResult struct {
 }
 
 // machineParts lists the processes the path uses, in the order reports
-// show them: the database's, the broker, Connect, cdcbench. It runs once
+// show them: the database's, the broker, Connect, the driver's own,
+// cdcbench. It runs once
 // the path is probed (its slot is streamed, its pollers are connected) and
 // before the measured window: the database's processes are found by a
 // query, which during the window would count as load in the database cost,
@@ -57,6 +58,11 @@ func (p *pathRun) machineParts(ctx context.Context) []part {
 	}
 	for _, pr := range p.traits.Processes {
 		parts = append(parts, stackPart(procs, pr.Role, pr.Name))
+	}
+	if o, ok := p.drv.(driver.ProcessOwner); ok {
+		for _, op := range o.OwnProcesses() {
+			parts = append(parts, part{cost: result.ComponentCost{Name: op.Name, Role: result.RoleCapture}, pids: op.PIDs})
+		}
 	}
 	self := part{cost: result.ComponentCost{Name: "cdcbench", Role: result.RoleHarness, Note: harnessNote(p.traits, procs)},
 		pids: func() []int { return []int{os.Getpid()} }}

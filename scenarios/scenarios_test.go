@@ -374,7 +374,7 @@ func TestParseReportsEverythingOnce(t *testing.T) {
 		`t.yaml:3: batch_size: want an integer, got a string "fifty"`,
 		`t.yaml:5: warmup: must not be longer than duration (5s), got 9s`,
 		`t.yaml:7: rate.unit: required: one of "rows/s", "batches/s"`,
-		`t.yaml:10: paths[1]: want "cdc", "debezium", "debezium-<label>" such as "debezium-tuned", or "poll-<interval>" such as "poll-100ms", got "poll-fast": the interval is a Go duration such as 100ms or 1s`,
+		`t.yaml:10: paths[1]: want "cdc", "debezium", "debezium-<label>" such as "debezium-tuned", "poll-<interval>" such as "poll-100ms", or "spark-<interval>" such as "spark-1s", got "poll-fast": the interval is a Go duration such as 100ms or 1s`,
 		`t.yaml:11: unknown field "colour"`,
 	}
 	if got := strings.Split(err.Error(), "\n"); !reflect.DeepEqual(got, want) {
@@ -592,7 +592,7 @@ func TestResolve(t *testing.T) {
 		t.Errorf("Builtin error %v does not suggest burst", err)
 	}
 	_, err = scenarios.Builtin("stead")
-	if err == nil || !strings.Contains(err.Error(), "burst, capacity, debezium-faults, debezium-tuning, faults, fraud-heavy, many-users, poll-intervals, ramp, scale-out, smoke, soak, spike, steady, wide-batches") {
+	if err == nil || !strings.Contains(err.Error(), "burst, capacity, debezium-faults, debezium-tuning, faults, fraud-heavy, many-users, poll-intervals, ramp, scale-out, smoke, soak, spark-or-cdc, spike, steady, wide-batches") {
 		t.Errorf("Builtin error %v does not list the built-ins", err)
 	}
 }

@@ -1,12 +1,13 @@
 // Package driver holds the path drivers: one implementation of Driver per
 // way a committed row can reach the agents (the built-in WAL relay,
-// Debezium in Kafka Connect, SQL polling). The runner (package bench) takes
+// Debezium in Kafka Connect, SQL polling, Apache Spark's JDBC reads). The runner (package bench) takes
 // every path through the same phases — set up, attach agents, probe,
 // produce, drain, collect — and never asks which kind of path it has, the
 // way the OpenMessaging benchmark keeps its Driver apart from the workload.
 //
 // Each path kind registers itself from its own file (relay.go registers
-// "cdc", debezium.go "debezium", poll.go "poll"), and everything else asks
+// "cdc", debezium.go "debezium", poll.go "poll", spark.go "spark", whose
+// program is the Maven project under spark/), and everything else asks
 // the registry: scenarios parse path names and check settings with
 // ParsePath and CheckSetting, the runner, machine cost and a sweep's
 // estimate read TraitsOf, and the reports read what the runner recorded
@@ -28,7 +29,8 @@
 //     fields in result.Path.Driver under names documented in
 //     reports/README.md;
 //   - the capabilities it has among Pauser, Crasher, Connector,
-//     LossTolerant and Validator, which faults and validity ask for.
+//     LossTolerant and Validator, which faults and validity ask for, and
+//     ProcessOwner where it runs a process of its own, for machine cost.
 //
 // Its configuration is the scenario's settings for the path (Config's
 // Settings, checked offline by CheckSetting) and the run's Config.
@@ -113,6 +115,21 @@ type Connector interface {
 // harness failure (naive polling).
 type LossTolerant interface {
 	LosesRows() bool
+}
+
+// ProcessOwner is a driver that runs processes of its own rather than the
+// stack's (Spark's JVM), whose machine cost its path reports beside the
+// stack's processes.
+type ProcessOwner interface {
+	// OwnProcesses names each process it runs and how to find its pids
+	// now: a process started again (kill-relay) has a new one.
+	OwnProcesses() []OwnProcess
+}
+
+// OwnProcess is one process a driver runs, for its path's machine cost.
+type OwnProcess struct {
+	Name string
+	PIDs func() []int
 }
 
 // Validator is a driver whose configuration the component it configures

@@ -38,6 +38,7 @@ func TestNew(t *testing.T) {
 		{name: "cdc through Debezium without Connect", path: cdc, cfg: driver.Config{CDC: driver.CDC{Kind: stack.CDCDebezium}}, wantErr: driver.ErrNoConnect},
 		{name: "safe poller", path: poll, cfg: driver.Config{PollMode: "safe"}},
 		{name: "naive poller loses rows by design", path: poll, cfg: driver.Config{PollMode: "naive"}, losesRows: true},
+		{name: "spark is killed and restarted by kill-relay", path: driver.Path{Kind: "spark", Param: "1s"}, crashes: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d, err := driver.New(tc.path, tc.cfg)
@@ -123,7 +124,7 @@ func TestRegistry(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct{ name, want string }{
-		{"maxwell", `want "cdc", "debezium", "debezium-<label>" such as "debezium-tuned", or "poll-<interval>" such as "poll-100ms", got "maxwell"`},
+		{"maxwell", `want "cdc", "debezium", "debezium-<label>" such as "debezium-tuned", "poll-<interval>" such as "poll-100ms", or "spark-<interval>" such as "spark-1s", got "maxwell"`},
 		{"poll-1us", `, got "poll-1us": the interval must be at least 1ms`},
 		{"debezium-A", `, got "debezium-A": a label is 1-20 of [a-z0-9]`},
 	} {
@@ -141,7 +142,7 @@ func TestRegistry(t *testing.T) {
 		{"debezium-tuned", "poll.interval.ms", "10", ""},
 		{"debezium", "poll.interval.ms", " ", "has no value"},
 		{"debezium", "slot.name", "x", "slot.name"},
-		{"cdc", "poll.interval.ms", "10", "settings are for Debezium paths (debezium, debezium-<label>); cdc has none"},
+		{"cdc", "poll.interval.ms", "10", "settings are for Debezium paths (debezium, debezium-<label>) and Spark paths (spark-<interval>); cdc has none"},
 		{"poll-1s", "poll.interval.ms", "10", "poll-1s has none"},
 	} {
 		t.Run(tc.path+"/"+tc.key, func(t *testing.T) {

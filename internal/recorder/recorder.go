@@ -41,10 +41,12 @@ const (
 	// delivery, the part CDC and polling differ in.
 	CommitReceive
 	// CommitEvent runs from the WAL commit time (source.ts) to the change
-	// event's creation (relay decode or Debezium's ts): CDC only.
+	// event's creation (relay decode or Debezium's ts); on a Spark path
+	// from the commit ack to Spark's read returning the row. Not polling.
 	CommitEvent
 	// EventReceive runs from the change event's creation to the agent
-	// receiving it (Kafka produce, broker, fetch): CDC only.
+	// receiving it (Kafka produce, broker, fetch; a Spark read's rows
+	// crossing from the JVM). Not polling.
 	EventReceive
 	// EventAppend runs from the change event's creation to the broker
 	// appending it to the topic's log, and AppendReceive from there to the

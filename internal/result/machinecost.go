@@ -12,6 +12,7 @@ const (
 	RoleBroker   = "broker"   // the Kafka broker
 	RoleConnect  = "connect"  // the Kafka Connect worker running Debezium
 	RoleHarness  = "harness"  // the cdcbench process
+	RoleCapture  = "capture"  // a capture's own process, started by its driver (Spark's JVM)
 )
 
 // MachineCost is what each component of a path cost this machine between
@@ -23,7 +24,7 @@ type MachineCost struct {
 	// DBCost counts them; the per-1,000 figures divide by it.
 	Transactions int64 `json:"transactions"`
 	// Components are the processes the path uses, in a fixed order: the
-	// database's, the broker, Connect, cdcbench.
+	// database's, the broker, Connect, the capture's own, cdcbench.
 	Components []ComponentCost `json:"components,omitempty"`
 	// NotMeasured says why nothing could be measured (no /proc, the run
 	// stopped before the window began); Components is then empty.
