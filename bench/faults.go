@@ -124,6 +124,15 @@ func inject(ctx context.Context, f scenarios.FaultSpec, t faultTargets) (skipped
 			return "no relay on this path", nil
 		}
 		return "", c.Crash(ctx, d)
+	case scenarios.FaultKillCapture:
+		if c, ok := t.driver.(driver.Crasher); ok {
+			return "", c.Crash(ctx, d)
+		}
+		w, ok := t.stack.(stack.ConnectWorker)
+		if _, dbz := t.driver.(driver.Connector); dbz && ok {
+			return "", w.KillConnect(ctx, d)
+		}
+		return "no capture process cdcbench started on this path", nil
 	case scenarios.FaultKillAgent:
 		var wg sync.WaitGroup
 		errs := make([]error, len(t.srcs))

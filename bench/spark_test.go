@@ -30,7 +30,7 @@ func TestSparkPath(t *testing.T) {
 	// A restarted Spark needs its start-up again (20 s at a load of 4)
 	// before it reads what was committed meanwhile.
 	p.DrainTimeout = 3 * time.Minute
-	p.Faults = []scenarios.FaultSpec{{Kind: scenarios.FaultKillRelay, At: scenarios.Duration(3 * time.Second), Duration: scenarios.Duration(time.Second)}}
+	p.Faults = []scenarios.FaultSpec{{Kind: scenarios.FaultKillCapture, At: scenarios.Duration(3 * time.Second), Duration: scenarios.Duration(time.Second)}}
 	res, _, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, ResultsDir: t.TempDir()})
 	if err != nil {
 		t.Fatalf("run: %v", err)
@@ -73,7 +73,7 @@ func TestSparkPath(t *testing.T) {
 		}
 	}
 	if d["spark_restarts"] != 1 {
-		t.Errorf("spark_restarts = %v, want 1 (kill-relay)", d["spark_restarts"])
+		t.Errorf("spark_restarts = %v, want 1 (kill-capture)", d["spark_restarts"])
 	}
 	if opts, _ := d["spark_options"].(map[string]string); opts["numPartitions"] != "4" {
 		t.Errorf("spark_options = %v", d["spark_options"])

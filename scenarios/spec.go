@@ -108,6 +108,12 @@ const (
 	// (kill -9) and starts it again after the duration: Debezium resumes
 	// from its last committed offset, so events are replayed, never lost.
 	FaultKillConnect = "kill-connect"
+	// FaultKillCapture kills the path's capture, whatever runs it, and
+	// starts it again after the duration: the relay's connections, Spark's
+	// or another capture's JVM (SIGKILL), Debezium's Kafka Connect worker.
+	// Each resumes from what it had committed: duplicates, never losses.
+	// It is the one fault a scenario comparing captures applies to all.
+	FaultKillCapture = "kill-capture"
 )
 
 // HasFault reports whether the scenario injects a fault of kind.

@@ -224,7 +224,7 @@ func (s Spec) Validate() []error {
 func (s Spec) validateFaults(v *validator) {
 	for i, f := range s.Faults {
 		field := fmt.Sprintf("faults[%d]", i)
-		v.oneOf(field+".kind", f.Kind, FaultLockTable, FaultPauseRelay, FaultKillRelay, FaultKillAgent, FaultDropConnections, FaultRestartKafka, FaultKillConnect)
+		v.oneOf(field+".kind", f.Kind, FaultLockTable, FaultPauseRelay, FaultKillRelay, FaultKillAgent, FaultDropConnections, FaultRestartKafka, FaultKillConnect, FaultKillCapture)
 		v.notNegative(field+".at", f.At)
 		v.positive(field+".duration", f.Duration)
 		if end := f.At + f.Duration; s.Duration > 0 && time.Duration(end) > s.Total() {

@@ -101,7 +101,7 @@ type Pauser interface {
 }
 
 // Crasher is a driver whose capture can be crashed and started again after
-// down (the kill-relay fault).
+// down (the kill-relay and kill-capture faults).
 type Crasher interface {
 	Crash(ctx context.Context, down time.Duration) error
 }
