@@ -308,6 +308,32 @@ func (c *Client) WaitRunning(ctx context.Context, name string) (Status, error) {
 	}
 }
 
+// WatchFailed polls the status every watch interval until ctx ends
+// (nil) or Connect reports the connector or a task FAILED (the
+// *FailedError, with its trace). A task that fails mid-run stops the
+// capture for good: Connect does not restart it, and without this the run
+// would go on measuring nothing until its timeout. Errors reaching the
+// worker are waited out, as is any other state: a worker killed and
+// started again (kill-connect) or rebalancing is not a failure.
+func (c *Client) WatchFailed(ctx context.Context, name string, every time.Duration) error {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		s, err := c.Status(ctx, name)
+		if err != nil {
+			continue
+		}
+		if f := s.failure(); f != nil {
+			return f
+		}
+	}
+}
+
 // Delete removes the connector and waits until it is gone. A connector
 // that does not exist is not an error, so cleanup can always call it.
 //

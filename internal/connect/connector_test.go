@@ -313,3 +313,29 @@ func TestApplyRejected(t *testing.T) {
 		})
 	}
 }
+
+func TestWatchFailed(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		replies []reply
+		failed  bool
+	}{
+		{name: "task fails after running", replies: []reply{ok("status-running.json"), ok("status-running.json"), ok("status-task-failed.json")}, failed: true},
+		{name: "worker away, then failed", replies: []reply{ok("status-running.json"), status(500, "error-500-validation-npe.json"), ok("status-unassigned.json"), ok("status-connector-failed.json")}, failed: true},
+		{name: "running until cancelled", replies: []reply{ok("status-running.json")}},
+		{name: "unassigned is waited out", replies: []reply{ok("status-unassigned.json")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorker(t).on(statusPath, tc.replies...)
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			err := w.client().WatchFailed(ctx, name, 5*time.Millisecond)
+			if got := errors.Is(err, connect.ErrFailed); got != tc.failed {
+				t.Fatalf("WatchFailed = %v, want failed %v", err, tc.failed)
+			}
+			if !tc.failed && w.count(statusPath) < 2 {
+				t.Errorf("polled %d times before the end, want it to keep watching", w.count(statusPath))
+			}
+		})
+	}
+}

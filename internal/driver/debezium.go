@@ -161,7 +161,15 @@ type debeziumDriver struct {
 	settings map[string]string
 	describe string
 	used     connect.Config // as Connect reported it back, redacted
+	// unwatch ends the watch on the connector's status (Start) and waits
+	// for it; nil until then.
+	unwatch func()
 }
+
+// watchEvery is how often a running connector's status is asked for: a
+// task that failed is then reported within a second or two, at one cheap
+// REST call a second to the worker.
+const watchEvery = time.Second
 
 // ErrNoConnect reports a Debezium path on a stack without Kafka Connect.
 var ErrNoConnect = errors.New("a debezium path needs Kafka Connect: use --stack local (which runs one) or compose, or give --connect-url")
@@ -245,7 +253,26 @@ func (d *debeziumDriver) Start(ctx context.Context, env Env) (err error) {
 	}
 	used, err := cl.ConnectorConfig(ctx, d.ConnectorName())
 	d.used = used.Redacted()
+	if err == nil {
+		d.watch(ctx)
+	}
 	return err
+}
+
+// watch reports a connector or task that FAILED under the run to the
+// path (Env.Fail) until Stop: Connect leaves a failed task failed, so the
+// path would otherwise receive nothing more and end only at its timeout.
+func (d *debeziumDriver) watch(ctx context.Context) {
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	d.unwatch = func() { cancel(); <-done }
+	go func() {
+		defer close(done)
+		err := d.cfg.Connect.WatchFailed(wctx, d.ConnectorName(), watchEvery)
+		if err != nil && d.env.Fail != nil {
+			d.env.Fail(fmt.Errorf("driver: debezium: %w", err))
+		}
+	}()
 }
 
 // ConnectorName is the connector's: the path's group prefix without its dash.
@@ -266,6 +293,9 @@ func (d *debeziumDriver) Report(p *result.Path) {
 // never drops it itself) once its task let go, then the publication and
 // the path's consumer groups.
 func (d *debeziumDriver) Stop(ctx context.Context) error {
+	if d.unwatch != nil {
+		d.unwatch()
+	}
 	var errs []error
 	if err := d.cfg.Connect.Delete(ctx, d.ConnectorName()); err != nil {
 		errs = append(errs, err)
