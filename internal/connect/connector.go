@@ -356,6 +356,7 @@ func (c *Client) Delete(ctx context.Context, name string) error {
 
 // waitGone polls the status until it answers 404.
 func (c *Client) waitGone(ctx context.Context, name string) error {
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, c.waitTimeout)
 	defer cancel()
 	tick := time.NewTicker(c.pollInterval)
@@ -368,7 +369,10 @@ func (c *Client) waitGone(ctx context.Context, name string) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("connect: connector %q deleted but still reported (%s, %v) after %s: %w", name, s, err, c.waitTimeout, ctx.Err())
+			// The caller's deadline may have come first: say how long it
+			// was, not the wait timeout.
+			waited := time.Since(start).Round(time.Millisecond)
+			return fmt.Errorf("connect: connector %q deleted but still reported (%s, %v) after %s: %w", name, s, err, waited, ctx.Err())
 		case <-tick.C:
 		}
 	}

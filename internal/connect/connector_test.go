@@ -339,3 +339,31 @@ func TestWatchFailed(t *testing.T) {
 		})
 	}
 }
+
+// TestDeleteStillReported: a connector the worker keeps reporting after
+// DELETE is an error naming how long Delete waited: the caller's deadline
+// when it came before the wait timeout.
+func TestDeleteStillReported(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		deadline time.Duration
+		wait     time.Duration
+		want     string
+	}{
+		{name: "wait timeout", deadline: time.Minute, wait: 100 * time.Millisecond, want: "after 1"},
+		{name: "caller's deadline first", deadline: 100 * time.Millisecond, wait: time.Minute, want: "after 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorker(t).on(deletePath, reply{status: http.StatusNoContent}).on(statusPath, ok("status-running.json"))
+			ctx, cancel := context.WithTimeout(context.Background(), tc.deadline)
+			defer cancel()
+			err := w.client(connect.WithWaitTimeout(tc.wait)).Delete(ctx, name)
+			if err == nil || !strings.Contains(err.Error(), "still reported") {
+				t.Fatalf("Delete = %v, want a connector still reported", err)
+			}
+			if strings.Contains(err.Error(), "1m0s") || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Delete = %v, want the time it waited (about 100ms)", err)
+			}
+		})
+	}
+}
