@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cdcbench/cdcbench/bench"
+	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/reports"
 	"github.com/cdcbench/cdcbench/scenarios"
 )
@@ -85,6 +87,27 @@ func runSweep(c *cli.Context, rs runSetup, s bench.Session) error {
 	if werr := reports.WriteSweepSummary(c.App.Writer, idx); werr != nil {
 		return errors.Join(err, werr)
 	}
-	fmt.Fprintf(c.App.Writer, "\nsweep: %s (cdcbench report %s)\n", dir, dir)
+	fmt.Fprintf(c.App.Writer, "\nresults: %s (sweep.json and a directory per cell)\n", dir)
+	writeSweepNextSteps(c.App.Writer, dir, idx)
 	return err
+}
+
+// writeSweepNextSteps says what to do with a sweep's results: its report,
+// and with the cells that ended, the gate on each and a comparison of the
+// first with the last.
+func writeSweepNextSteps(w io.Writer, dir string, idx *result.Sweep) {
+	var cells []string
+	for _, c := range idx.Cells {
+		if c.Dir != "" {
+			cells = append(cells, filepath.Join(dir, c.Dir))
+		}
+	}
+	fmt.Fprintf(w, "\nnext:\n  cdcbench report %s -o report.md   # the sweep's table and charts, then every cell's report\n", dir)
+	if len(cells) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  cdcbench gate %s   # each cell against gates/ci.yaml (exit 1 on a failed rule)\n", strings.Join(cells, " "))
+	if len(cells) > 1 {
+		fmt.Fprintf(w, "  cdcbench compare %s %s   # the first cell against the last\n", cells[0], cells[len(cells)-1])
+	}
 }

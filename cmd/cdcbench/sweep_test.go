@@ -116,8 +116,22 @@ func TestSweepRun(t *testing.T) {
 			t.Errorf("cell %d ran %s with batch_size %v, want sw with %d", i+1, res.ScenarioName, res.Scenario.(map[string]any)["batch_size"], want)
 		}
 	}
-	if !strings.Contains(out, "cdcbench sweep sw: 2 cells over batch_size") || !strings.Contains(out, "sweep: "+dir) {
+	if !strings.Contains(out, "cdcbench sweep sw: 2 cells over batch_size") || !strings.Contains(out, "results: "+dir) {
 		t.Errorf("stdout lacks the sweep's summary:\n%s", out)
+	}
+	// The next steps it prints run as printed.
+	_, next, ok := strings.Cut(out, "\nnext:\n")
+	if !ok {
+		t.Fatalf("stdout lacks the next steps:\n%s", out)
+	}
+	first, last := filepath.Join(dir, idx.Cells[0].Dir), filepath.Join(dir, idx.Cells[1].Dir)
+	for _, want := range []string{"cdcbench report " + dir, "cdcbench gate " + first + " " + last, "cdcbench compare " + first + " " + last} {
+		if !strings.Contains(next, want) {
+			t.Errorf("next steps lack %q:\n%s", want, next)
+		}
+	}
+	if _, stderr, code := cdcbench(t, "compare", first, last); code != exitOK {
+		t.Errorf("compare of the cells as printed: exit %d: %s", code, stderr)
 	}
 	report := filepath.Join(t.TempDir(), "R.md")
 	if _, stderr, code := cdcbench(t, "report", dir, "-o", report); code != exitOK {
