@@ -373,8 +373,23 @@ func (p *Process) death() error {
 		p.name, p.PID(), ErrDied, p.waitErr, time.Since(p.started).Round(100*time.Millisecond), logExcerpt(p.logPath))
 }
 
-// errorLineRE picks the lines of a JVM log that say what went wrong.
-var errorLineRE = regexp.MustCompile(`\b(ERROR|FATAL)\b|Exception|^Error|^Caused by`)
+// errorLineRE picks the lines of a JVM log that say what went wrong, and
+// quietLineRE drops those among them logged below WARN: Kafka and Connect
+// log at INFO many lines that merely mention an exception class (a config
+// key, a retriable error handled), which pushed the cause out of the
+// excerpt.
+var (
+	errorLineRE = regexp.MustCompile(`\b(ERROR|FATAL)\b|Exception|^Error|^Caused by`)
+	quietLineRE = regexp.MustCompile(`\b(INFO|DEBUG|TRACE)\b`)
+)
+
+// isErrorLine reports whether a log line says what went wrong.
+func isErrorLine(line string) bool {
+	if !errorLineRE.MatchString(line) {
+		return false
+	}
+	return !quietLineRE.MatchString(line) || strings.Contains(line, "ERROR") || strings.Contains(line, "FATAL")
+}
 
 // logExcerpt quotes the first error lines and the last lines of a log, so
 // an error shows the cause (usually the first ERROR and its exception) and
@@ -394,7 +409,7 @@ func logExcerpt(path string) string {
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
-		if len(first) < firstN && errorLineRE.MatchString(line) {
+		if len(first) < firstN && isErrorLine(line) {
 			first = append(first, clip(line))
 		}
 		last = append(last, clip(line))
