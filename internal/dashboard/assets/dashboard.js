@@ -3,8 +3,9 @@
 "use strict";
 (() => {
   const palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"];
-  const state = { since: 0, defs: new Map(), data: new Map(), charts: new Map(), ended: false, failures: 0 };
+  const state = { since: 0, defs: new Map(), data: new Map(), charts: new Map(), ended: false, failures: 0, runs: 0 };
 
+  const first = ["e2e p99", "e2e p50", "rows/s", "backlog"];
   const lineName = (d) => [d.path, d.label].filter(Boolean).join("/") || d.series;
   const byId = (id) => document.getElementById(id);
 
@@ -33,8 +34,12 @@
       g.push(id);
       groups.set(d.series, g);
     }
-    for (const [series, ids] of groups) {
-      ids.sort((a, b) => a - b);
+    // Latency first, then what explains it; other series (a sampler's) in
+    // the order they arrived.
+    const rank = (name) => { const i = first.indexOf(name); return i < 0 ? first.length : i; };
+    const names = [...groups.keys()].sort((a, b) => rank(a) - rank(b));
+    for (const series of names) {
+      const ids = groups.get(series).sort((a, b) => a - b);
       const data = chartData(ids);
       let c = state.charts.get(series);
       if (c && c.ids.length !== ids.length) {
@@ -49,7 +54,8 @@
         el.dataset.series = series;
         el.innerHTML = "<h2></h2>";
         el.querySelector("h2").textContent = unit ? `${series} (${unit})` : series;
-        byId("charts").appendChild(el);
+        const next = [...byId("charts").children].find((c) => rank(c.dataset.series) > rank(series));
+        byId("charts").insertBefore(el, next || null);
         const opts = {
           width: Math.max(el.clientWidth, 520), height: 220,
           series: [{}].concat(ids.map((id, i) => ({
@@ -77,7 +83,11 @@
 
   const esc = (s) => String(s).replace(/[&<>"]/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[ch]);
 
+  // renderRuns lists the finished runs, redrawn only when one is added
+  // (a link redrawn under the pointer would not take a click).
   function renderRuns(runs) {
+    if (runs.length === state.runs) return;
+    state.runs = runs.length;
     byId("runs").innerHTML = runs.map((r) => {
       const report = r.report ? `<a class="report" href="${esc(r.report)}">report</a> (${esc(r.dir)}/${esc(r.report_file)})`
         : `no report: ${esc(r.report_error || "not written")}`;
