@@ -60,12 +60,12 @@ func (p *pathRun) showRates(now time.Time) {
 	l.Add(pts...)
 }
 
-// liveCost is the machine cost's part for the live page: its thread CPU,
-// inside cdcbench's own.
-func liveCost(l Live) part {
+// liveCost is the machine cost's part for the live page, whose CPU so far
+// cpu says: inside cdcbench's own.
+func liveCost(cpu func() time.Duration) part {
 	return part{
 		cost: result.ComponentCost{Name: "dashboard", Role: result.RoleHarness,
 			Note: "inside cdcbench's figure: the live page's feed and HTTP handlers, their threads' CPU around each call (not from /proc)"},
-		cpu: l.CPU,
+		cpu: cpu,
 	}
 }

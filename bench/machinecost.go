@@ -73,7 +73,7 @@ func (p *pathRun) machineParts(ctx context.Context) []part {
 		pids: func() []int { return []int{os.Getpid()} }}
 	parts = append(parts, self)
 	if p.r.cfg.Live != nil {
-		parts = append(parts, liveCost(p.r.cfg.Live))
+		parts = append(parts, liveCost(p.r.cfg.Live.CPU))
 	}
 	return parts
 }
