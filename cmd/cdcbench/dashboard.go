@@ -78,21 +78,29 @@ func showReport(d *dashboard.Server, warn io.Writer, dir string) {
 	d.Finished(r)
 }
 
-// closeDashboard ends the page after the runs: it says so on the page,
-// serves it dashboardLinger longer (or until ctx ends, on Ctrl-C), then
-// stops.
-func closeDashboard(ctx context.Context, d *dashboard.Server, log io.Writer) {
+// closeDashboard ends the page after the runs, which returned runErr: it
+// says so on the page, serves it dashboardLinger longer (or until ctx
+// ends, on Ctrl-C), then stops. Runs that ended before an interrupt keep
+// their own exit code.
+func closeDashboard(ctx context.Context, d *dashboard.Server, log io.Writer, runErr error) error {
 	d.End()
-	fmt.Fprintf(log, "dashboard: the run ended; %s stays up for %v (Ctrl-C ends it now)\n", d.URL(), scenarios.Duration(dashboardLinger))
-	t := time.NewTimer(dashboardLinger)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
+	interrupted := ctx.Err() != nil
+	if !interrupted {
+		fmt.Fprintf(log, "dashboard: the run ended; %s stays up for %v (Ctrl-C ends it now)\n", d.URL(), scenarios.Duration(dashboardLinger))
+		t := time.NewTimer(dashboardLinger)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	if err := d.Close(sctx); err != nil {
 		fmt.Fprintf(log, "dashboard: %v\n", err)
 	}
+	if runErr != nil && !interrupted {
+		return finishedRuns{runErr}
+	}
+	return runErr
 }

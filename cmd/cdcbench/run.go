@@ -158,20 +158,25 @@ long the sweep is estimated to take, and refuses more than ` + fmt.Sprint(bench.
 					return printRun(c.App.Writer, res, dir, cell, rs.sweep, rs.plan.ScheduleTolerance)
 				},
 			}
-			if dash != nil {
-				s.Live = dash
-				defer closeDashboard(c.Context, dash, c.App.ErrWriter)
+			if dash == nil {
+				return runAll(c, rs, s)
 			}
-			if rs.sweep != nil {
-				return runSweep(c, rs, s)
-			}
-			dirs, err := bench.Repeat(c.Context, s, rs.plan, c.Int("repeat"))
-			if err == nil || errors.As(err, new(*bench.InvalidError)) {
-				writeNextSteps(c.App.Writer, dirs)
-			}
-			return err
+			s.Live = dash
+			return closeDashboard(c.Context, dash, c.App.ErrWriter, runAll(c, rs, s))
 		},
 	}
+}
+
+// runAll runs rs's sweep, or its plan as many times as --repeat says.
+func runAll(c *cli.Context, rs runSetup, s bench.Session) error {
+	if rs.sweep != nil {
+		return runSweep(c, rs, s)
+	}
+	dirs, err := bench.Repeat(c.Context, s, rs.plan, c.Int("repeat"))
+	if err == nil || errors.As(err, new(*bench.InvalidError)) {
+		writeNextSteps(c.App.Writer, dirs)
+	}
+	return err
 }
 
 // printRun prints a finished run's summary and where its results are; in a
