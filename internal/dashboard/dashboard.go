@@ -49,7 +49,15 @@ type Config struct {
 	// Addr is host:port to listen on; empty is DefaultAddr, port 0 any
 	// free port.
 	Addr string
+	// MaxPoints bounds the points kept (24 bytes each); once reached, the
+	// older half is dropped, and a page opened later starts from what is
+	// left. 0 is DefaultMaxPoints.
+	MaxPoints int
 }
+
+// DefaultMaxPoints keeps the last seven to fourteen hours of a run showing
+// 40 series a second, in at most 48 MB.
+const DefaultMaxPoints = 2 << 20
 
 // Server holds the series of a run (or of the runs of one command) and
 // serves them. It is a live.Sink.
@@ -59,12 +67,17 @@ type Server struct {
 	started time.Time
 	served  chan error
 
+	maxPoints int
+
 	mu     sync.Mutex
 	series []seriesDef
 	ids    map[seriesKey]int
-	points []stored
-	runs   []Run
-	ended  bool
+	// points are the points kept; dropped counts those dropped before
+	// them, so that points[i] is the (dropped+i)-th.
+	points  []stored
+	dropped int
+	runs    []Run
+	ended   bool
 
 	// cpu is the thread CPU spent adding points and answering requests
 	// (see measure), in nanoseconds.
@@ -117,7 +130,10 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: cannot listen on %s (is another cdcbench --dashboard running? choose another port with --dashboard-addr): %w", addr, err)
 	}
-	s := &Server{ln: ln, started: time.Now(), ids: map[seriesKey]int{}, served: make(chan error, 1)}
+	s := &Server{ln: ln, started: time.Now(), ids: map[seriesKey]int{}, served: make(chan error, 1), maxPoints: cfg.MaxPoints}
+	if s.maxPoints <= 0 {
+		s.maxPoints = DefaultMaxPoints
+	}
 	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { s.served <- s.srv.Serve(ln) }()
 	return s, nil
@@ -162,6 +178,11 @@ func (s *Server) Add(points ...live.Point) {
 				s.series = append(s.series, seriesDef{ID: id, Series: p.Series, Path: p.Path, Label: p.Label, Unit: p.Unit})
 			}
 			s.points = append(s.points, stored{id: id, t: p.T.UnixMilli(), v: p.V})
+		}
+		if n := len(s.points); n > s.maxPoints {
+			half := n / 2
+			s.points = append([]stored(nil), s.points[half:]...)
+			s.dropped += half
 		}
 	})
 }
@@ -241,10 +262,10 @@ func (s *Server) data(w http.ResponseWriter, r *http.Request) {
 func (s *Server) snapshot(since int) feed {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	since = min(since, len(s.points))
-	f := feed{Started: s.started.UnixMilli(), Series: append([]seriesDef{}, s.series...), Next: len(s.points), Ended: s.ended,
-		Points: make([][3]float64, 0, len(s.points)-since), Runs: []runLink{}}
-	for _, p := range s.points[since:] {
+	from := min(max(since-s.dropped, 0), len(s.points))
+	f := feed{Started: s.started.UnixMilli(), Series: append([]seriesDef{}, s.series...), Next: s.dropped + len(s.points), Ended: s.ended,
+		Points: make([][3]float64, 0, len(s.points)-from), Runs: []runLink{}}
+	for _, p := range s.points[from:] {
 		f.Points = append(f.Points, [3]float64{float64(p.id), float64(p.t), p.v})
 	}
 	for i, r := range s.runs {

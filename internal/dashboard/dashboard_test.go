@@ -221,3 +221,38 @@ func TestCPU(t *testing.T) {
 		t.Errorf("CPU %v after serving 20,000 points, %v before: want it to grow", after, before)
 	}
 }
+
+// TestMaxPoints: past its bound the server keeps the newer half, a poll
+// from before the cut gets what is left, and a poll after it only what
+// is new.
+func TestMaxPoints(t *testing.T) {
+	d, err := dashboard.New(dashboard.Config{Addr: "127.0.0.1:0", MaxPoints: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close(context.Background())
+	at := time.UnixMilli(0)
+	add := func(from, to int) {
+		for i := from; i < to; i++ {
+			d.Add(live.Point{Series: "backlog", Unit: "rows", T: at, V: float64(i)})
+		}
+	}
+	add(0, 11) // the 11th point drops the first 5
+	for _, tc := range []struct {
+		name  string
+		query string
+		first float64
+		n     int
+	}{
+		{"from the start", "", 5, 6},
+		{"from before the cut", "?since=3", 5, 6},
+		{"after the cut", "?since=8", 8, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := readFeed(t, d, tc.query)
+			if f.Next != 11 || len(f.Points) != tc.n || f.Points[0][2] != tc.first {
+				t.Errorf("next %d, points %v: want 11, %d points from value %v", f.Next, f.Points, tc.n, tc.first)
+			}
+		})
+	}
+}
