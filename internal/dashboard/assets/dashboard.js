@@ -10,7 +10,10 @@
   const byId = (id) => document.getElementById(id);
 
   // chartData aligns the lines of one chart on the union of their times
-  // (seconds since the epoch), null where a line has no point.
+  // (seconds since the epoch), null where a line has no point. The lines of
+  // one path share their times, and paths run one after another, so a null
+  // inside a line is a gap between its runs (--repeat, a sweep's cells),
+  // which the chart leaves open.
   function chartData(ids) {
     const xs = new Set();
     for (const id of ids) for (const x of state.data.get(id).xs) xs.add(x);
@@ -59,7 +62,7 @@
         const opts = {
           width: Math.max(el.clientWidth, 520), height: 220,
           series: [{}].concat(ids.map((id, i) => ({
-            label: lineName(state.defs.get(id)), stroke: palette[i % palette.length], spanGaps: true, width: 1.5,
+            label: lineName(state.defs.get(id)), stroke: palette[i % palette.length], spanGaps: false, width: 1.5,
           }))),
           axes: [{}, { label: unit, size: 60 }],
         };
