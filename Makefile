@@ -50,7 +50,7 @@ ROOT := $(dir $(abspath $(firstword $(MAKEFILE_LIST))))
 JVM_PKGS = $(shell cd $(ROOT) && git grep -lF 'testtier.JVM' -- '*_test.go' | xargs -r -n1 dirname | sort -u | sed 's|^|./|')
 
 .PHONY: test
-test: test-unit test-integration test-jvm test-fuzz ## every tier, one after another, then the decoder's fuzzer (installs PostgreSQL, Java, Maven and kcat with apt-get if missing; sets up the Python agents' venv; CDCBENCH_SKIP_JVM=1 skips the JVM tier)
+test: test-unit test-integration test-jvm test-fuzz ## every tier, one after another, then the decoder's fuzzer (installs PostgreSQL, Chromium, Java, Maven and kcat with apt-get if missing; sets up the Python agents' venv; CDCBENCH_SKIP_JVM=1 skips the JVM tier)
 
 .PHONY: test-fuzz
 test-fuzz: ## fuzz the change-event decoder for 20 s
@@ -70,8 +70,9 @@ test-unit: ## gofmt and go vet, then the unit tests alone (go test -short): no s
 # (about 1.5 GB, both cores while they start). The unit tests run again
 # with them.
 .PHONY: test-integration
-test-integration: python-agents ## tests on private PostgreSQL clusters and kfake, and cdcbench end to end, one package at a time
+test-integration: python-agents ## tests on private PostgreSQL clusters and kfake, and cdcbench end to end (the live page in headless Chromium), one package at a time
 	@scripts/ensure-postgres.sh
+	@scripts/ensure-chromium.sh
 	CDCBENCH_TIER=integration $(GO) test -race -count=1 -p 1 -timeout 20m ./...
 
 .PHONY: test-jvm

@@ -173,19 +173,7 @@ func progressLine(path string, start time.Time, plan *Plan, log *producer.BatchL
 		phase = "warm-up"
 	}
 	produced := max(lastID-producer.FirstID+1, 0)
-	batches := produced / int64(plan.BatchSize)
-	// Commits of the last second, scanning back over batches sent in the
-	// last few seconds (those not sent yet have no times).
-	var lastSecond int64
-	since := time.Now().Add(-time.Second).UnixNano()
-	for b := batches - 1; b >= 0; b-- {
-		if sent := log.Send(b); sent != 0 && sent < since-int64(5*time.Second) {
-			break
-		}
-		if log.Commit(b) >= since {
-			lastSecond += int64(plan.BatchSize)
-		}
-	}
+	lastSecond := committedLastSecond(log, lastID, plan.BatchSize, time.Now())
 	slowest := produced
 	p99s := ""
 	for _, ar := range runs {
@@ -195,6 +183,24 @@ func progressLine(path string, start time.Time, plan *Plan, log *producer.BatchL
 	return fmt.Sprintf("%s %s %v/%v | rows/s now: target %.0f, committed in the last second %d | backlog %d | p99 ms%s",
 		path, phase, el.Round(time.Second), plan.Warmup+plan.Duration,
 		plan.Schedule.Rate(el)*float64(plan.BatchSize), lastSecond, produced-slowest, p99s)
+}
+
+// committedLastSecond counts the rows whose commit was acknowledged in
+// the second before now, scanning back over the batches up to lastID sent
+// in the last few seconds (those not sent yet have no times).
+func committedLastSecond(log *producer.BatchLog, lastID int64, batchSize int, now time.Time) int64 {
+	batches := max(lastID-producer.FirstID+1, 0) / int64(batchSize)
+	var n int64
+	since := now.Add(-time.Second).UnixNano()
+	for b := batches - 1; b >= 0; b-- {
+		if sent := log.Send(b); sent != 0 && sent < since-int64(5*time.Second) {
+			break
+		}
+		if c := log.Commit(b); c >= since && c < now.UnixNano() {
+			n += int64(batchSize)
+		}
+	}
+	return n
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -6,19 +6,25 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/cdcbench/cdcbench/internal/live"
 	"github.com/cdcbench/cdcbench/internal/recorder"
 	"github.com/cdcbench/cdcbench/internal/result"
 )
 
-// rotate ends the interval [from, to) of every set, writes it to l, and
-// adds its e2e p99s to tl.
-func rotate(l *result.IntervalLog, path string, names []string, sets []*recorder.Set, from, to time.Time, tl *latencyTimeline) error {
+// rotate ends the interval [from, to) of every set, writes it to l, adds
+// its e2e p99s to tl and shows its e2e p50s and p99s on show (when not
+// nil).
+func rotate(l *result.IntervalLog, path string, names []string, sets []*recorder.Set, from, to time.Time, tl *latencyTimeline, show Live) error {
 	p99 := make([]float64, len(sets))
+	var points []live.Point
 	for i, s := range sets {
 		p99[i] = -1
 		err := s.Rotate(func(st recorder.Stage, h *hdrhistogram.Histogram) error {
 			if st == recorder.E2E {
 				p99[i] = float64(h.ValueAtQuantile(99)) / 1000
+				if show != nil && h.TotalCount() > 0 {
+					points = append(points, latencyPoints(path, names[i], to, h)...)
+				}
 			}
 			return l.Write(path+"/"+names[i]+"/"+st.String(), from, to, h)
 		})
@@ -27,24 +33,27 @@ func rotate(l *result.IntervalLog, path string, names []string, sets []*recorder
 		}
 	}
 	tl.add(to, p99)
+	if len(points) > 0 {
+		show.Add(points...)
+	}
 	return nil
 }
 
 // logIntervals rotates sets every IntervalTick until stop is closed, then
 // once more for the last partial interval, and reports the first error.
-func logIntervals(l *result.IntervalLog, path string, names []string, sets []*recorder.Set, tl *latencyTimeline, stop <-chan struct{}) error {
+func logIntervals(l *result.IntervalLog, path string, names []string, sets []*recorder.Set, tl *latencyTimeline, show Live, stop <-chan struct{}) error {
 	t := time.NewTicker(result.IntervalTick)
 	defer t.Stop()
 	from := time.Now()
 	for {
 		select {
 		case now := <-t.C:
-			if err := rotate(l, path, names, sets, from, now, tl); err != nil {
+			if err := rotate(l, path, names, sets, from, now, tl, show); err != nil {
 				return err
 			}
 			from = now
 		case <-stop:
-			return rotate(l, path, names, sets, from, time.Now(), tl)
+			return rotate(l, path, names, sets, from, time.Now(), tl, show)
 		}
 	}
 }

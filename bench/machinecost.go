@@ -21,12 +21,14 @@ import (
 const machineSampleEvery = 500 * time.Millisecond
 
 // part is one component of a path's machine cost: measured through pids,
-// or, when pids is nil, not, with cost.Note saying why. once marks pids
-// found before the window and not looked for again.
+// or inside cdcbench's process through cpu (its CPU so far), or, when
+// both are nil, not, with cost.Note saying why. once marks pids found
+// before the window and not looked for again.
 type part struct {
 	cost result.ComponentCost
 	pids func() []int
 	once bool
+	cpu  func() time.Duration
 }
 
 // notFollowed completes the note of a part found once whose process
@@ -37,9 +39,12 @@ const notFollowed = "replacements are not followed (server processes are found o
 // the meter that took them, for spans of it.
 type machineResult struct {
 	figures []proccost.Figures
-	seconds float64
-	meter   *proccost.Meter
-	err     error
+	// inProcess is the CPU seconds of each part measured through cpu, in
+	// the order of the parts.
+	inProcess []float64
+	seconds   float64
+	meter     *proccost.Meter
+	err       error
 }
 
 // machineParts lists the processes the path uses, in the order reports
@@ -66,7 +71,11 @@ func (p *pathRun) machineParts(ctx context.Context) []part {
 	}
 	self := part{cost: result.ComponentCost{Name: "cdcbench", Role: result.RoleHarness, Note: harnessNote(p.traits, procs)},
 		pids: func() []int { return []int{os.Getpid()} }}
-	return append(parts, self)
+	parts = append(parts, self)
+	if p.r.cfg.Live != nil {
+		parts = append(parts, liveCost(p.r.cfg.Live.CPU))
+	}
+	return parts
 }
 
 // databaseParts finds the server processes the path uses: the WAL sender
@@ -202,6 +211,12 @@ func measureMachine(ctx context.Context, parts []part, from, to time.Time, stopp
 	if err != nil {
 		return machineResult{err: err}
 	}
+	var cpuBefore []time.Duration
+	for _, pt := range parts {
+		if pt.cpu != nil {
+			cpuBefore = append(cpuBefore, pt.cpu())
+		}
+	}
 	began := time.Now()
 	tick := time.NewTicker(machineSampleEvery)
 	defer tick.Stop()
@@ -220,7 +235,13 @@ func measureMachine(ctx context.Context, parts []part, from, to time.Time, stopp
 		}
 	}
 	m.Sample()
-	return machineResult{figures: m.Figures(), seconds: time.Since(began).Seconds(), meter: m}
+	var inProcess []float64
+	for _, pt := range parts {
+		if pt.cpu != nil {
+			inProcess = append(inProcess, (pt.cpu() - cpuBefore[len(inProcess)]).Seconds())
+		}
+	}
+	return machineResult{figures: m.Figures(), inProcess: inProcess, seconds: time.Since(began).Seconds(), meter: m}
 }
 
 // collectMachine adds what the path's processes cost the machine over the
@@ -234,9 +255,13 @@ func (p *pathRun) collectMachine(transactions int64) {
 		return
 	}
 	mc := &result.MachineCost{Seconds: c.seconds, Transactions: transactions}
-	figs := c.figures
+	figs, inProcess := c.figures, c.inProcess
 	for _, pt := range p.parts {
 		cc := pt.cost
+		if pt.cpu != nil {
+			cc = withCPU(cc, inProcess[0], mc.Transactions)
+			inProcess = inProcess[1:]
+		}
 		if pt.pids != nil {
 			cc = withFigures(cc, figs[0], mc.Transactions)
 			if pt.once && figs[0].Partial != "" {
@@ -285,13 +310,21 @@ func withFigures(cc result.ComponentCost, f proccost.Figures, transactions int64
 		cc.Note = joinNotes(cc.Note, "not measured: no process of it was running during the window")
 		return cc
 	}
-	cpu, rss := f.CPUSeconds, f.PeakRSSBytes
-	cc.CPUSeconds, cc.PeakRSSBytes, cc.Processes = &cpu, &rss, f.Processes
+	rss := f.PeakRSSBytes
+	cc = withCPU(cc, f.CPUSeconds, transactions)
+	cc.PeakRSSBytes, cc.Processes = &rss, f.Processes
+	cc.Note = joinNotes(cc.Note, f.Partial)
+	return cc
+}
+
+// withCPU puts a part's CPU seconds, and their share per 1,000
+// transactions, into its cost.
+func withCPU(cc result.ComponentCost, cpu float64, transactions int64) result.ComponentCost {
+	cc.CPUSeconds = &cpu
 	if transactions > 0 {
 		per := cpu / (float64(transactions) / 1000)
 		cc.CPUPer1000 = &per
 	}
-	cc.Note = joinNotes(cc.Note, f.Partial)
 	return cc
 }
 

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/proccost"
@@ -29,7 +30,8 @@ func TestMachineCostNotMeasured(t *testing.T) {
 }
 
 // TestCollectMachineCost: measured parts get their figures in order, per
-// 1,000 transactions; parts not measured keep null figures and their note.
+// 1,000 transactions; parts not measured keep null figures and their note;
+// a part inside cdcbench's process (the live page) gets its CPU alone.
 func TestCollectMachineCost(t *testing.T) {
 	self := func() []int { return nil }
 	p := &pathRun{machineDone: make(chan machineResult, 1), parts: []part{
@@ -37,15 +39,16 @@ func TestCollectMachineCost(t *testing.T) {
 		stackPart([]stack.Process{{Role: result.RoleBroker, InProcess: true}}, result.RoleBroker, "kafka broker"),
 		{cost: result.ComponentCost{Name: "kafka connect", Role: result.RoleConnect}, pids: self},
 		{cost: result.ComponentCost{Name: "cdcbench", Role: result.RoleHarness, Note: "producer, agents and the relay"}, pids: self},
+		liveCost(func() time.Duration { return 0 }),
 	}}
 	p.machineDone <- machineResult{seconds: 5, figures: []proccost.Figures{
 		{Name: "wal sender", CPUSeconds: 0.25, PeakRSSBytes: 10 << 20, Processes: 1, Partial: "partial: exited"},
 		{Name: "kafka connect"},
 		{Name: "cdcbench", CPUSeconds: 2, PeakRSSBytes: 100 << 20, Processes: 2, Partial: "partial: a restart"},
-	}}
+	}, inProcess: []float64{0.01}}
 	p.collectMachine(5000)
 	mc := p.res.MachineCost
-	if mc == nil || mc.Seconds != 5 || mc.Transactions != 5000 || len(mc.Components) != 4 {
+	if mc == nil || mc.Seconds != 5 || mc.Transactions != 5000 || len(mc.Components) != 5 {
 		t.Fatalf("machine cost %+v", mc)
 	}
 	type row struct {
@@ -58,7 +61,10 @@ func TestCollectMachineCost(t *testing.T) {
 	for _, c := range mc.Components {
 		r := row{name: c.Name, note: c.Note, cpu: -1, per1k: -1, rss: -1}
 		if c.CPUSeconds != nil {
-			r.cpu, r.per1k, r.rss = *c.CPUSeconds, *c.CPUPer1000, *c.PeakRSSBytes
+			r.cpu, r.per1k = *c.CPUSeconds, *c.CPUPer1000
+		}
+		if c.PeakRSSBytes != nil {
+			r.rss = *c.PeakRSSBytes
 		}
 		got = append(got, r)
 	}
@@ -67,6 +73,7 @@ func TestCollectMachineCost(t *testing.T) {
 		{"kafka broker", -1, -1, -1, "in-process kfake: its cost is inside cdcbench's"},
 		{"kafka connect", -1, -1, -1, "not measured: no process of it was running during the window"},
 		{"cdcbench", 2, 0.4, 100 << 20, "producer, agents and the relay; partial: a restart"},
+		{"dashboard", 0.01, 0.002, -1, liveCost(nil).cost.Note},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("components\n got %+v\nwant %+v", got, want)

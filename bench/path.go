@@ -307,7 +307,9 @@ func (p *pathRun) probe(ctx context.Context) error {
 func (p *pathRun) startIntervals() {
 	stop := make(chan struct{})
 	done := make(chan error, 1)
-	go func() { done <- logIntervals(p.r.intervals, p.spec.String(), p.sets.agents, p.sets.sets, &p.tl, stop) }()
+	go func() {
+		done <- logIntervals(p.r.intervals, p.spec.String(), p.sets.agents, p.sets.sets, &p.tl, p.r.cfg.Live, stop)
+	}()
 	p.onCleanup(func(context.Context) error {
 		close(stop)
 		err := <-done
@@ -432,6 +434,7 @@ func (p *pathRun) waitProducer(prodDone <-chan error, stop func()) (early string
 		case <-progress.C:
 			p.r.progress(progressLine(p.spec.String(), p.start, p.plan, p.prod.Log(), p.lastID.Load(), p.runs))
 		case now := <-check.C:
+			p.showRates(now)
 			if p.prod.Behind() <= p.plan.ScheduleTolerance {
 				behindSince = time.Time{}
 				continue

@@ -41,6 +41,8 @@ type Config struct {
 	// Terminal makes progress one line updated in place every second (Log
 	// is a terminal) instead of a plain line every 10 s (a log file, CI).
 	Terminal bool
+	// Live shows the run's series while it lasts; nil shows nothing.
+	Live Live
 }
 
 // run is the state shared by a run's paths.

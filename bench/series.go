@@ -31,6 +31,8 @@ type Session struct {
 	// the caller prints its summary. cell is nil outside a sweep. An error
 	// from Done ends the runs.
 	Done func(res *result.Result, dir string, cell *Cell) error
+	// Live shows every run's series while it lasts; nil shows nothing.
+	Live Live
 }
 
 // InvalidError is runs that finished and were judged invalid; Reasons name
@@ -86,7 +88,7 @@ func (s Session) done(res *result.Result, dir string, cell *Cell) error {
 
 // config is one run of plan on st.
 func (s Session) config(plan Plan, st stack.Stack, cdc driver.CDC) Config {
-	return Config{Plan: plan, Stack: st, CDC: cdc, DropExisting: s.Choice.DropExisting, ResultsDir: s.ResultsDir, Version: s.Version, Log: s.Log, Terminal: s.Terminal}
+	return Config{Plan: plan, Stack: st, CDC: cdc, DropExisting: s.Choice.DropExisting, ResultsDir: s.ResultsDir, Version: s.Version, Log: s.Log, Terminal: s.Terminal, Live: s.Live}
 }
 
 // StartStack brings up the chosen stack and checks, before anything runs,

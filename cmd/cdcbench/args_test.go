@@ -162,6 +162,8 @@ func TestExitCode(t *testing.T) {
 		{"interrupted", cancelled, fmt.Errorf("path cdc: %w", context.Canceled), exitInterrupted},
 		{"an invalid run cut short by Ctrl-C", cancelled, &bench.InvalidError{Reasons: []string{"interrupted"}}, exitInterrupted},
 		{"usage wins over an interrupt", cancelled, usageError{errors.New("bad")}, exitUsage},
+		{"an invalid run, then Ctrl-C in the live page's grace period", cancelled, finishedRuns{&bench.InvalidError{Reasons: []string{"cdc: 3 rows never arrived"}}}, exitFailed},
+		{"a stack that failed, then Ctrl-C in the grace period", cancelled, finishedRuns{errors.New("dial tcp 127.0.0.1:1: connection refused")}, exitCouldNotRun},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -71,6 +71,9 @@ func exitCode(ctx context.Context, err error) int {
 	if err == nil {
 		return exitOK
 	}
+	if f := (finishedRuns{}); errors.As(err, &f) {
+		return exitCode(context.Background(), f.err)
+	}
 	var ec exitCoder
 	if errors.As(err, &ec) && ec.exitCode() == exitUsage || errors.Is(err, driver.ErrSettings) ||
 		errors.Is(err, inputfile.ErrNotRegular) || errors.Is(err, inputfile.ErrTooLarge) {
@@ -90,6 +93,14 @@ func exitCode(ctx context.Context, err error) int {
 	}
 	return exitCouldNotRun
 }
+
+// finishedRuns is the outcome of runs that had all ended when an interrupt
+// came (Ctrl-C in the live page's grace period): it keeps its own exit
+// code, an invalid run's 1 above all, rather than the interrupt's.
+type finishedRuns struct{ err error }
+
+func (e finishedRuns) Error() string { return e.err.Error() }
+func (e finishedRuns) Unwrap() error { return e.err }
 
 // interruptedChild reports an error from a child process that SIGINT or
 // SIGTERM ended: Ctrl-C reaches the whole process group, and initdb can

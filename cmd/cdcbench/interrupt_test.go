@@ -533,14 +533,7 @@ func TestInterruptLocalStack(t *testing.T) {
 	if code := p.cmd.ProcessState.ExitCode(); code != exitInterrupted {
 		t.Errorf("exit status %d, want %d", code, exitInterrupted)
 	}
-	runs, _ := filepath.Glob(filepath.Join(results, "smoke-*"))
-	if len(runs) != 1 {
-		t.Fatalf("result dirs %v, want one", runs)
-	}
-	res, err := result.Read(runs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := onlyRun(t, results)
 	if len(res.Paths) != 1 || res.Paths[0].RowsProduced == 0 || len(res.Paths[0].Agents) != 2 {
 		t.Fatalf("paths %+v; want the debezium path with its rows and both agents", res.Paths)
 	}

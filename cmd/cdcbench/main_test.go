@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -47,12 +48,20 @@ func TestBadInput(t *testing.T) {
 	if err := os.WriteFile(killConnect, []byte("name: kc\ndescription: x\nduration: 10s\nbatch_size: 10\nrate: {shape: constant, unit: rows/s, rate: 100}\npaths: [cdc]\nfaults: [{kind: kill-connect, at: 2s, duration: 2s}]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
 	cases := []struct {
 		name string
 		args []string
 		code int
 		want string
 	}{
+		// Both before the stack starts: the unreachable database would say so.
+		{"dashboard address without a port", []string{"run", "--scenario", "smoke", "--dashboard-addr", "localhost", "--pg-dsn", "postgres://127.0.0.1:1/db"}, 2, `--dashboard-addr: address "localhost": want host:port`},
+		{"dashboard port taken", []string{"run", "--scenario", "smoke", "--dashboard", "--dashboard-addr", taken.Addr().String(), "--pg-dsn", "postgres://127.0.0.1:1/db"}, exitCouldNotRun, "dashboard: cannot listen on " + taken.Addr().String()},
 		{"kill-connect without a debezium path", []string{"run", "--scenario", killConnect, "--plan"}, 2, "injects kill-connect, but none of its paths (cdc) runs through Kafka Connect"},
 		{"kill-connect on an external Connect", []string{"run", "--scenario", killConnect, "--plan", "--paths", "debezium", "--connect-url", "http://127.0.0.1:1", "--brokers", "127.0.0.1:1", "--pg-dsn", "postgres://127.0.0.1:1/db"}, 2, "only the local stack's own Kafka Connect worker"},
 		{"unknown scenario", []string{"run", "--scenario", "nope"}, 2, `unknown scenario "nope"`},

@@ -101,7 +101,7 @@ func runCommand() *cli.Command {
 		&cli.BoolFlag{Name: "no-limits", Usage: "allow a peak above 2,000,000 rows/s or a run longer than 24 h (refused as typos otherwise)"},
 		&cli.StringFlag{Name: "agent-commands", Usage: "YAML file of your own agents to start as commands and benchmark beside the built-in ones (agent_commands: [{name, rule, command, ...}]; agents/python/agents.yaml has the reference Python agents)"},
 		&cli.StringFlag{Name: "external-agents", Usage: "comma list of agents running as their own processes (cdcbench agent) whose alerts the cdc path collects from fraud.alerts and times on this host's clock"},
-	}, stackFlags()...)
+	}, append(dashboardFlags(), stackFlags()...)...)
 	// What Before resolved, for Action: the scenario and plans are
 	// validated once.
 	var rs runSetup
@@ -142,23 +142,41 @@ long the sweep is estimated to take, and refuses more than ` + fmt.Sprint(bench.
 				return usageError{err}
 			}
 			defer stopProfiles()
+			// The page listens before the stack starts: a port already
+			// taken is one error, before anything else happened.
+			dash, err := startDashboard(c)
+			if err != nil {
+				return err
+			}
 			s := bench.Session{
 				Choice: rs.choice, ResultsDir: c.String("results"), Version: version,
 				Log: log, Terminal: isTerminal(log), Warn: c.App.ErrWriter,
 				Done: func(res *result.Result, dir string, cell *bench.Cell) error {
+					if dash != nil {
+						showReport(dash, c.App.ErrWriter, dir)
+					}
 					return printRun(c.App.Writer, res, dir, cell, rs.sweep, rs.plan.ScheduleTolerance)
 				},
 			}
-			if rs.sweep != nil {
-				return runSweep(c, rs, s)
+			if dash == nil {
+				return runAll(c, rs, s)
 			}
-			dirs, err := bench.Repeat(c.Context, s, rs.plan, c.Int("repeat"))
-			if err == nil || errors.As(err, new(*bench.InvalidError)) {
-				writeNextSteps(c.App.Writer, dirs)
-			}
-			return err
+			s.Live = dash
+			return closeDashboard(c.Context, dash, c.App.ErrWriter, runAll(c, rs, s))
 		},
 	}
+}
+
+// runAll runs rs's sweep, or its plan as many times as --repeat says.
+func runAll(c *cli.Context, rs runSetup, s bench.Session) error {
+	if rs.sweep != nil {
+		return runSweep(c, rs, s)
+	}
+	dirs, err := bench.Repeat(c.Context, s, rs.plan, c.Int("repeat"))
+	if err == nil || errors.As(err, new(*bench.InvalidError)) {
+		writeNextSteps(c.App.Writer, dirs)
+	}
+	return err
 }
 
 // printRun prints a finished run's summary and where its results are; in a
@@ -271,6 +289,9 @@ func prepareRun(c *cli.Context) (runSetup, error) {
 		return fail(err)
 	}
 	if err := sweepFlagConflicts(c, spec); err != nil {
+		return fail(err)
+	}
+	if err := checkDashboardAddr(c); err != nil {
 		return fail(err)
 	}
 	applyOverrides(c, &spec)

@@ -184,6 +184,20 @@ func TestSweepInterrupted(t *testing.T) {
 	}
 }
 
+// onlyRun returns the result of the one smoke run under results.
+func onlyRun(t *testing.T, results string) *result.Result {
+	t.Helper()
+	dirs, _ := filepath.Glob(filepath.Join(results, "smoke-*"))
+	if len(dirs) != 1 {
+		t.Fatalf("result dirs %v, want one", dirs)
+	}
+	res, err := result.Read(dirs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 // onlySweep returns the one sweep directory under results and its index.
 func onlySweep(t *testing.T, results string) (string, *result.Sweep) {
 	t.Helper()

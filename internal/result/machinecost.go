@@ -35,7 +35,8 @@ type MachineCost struct {
 // the component was not measured; Note says why.
 type ComponentCost struct {
 	// Name says which process: "wal sender", "poll backends", "kafka
-	// broker", "kafka connect", "cdcbench".
+	// broker", "kafka connect", "cdcbench"; or which share of cdcbench's
+	// own: "dashboard", the live page.
 	Name string `json:"name"`
 	// Role is one of the Role constants.
 	Role string `json:"role"`
