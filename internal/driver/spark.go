@@ -227,7 +227,13 @@ func (s *sparkDriver) start(ctx context.Context) error {
 			heap = v
 			continue
 		}
-		args = append(args, "--option", canonicalSparkOption(k)+"="+v)
+		// A key the scenario check would have refused (settings given
+		// past it) goes as it is, so that the program's refusal names it.
+		name := canonicalSparkOption(k)
+		if name == "" {
+			name = k
+		}
+		args = append(args, "--option", name+"="+v)
 	}
 	ready := s.feed.expect()
 	deaths := make(chan error, 1)
