@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -120,6 +121,16 @@ func TestRunBothPaths(t *testing.T) {
 	assertHlogMatches(t, filepath.Join(out, result.HlogFile), res)
 	assertMachineCost(t, res.Paths[0], true, "wal sender", "kafka broker", "cdcbench")
 	assertMachineCost(t, res.Paths[1], true, "poll backends", "cdcbench")
+	// The statements each path sent: the poller's SELECT, read from
+	// pg_stat_statements; the relay none on the table, only its WAL
+	// sender's START_REPLICATION.
+	assertStatements(t, res.Paths[1], `^SELECT .* FROM transactions WHERE id > \$1 ORDER BY id LIMIT \$2$`)
+	if reads := statements(res.Paths[0], "read"); len(reads) > 0 {
+		t.Errorf("cdc path sent SELECTs on the table: %q", reads)
+	}
+	if sl := res.Paths[0].DBCost.Slots; len(sl) != 1 || !strings.HasPrefix(sl[0].SenderCommand, "START_REPLICATION SLOT") {
+		t.Errorf("cdc path's slots %+v, want one whose WAL sender ran START_REPLICATION", sl)
+	}
 	// The slice's CPU per measured process: the harness produced and
 	// consumed in it, and no process can use more than both cores.
 	for _, path := range res.Paths {
@@ -134,6 +145,35 @@ func TestRunBothPaths(t *testing.T) {
 		}
 	}
 	assertNoSlots(t, st)
+}
+
+// statements are the texts of p's statements of one class in its db cost.
+func statements(p result.Path, class string) []string {
+	var out []string
+	if p.DBCost != nil {
+		for _, s := range p.DBCost.Statements {
+			if s.Class == class {
+				out = append(out, s.Query)
+			}
+		}
+	}
+	return out
+}
+
+// assertStatements wants, for each pattern, a read statement of p's
+// matching it that ran in the measured window.
+func assertStatements(t *testing.T, p result.Path, patterns ...string) {
+	t.Helper()
+	for _, pat := range patterns {
+		re := regexp.MustCompile(pat)
+		found := false
+		for _, s := range p.DBCost.Statements {
+			found = found || s.Class == "read" && re.MatchString(s.Query) && s.Calls > 0
+		}
+		if !found {
+			t.Errorf("%s: no read statement matching %s among %q", p.Name, pat, statements(p, "read"))
+		}
+	}
 }
 
 // measured counts the components whose CPU was measured.

@@ -97,6 +97,16 @@ func TestSparkPath(t *testing.T) {
 	if !spark {
 		t.Errorf("machine cost without the Spark JVM: %+v", path.MachineCost.Components)
 	}
+	// The queries Spark sent, as pg_stat_statements normalised them:
+	// its partitioned reads of the rows above the high-water mark, the
+	// schema query Spark's JDBC source runs before each read, and max(id).
+	for _, st := range path.DBCost.Statements {
+		t.Logf("statement %s %d calls %d rows %.1f ms: %s", st.Class, st.Calls, st.Rows, st.ExecMs, st.Query)
+	}
+	assertStatements(t, path,
+		`FROM transactions WHERE id >= \$\d+ AND id <= \$\d+\) AS t\s+WHERE "id" >= \$\d+`,
+		`FROM transactions WHERE id >= \$\d+ AND id <= \$\d+\) AS t WHERE \$\d+=\$\d+$`,
+		`SELECT max\(id\) AS top FROM transactions\b`)
 	if pids := sparkJVMs(t); len(pids) > 0 {
 		t.Errorf("Spark JVMs left running: %v", pids)
 	}

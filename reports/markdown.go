@@ -152,6 +152,7 @@ func writeRun(b *bytes.Buffer, r *run) {
 	writeBreakdown(b, res)
 	writeRatios(b, res)
 	writeCostTable(b, res)
+	writeStatements(b, res)
 	writeMachineTable(b, res)
 	writeCharts(b, r)
 }
@@ -503,6 +504,61 @@ func writeCostTable(b *bytes.Buffer, res *result.Result) {
 			cost(k.XactCommit), cost(k.Blocks), cost(k.WALBytes/1000), optional(k.ServerCPUSeconds), lag, problems)
 	}
 	howToRead(b, "the price each path puts on PostgreSQL for the same workload: polling pays in queries, rows read and CPU, CDC in WAL kept for its slot; n/a means the server could not tell (no pg_stat_statements, or the server on another host).")
+}
+
+// maxReportQuery bounds a statement's text in the report; result.json
+// keeps more of it.
+const maxReportQuery = 300
+
+// writeStatements lists, per path, the statements on the table that ran in
+// the measured window and each WAL sender's command: what the path
+// actually asks of the server, so that a cost can be traced to its query.
+func writeStatements(b *bytes.Buffer, res *result.Result) {
+	shown := false
+	for _, p := range res.Paths {
+		shown = shown || p.DBCost != nil && (len(p.DBCost.Statements) > 0 || hasSender(p.DBCost.Slots))
+	}
+	if !shown {
+		return
+	}
+	b.WriteString("### Statements\n\nWhat each path sent the server over the measured window: the statements that mention the table (`pg_stat_statements`, text as the server normalised it) and each replication slot's WAL sender command:\n\n| path | kind | calls | rows | exec ms | statement |\n|---|---|---:|---:|---:|---|\n")
+	for _, p := range res.Paths {
+		c := p.DBCost
+		if c == nil {
+			continue
+		}
+		for _, s := range c.Statements {
+			fmt.Fprintf(b, "| %s | %s | %d | %d | %s | %s |\n", p.Name, s.Class, s.Calls, s.Rows, cost(s.ExecMs), code(s.Query))
+		}
+		if c.StatementsLeftOut > 0 {
+			fmt.Fprintf(b, "| %s | | | | | %d more, less called (result.json keeps %d) |\n", p.Name, c.StatementsLeftOut, result.MaxStatements)
+		}
+		for _, sl := range c.Slots {
+			if sl.SenderCommand != "" {
+				fmt.Fprintf(b, "| %s | WAL sender | – | – | – | %s |\n", p.Name, code(sl.SenderCommand))
+			}
+		}
+	}
+	howToRead(b, "read is the SELECTs a path polls with (a Spark job's schema query `WHERE $1=$2`, its max(id) and its partitioned reads; a poller's one SELECT), write the producer's INSERT/COPY (the same on every path), other the rest; constants appear as $1, $2. A CDC path sends no statements: its WAL sender streams the slot.")
+}
+
+func hasSender(slots []result.SlotCost) bool {
+	for _, s := range slots {
+		if s.SenderCommand != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// code shows a statement in a table cell: on one line, cut at
+// maxReportQuery characters, as code.
+func code(q string) string {
+	q = strings.Join(strings.Fields(q), " ")
+	if r := []rune(q); len(r) > maxReportQuery {
+		q = string(r[:maxReportQuery]) + "…"
+	}
+	return "`" + strings.ReplaceAll(cell(q), "`", "'") + "`"
 }
 
 // cost formats a per-1,000-transactions figure, computed by dbcost at

@@ -1,8 +1,18 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/cdcbench/cdcbench/internal/jvm"
+	"github.com/cdcbench/cdcbench/internal/ownerpid"
 	"github.com/cdcbench/cdcbench/internal/stack"
 )
 
@@ -29,5 +39,75 @@ func TestCleanSummary(t *testing.T) {
 				t.Errorf("%q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestCleanSparkLeftovers: a Spark path's work dir left by a cdcbench that
+// was killed (its owner gone), with a process still running from it, is
+// listed and removed, the process killed; the dir of a live run is listed
+// as in use and kept. The process carries the mark jvm.Start gives the
+// Spark JVM (a real one would be Pdeathsig'd with its cdcbench: this
+// stands in for one that survived).
+func TestCleanSparkLeftovers(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	dead, live := filepath.Join(tmp, stack.SparkDirPrefix+"dead"), filepath.Join(tmp, stack.SparkDirPrefix+"live")
+	for _, d := range []string{dead, live} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dead, ownerpid.File), fmt.Appendf(nil, "%d 1\n", gone.Process.Pid), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := ownerpid.Claim(live); err != nil {
+		t.Fatal(err)
+	}
+	survivor := exec.Command("bash", "-c", "sleep 300; true", "-D"+jvm.MarkProperty+"="+dead)
+	survivor.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := survivor.Start(); err != nil {
+		t.Fatal(err)
+	}
+	reaped := make(chan struct{})
+	go func() { _ = survivor.Wait(); close(reaped) }()
+	t.Cleanup(func() { _ = syscall.Kill(-survivor.Process.Pid, syscall.SIGKILL); <-reaped })
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"dry run lists", []string{"clean", "--dry-run"}, []string{
+			fmt.Sprintf("spark work dir  %s  left behind  Spark path's work dir of a cdcbench that is gone; JVMs [%d] still running (killed on removal)", dead, survivor.Process.Pid),
+			fmt.Sprintf("spark work dir  %s  in use       Spark path's work dir of a live run", live),
+			"dry run: nothing removed"}},
+		{"clean removes", []string{"clean"}, []string{"removed 1 spark work dir; kept 1 spark work dir in use by live runs (never removed)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := cdcbench(t, tc.args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s%s", code, out, errOut)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+	select {
+	case <-reaped:
+	case <-time.After(10 * time.Second):
+		t.Error("clean did not kill the process running from the Spark dir")
+	}
+	if _, err := os.Stat(dead); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s still there (%v)", dead, err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("the live run's dir was removed: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package dbcost
 import (
 	"fmt"
 	"sort"
+	"unicode/utf8"
 
 	"github.com/cdcbench/cdcbench/internal/proccost"
 	"github.com/cdcbench/cdcbench/internal/result"
@@ -18,6 +19,7 @@ type (
 	DatabaseCounters  = result.DatabaseCounters
 	TableCounters     = result.TableCounters
 	StatementCounters = result.StatementCounters
+	StatementCost     = result.StatementCost
 )
 
 // Diff is the cost of the window from before to after, normalised by
@@ -68,6 +70,7 @@ func Diff(before, after Sample, transactions int64) Cost {
 	case b != nil && a != nil:
 		reads, writes, other := a.Reads.Minus(b.Reads), a.Writes.Minus(b.Writes), a.Other.Minus(b.Other)
 		c.AgentReads, c.ProducerWrites, c.OtherStatements = &reads, &writes, &other
+		c.Statements, c.StatementsLeftOut = diffQueries(b.Queries, a.Queries)
 		if reads.Negative() || writes.Negative() || other.Negative() {
 			addProblem(&c, "pg_stat_statements counters went backwards: it was reset between the samples")
 		}
@@ -153,6 +156,9 @@ func diffSlots(before, after []Slot) []SlotCost {
 				sc.SentLagBytesMax = maxPtr(sc.SentLagBytesMax, &snd.SentLagBytes)
 				sc.FlushLagBytesMax = maxPtr(sc.FlushLagBytesMax, &snd.FlushLagBytes)
 				sc.ReplayLagBytesMax = maxPtr(sc.ReplayLagBytesMax, &snd.ReplayLagBytes)
+				if snd.Command != "" {
+					sc.SenderCommand = clip(snd.Command)
+				}
 			}
 			if i == 0 {
 				confirmed[s.Name] = s.ConfirmedFlushLSN
@@ -171,6 +177,62 @@ func diffSlots(before, after []Slot) []SlotCost {
 		out[i] = *byName[n]
 	}
 	return out
+}
+
+// classOrder puts reads, what a path sends to find its rows, first.
+var classOrder = map[string]int{"read": 0, "other": 1, "write": 2}
+
+// diffQueries is what each statement did between the samples: the ones
+// that ran, reads first, then the most called, at most
+// result.MaxStatements of them, and how many more ran. An entry new in
+// after counts whole; one whose counters went backwards (evicted and
+// re-created) counts as it is now, the window's part of it lost, which the
+// sum's problems already say.
+func diffQueries(before, after []Query) ([]StatementCost, int) {
+	type key struct {
+		id    int64
+		class string
+	}
+	was := make(map[key]StatementCounters, len(before))
+	for _, q := range before {
+		was[key{q.ID, q.Class}] = q.StatementCounters
+	}
+	var out []StatementCost
+	for _, q := range after {
+		d := q.StatementCounters.Minus(was[key{q.ID, q.Class}])
+		if d.Negative() {
+			d = q.StatementCounters
+		}
+		if d.Calls > 0 {
+			out = append(out, StatementCost{Class: q.Class, Query: clip(q.Text), StatementCounters: d})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if classOrder[a.Class] != classOrder[b.Class] {
+			return classOrder[a.Class] < classOrder[b.Class]
+		}
+		if a.Calls != b.Calls {
+			return a.Calls > b.Calls
+		}
+		return a.Query < b.Query
+	})
+	if len(out) > result.MaxStatements {
+		return out[:result.MaxStatements], len(out) - result.MaxStatements
+	}
+	return out, 0
+}
+
+// clip cuts text at result.MaxQueryText bytes, on a character boundary.
+func clip(text string) string {
+	if len(text) <= result.MaxQueryText {
+		return text
+	}
+	cut := result.MaxQueryText
+	for cut > 0 && !utf8.RuneStart(text[cut]) {
+		cut--
+	}
+	return text[:cut] + "…"
 }
 
 // maxPtr is the larger of *a and *b as a new pointer, treating nil as absent.

@@ -2,12 +2,16 @@ package dbcost_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cdcbench/cdcbench/internal/dbcost"
+	"github.com/cdcbench/cdcbench/internal/result"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -226,4 +230,61 @@ func TestDiffProblems(t *testing.T) {
 func after() dbcost.Sample {
 	_, a := samples()
 	return a
+}
+
+// TestDiffStatements checks the per-statement list: what ran in the
+// window, reads first and most called first, bounded in count and length.
+func TestDiffStatements(t *testing.T) {
+	q := func(id int64, class, text string, calls int64) dbcost.Query {
+		return dbcost.Query{ID: id, Class: class, Text: text, StatementCounters: dbcost.StatementCounters{Calls: calls, Rows: 10 * calls, ExecMs: float64(calls)}}
+	}
+	long := strings.Repeat("é", result.MaxQueryText)
+	many := func(n int) (out []dbcost.Query) {
+		for i := range n {
+			out = append(out, q(int64(100+i), "read", fmt.Sprintf("SELECT %d", i), int64(1+i)))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name          string
+		before, after []dbcost.Query
+		want          []string // "class calls query"
+		leftOut       int
+	}{
+		{"only what ran, reads first, most called first",
+			[]dbcost.Query{q(1, "read", "SELECT a", 5), q(2, "write", "COPY", 3), q(3, "read", "SELECT idle", 7)},
+			[]dbcost.Query{q(1, "read", "SELECT a", 6), q(2, "write", "COPY", 13), q(3, "read", "SELECT idle", 7), q(4, "read", "SELECT new", 4), q(5, "other", "TRUNCATE", 1)},
+			[]string{"read 4 SELECT new", "read 1 SELECT a", "other 1 TRUNCATE", "write 10 COPY"}, 0},
+		{"an entry evicted and back counts as it is now",
+			[]dbcost.Query{q(1, "read", "SELECT a", 50)},
+			[]dbcost.Query{q(1, "read", "SELECT a", 2)},
+			[]string{"read 2 SELECT a"}, 0},
+		{"at most MaxStatements", nil, many(result.MaxStatements + 3), nil, 3},
+		{"long text cut on a character", nil, []dbcost.Query{q(1, "read", long, 1)}, nil, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before, after := samples()
+			before.Statements.Queries, after.Statements.Queries = tc.before, tc.after
+			c := dbcost.Diff(before, after, 2000)
+			if c.StatementsLeftOut != tc.leftOut {
+				t.Errorf("left out %d, want %d", c.StatementsLeftOut, tc.leftOut)
+			}
+			var got []string
+			for _, s := range c.Statements {
+				got = append(got, fmt.Sprintf("%s %d %s", s.Class, s.Calls, s.Query))
+				if s.Rows != 10*s.Calls {
+					t.Errorf("%q: rows %d for %d calls, want %d", s.Query, s.Rows, s.Calls, 10*s.Calls)
+				}
+				if len(s.Query) > result.MaxQueryText+len("…") || !utf8.ValidString(s.Query) {
+					t.Errorf("query text of %d bytes (valid UTF-8: %v), want at most %d", len(s.Query), utf8.ValidString(s.Query), result.MaxQueryText)
+				}
+			}
+			switch {
+			case tc.want != nil && !slices.Equal(got, tc.want):
+				t.Errorf("statements = %q, want %q", got, tc.want)
+			case tc.leftOut > 0 && (len(got) != result.MaxStatements || c.Statements[0].Calls != int64(result.MaxStatements+3)):
+				t.Errorf("statements = %q, want the %d most called", got, result.MaxStatements)
+			}
+		})
+	}
 }

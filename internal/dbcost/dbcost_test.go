@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -225,6 +226,16 @@ func TestPollingCost(t *testing.T) {
 		}
 		if c.AgentReads.ExecMs <= 0 {
 			t.Errorf("agent exec time = %v ms, want > 0", c.AgentReads.ExecMs)
+		}
+		// One entry per statement, its text as sent (pollSQL has only
+		// parameters, nothing to normalise).
+		var listed []string
+		for _, st := range c.Statements {
+			listed = append(listed, fmt.Sprintf("%s %d %d %s", st.Class, st.Calls, st.Rows, st.Query))
+		}
+		want := []string{fmt.Sprintf("read %d %d %s", polls, returned, pollSQL), fmt.Sprintf("write %d %d %s", batches, rows, copySQL)}
+		if !slices.Equal(listed, want) {
+			t.Errorf("statements = %q, want %q", listed, want)
 		}
 		if c.WALBytes < rows*50 {
 			t.Errorf("WAL = %d bytes for %d rows, want at least 50 bytes a row", c.WALBytes, rows)
@@ -448,6 +459,9 @@ func TestSlotLag(t *testing.T) {
 		c := dbcost.Diff(after, streamed, 0)
 		if len(c.Slots) != 1 || c.Slots[0].ConfirmedBytes == nil || *c.Slots[0].ConfirmedBytes < int64(after.WALLSN-before.WALLSN) || c.Slots[0].SentLagBytesMax == nil {
 			t.Errorf("cost slots = %+v, want the consumer to have confirmed the rows' WAL and a sender", c.Slots)
+		}
+		if len(c.Slots) == 1 && !strings.HasPrefix(c.Slots[0].SenderCommand, "START_REPLICATION SLOT") {
+			t.Errorf("sender command = %q, want the START_REPLICATION the consumer sent", c.Slots[0].SenderCommand)
 		}
 		t.Logf("streamed: slot lag %d bytes, sender lags sent %d / flush %d / replay %d bytes",
 			sl.LagBytes, sl.Sender.SentLagBytes, sl.Sender.FlushLagBytes, sl.Sender.ReplayLagBytes)

@@ -5,9 +5,10 @@
 // at the two ends of a measured window — statements, commits, tuples and
 // blocks from pg_stat_database, scans and rows read of public.transactions
 // from pg_stat_user_tables, calls, rows and execution time from
-// pg_stat_statements split into the agents' reads (SELECT), the producer's
-// writes (INSERT/COPY) and everything else, WAL generated, how far cdcbench's
-// replication slots and their WAL senders lag, and the CPU seconds of every
+// pg_stat_statements per statement and split into the agents' reads
+// (SELECT), the producer's writes (INSERT/COPY) and everything else, WAL generated, how far cdcbench's
+// replication slots and their WAL senders lag (and the command each sender
+// runs), and the CPU seconds of every
 // server process from /proc — and Diff turns the two samples into a Cost per
 // 1,000 card transactions. The producer's writes are the same on both paths,
 // so the difference between the paths' costs is the price of delivery:

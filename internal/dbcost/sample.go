@@ -108,6 +108,24 @@ type StatementSplit struct {
 	// Dealloc counts entries pg_stat_statements evicted to make room (nil
 	// before PostgreSQL 14); evicted entries take their counts with them.
 	Dealloc *int64
+	// Queries are the same statements one by one, so that a report can
+	// show what each path actually sends (a Spark job's generated SQL is
+	// not in cdcbench's source); Reads, Writes and Other are their sums.
+	Queries []Query
+}
+
+// Query is one pg_stat_statements entry (summed over users) that mentions
+// the table.
+type Query struct {
+	// ID is pg_stat_statements' queryid: the same normalised statement
+	// has the same ID in two samples.
+	ID int64
+	// Class is "read", "write" or "other", as in StatementSplit.
+	Class string
+	// Text is the statement as the server normalised it (constants
+	// replaced by $1, $2, ...).
+	Text string
+	StatementCounters
 }
 
 // Slot is one replication slot and, when one is streaming it, its WAL sender.
@@ -133,6 +151,10 @@ type Sender struct {
 	SentLagBytes   int64 // WAL not yet sent (decoded, for a logical slot)
 	FlushLagBytes  int64 // WAL the consumer has not reported flushed
 	ReplayLagBytes int64 // WAL the consumer has not reported applied
+	// Command is the replication command the sender runs, as
+	// pg_stat_activity shows it (START_REPLICATION SLOT ...): all a CDC
+	// path asks of the server, which pg_stat_statements does not track.
+	Command string
 }
 
 // Sampler takes Samples over one connection. The connection should be its
@@ -432,11 +454,11 @@ func (s *Sampler) read(ctx context.Context, tx pgx.Tx, smp *Sample) error {
 	}
 	if s.pgss != "" {
 		smp.Statements = &StatementSplit{}
-		b.Queue(`SELECT CASE WHEN starts_with(ltrim(query), $3) THEN 'other'
+		b.Queue(`SELECT coalesce(queryid, 0), CASE WHEN starts_with(ltrim(query), $3) THEN 'other'
 				WHEN query ~* $4 THEN 'read' WHEN query ~* $5 THEN 'write' ELSE 'other' END,
-			sum(calls)::bigint, sum(rows)::bigint, sum(total_exec_time)::float8,
+			min(query), sum(calls)::bigint, sum(rows)::bigint, sum(total_exec_time)::float8,
 			sum(shared_blks_hit)::bigint, sum(shared_blks_read)::bigint
-			FROM `+s.pgss+` WHERE dbid = $1 AND query ~* $2 GROUP BY 1`,
+			FROM `+s.pgss+` WHERE dbid = $1 AND query ~* $2 GROUP BY 1, 2`,
 			s.dbOID, tableRE, HarnessTag, readRE, writeRE).
 			Query(func(rows pgx.Rows) error { return scanStatements(rows, smp.Statements) })
 		if s.pgssInfo != "" {
@@ -446,7 +468,9 @@ func (s *Sampler) read(ctx context.Context, tx pgx.Tx, smp *Sample) error {
 		}
 	}
 	b.Queue(`SELECT s.slot_name::text, s.active, s.restart_lsn::text, s.confirmed_flush_lsn::text,
-			w.pid, w.sent_lsn::text, w.flush_lsn::text, w.replay_lsn::text
+			w.pid, w.sent_lsn::text, w.flush_lsn::text, w.replay_lsn::text,
+			-- the WHERE: given NULL (no sender) the function returns every backend
+			(SELECT a.query FROM pg_stat_get_activity(w.pid) a WHERE a.pid = w.pid)
 		FROM pg_get_replication_slots() s LEFT JOIN pg_stat_get_wal_senders() w ON w.pid = s.active_pid
 		WHERE starts_with(s.slot_name::text, $1) ORDER BY 1`, SlotPrefix).
 		Query(func(rows pgx.Rows) error {
@@ -457,22 +481,24 @@ func (s *Sampler) read(ctx context.Context, tx pgx.Tx, smp *Sample) error {
 	return tx.SendBatch(ctx, b).Close()
 }
 
-// scanStatements adds the classified pg_stat_statements sums to split.
+// scanStatements reads the pg_stat_statements entries into split, one
+// Query each, and sums them by class.
 func scanStatements(rows pgx.Rows, split *StatementSplit) error {
 	for rows.Next() {
-		var class string
-		var c StatementCounters
-		if err := rows.Scan(&class, &c.Calls, &c.Rows, &c.ExecMs, &c.SharedBlksHit, &c.SharedBlksRead); err != nil {
+		var q Query
+		c := &q.StatementCounters
+		if err := rows.Scan(&q.ID, &q.Class, &q.Text, &c.Calls, &c.Rows, &c.ExecMs, &c.SharedBlksHit, &c.SharedBlksRead); err != nil {
 			return fmt.Errorf("pg_stat_statements: %w", err)
 		}
-		switch class {
+		sum := &split.Other
+		switch q.Class {
 		case "read":
-			split.Reads = c
+			sum = &split.Reads
 		case "write":
-			split.Writes = c
-		default:
-			split.Other = c
+			sum = &split.Writes
 		}
+		*sum = sum.Plus(*c)
+		split.Queries = append(split.Queries, q)
 	}
 	return rows.Err()
 }
@@ -482,9 +508,9 @@ func scanSlots(rows pgx.Rows, wal uint64) ([]Slot, error) {
 	var slots []Slot
 	for rows.Next() {
 		var sl Slot
-		var restart, confirmed, sent, flush, replay *string
+		var restart, confirmed, sent, flush, replay, command *string
 		var pid *int
-		if err := rows.Scan(&sl.Name, &sl.Active, &restart, &confirmed, &pid, &sent, &flush, &replay); err != nil {
+		if err := rows.Scan(&sl.Name, &sl.Active, &restart, &confirmed, &pid, &sent, &flush, &replay, &command); err != nil {
 			return nil, fmt.Errorf("replication slots: %w", err)
 		}
 		var err error
@@ -503,6 +529,9 @@ func scanSlots(rows pgx.Rows, wal uint64) ([]Slot, error) {
 		}
 		if pid != nil {
 			snd := &Sender{PID: *pid}
+			if command != nil {
+				snd.Command = *command
+			}
 			for _, f := range []struct {
 				lsn *string
 				lag *int64

@@ -24,6 +24,7 @@ import (
 	"github.com/cdcbench/cdcbench/internal/jvm"
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/source"
+	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/internal/suggest"
 	"github.com/cdcbench/cdcbench/internal/table"
 	"github.com/cdcbench/cdcbench/internal/wait"
@@ -181,7 +182,7 @@ func (s *sparkDriver) Start(ctx context.Context, env Env) (err error) {
 	if s.java, err = jvm.FindJava(ctx, jvm.Need{Min: 17, For: "Spark " + SparkVersion}); err != nil {
 		return fmt.Errorf("driver: spark: %w", err)
 	}
-	if s.dir, err = os.MkdirTemp("", "cdcbench-spark-"); err != nil {
+	if s.dir, err = os.MkdirTemp("", stack.SparkDirPrefix); err != nil {
 		return fmt.Errorf("driver: spark: %w", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -226,7 +227,13 @@ func (s *sparkDriver) start(ctx context.Context) error {
 			heap = v
 			continue
 		}
-		args = append(args, "--option", canonicalSparkOption(k)+"="+v)
+		// A key the scenario check would have refused (settings given
+		// past it) goes as it is, so that the program's refusal names it.
+		name := canonicalSparkOption(k)
+		if name == "" {
+			name = k
+		}
+		args = append(args, "--option", name+"="+v)
 	}
 	ready := s.feed.expect()
 	deaths := make(chan error, 1)

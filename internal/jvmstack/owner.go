@@ -31,8 +31,13 @@ const leftoverGrace = 2 * time.Minute
 
 // FindLeftovers lists the stack dirs in the temp dir, marking Live those
 // whose owning cdcbench still runs, with any JVM running from each.
-func FindLeftovers() []Leftover {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), DirPrefix+"*"))
+func FindLeftovers() []Leftover { return FindDirs(DirPrefix) }
+
+// FindDirs is FindLeftovers for the temp dirs whose names start with
+// prefix: any dir that jvm.Start claims and marks its JVMs with, such as a
+// Spark path's, follows the same rule and is removed by RemoveLeftover.
+func FindDirs(prefix string) []Leftover {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), prefix+"*"))
 	var out []Leftover
 	for _, d := range dirs {
 		out = append(out, Leftover{Dir: d, PIDs: jvm.Marked(d), Live: ownerAlive(d)})

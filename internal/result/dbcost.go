@@ -32,6 +32,13 @@ type DBCost struct {
 	// OtherStatements are the rest that mention Table: DDL and queries
 	// tagged as the harness's own (dbcost.HarnessTag).
 	OtherStatements *StatementCounters `json:"other_statements"`
+	// Statements are the entries behind those three sums that ran in the
+	// window, one per normalised statement, reads first, then the most
+	// called: the queries a path actually sends (a Spark job's generated
+	// SQL, a poller's SELECT), which no source file shows for every
+	// capture. At most MaxStatements; StatementsLeftOut counts the rest.
+	Statements        []StatementCost `json:"statements,omitempty"`
+	StatementsLeftOut int             `json:"statements_left_out,omitempty"`
 
 	// WALBytes is the WAL written, in bytes.
 	WALBytes int64 `json:"wal_bytes"`
@@ -73,6 +80,25 @@ type DBCost struct {
 	NotMeasured string `json:"not_measured,omitempty"`
 }
 
+// MaxStatements bounds DBCost.Statements: a workload that sends many
+// different statements (literals in the text instead of parameters) would
+// otherwise grow result.json with each.
+const MaxStatements = 20
+
+// StatementCost is one pg_stat_statements entry over the window.
+type StatementCost struct {
+	// Class is "read" (a SELECT), "write" (INSERT, COPY, UPDATE, DELETE,
+	// MERGE) or "other", the sum it is counted in.
+	Class string `json:"class"`
+	// Query is the statement as the server normalised it: constants are
+	// $1, $2, ...; cut at MaxQueryText bytes.
+	Query string `json:"query"`
+	StatementCounters
+}
+
+// MaxQueryText bounds StatementCost.Query and SlotCost.SenderCommand.
+const MaxQueryText = 2000
+
 // SlotCost is one replication slot over the window. Lags are in bytes of
 // WAL, the larger of the two samples' values.
 type SlotCost struct {
@@ -91,6 +117,11 @@ type SlotCost struct {
 	SentLagBytesMax   *int64 `json:"sent_lag_bytes_max"`
 	FlushLagBytesMax  *int64 `json:"flush_lag_bytes_max"`
 	ReplayLagBytesMax *int64 `json:"replay_lag_bytes_max"`
+	// SenderCommand is the replication command the slot's WAL sender ran
+	// at the later sample that had one (pg_stat_activity.query): what a
+	// CDC path asks of the server instead of statements. Cut at
+	// MaxQueryText bytes.
+	SenderCommand string `json:"sender_command,omitempty"`
 }
 
 // PerThousand is a DBCost's figures divided by Transactions/1000. Fields are
@@ -163,6 +194,14 @@ func (a TableCounters) Minus(b TableCounters) TableCounters {
 // Negative reports a counter that went backwards (statistics reset).
 func (a TableCounters) Negative() bool {
 	return a.SeqScan < 0 || a.SeqTupRead < 0 || a.IdxScan < 0 || a.IdxTupFetch < 0 || a.TupInserted < 0
+}
+
+// Plus is the sum of a and b.
+func (a StatementCounters) Plus(b StatementCounters) StatementCounters {
+	return StatementCounters{
+		Calls: a.Calls + b.Calls, Rows: a.Rows + b.Rows, ExecMs: a.ExecMs + b.ExecMs,
+		SharedBlksHit: a.SharedBlksHit + b.SharedBlksHit, SharedBlksRead: a.SharedBlksRead + b.SharedBlksRead,
+	}
 }
 
 // Minus is the change from b to a.

@@ -22,6 +22,11 @@ import (
 // from anything else on a shared server.
 const Prefix = "cdcbench_"
 
+// SparkDirPrefix starts the name of a Spark path's work dir in the temp
+// dir. Package driver makes the dir; it is named here, beside the other
+// temp dirs cdcbench leaves when killed, so that clean finds it.
+const SparkDirPrefix = "cdcbench-spark-"
+
 // Kinds of leftovers.
 const (
 	LeftoverSlot        = "slot"
@@ -31,6 +36,10 @@ const (
 	// LeftoverJVMDir is a local stack's Kafka/Connect dir (package
 	// jvmstack); removing it kills any JVM still running from it.
 	LeftoverJVMDir = "jvm stack dir"
+	// LeftoverSparkDir is a Spark path's work dir (its log, password
+	// file and Spark's scratch space); removing it kills a Spark JVM
+	// still running from it.
+	LeftoverSparkDir = "spark work dir"
 	// LeftoverPostmaster is a PostgreSQL server still running on a private
 	// cluster's removed data directory (restarted from outside with
 	// pg_ctl); removing it stops it.
@@ -40,7 +49,7 @@ const (
 // Leftover is something a run created: left behind by a crashed one, or
 // still in use by a live one.
 type Leftover struct {
-	Kind string // LeftoverSlot, LeftoverPublication, LeftoverClusterDir, LeftoverKafkaDir, LeftoverJVMDir or LeftoverPostmaster
+	Kind string // LeftoverSlot, LeftoverPublication, LeftoverClusterDir, LeftoverKafkaDir, LeftoverJVMDir, LeftoverSparkDir or LeftoverPostmaster
 	Name string // the slot or publication, the directory's path, or the postmaster's pid
 	// Database is where a slot or publication lives: a logical slot can
 	// only be dropped from its own database, a publication only seen there.
@@ -259,7 +268,7 @@ func RemoveLeftovers(ctx context.Context, dsn string, ls []Leftover) error {
 			if err := os.RemoveAll(l.Name); err != nil {
 				errs = append(errs, fmt.Errorf("clean: %w", err))
 			}
-		case LeftoverJVMDir:
+		case LeftoverJVMDir, LeftoverSparkDir:
 			if err := jvmstack.RemoveLeftover(l.Name); err != nil {
 				errs = append(errs, fmt.Errorf("clean: %w", err))
 			}
@@ -338,20 +347,27 @@ func postmasterLeftovers() []Leftover {
 	return out
 }
 
-// jvmLeftovers lists the local stacks' Kafka/Connect dirs. Pdeathsig
-// normally took a killed cdcbench's JVMs down with it; removing the dir
-// kills any that survived.
+// jvmLeftovers lists the local stacks' Kafka/Connect dirs and the Spark
+// paths' work dirs: each a dir jvm.Start claimed and ran its JVMs from.
+// Pdeathsig normally took a killed cdcbench's JVMs down with it (a Spark
+// path's dir stays: a kill -9 leaves no time to remove it); removing the
+// dir kills any that survived.
 func jvmLeftovers() []Leftover {
 	var out []Leftover
-	for _, j := range jvmstack.FindLeftovers() {
-		l := Leftover{Kind: LeftoverJVMDir, Name: j.Dir, Live: j.Live, Detail: "Kafka/Connect dir of a live run"}
-		if !j.Live {
-			l.Detail = "Kafka/Connect dir of a cdcbench that is gone"
-			if len(j.PIDs) > 0 {
-				l.Detail += fmt.Sprintf("; JVMs %v still running (killed on removal)", j.PIDs)
+	for _, kind := range []struct{ kind, prefix, what string }{
+		{LeftoverJVMDir, jvmstack.DirPrefix, "Kafka/Connect dir"},
+		{LeftoverSparkDir, SparkDirPrefix, "Spark path's work dir"},
+	} {
+		for _, j := range jvmstack.FindDirs(kind.prefix) {
+			l := Leftover{Kind: kind.kind, Name: j.Dir, Live: j.Live, Detail: kind.what + " of a live run"}
+			if !j.Live {
+				l.Detail = kind.what + " of a cdcbench that is gone"
+				if len(j.PIDs) > 0 {
+					l.Detail += fmt.Sprintf("; JVMs %v still running (killed on removal)", j.PIDs)
+				}
 			}
+			out = append(out, l)
 		}
-		out = append(out, l)
 	}
 	return out
 }
