@@ -2,12 +2,9 @@ package driver
 
 import (
 	"context"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -118,29 +115,7 @@ var sparkFiles embed.FS
 // sparkProject is the program's Maven project for jvm.Cache: its key
 // changes with Spark's version and with every byte of the project, so a
 // changed program is built afresh (Maven's own repository keeps the jars).
-var sparkProject = func() jvm.Project {
-	files, err := fs.Sub(sparkFiles, "spark")
-	if err != nil {
-		panic(err)
-	}
-	h := sha256.New()
-	err = fs.WalkDir(files, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := fs.ReadFile(files, p)
-		fmt.Fprintf(h, "%s %d\n", p, len(b))
-		h.Write(b)
-		return err
-	})
-	if err != nil {
-		panic(err)
-	}
-	return jvm.Project{
-		Name: "Spark", Key: "spark-" + SparkVersion + "-" + hex.EncodeToString(h.Sum(nil))[:12],
-		Files: files, Pom: "pom.xml", Jars: []string{"app", "lib"}, Size: "280 MB",
-	}
-}()
+var sparkProject = embeddedProject(sparkFiles, "spark", "Spark", "spark-"+SparkVersion, "280 MB")
 
 // sparkDriver runs JdbcCapture as a child JVM and hands the rows each of
 // its reads returned to the agents (sparkFeed).
