@@ -106,3 +106,57 @@ func TestFlinkCDCPath(t *testing.T) {
 		t.Errorf("Flink JVMs left running: %v", pids)
 	}
 }
+
+// flinkMayDiffer are the fields in which Flink CDC's envelopes may differ
+// from Debezium 3.6.1's in Kafka Connect: those whose values are the
+// producer's own (mayDiffer: times of processing, WAL positions, the
+// version), and those Debezium added after the 1.9.8.Final that Flink CDC
+// 3.5.0 embeds, so that only Debezium has them: ts_us and ts_ns (in the
+// envelope and its source block), source.origin and origin_lsn, the
+// schemas' version numbers, the transaction block's schema name, the
+// snapshot enum's newer values and the envelope fields' order (1.9 puts
+// transaction last). The agents read none of them: they take the commit
+// time from source.ts_ms where ts_us is missing.
+var flinkMayDiffer = func() map[string]bool {
+	m := map[string]bool{}
+	for k := range mayDiffer {
+		m[k] = true
+	}
+	const src = "value.schema.fields[source]"
+	for _, k := range []string{
+		"value.payload.source.origin", "value.payload.source.origin_lsn",
+		"value.schema.version", "value.schema.fields.order",
+		"value.schema.fields[ts_us]", "value.schema.fields[ts_ns]",
+		"value.schema.fields[transaction].name", "value.schema.fields[transaction].version",
+		src + ".version", src + ".fields.order",
+		src + ".fields[ts_us]", src + ".fields[ts_ns]", src + ".fields[origin]", src + ".fields[origin_lsn]",
+		src + ".fields[snapshot].parameters.allowed",
+	} {
+		m[k] = true
+	}
+	return m
+}()
+
+// TestFlinkCDCMatchesDebezium holds Flink CDC's envelopes to Debezium's in
+// Kafka Connect: the same rows through both, each row's key and value
+// compared field by field, schema and payload, but for flinkMayDiffer.
+func TestFlinkCDCMatchesDebezium(t *testing.T) {
+	st, cdc := localStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	flink := capture(ctx, t, st, "flink-cdc", cdc)
+	debezium := capture(ctx, t, st, "debezium", cdc)
+	if len(flink) != len(rows) || len(debezium) != len(rows) {
+		t.Fatalf("%d events from Flink CDC, %d from Debezium, want %d each", len(flink), len(debezium), len(rows))
+	}
+	for id, f := range flink {
+		d := debezium[id]
+		var diffs []string
+		e := envelopes{a: "Flink CDC", b: "Debezium", allowed: flinkMayDiffer}
+		e.diff("key", f.key, d.key, &diffs)
+		e.diff("value", f.value, d.value, &diffs)
+		if len(diffs) > 0 {
+			t.Errorf("row %.0f: Flink CDC and Debezium differ:\n  %s\nFlink CDC value: %s\nDebezium value:  %s", id, strings.Join(diffs, "\n  "), f.raw, d.raw)
+		}
+	}
+}
