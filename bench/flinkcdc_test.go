@@ -8,6 +8,7 @@ import (
 
 	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/driver"
+	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/scenarios"
 )
 
@@ -158,5 +159,38 @@ func TestFlinkCDCMatchesDebezium(t *testing.T) {
 		if len(diffs) > 0 {
 			t.Errorf("row %.0f: Flink CDC and Debezium differ:\n  %s\nFlink CDC value: %s\nDebezium value:  %s", id, strings.Join(diffs, "\n  "), f.raw, d.raw)
 		}
+	}
+}
+
+// TestFlinkCDCStartFailure: a Flink CDC path whose source cannot use the
+// database (here it asks for SSL, which the private server does not
+// offer) ends the run with one error quoting Flink's log, leaves no JVM
+// running and no slot behind.
+func TestFlinkCDCStartFailure(t *testing.T) {
+	ctx, st := sparkStack(t, 5*time.Minute)
+	// A failed start keeps Flink's directory, whose log its error names.
+	t.Setenv("TMPDIR", t.TempDir())
+	p := plan(10, 1, 0, driver.Path{Kind: "flink-cdc"})
+	p.Settings = map[string]map[string]string{"flink-cdc": {"debezium.database.sslmode": "require"}}
+	_, _, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, ResultsDir: t.TempDir()})
+	if err == nil {
+		t.Fatal("run with a database the source cannot use: no error")
+	}
+	for _, want := range []string{"Flink CDC", "exited during start-up", "its log", "SSL"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if pids := childJVMs(t, flinkMain); len(pids) > 0 {
+		t.Errorf("Flink JVMs left running: %v", pids)
+	}
+	conn, err := stack.ConnectHarness(ctx, st.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var slots int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_replication_slots").Scan(&slots); err != nil || slots != 0 {
+		t.Errorf("%d slots left (%v)", slots, err)
 	}
 }

@@ -57,7 +57,22 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 public final class Capture {
     private Capture() {}
 
-    public static void main(String[] argv) throws Exception {
+    /**
+     * main runs the job until it is killed, and exits 1 when it fails for
+     * good (after the restart strategy's attempts), so that cdcbench sees
+     * the exit and quotes this log, whatever threads Flink left behind.
+     */
+    public static void main(String[] argv) {
+        try {
+            run(argv);
+        } catch (Throwable e) {
+            System.err.println("cdcbench-flinkcdc: the job failed");
+            e.printStackTrace();
+            System.exit(1);
+        }
+    }
+
+    private static void run(String[] argv) throws Exception {
         Map<String, String> a = new HashMap<>();
         Properties dbz = new Properties();
         for (int i = 0; i + 1 < argv.length; i += 2) {
