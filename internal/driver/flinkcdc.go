@@ -24,7 +24,6 @@ import (
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/internal/suggest"
-	"github.com/cdcbench/cdcbench/internal/wait"
 )
 
 // kindFlinkCDC is Flink CDC's PostgreSQL source in a local Flink
@@ -203,13 +202,10 @@ type flinkDriver struct {
 	jars *jvm.Resolved
 	slot *slotWatch
 
+	jvm *ownJVM // each start's time is from exec to the slot's stream
+
 	mu      sync.Mutex
-	proc    *jvm.Process
-	stopped bool
-	startup []time.Duration // each start's, from exec to the slot's stream
-	resumed []string        // each start's position: "slot" or "checkpoint chk-N"
-	keep    bool            // keep dir: an error names its log
-	quit    chan struct{}   // closed by Stop: no death is awaited any more
+	resumed []string // each start's position: "slot" or "checkpoint chk-N"
 }
 
 func newFlinkCDC(settings map[string]string) (*flinkDriver, error) {
@@ -217,7 +213,13 @@ func newFlinkCDC(settings map[string]string) (*flinkDriver, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &flinkDriver{cfg: cfg, settings: settings}, nil
+	f := &flinkDriver{cfg: cfg, settings: settings}
+	f.jvm = newOwnJVM("flink jvm", func(err error) {
+		if f.env.Fail != nil {
+			f.env.Fail(err)
+		}
+	})
+	return f, nil
 }
 
 // Start creates the publication and the slot (pgoutput, as the other
@@ -226,20 +228,13 @@ func newFlinkCDC(settings map[string]string) (*flinkDriver, error) {
 // the slot: Flink's start-up, reported on its own (Report).
 func (f *flinkDriver) Start(ctx context.Context, env Env) (err error) {
 	f.env = env
-	f.quit = make(chan struct{})
 	slotTried := false
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, f.stop(context.WithoutCancel(ctx), slotTried))
 		}
 	}()
-	if f.jars, err = (jvm.Cache{Progress: os.Stderr}).Resolve(ctx, flinkProject); err != nil {
-		return fmt.Errorf("driver: flink-cdc: %w", err)
-	}
-	if f.java, err = jvm.FindJava(ctx, jvm.Need{Min: 17, For: "Flink " + FlinkVersion}); err != nil {
-		return fmt.Errorf("driver: flink-cdc: %w", err)
-	}
-	if f.dir, err = os.MkdirTemp("", "cdcbench-flinkcdc-"); err != nil {
+	if f.jars, f.java, f.dir, err = prepareJVM(ctx, flinkProject, jvm.Need{Min: 17, For: "Flink " + FlinkVersion}, "cdcbench-flinkcdc-"); err != nil {
 		return fmt.Errorf("driver: flink-cdc: %w", err)
 	}
 	if err := createPublication(ctx, env); err != nil {
@@ -258,19 +253,13 @@ func (f *flinkDriver) Start(ctx context.Context, env Env) (err error) {
 // start starts the program and waits until a new WAL sender streams the
 // slot: the source is reading.
 func (f *flinkDriver) start(ctx context.Context) error {
-	pc, err := pgx.ParseConfig(f.env.Stack.DSN())
+	pc, pwFile, err := passwordFile(f.env.Stack.DSN(), f.dir)
 	if err != nil {
-		return fmt.Errorf("driver: flink-cdc: %w", err)
-	}
-	pwFile := filepath.Join(f.dir, "pgpassword")
-	if err := os.WriteFile(pwFile, []byte(pc.Password), 0o600); err != nil {
 		return fmt.Errorf("driver: flink-cdc: %w", err)
 	}
 	args := f.args(pc, pwFile, f.env.Stack.Brokers())
 	held := f.slot.holder()
-	deaths := make(chan error, 1)
-	begin := time.Now()
-	proc, err := jvm.Start(ctx, jvm.Spec{
+	err = f.jvm.start(ctx, jvm.Spec{
 		Name: "Flink CDC", Java: f.java, Main: flinkMain,
 		Classpath: []string{filepath.Join(f.jars.Dir, "app", "*"), filepath.Join(f.jars.Dir, "lib", "*")},
 		Args:      args,
@@ -284,26 +273,12 @@ func (f *flinkDriver) start(ctx context.Context) error {
 			return nil
 		},
 		ReadyWhat: "its replication stream on the slot", ReadyTimeout: flinkReadyTimeout,
-		Deaths: deaths,
-		// Held before it is ready, so that a Stop during a restart's
-		// start-up stops it too.
-		Started: func(p *jvm.Process) { f.mu.Lock(); f.proc = p; f.mu.Unlock() },
 	})
 	if err != nil {
-		f.keep = true // the error quotes the log
 		return fmt.Errorf("driver: flink-cdc: %w", err)
 	}
-	go func() {
-		select {
-		case err := <-deaths:
-			f.fail(err)
-		case <-f.quit:
-		}
-	}()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.proc = proc
-	f.startup = append(f.startup, time.Since(begin))
 	f.resumed = append(f.resumed, resumedFrom(filepath.Join(f.dir, "flink.log")))
 	return nil
 }
@@ -344,50 +319,18 @@ func (f *flinkDriver) args(pc *pgx.ConnConfig, pwFile string, brokers []string) 
 	return args
 }
 
-// fail reports a Flink JVM that exited under the run, unless cdcbench
-// stopped it.
-func (f *flinkDriver) fail(err error) {
-	f.mu.Lock()
-	stopped := f.stopped
-	f.mu.Unlock()
-	if !stopped && f.env.Fail != nil {
-		f.env.Fail(err)
-	}
-}
-
 // OwnProcesses is the Flink JVM, for the path's machine cost: the one
 // running now (another after kill-capture).
-func (f *flinkDriver) OwnProcesses() []OwnProcess {
-	return []OwnProcess{{Name: "flink jvm", PIDs: func() []int {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		if f.proc == nil || f.proc.Exited() {
-			return nil
-		}
-		return []int{f.proc.PID()}
-	}}}
-}
+func (f *flinkDriver) OwnProcesses() []OwnProcess { return f.jvm.processes() }
 
 // Crash kills the Flink JVM with SIGKILL (kill-capture) and, after down,
 // starts a new one, which restores the newest complete checkpoint or,
 // before the first, streams from the slot's confirmed position: what was
 // sent after it is sent again (duplicates), nothing is lost.
 func (f *flinkDriver) Crash(ctx context.Context, down time.Duration) error {
-	f.mu.Lock()
-	proc := f.proc
-	f.proc = nil
-	f.mu.Unlock()
-	if proc != nil {
-		proc.Kill()
-	}
-	if err := wait.Sleep(ctx, down); err != nil {
+	again, err := f.jvm.crash(ctx, down)
+	if !again {
 		return err
-	}
-	f.mu.Lock()
-	stopped := f.stopped
-	f.mu.Unlock()
-	if stopped {
-		return nil
 	}
 	return f.start(ctx)
 }
@@ -396,6 +339,7 @@ func (f *flinkDriver) Crash(ctx context.Context, down time.Duration) error {
 // its start-up (flink_startup_ms) and restarts, and the WAL the slot
 // retained (reports/README.md lists the fields).
 func (f *flinkDriver) Report(p *result.Path) {
+	ups, restarts, _ := f.jvm.startups()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	p.Capture = fmt.Sprintf("Flink CDC %s (Debezium %s) on Flink %s, Kafka sink %s", FlinkCDCVersion, FlinkCDCDebeziumVersion, FlinkVersion, FlinkKafkaVersion)
@@ -405,17 +349,15 @@ func (f *flinkDriver) Report(p *result.Path) {
 		"debezium": f.cfg.debezium, "startup_mode": "committed-offset", "delivery_guarantee": "at-least-once",
 		"parallelism": 1, "plugin": "pgoutput",
 	}}
-	if len(f.startup) > 0 {
-		d["flink_startup_ms"] = f.startup[0].Milliseconds()
+	if len(ups) > 0 {
+		d["flink_startup_ms"] = ups[0].Milliseconds()
 		d["flink_resumed_from"] = f.resumed
 	}
-	if len(f.startup) > 1 {
-		var r []int64
-		for _, st := range f.startup[1:] {
-			r = append(r, st.Milliseconds())
-		}
+	if r := restartMs(ups); r != nil {
 		d["flink_restart_ms"] = r
-		d["flink_restarts"] = len(r)
+	}
+	if restarts > 0 {
+		d["flink_restarts"] = restarts
 	}
 	if f.slot != nil {
 		w := f.slot.stats()
@@ -435,20 +377,13 @@ func (f *flinkDriver) Report(p *result.Path) {
 func (f *flinkDriver) Stop(ctx context.Context) error { return f.stop(ctx, true) }
 
 func (f *flinkDriver) stop(ctx context.Context, dropSlot bool) error {
-	f.mu.Lock()
-	if f.stopped {
-		f.mu.Unlock()
+	first, err := f.jvm.stop(ctx)
+	if !first {
 		return nil
 	}
-	f.stopped = true
-	proc := f.proc
-	f.mu.Unlock()
-	close(f.quit)
 	var errs []error
-	if proc != nil {
-		if err := proc.Stop(ctx); err != nil {
-			errs = append(errs, err)
-		}
+	if err != nil {
+		errs = append(errs, err)
 	}
 	if f.slot != nil {
 		f.slot.close()
@@ -466,7 +401,7 @@ func (f *flinkDriver) stop(ctx context.Context, dropSlot bool) error {
 	if err := f.deleteGroups(dctx); err != nil {
 		errs = append(errs, err)
 	}
-	if f.dir != "" && len(errs) == 0 && !f.keep {
+	if _, _, keep := f.jvm.startups(); f.dir != "" && len(errs) == 0 && !keep {
 		if err := os.RemoveAll(f.dir); err != nil {
 			errs = append(errs, fmt.Errorf("driver: flink-cdc: %w", err))
 		}
