@@ -88,6 +88,11 @@ func TestFlinkCDCPath(t *testing.T) {
 		if f.Error != "" || f.Skipped != "" {
 			t.Errorf("fault %s: %+v", f.Kind, f)
 		}
+		if f.RecoveredAfterS != nil {
+			t.Logf("%s: peak p99 %.0f ms, recovered %.1f s after the fault's end", f.Kind, f.PeakP99Ms, *f.RecoveredAfterS)
+		} else {
+			t.Logf("%s: peak p99 %.0f ms, not recovered within the run", f.Kind, f.PeakP99Ms)
+		}
 	}
 	// The JVM's machine cost, the restarted one followed (the killed one's
 	// last moments are not counted: "partial").
