@@ -168,21 +168,7 @@ func TestRelayMatchesDebezium(t *testing.T) {
 	st, cdc := localStack(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	relayed := capture(ctx, t, st, "cdc", cdc)
-	debezium := capture(ctx, t, st, "debezium", cdc)
-	if len(relayed) != len(rows) || len(debezium) != len(rows) {
-		t.Fatalf("%d events from the relay, %d from Debezium, want %d each", len(relayed), len(debezium), len(rows))
-	}
-	for id, r := range relayed {
-		d := debezium[id]
-		var diffs []string
-		e := envelopes{a: "the relay", b: "Debezium", allowed: mayDiffer}
-		e.diff("key", r.key, d.key, &diffs)
-		e.diff("value", r.value, d.value, &diffs)
-		if len(diffs) > 0 {
-			t.Errorf("row %.0f: relay and Debezium differ:\n  %s\nrelay value:    %s\nDebezium value: %s", id, strings.Join(diffs, "\n  "), r.raw, d.raw)
-		}
-	}
+	envelopes{a: "the relay", b: "Debezium", allowed: mayDiffer}.match(t, capture(ctx, t, st, "cdc", cdc), capture(ctx, t, st, "debezium", cdc))
 }
 
 // mayDiffer are the fields whose values are the producer's own: times of
@@ -381,6 +367,24 @@ func (e envelopes) diff(path string, x, y any, out *[]string) {
 	}
 	if !reflect.DeepEqual(x, y) {
 		*out = append(*out, fmt.Sprintf("%s: %s %v, %s %v", path, e.a, x, e.b, y))
+	}
+}
+
+// match fails t unless x (from e.a) and y (from e.b) hold one event per
+// row, whose keys and values agree but for e.allowed.
+func (e envelopes) match(t *testing.T, x, y map[float64]event) {
+	t.Helper()
+	if len(x) != len(rows) || len(y) != len(rows) {
+		t.Fatalf("%d events from %s, %d from %s, want %d each", len(x), e.a, len(y), e.b, len(rows))
+	}
+	for id, xe := range x {
+		ye := y[id]
+		var diffs []string
+		e.diff("key", xe.key, ye.key, &diffs)
+		e.diff("value", xe.value, ye.value, &diffs)
+		if len(diffs) > 0 {
+			t.Errorf("row %.0f: %s and %s differ:\n  %s\n%s value: %s\n%s value: %s", id, e.a, e.b, strings.Join(diffs, "\n  "), e.a, xe.raw, e.b, ye.raw)
+		}
 	}
 }
 
