@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -167,20 +168,7 @@ func TestRelayMatchesDebezium(t *testing.T) {
 	st, cdc := localStack(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	relayed := capture(ctx, t, st, "cdc", cdc)
-	debezium := capture(ctx, t, st, "debezium", cdc)
-	if len(relayed) != len(rows) || len(debezium) != len(rows) {
-		t.Fatalf("%d events from the relay, %d from Debezium, want %d each", len(relayed), len(debezium), len(rows))
-	}
-	for id, r := range relayed {
-		d := debezium[id]
-		var diffs []string
-		diff("key", r.key, d.key, &diffs)
-		diff("value", r.value, d.value, &diffs)
-		if len(diffs) > 0 {
-			t.Errorf("row %.0f: relay and Debezium differ:\n  %s\nrelay value:    %s\nDebezium value: %s", id, strings.Join(diffs, "\n  "), r.raw, d.raw)
-		}
-	}
+	envelopes{a: "the relay", b: "Debezium", allowed: mayDiffer}.match(t, capture(ctx, t, st, "cdc", cdc), capture(ctx, t, st, "debezium", cdc))
 }
 
 // mayDiffer are the fields whose values are the producer's own: times of
@@ -205,6 +193,11 @@ type event struct {
 	raw        string
 }
 
+// captures numbers capture's calls: each gets names of its own, since
+// Kafka Connect keeps a connector's offsets after it is deleted, and a
+// second connector of the same name would resume from the first's.
+var captures atomic.Int32
+
 // capture inserts rows on a fresh table through the driver of kind and
 // returns each row's change event by id.
 func capture(ctx context.Context, t *testing.T, st stack.Stack, kind string, cdc driver.CDC) map[float64]event {
@@ -214,7 +207,7 @@ func capture(ctx context.Context, t *testing.T, st stack.Stack, kind string, cdc
 		t.Fatal(err)
 	}
 	defer admin.Close(context.Background())
-	name := "cdcbench_parity_" + kind
+	name := fmt.Sprintf("cdcbench_parity%d_%s", captures.Add(1), driver.Path{Kind: kind}.Ident())
 	if err := table.Reset(ctx, admin, name, true); err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +216,7 @@ func capture(ctx context.Context, t *testing.T, st stack.Stack, kind string, cdc
 		t.Fatal(err)
 	}
 	since := time.Now()
-	if err := d.Start(ctx, driver.Env{Stack: st, Admin: admin, Publication: name, Slot: name, Groups: "cdcbench-parity-" + kind + "-", Since: since, Fail: func(err error) { t.Error(err) }}); err != nil {
+	if err := d.Start(ctx, driver.Env{Stack: st, Admin: admin, Publication: name, Slot: name, Groups: strings.ReplaceAll(name, "_", "-") + "-", Since: since, Fail: func(err error) { t.Error(err) }}); err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
@@ -286,20 +279,30 @@ func lookup(v any, path ...string) any {
 	return v
 }
 
-// diff appends where a and b differ, by dotted path (list elements by
-// index, schema fields by their "field" name), skipping mayDiffer.
-func diff(path string, a, b any, out *[]string) {
-	if mayDiffer[path] {
+// envelopes compares two captures' change events, named a and b in its
+// messages, field by field; allowed are the fields that may differ or be
+// missing on either side, by dotted path.
+type envelopes struct {
+	a, b    string
+	allowed map[string]bool
+}
+
+// diff appends where x (from e.a) and y (from e.b) differ, by dotted path
+// (list elements by index, schema fields by their "field" name), skipping
+// e.allowed. Lists of schema fields are compared by name, and their order
+// apart, as path+".order".
+func (e envelopes) diff(path string, x, y any, out *[]string) {
+	if e.allowed[path] {
 		return
 	}
-	am, aok := a.(map[string]any)
-	bm, bok := b.(map[string]any)
-	if aok && bok {
+	xm, xok := x.(map[string]any)
+	ym, yok := y.(map[string]any)
+	if xok && yok {
 		keys := map[string]bool{}
-		for k := range am {
+		for k := range xm {
 			keys[k] = true
 		}
-		for k := range bm {
+		for k := range ym {
 			keys[k] = true
 		}
 		var sorted []string
@@ -308,35 +311,103 @@ func diff(path string, a, b any, out *[]string) {
 		}
 		sort.Strings(sorted)
 		for _, k := range sorted {
-			av, ain := am[k]
-			bv, bin := bm[k]
+			xv, xin := xm[k]
+			yv, yin := ym[k]
 			switch {
-			case !ain && !mayDiffer[path+"."+k]:
-				*out = append(*out, fmt.Sprintf("%s.%s: only Debezium has it (%v)", path, k, bv))
-			case !bin && !mayDiffer[path+"."+k]:
-				*out = append(*out, fmt.Sprintf("%s.%s: only the relay has it (%v)", path, k, av))
-			case ain && bin:
-				diff(path+"."+k, av, bv, out)
+			case !xin && !e.allowed[path+"."+k]:
+				*out = append(*out, fmt.Sprintf("%s.%s: only %s has it (%v)", path, k, e.b, yv))
+			case !yin && !e.allowed[path+"."+k]:
+				*out = append(*out, fmt.Sprintf("%s.%s: only %s has it (%v)", path, k, e.a, xv))
+			case xin && yin:
+				e.diff(path+"."+k, xv, yv, out)
 			}
 		}
 		return
 	}
-	al, aok := a.([]any)
-	bl, bok := b.([]any)
-	if aok && bok && len(al) == len(bl) {
-		for i := range al {
-			diff(fmt.Sprintf("%s[%s]", path, elemName(al[i], i)), al[i], bl[i], out)
+	xl, xok := x.([]any)
+	yl, yok := y.([]any)
+	if xok && yok {
+		if xf, yf := fieldsByName(xl), fieldsByName(yl); xf != nil && yf != nil {
+			xn, yn := fieldNames(xl), fieldNames(yl)
+			if strings.Join(xn, ",") != strings.Join(yn, ",") && !e.allowed[path+".order"] {
+				*out = append(*out, fmt.Sprintf("%s: fields %v in %s, %v in %s", path, xn, e.a, yn, e.b))
+			}
+			var names []string
+			for n := range xf {
+				names = append(names, n)
+			}
+			for n := range yf {
+				if _, ok := xf[n]; !ok {
+					names = append(names, n)
+				}
+			}
+			sort.Strings(names)
+			for _, n := range names {
+				p := fmt.Sprintf("%s[%s]", path, n)
+				xv, xin := xf[n]
+				yv, yin := yf[n]
+				switch {
+				case e.allowed[p]:
+				case !xin:
+					*out = append(*out, fmt.Sprintf("%s: only %s has it", p, e.b))
+				case !yin:
+					*out = append(*out, fmt.Sprintf("%s: only %s has it", p, e.a))
+				default:
+					e.diff(p, xv, yv, out)
+				}
+			}
+			return
 		}
-		return
+		if len(xl) == len(yl) {
+			for i := range xl {
+				e.diff(fmt.Sprintf("%s[%d]", path, i), xl[i], yl[i], out)
+			}
+			return
+		}
 	}
-	if !reflect.DeepEqual(a, b) {
-		*out = append(*out, fmt.Sprintf("%s: relay %v, Debezium %v", path, a, b))
+	if !reflect.DeepEqual(x, y) {
+		*out = append(*out, fmt.Sprintf("%s: %s %v, %s %v", path, e.a, x, e.b, y))
 	}
 }
 
-func elemName(v any, i int) string {
-	if f, ok := lookup(v, "field").(string); ok {
-		return f
+// match fails t unless x (from e.a) and y (from e.b) hold one event per
+// row, whose keys and values agree but for e.allowed.
+func (e envelopes) match(t *testing.T, x, y map[float64]event) {
+	t.Helper()
+	if len(x) != len(rows) || len(y) != len(rows) {
+		t.Fatalf("%d events from %s, %d from %s, want %d each", len(x), e.a, len(y), e.b, len(rows))
 	}
-	return fmt.Sprint(i)
+	for id, xe := range x {
+		ye := y[id]
+		var diffs []string
+		e.diff("key", xe.key, ye.key, &diffs)
+		e.diff("value", xe.value, ye.value, &diffs)
+		if len(diffs) > 0 {
+			t.Errorf("row %.0f: %s and %s differ:\n  %s\n%s value: %s\n%s value: %s", id, e.a, e.b, strings.Join(diffs, "\n  "), e.a, xe.raw, e.b, ye.raw)
+		}
+	}
+}
+
+// fieldsByName maps a list of schema fields by their "field" names; nil
+// for a list that is not one.
+func fieldsByName(l []any) map[string]any {
+	m := map[string]any{}
+	for _, v := range l {
+		n, ok := lookup(v, "field").(string)
+		if !ok {
+			return nil
+		}
+		m[n] = v
+	}
+	return m
+}
+
+// fieldNames lists a schema's field names in their order.
+func fieldNames(l []any) []string {
+	var out []string
+	for _, v := range l {
+		n, _ := lookup(v, "field").(string)
+		out = append(out, n)
+	}
+	return out
 }

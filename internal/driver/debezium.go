@@ -28,15 +28,18 @@ const kindDebezium = "debezium"
 // with settings of its own, short enough for slot and connector names.
 var label = regexp.MustCompile(`^[a-z0-9]{1,20}$`)
 
+// labelParam checks a label, for the kinds whose tuned variants are named
+// by one ("debezium-tuned", "flink-cdc-tuned").
+func labelParam(l string) (string, error) {
+	if !label.MatchString(l) {
+		return "", errors.New("a label is 1-20 of [a-z0-9]")
+	}
+	return l, nil
+}
+
 func init() {
 	Register(Kind{
-		Name: kindDebezium, Bare: true,
-		Param: func(l string) (string, error) {
-			if !label.MatchString(l) {
-				return "", errors.New("a label is 1-20 of [a-z0-9]")
-			}
-			return l, nil
-		},
+		Name: kindDebezium, Bare: true, Param: labelParam,
 		Syntax: `"debezium", "debezium-<label>" such as "debezium-tuned"`,
 		New: func(_ Path, cfg Config) (Driver, error) {
 			return newDebezium(cfg.CDC, cfg.Settings)

@@ -1,13 +1,15 @@
 // Package driver holds the path drivers: one implementation of Driver per
 // way a committed row can reach the agents (the built-in WAL relay,
-// Debezium in Kafka Connect, SQL polling, Apache Spark's JDBC reads). The runner (package bench) takes
+// Debezium in Kafka Connect, SQL polling, Apache Spark's JDBC reads, Flink
+// CDC in a MiniCluster). The runner (package bench) takes
 // every path through the same phases — set up, attach agents, probe,
 // produce, drain, collect — and never asks which kind of path it has, the
 // way the OpenMessaging benchmark keeps its Driver apart from the workload.
 //
 // Each path kind registers itself from its own file (relay.go registers
-// "cdc", debezium.go "debezium", poll.go "poll", spark.go "spark", whose
-// program is the Maven project under spark/), and everything else asks
+// "cdc", debezium.go "debezium", poll.go "poll", spark.go "spark" and
+// flinkcdc.go "flink-cdc", whose programs are the Maven projects under
+// spark/ and flinkcdc/), and everything else asks
 // the registry: scenarios parse path names and check settings with
 // ParsePath and CheckSetting, the runner, machine cost and a sweep's
 // estimate read TraitsOf, and the reports read what the runner recorded

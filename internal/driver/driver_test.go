@@ -124,7 +124,7 @@ func TestRegistry(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct{ name, want string }{
-		{"maxwell", `want "cdc", "debezium", "debezium-<label>" such as "debezium-tuned", "poll-<interval>" such as "poll-100ms", or "spark-<interval>" such as "spark-1s", got "maxwell"`},
+		{"maxwell", `want "cdc", "debezium", "debezium-<label>" such as "debezium-tuned", "flink-cdc", "flink-cdc-<label>" such as "flink-cdc-tuned", "poll-<interval>" such as "poll-100ms", or "spark-<interval>" such as "spark-1s", got "maxwell"`},
 		{"poll-1us", `, got "poll-1us": the interval must be at least 1ms`},
 		{"debezium-A", `, got "debezium-A": a label is 1-20 of [a-z0-9]`},
 	} {
@@ -142,7 +142,7 @@ func TestRegistry(t *testing.T) {
 		{"debezium-tuned", "poll.interval.ms", "10", ""},
 		{"debezium", "poll.interval.ms", " ", "has no value"},
 		{"debezium", "slot.name", "x", "slot.name"},
-		{"cdc", "poll.interval.ms", "10", "settings are for Debezium paths (debezium, debezium-<label>) and Spark paths (spark-<interval>); cdc has none"},
+		{"cdc", "poll.interval.ms", "10", "settings are for Debezium paths (debezium, debezium-<label>), Flink CDC paths (flink-cdc, flink-cdc-<label>) and Spark paths (spark-<interval>); cdc has none"},
 		{"poll-1s", "poll.interval.ms", "10", "poll-1s has none"},
 	} {
 		t.Run(tc.path+"/"+tc.key, func(t *testing.T) {

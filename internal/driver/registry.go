@@ -234,7 +234,10 @@ func TakesSettings(p Path) error {
 			takers = append(takers, k.SettingsSyntax)
 		}
 	}
-	return fmt.Errorf("settings are for %s; %s has none", strings.Join(takers, " and "), p)
+	if n := len(takers); n >= 2 {
+		takers = append(takers[:n-2:n-2], takers[n-2]+" and "+takers[n-1])
+	}
+	return fmt.Errorf("settings are for %s; %s has none", strings.Join(takers, ", "), p)
 }
 
 // CheckSetting checks one of path p's scenario settings offline, for a

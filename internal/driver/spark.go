@@ -2,12 +2,9 @@ package driver
 
 import (
 	"context"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -16,10 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/cdcbench/cdcbench/internal/jvm"
 	"github.com/cdcbench/cdcbench/internal/result"
@@ -27,7 +22,6 @@ import (
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/internal/suggest"
 	"github.com/cdcbench/cdcbench/internal/table"
-	"github.com/cdcbench/cdcbench/internal/wait"
 )
 
 // kindSpark is Apache Spark in local mode reading the table through its
@@ -55,7 +49,13 @@ func init() {
 			if err != nil {
 				return nil, fmt.Errorf("driver: path %s: %w", p, err)
 			}
-			return &sparkDriver{interval: d, settings: cfg.Settings}, nil
+			sd := &sparkDriver{interval: d, settings: cfg.Settings}
+			sd.jvm = newOwnJVM("spark jvm", func(err error) {
+				if sd.env.Fail != nil {
+					sd.env.Fail(err)
+				}
+			})
+			return sd, nil
 		},
 		Traits: func(string) Traits {
 			// The Spark JVM is the path's own child, not a process of the
@@ -119,29 +119,7 @@ var sparkFiles embed.FS
 // sparkProject is the program's Maven project for jvm.Cache: its key
 // changes with Spark's version and with every byte of the project, so a
 // changed program is built afresh (Maven's own repository keeps the jars).
-var sparkProject = func() jvm.Project {
-	files, err := fs.Sub(sparkFiles, "spark")
-	if err != nil {
-		panic(err)
-	}
-	h := sha256.New()
-	err = fs.WalkDir(files, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := fs.ReadFile(files, p)
-		fmt.Fprintf(h, "%s %d\n", p, len(b))
-		h.Write(b)
-		return err
-	})
-	if err != nil {
-		panic(err)
-	}
-	return jvm.Project{
-		Name: "Spark", Key: "spark-" + SparkVersion + "-" + hex.EncodeToString(h.Sum(nil))[:12],
-		Files: files, Pom: "pom.xml", Jars: []string{"app", "lib"}, Size: "280 MB",
-	}
-}()
+var sparkProject = embeddedProject(sparkFiles, "spark", "Spark", "spark-"+SparkVersion, "280 MB")
 
 // sparkDriver runs JdbcCapture as a child JVM and hands the rows each of
 // its reads returned to the agents (sparkFeed).
@@ -155,14 +133,8 @@ type sparkDriver struct {
 	jars *jvm.Resolved
 	feed *sparkFeed
 
-	mu       sync.Mutex
-	proc     *jvm.Process
-	stopped  bool
-	startup  []time.Duration // each start's, from exec to the ready line
-	session  int64           // the first start's, as the JVM measured it (ms)
-	restarts int
-	keep     bool          // keep dir: an error names its log
-	quit     chan struct{} // closed by Stop: no death is awaited any more
+	jvm     *ownJVM      // each start's time is from exec to the ready line
+	session atomic.Int64 // the first start's, as the JVM measured it (ms)
 }
 
 // Start resolves Spark's jars (downloading them on a first run), starts
@@ -176,44 +148,23 @@ func (s *sparkDriver) Start(ctx context.Context, env Env) (err error) {
 			err = errors.Join(err, s.Stop(context.WithoutCancel(ctx)))
 		}
 	}()
-	if s.jars, err = (jvm.Cache{Progress: os.Stderr}).Resolve(ctx, sparkProject); err != nil {
-		return fmt.Errorf("driver: spark: %w", err)
-	}
-	if s.java, err = jvm.FindJava(ctx, jvm.Need{Min: 17, For: "Spark " + SparkVersion}); err != nil {
-		return fmt.Errorf("driver: spark: %w", err)
-	}
-	if s.dir, err = os.MkdirTemp("", stack.SparkDirPrefix); err != nil {
+	if s.jars, s.java, s.dir, err = prepareJVM(ctx, sparkProject, jvm.Need{Min: 17, For: "Spark " + SparkVersion}, stack.SparkDirPrefix); err != nil {
 		return fmt.Errorf("driver: spark: %w", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("driver: spark: %w", err)
 	}
-	s.feed = newSparkFeed(ln, table.ProbeID, s.fail)
-	s.quit = make(chan struct{})
+	// A Spark that stops delivering is a death too.
+	s.feed = newSparkFeed(ln, table.ProbeID, s.jvm.died)
 	return s.start(ctx)
-}
-
-// fail reports a Spark that stopped delivering under the run, unless
-// cdcbench stopped it.
-func (s *sparkDriver) fail(err error) {
-	s.mu.Lock()
-	stopped := s.stopped
-	s.mu.Unlock()
-	if !stopped && s.env.Fail != nil {
-		s.env.Fail(err)
-	}
 }
 
 // start starts the program from the feed's high-water mark and waits for
 // its ready line.
 func (s *sparkDriver) start(ctx context.Context) error {
-	pc, err := pgx.ParseConfig(s.env.Stack.DSN())
+	pc, pwFile, err := passwordFile(s.env.Stack.DSN(), s.dir)
 	if err != nil {
-		return fmt.Errorf("driver: spark: %w", err)
-	}
-	pwFile := filepath.Join(s.dir, "pgpassword")
-	if err := os.WriteFile(pwFile, []byte(pc.Password), 0o600); err != nil {
 		return fmt.Errorf("driver: spark: %w", err)
 	}
 	jdbc := fmt.Sprintf("jdbc:postgresql://%s/%s?ApplicationName=%s", net.JoinHostPort(pc.Host, strconv.Itoa(int(pc.Port))),
@@ -236,9 +187,7 @@ func (s *sparkDriver) start(ctx context.Context) error {
 		args = append(args, "--option", name+"="+v)
 	}
 	ready := s.feed.expect()
-	deaths := make(chan error, 1)
-	begin := time.Now()
-	proc, err := jvm.Start(ctx, jvm.Spec{
+	err = s.jvm.start(ctx, jvm.Spec{
 		Name: "Spark", Java: s.java, Main: sparkMain,
 		Classpath: []string{filepath.Join(s.jars.Dir, "app", "*"), filepath.Join(s.jars.Dir, "lib", "*")},
 		Args:      args,
@@ -247,29 +196,11 @@ func (s *sparkDriver) start(ctx context.Context) error {
 		Dir: s.dir, Log: filepath.Join(s.dir, "spark.log"),
 		Ready:     func(context.Context) error { return ready.err() },
 		ReadyWhat: "a SparkSession that read the table once", ReadyTimeout: sparkReadyTimeout,
-		Deaths: deaths,
-		// Held before it is ready, so that a Stop during a restart's
-		// start-up stops it too.
-		Started: func(p *jvm.Process) { s.mu.Lock(); s.proc = p; s.mu.Unlock() },
 	})
 	if err != nil {
-		s.keep = true // the error quotes the log
 		return fmt.Errorf("driver: spark: %w", err)
 	}
-	go func() {
-		select {
-		case err := <-deaths:
-			s.fail(err)
-		case <-s.quit:
-		}
-	}()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.proc = proc
-	s.startup = append(s.startup, time.Since(begin))
-	if s.session == 0 {
-		s.session = ready.sessionMs
-	}
+	s.session.CompareAndSwap(0, ready.sessionMs)
 	return nil
 }
 
@@ -298,16 +229,7 @@ var sparkJavaOptions = []string{
 
 // OwnProcesses is the Spark JVM, for the path's machine cost: the one
 // running now (another after kill-relay).
-func (s *sparkDriver) OwnProcesses() []OwnProcess {
-	return []OwnProcess{{Name: "spark jvm", PIDs: func() []int {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.proc == nil || s.proc.Exited() {
-			return nil
-		}
-		return []int{s.proc.PID()}
-	}}}
-}
+func (s *sparkDriver) OwnProcesses() []OwnProcess { return s.jvm.processes() }
 
 // Open subscribes one agent instance to the rows Spark reads from now on:
 // like a poller, every instance receives every row.
@@ -319,23 +241,10 @@ func (s *sparkDriver) Open(context.Context, string) (source.Source, error) {
 // a new one from the high-water mark: the rows above it that were already
 // delivered are read again but not handed over again.
 func (s *sparkDriver) Crash(ctx context.Context, down time.Duration) error {
-	s.mu.Lock()
-	proc := s.proc
-	s.proc = nil
-	s.mu.Unlock()
 	s.feed.detach()
-	if proc != nil {
-		proc.Kill()
-	}
-	if err := wait.Sleep(ctx, down); err != nil {
+	again, err := s.jvm.crash(ctx, down)
+	if !again {
 		return err
-	}
-	s.mu.Lock()
-	stopped := s.stopped
-	s.restarts++
-	s.mu.Unlock()
-	if stopped {
-		return nil
 	}
 	return s.start(ctx)
 }
@@ -345,8 +254,7 @@ func (s *sparkDriver) Crash(ctx context.Context, down time.Duration) error {
 // up to it (spark_session_ms), each restart's, its reads and the hop of
 // their rows from the JVM (reports/README.md lists the fields).
 func (s *sparkDriver) Report(p *result.Path) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	ups, restarts, _ := s.jvm.startups()
 	opts := map[string]string{}
 	for k, v := range s.settings {
 		if o := canonicalSparkOption(k); o != "" {
@@ -357,19 +265,15 @@ func (s *sparkDriver) Report(p *result.Path) {
 	p.Capture = fmt.Sprintf("Spark %s JDBC read every %v (local mode)", SparkVersion, s.interval)
 	p.Settings = s.settings
 	d := map[string]any{"spark_options": opts}
-	if len(s.startup) > 0 {
-		d["spark_startup_ms"] = s.startup[0].Milliseconds()
-		d["spark_session_ms"] = s.session
+	if len(ups) > 0 {
+		d["spark_startup_ms"] = ups[0].Milliseconds()
+		d["spark_session_ms"] = s.session.Load()
 	}
-	if len(s.startup) > 1 {
-		var r []int64
-		for _, st := range s.startup[1:] {
-			r = append(r, st.Milliseconds())
-		}
+	if r := restartMs(ups); r != nil {
 		d["spark_restart_ms"] = r
 	}
-	if s.restarts > 0 {
-		d["spark_restarts"] = s.restarts
+	if restarts > 0 {
+		d["spark_restarts"] = restarts
 	}
 	if s.feed != nil {
 		st := s.feed.stats()
@@ -389,25 +293,18 @@ func (s *sparkDriver) Report(p *result.Path) {
 // Stop stops the JVM and closes the feed, then removes the JVM's
 // directory, unless an error named the log in it.
 func (s *sparkDriver) Stop(ctx context.Context) error {
-	s.mu.Lock()
-	if s.stopped {
-		s.mu.Unlock()
+	first, err := s.jvm.stop(ctx)
+	if !first {
 		return nil
 	}
-	s.stopped = true
-	proc := s.proc
-	s.mu.Unlock()
 	var errs []error
-	if proc != nil {
-		if err := proc.Stop(ctx); err != nil {
-			errs = append(errs, err)
-		}
+	if err != nil {
+		errs = append(errs, err)
 	}
 	if s.feed != nil {
 		s.feed.close()
-		close(s.quit)
 	}
-	if s.dir != "" && len(errs) == 0 && !s.keep {
+	if _, _, keep := s.jvm.startups(); s.dir != "" && len(errs) == 0 && !keep {
 		if err := os.RemoveAll(s.dir); err != nil {
 			errs = append(errs, fmt.Errorf("driver: spark: %w", err))
 		}
