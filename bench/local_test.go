@@ -175,8 +175,9 @@ func TestRelayMatchesDebezium(t *testing.T) {
 	for id, r := range relayed {
 		d := debezium[id]
 		var diffs []string
-		diff("key", r.key, d.key, &diffs)
-		diff("value", r.value, d.value, &diffs)
+		who := sides{"the relay", "Debezium"}
+		diff("key", r.key, d.key, who, mayDiffer, &diffs)
+		diff("value", r.value, d.value, who, mayDiffer, &diffs)
 		if len(diffs) > 0 {
 			t.Errorf("row %.0f: relay and Debezium differ:\n  %s\nrelay value:    %s\nDebezium value: %s", id, strings.Join(diffs, "\n  "), r.raw, d.raw)
 		}
@@ -214,7 +215,7 @@ func capture(ctx context.Context, t *testing.T, st stack.Stack, kind string, cdc
 		t.Fatal(err)
 	}
 	defer admin.Close(context.Background())
-	name := "cdcbench_parity_" + kind
+	name := "cdcbench_parity_" + driver.Path{Kind: kind}.Ident()
 	if err := table.Reset(ctx, admin, name, true); err != nil {
 		t.Fatal(err)
 	}
@@ -286,10 +287,13 @@ func lookup(v any, path ...string) any {
 	return v
 }
 
+// sides names the two captures diff compares, in its messages.
+type sides struct{ a, b string }
+
 // diff appends where a and b differ, by dotted path (list elements by
-// index, schema fields by their "field" name), skipping mayDiffer.
-func diff(path string, a, b any, out *[]string) {
-	if mayDiffer[path] {
+// index, schema fields by their "field" name), skipping the paths in may.
+func diff(path string, a, b any, who sides, may map[string]bool, out *[]string) {
+	if may[path] {
 		return
 	}
 	am, aok := a.(map[string]any)
@@ -311,12 +315,12 @@ func diff(path string, a, b any, out *[]string) {
 			av, ain := am[k]
 			bv, bin := bm[k]
 			switch {
-			case !ain && !mayDiffer[path+"."+k]:
-				*out = append(*out, fmt.Sprintf("%s.%s: only Debezium has it (%v)", path, k, bv))
-			case !bin && !mayDiffer[path+"."+k]:
-				*out = append(*out, fmt.Sprintf("%s.%s: only the relay has it (%v)", path, k, av))
+			case !ain && !may[path+"."+k]:
+				*out = append(*out, fmt.Sprintf("%s.%s: only %s has it (%v)", path, k, who.b, bv))
+			case !bin && !may[path+"."+k]:
+				*out = append(*out, fmt.Sprintf("%s.%s: only %s has it (%v)", path, k, who.a, av))
 			case ain && bin:
-				diff(path+"."+k, av, bv, out)
+				diff(path+"."+k, av, bv, who, may, out)
 			}
 		}
 		return
@@ -325,12 +329,12 @@ func diff(path string, a, b any, out *[]string) {
 	bl, bok := b.([]any)
 	if aok && bok && len(al) == len(bl) {
 		for i := range al {
-			diff(fmt.Sprintf("%s[%s]", path, elemName(al[i], i)), al[i], bl[i], out)
+			diff(fmt.Sprintf("%s[%s]", path, elemName(al[i], i)), al[i], bl[i], who, may, out)
 		}
 		return
 	}
 	if !reflect.DeepEqual(a, b) {
-		*out = append(*out, fmt.Sprintf("%s: relay %v, Debezium %v", path, a, b))
+		*out = append(*out, fmt.Sprintf("%s: %s %v, %s %v", path, who.a, a, who.b, b))
 	}
 }
 

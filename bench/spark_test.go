@@ -97,7 +97,7 @@ func TestSparkPath(t *testing.T) {
 	if !spark {
 		t.Errorf("machine cost without the Spark JVM: %+v", path.MachineCost.Components)
 	}
-	if pids := sparkJVMs(t); len(pids) > 0 {
+	if pids := childJVMs(t, "cdcbench.spark.JdbcCapture"); len(pids) > 0 {
 		t.Errorf("Spark JVMs left running: %v", pids)
 	}
 }
@@ -122,7 +122,7 @@ func TestSparkStartFailure(t *testing.T) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
-	if pids := sparkJVMs(t); len(pids) > 0 {
+	if pids := childJVMs(t, "cdcbench.spark.JdbcCapture"); len(pids) > 0 {
 		t.Errorf("Spark JVMs left running: %v", pids)
 	}
 }
@@ -142,9 +142,9 @@ func sparkStack(t *testing.T, timeout time.Duration) (context.Context, stack.Sta
 	return ctx, st
 }
 
-// sparkJVMs lists the running children of this test process that run the
-// Spark path's program.
-func sparkJVMs(t *testing.T) []int {
+// childJVMs lists the running children of this test process whose
+// command line names main, a path's program.
+func childJVMs(t *testing.T, main string) []int {
 	t.Helper()
 	stats, err := filepath.Glob("/proc/[0-9]*/stat")
 	if err != nil {
@@ -163,7 +163,7 @@ func sparkJVMs(t *testing.T) []int {
 			continue
 		}
 		cmd, _ := os.ReadFile(filepath.Join(filepath.Dir(s), "cmdline"))
-		if bytes.Contains(cmd, []byte("cdcbench.spark.JdbcCapture")) {
+		if bytes.Contains(cmd, []byte(main)) {
 			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(s)))
 			pids = append(pids, pid)
 		}

@@ -249,8 +249,8 @@ func (s *debeziumServerDriver) config(env Env) (map[string]string, error) {
 		"debezium.format.value.schemas.enable":        "true",
 		serverSource + "offset.storage.file.filename": filepath.Join(s.dir, "offsets.dat"),
 		serverSource + "offset.flush.interval.ms":     "0",
-		"quarkus.http.port":                           "0", // a free port: two runs may share the machine
-		"quarkus.log.console.json":                    "false",
+		"quarkus.http.port":                           "0",     // a free port: two runs may share the machine
+		"quarkus.log.console.json.enabled":            "false", // plain lines, which its error excerpts quote
 		"quarkus.banner.enabled":                      "false",
 	}
 	for k, v := range conn {
