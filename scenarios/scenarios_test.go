@@ -592,7 +592,7 @@ func TestResolve(t *testing.T) {
 		t.Errorf("Builtin error %v does not suggest burst", err)
 	}
 	_, err = scenarios.Builtin("stead")
-	if err == nil || !strings.Contains(err.Error(), "burst, capacity, captures, debezium-faults, debezium-tuning, faults, fraud-heavy, many-users, poll-intervals, ramp, scale-out, smoke, soak, spark-or-cdc, spike, steady, wide-batches") {
+	if err == nil || !strings.Contains(err.Error(), "burst, capacity, captures, debezium-faults, debezium-server-faults, debezium-tuning, faults, fraud-heavy, many-users, poll-intervals, ramp, scale-out, smoke, soak, spark-or-cdc, spike, steady, wide-batches") {
 		t.Errorf("Builtin error %v does not list the built-ins", err)
 	}
 }
