@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,7 +22,6 @@ import (
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/internal/suggest"
-	"github.com/cdcbench/cdcbench/internal/wait"
 )
 
 // kindDebeziumServer is Debezium Server, the same PostgreSQL connector as
@@ -56,7 +54,7 @@ func init() {
 		},
 		Syntax: `"debezium-server", "debezium-server-<label>" such as "debezium-server-tuned"`,
 		New: func(_ Path, cfg Config) (Driver, error) {
-			return &debeziumServerDriver{settings: cfg.Settings}, nil
+			return &debeziumServerDriver{settings: cfg.Settings, jvm: newJVMProc("debezium server")}, nil
 		},
 		Traits: func(string) Traits {
 			// Its JVM is the path's own child, not a process of the stack:
@@ -176,14 +174,8 @@ type debeziumServerDriver struct {
 	// published is set once the publication may exist: Stop then drops
 	// it and the slot, which only a started server creates.
 	published bool
-
-	mu       sync.Mutex
-	proc     *jvm.Process
-	stopped  bool
-	startup  []time.Duration // each start's, from exec to its slot streaming
-	restarts int
-	keep     bool          // keep dir: an error names its log
-	quit     chan struct{} // closed by Stop: no death is awaited any more
+	jvm       *jvmProc // its starts run from exec to its slot streaming
+	keep      bool     // keep dir: an error names its log
 }
 
 // Start finds a Java 21 or later (before a first download of 781 MB),
@@ -193,7 +185,6 @@ type debeziumServerDriver struct {
 // latency. Whatever Start created is removed again if it fails.
 func (s *debeziumServerDriver) Start(ctx context.Context, env Env) (err error) {
 	s.env = env
-	s.quit = make(chan struct{})
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, s.Stop(context.WithoutCancel(ctx)))
@@ -331,31 +322,17 @@ func (s *debeziumServerDriver) start(ctx context.Context) error {
 			return err
 		},
 		ReadyWhat: "its replication slot streaming", ReadyTimeout: debeziumServerReadyTimeout,
-		Deaths: deaths,
-		// Held before it is ready, so that a Stop during a restart's
-		// start-up stops it too.
-		Started: func(p *jvm.Process) { s.mu.Lock(); s.proc = p; s.mu.Unlock() },
+		Deaths: deaths, Started: s.jvm.hold,
 	})
 	if err != nil {
 		s.keep = true // the error quotes the log
 		return fmt.Errorf("driver: debezium server: %w", err)
 	}
-	go func() {
-		select {
-		case err := <-deaths:
-			s.mu.Lock()
-			stopped := s.stopped
-			s.mu.Unlock()
-			if !stopped && s.env.Fail != nil {
-				s.env.Fail(fmt.Errorf("driver: debezium server: %w", err))
-			}
-		case <-s.quit:
+	s.jvm.ready(proc, time.Since(begin), deaths, func(err error) {
+		if s.env.Fail != nil {
+			s.env.Fail(fmt.Errorf("driver: debezium server: %w", err))
 		}
-	}()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.proc = proc
-	s.startup = append(s.startup, time.Since(begin))
+	})
 	return nil
 }
 
@@ -374,48 +351,20 @@ func slotHolder(ctx context.Context, conn *pgx.Conn, slot string) (int, error) {
 
 // OwnProcesses is the Debezium Server JVM, for the path's machine cost:
 // the one running now (another after kill-capture).
-func (s *debeziumServerDriver) OwnProcesses() []OwnProcess {
-	return []OwnProcess{{Name: "debezium server", PIDs: func() []int {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.proc == nil || s.proc.Exited() {
-			return nil
-		}
-		return []int{s.proc.PID()}
-	}}}
-}
+func (s *debeziumServerDriver) OwnProcesses() []OwnProcess { return s.jvm.own() }
 
 // Crash kills the JVM with SIGKILL (kill-capture) and, after down, starts
 // it again on the same configuration: it resumes from its offset file,
 // so the events it sent after its last offset flush are sent again (the
-// agents count them as duplicates) and none is lost.
+// agents count them as duplicates).
 func (s *debeziumServerDriver) Crash(ctx context.Context, down time.Duration) error {
-	s.mu.Lock()
-	proc := s.proc
-	s.proc = nil
-	s.mu.Unlock()
-	if proc != nil {
-		proc.Kill()
-	}
-	if err := wait.Sleep(ctx, down); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	stopped := s.stopped
-	s.restarts++
-	s.mu.Unlock()
-	if stopped {
-		return nil
-	}
-	return s.start(ctx)
+	return s.jvm.crash(ctx, down, s.start)
 }
 
 // Report names Debezium Server's version and the Java it ran on, its
 // configuration (passwords redacted), its start-up and restarts, and the
 // size of the distribution (reports/README.md lists the fields).
 func (s *debeziumServerDriver) Report(p *result.Path) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	p.Capture = "Debezium Server " + DebeziumServerVersion + " (Kafka sink)"
 	p.Settings = s.settings
 	d := map[string]any{}
@@ -425,19 +374,7 @@ func (s *debeziumServerDriver) Report(p *result.Path) {
 	if s.java != "" {
 		d["server_java"] = s.java
 	}
-	if len(s.startup) > 0 {
-		d["server_startup_ms"] = s.startup[0].Milliseconds()
-	}
-	if len(s.startup) > 1 {
-		var r []int64
-		for _, st := range s.startup[1:] {
-			r = append(r, st.Milliseconds())
-		}
-		d["server_restart_ms"] = r
-	}
-	if s.restarts > 0 {
-		d["server_restarts"] = s.restarts
-	}
+	s.jvm.report(d, "server")
 	if s.dist != nil {
 		d["server_dist_bytes"] = s.dist.Size
 	}
@@ -448,20 +385,13 @@ func (s *debeziumServerDriver) Report(p *result.Path) {
 // Debezium created, the publication and the path's consumer groups, and
 // removes the JVM's directory unless an error named the log in it.
 func (s *debeziumServerDriver) Stop(ctx context.Context) error {
-	s.mu.Lock()
-	if s.stopped {
-		s.mu.Unlock()
+	first, err := s.jvm.stop(ctx)
+	if !first {
 		return nil
 	}
-	s.stopped = true
-	proc := s.proc
-	s.mu.Unlock()
-	close(s.quit)
 	var errs []error
-	if proc != nil {
-		if err := proc.Stop(ctx); err != nil {
-			errs = append(errs, err)
-		}
+	if err != nil {
+		errs = append(errs, err)
 	}
 	if s.published {
 		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)

@@ -16,7 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,7 +26,6 @@ import (
 	"github.com/cdcbench/cdcbench/internal/source"
 	"github.com/cdcbench/cdcbench/internal/suggest"
 	"github.com/cdcbench/cdcbench/internal/table"
-	"github.com/cdcbench/cdcbench/internal/wait"
 )
 
 // kindSpark is Apache Spark in local mode reading the table through its
@@ -54,7 +53,7 @@ func init() {
 			if err != nil {
 				return nil, fmt.Errorf("driver: path %s: %w", p, err)
 			}
-			return &sparkDriver{interval: d, settings: cfg.Settings}, nil
+			return &sparkDriver{interval: d, settings: cfg.Settings, jvm: newJVMProc("spark jvm")}, nil
 		},
 		Traits: func(string) Traits {
 			// The Spark JVM is the path's own child, not a process of the
@@ -154,14 +153,9 @@ type sparkDriver struct {
 	jars *jvm.Resolved
 	feed *sparkFeed
 
-	mu       sync.Mutex
-	proc     *jvm.Process
-	stopped  bool
-	startup  []time.Duration // each start's, from exec to the ready line
-	session  int64           // the first start's, as the JVM measured it (ms)
-	restarts int
-	keep     bool          // keep dir: an error names its log
-	quit     chan struct{} // closed by Stop: no death is awaited any more
+	jvm     *jvmProc     // its starts run from exec to the ready line
+	session atomic.Int64 // the first start's, as the JVM measured it (ms)
+	keep    bool         // keep dir: an error names its log
 }
 
 // Start resolves Spark's jars (downloading them on a first run), starts
@@ -189,17 +183,13 @@ func (s *sparkDriver) Start(ctx context.Context, env Env) (err error) {
 		return fmt.Errorf("driver: spark: %w", err)
 	}
 	s.feed = newSparkFeed(ln, table.ProbeID, s.fail)
-	s.quit = make(chan struct{})
 	return s.start(ctx)
 }
 
 // fail reports a Spark that stopped delivering under the run, unless
 // cdcbench stopped it.
 func (s *sparkDriver) fail(err error) {
-	s.mu.Lock()
-	stopped := s.stopped
-	s.mu.Unlock()
-	if !stopped && s.env.Fail != nil {
+	if !s.jvm.isStopped() && s.env.Fail != nil {
 		s.env.Fail(err)
 	}
 }
@@ -240,29 +230,14 @@ func (s *sparkDriver) start(ctx context.Context) error {
 		Dir: s.dir, Log: filepath.Join(s.dir, "spark.log"),
 		Ready:     func(context.Context) error { return ready.err() },
 		ReadyWhat: "a SparkSession that read the table once", ReadyTimeout: sparkReadyTimeout,
-		Deaths: deaths,
-		// Held before it is ready, so that a Stop during a restart's
-		// start-up stops it too.
-		Started: func(p *jvm.Process) { s.mu.Lock(); s.proc = p; s.mu.Unlock() },
+		Deaths: deaths, Started: s.jvm.hold,
 	})
 	if err != nil {
 		s.keep = true // the error quotes the log
 		return fmt.Errorf("driver: spark: %w", err)
 	}
-	go func() {
-		select {
-		case err := <-deaths:
-			s.fail(err)
-		case <-s.quit:
-		}
-	}()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.proc = proc
-	s.startup = append(s.startup, time.Since(begin))
-	if s.session == 0 {
-		s.session = ready.sessionMs
-	}
+	s.session.CompareAndSwap(0, ready.sessionMs)
+	s.jvm.ready(proc, time.Since(begin), deaths, s.fail)
 	return nil
 }
 
@@ -291,16 +266,7 @@ var sparkJavaOptions = []string{
 
 // OwnProcesses is the Spark JVM, for the path's machine cost: the one
 // running now (another after kill-relay).
-func (s *sparkDriver) OwnProcesses() []OwnProcess {
-	return []OwnProcess{{Name: "spark jvm", PIDs: func() []int {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.proc == nil || s.proc.Exited() {
-			return nil
-		}
-		return []int{s.proc.PID()}
-	}}}
-}
+func (s *sparkDriver) OwnProcesses() []OwnProcess { return s.jvm.own() }
 
 // Open subscribes one agent instance to the rows Spark reads from now on:
 // like a poller, every instance receives every row.
@@ -312,25 +278,8 @@ func (s *sparkDriver) Open(context.Context, string) (source.Source, error) {
 // a new one from the high-water mark: the rows above it that were already
 // delivered are read again but not handed over again.
 func (s *sparkDriver) Crash(ctx context.Context, down time.Duration) error {
-	s.mu.Lock()
-	proc := s.proc
-	s.proc = nil
-	s.mu.Unlock()
 	s.feed.detach()
-	if proc != nil {
-		proc.Kill()
-	}
-	if err := wait.Sleep(ctx, down); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	stopped := s.stopped
-	s.restarts++
-	s.mu.Unlock()
-	if stopped {
-		return nil
-	}
-	return s.start(ctx)
+	return s.jvm.crash(ctx, down, s.start)
 }
 
 // Report names Spark's version and options and its start-up: the first
@@ -338,8 +287,6 @@ func (s *sparkDriver) Crash(ctx context.Context, down time.Duration) error {
 // up to it (spark_session_ms), each restart's, its reads and the hop of
 // their rows from the JVM (reports/README.md lists the fields).
 func (s *sparkDriver) Report(p *result.Path) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	opts := map[string]string{}
 	for k, v := range s.settings {
 		if o := canonicalSparkOption(k); o != "" {
@@ -350,19 +297,9 @@ func (s *sparkDriver) Report(p *result.Path) {
 	p.Capture = fmt.Sprintf("Spark %s JDBC read every %v (local mode)", SparkVersion, s.interval)
 	p.Settings = s.settings
 	d := map[string]any{"spark_options": opts}
-	if len(s.startup) > 0 {
-		d["spark_startup_ms"] = s.startup[0].Milliseconds()
-		d["spark_session_ms"] = s.session
-	}
-	if len(s.startup) > 1 {
-		var r []int64
-		for _, st := range s.startup[1:] {
-			r = append(r, st.Milliseconds())
-		}
-		d["spark_restart_ms"] = r
-	}
-	if s.restarts > 0 {
-		d["spark_restarts"] = s.restarts
+	s.jvm.report(d, "spark")
+	if _, started := d["spark_startup_ms"]; started {
+		d["spark_session_ms"] = s.session.Load()
 	}
 	if s.feed != nil {
 		st := s.feed.stats()
@@ -382,23 +319,16 @@ func (s *sparkDriver) Report(p *result.Path) {
 // Stop stops the JVM and closes the feed, then removes the JVM's
 // directory, unless an error named the log in it.
 func (s *sparkDriver) Stop(ctx context.Context) error {
-	s.mu.Lock()
-	if s.stopped {
-		s.mu.Unlock()
+	first, err := s.jvm.stop(ctx)
+	if !first {
 		return nil
 	}
-	s.stopped = true
-	proc := s.proc
-	s.mu.Unlock()
 	var errs []error
-	if proc != nil {
-		if err := proc.Stop(ctx); err != nil {
-			errs = append(errs, err)
-		}
+	if err != nil {
+		errs = append(errs, err)
 	}
 	if s.feed != nil {
 		s.feed.close()
-		close(s.quit)
 	}
 	if s.dir != "" && len(errs) == 0 && !s.keep {
 		if err := os.RemoveAll(s.dir); err != nil {
