@@ -172,14 +172,20 @@ func TestRelayMatchesDebezium(t *testing.T) {
 	if len(relayed) != len(rows) || len(debezium) != len(rows) {
 		t.Fatalf("%d events from the relay, %d from Debezium, want %d each", len(relayed), len(debezium), len(rows))
 	}
-	for id, r := range relayed {
-		d := debezium[id]
+	compareEvents(t, relayed, debezium, sides{"the relay", "Debezium"}, mayDiffer)
+}
+
+// compareEvents fails t for each row whose change events from the two
+// captures differ outside may, naming every difference.
+func compareEvents(t *testing.T, a, b map[float64]event, who sides, may map[string]bool) {
+	t.Helper()
+	for id, ea := range a {
+		eb := b[id]
 		var diffs []string
-		who := sides{"the relay", "Debezium"}
-		diff("key", r.key, d.key, who, mayDiffer, &diffs)
-		diff("value", r.value, d.value, who, mayDiffer, &diffs)
+		diff("key", ea.key, eb.key, who, may, &diffs)
+		diff("value", ea.value, eb.value, who, may, &diffs)
 		if len(diffs) > 0 {
-			t.Errorf("row %.0f: relay and Debezium differ:\n  %s\nrelay value:    %s\nDebezium value: %s", id, strings.Join(diffs, "\n  "), r.raw, d.raw)
+			t.Errorf("row %.0f: %s and %s differ:\n  %s\n%s value: %s\n%s value: %s", id, who.a, who.b, strings.Join(diffs, "\n  "), who.a, ea.raw, who.b, eb.raw)
 		}
 	}
 }
@@ -207,7 +213,9 @@ type event struct {
 }
 
 // capture inserts rows on a fresh table through the driver of kind and
-// returns each row's change event by id.
+// returns each row's change event by id. Its slot, publication, groups and
+// connector are named after the test as well, since Connect keeps a
+// connector's offsets by its name beyond the connector.
 func capture(ctx context.Context, t *testing.T, st stack.Stack, kind string, cdc driver.CDC) map[float64]event {
 	t.Helper()
 	admin, err := stack.ConnectHarness(ctx, st.DSN())
@@ -215,7 +223,8 @@ func capture(ctx context.Context, t *testing.T, st stack.Stack, kind string, cdc
 		t.Fatal(err)
 	}
 	defer admin.Close(context.Background())
-	name := "cdcbench_parity_" + driver.Path{Kind: kind}.Ident()
+	test := strings.ToLower(strings.TrimPrefix(t.Name(), "Test"))
+	name := "cdcbench_parity_" + test + "_" + driver.Path{Kind: kind}.Ident()
 	if err := table.Reset(ctx, admin, name, true); err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +233,7 @@ func capture(ctx context.Context, t *testing.T, st stack.Stack, kind string, cdc
 		t.Fatal(err)
 	}
 	since := time.Now()
-	if err := d.Start(ctx, driver.Env{Stack: st, Admin: admin, Publication: name, Slot: name, Groups: "cdcbench-parity-" + kind + "-", Since: since, Fail: func(err error) { t.Error(err) }}); err != nil {
+	if err := d.Start(ctx, driver.Env{Stack: st, Admin: admin, Publication: name, Slot: name, Groups: "cdcbench-parity-" + test + "-" + kind + "-", Since: since, Fail: func(err error) { t.Error(err) }}); err != nil {
 		t.Fatal(err)
 	}
 	defer func() {

@@ -28,15 +28,18 @@ const kindDebezium = "debezium"
 // with settings of its own, short enough for slot and connector names.
 var label = regexp.MustCompile(`^[a-z0-9]{1,20}$`)
 
+// labelParam checks a label as a path name's parameter.
+func labelParam(l string) (string, error) {
+	if !label.MatchString(l) {
+		return "", errors.New("a label is 1-20 of [a-z0-9]")
+	}
+	return l, nil
+}
+
 func init() {
 	Register(Kind{
 		Name: kindDebezium, Bare: true,
-		Param: func(l string) (string, error) {
-			if !label.MatchString(l) {
-				return "", errors.New("a label is 1-20 of [a-z0-9]")
-			}
-			return l, nil
-		},
+		Param:  labelParam,
 		Syntax: `"debezium", "debezium-<label>" such as "debezium-tuned"`,
 		New: func(_ Path, cfg Config) (Driver, error) {
 			return newDebezium(cfg.CDC, cfg.Settings)
@@ -270,16 +273,7 @@ func (d *debeziumDriver) Stop(ctx context.Context) error {
 	if err := d.cfg.Connect.Delete(ctx, d.ConnectorName()); err != nil {
 		errs = append(errs, err)
 	}
-	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	// Debezium created the slot; it may not exist if the connector never ran.
-	if err := relay.DropSlot(dctx, d.env.Stack.ReplicationDSN(), d.env.Slot); err != nil {
-		errs = append(errs, err)
-	}
-	if err := dropPublication(dctx, d.env.Stack, d.env.Publication); err != nil {
-		errs = append(errs, err)
-	}
-	if err := d.deleteGroups(dctx); err != nil {
+	if err := d.dropCapture(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -18,7 +18,6 @@ import (
 	"github.com/cdcbench/cdcbench/internal/connect"
 	"github.com/cdcbench/cdcbench/internal/connectorkeys"
 	"github.com/cdcbench/cdcbench/internal/jvm"
-	"github.com/cdcbench/cdcbench/internal/relay"
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/internal/suggest"
@@ -46,12 +45,7 @@ const debeziumServerReadyTimeout = 3 * time.Minute
 func init() {
 	Register(Kind{
 		Name: kindDebeziumServer, Bare: true,
-		Param: func(l string) (string, error) {
-			if !label.MatchString(l) {
-				return "", errors.New("a label is 1-20 of [a-z0-9]")
-			}
-			return l, nil
-		},
+		Param:  labelParam,
 		Syntax: `"debezium-server", "debezium-server-<label>" such as "debezium-server-tuned"`,
 		New: func(_ Path, cfg Config) (Driver, error) {
 			return &debeziumServerDriver{settings: cfg.Settings, jvm: newJVMProc("debezium server")}, nil
@@ -394,15 +388,7 @@ func (s *debeziumServerDriver) Stop(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	if s.published {
-		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if err := relay.DropSlot(dctx, s.env.Stack.ReplicationDSN(), s.env.Slot); err != nil {
-			errs = append(errs, err)
-		}
-		if err := dropPublication(dctx, s.env.Stack, s.env.Publication); err != nil {
-			errs = append(errs, err)
-		}
-		if err := s.deleteGroups(dctx); err != nil {
+		if err := s.dropCapture(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}
