@@ -11,6 +11,7 @@ import (
 	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/connect"
 	"github.com/cdcbench/cdcbench/internal/driver"
+	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/scenarios"
 )
 
@@ -149,4 +150,40 @@ var serverMayDiffer = map[string]bool{
 	"value.payload.source.ts_ms": true, "value.payload.source.ts_us": true, "value.payload.source.ts_ns": true,
 	"value.payload.source.lsn": true, "value.payload.source.txId": true,
 	"value.payload.source.sequence": true, "value.payload.source.xmin": true,
+}
+
+// TestDebeziumServerStartFailure: a setting Debezium refuses (a value the
+// offline check, which knows only the keys, lets through) ends the run
+// with one error quoting Debezium Server's log, and leaves no JVM, slot
+// or publication behind.
+func TestDebeziumServerStartFailure(t *testing.T) {
+	st, cdc := localStack(t)
+	t.Setenv("TMPDIR", t.TempDir()) // a failed start keeps its directory, whose log its error names
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	path := driver.Path{Kind: "debezium-server", Param: "bad"}
+	p := plan(10, 1, 0, path)
+	p.Settings = map[string]map[string]string{path.String(): {"debezium.source.poll.interval.ms": "soon"}}
+	_, _, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, CDC: cdc, ResultsDir: t.TempDir()})
+	if err == nil {
+		t.Fatal("run with a poll interval Debezium refuses: no error")
+	}
+	for _, want := range []string{"Debezium Server", "exited during start-up", "its log", "poll.interval.ms"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	t.Log(err)
+	if pids := childJVMs(t, "io.debezium.server.Main"); len(pids) > 0 {
+		t.Errorf("Debezium Server JVMs left running: %v", pids)
+	}
+	admin, err := stack.ConnectHarness(ctx, st.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	var left int
+	if err := admin.QueryRow(ctx, "SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE '%debeziumserverbad') + (SELECT count(*) FROM pg_publication WHERE pubname LIKE 'cdcbench_%')").Scan(&left); err != nil || left != 0 {
+		t.Errorf("%d slots and publications left (%v)", left, err)
+	}
 }
