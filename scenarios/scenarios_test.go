@@ -374,7 +374,7 @@ func TestParseReportsEverythingOnce(t *testing.T) {
 		`t.yaml:3: batch_size: want an integer, got a string "fifty"`,
 		`t.yaml:5: warmup: must not be longer than duration (5s), got 9s`,
 		`t.yaml:7: rate.unit: required: one of "rows/s", "batches/s"`,
-		`t.yaml:10: paths[1]: want "cdc", "debezium", "debezium-<label>" such as "debezium-tuned", "flink-cdc", "flink-cdc-<label>" such as "flink-cdc-tuned", "poll-<interval>" such as "poll-100ms", or "spark-<interval>" such as "spark-1s", got "poll-fast": the interval is a Go duration such as 100ms or 1s`,
+		`t.yaml:10: paths[1]: want "cdc", "debezium", "debezium-<label>" such as "debezium-tuned", "debezium-server", "debezium-server-<label>" such as "debezium-server-tuned", "flink-cdc", "flink-cdc-<label>" such as "flink-cdc-tuned", "poll-<interval>" such as "poll-100ms", or "spark-<interval>" such as "spark-1s", got "poll-fast": the interval is a Go duration such as 100ms or 1s`,
 		`t.yaml:11: unknown field "colour"`,
 	}
 	if got := strings.Split(err.Error(), "\n"); !reflect.DeepEqual(got, want) {

@@ -29,7 +29,7 @@ const kindDebezium = "debezium"
 var label = regexp.MustCompile(`^[a-z0-9]{1,20}$`)
 
 // labelParam checks a label, for the kinds whose tuned variants are named
-// by one ("debezium-tuned", "flink-cdc-tuned").
+// by one ("debezium-tuned", "debezium-server-tuned", "flink-cdc-tuned").
 func labelParam(l string) (string, error) {
 	if !label.MatchString(l) {
 		return "", errors.New("a label is 1-20 of [a-z0-9]")
@@ -303,16 +303,7 @@ func (d *debeziumDriver) Stop(ctx context.Context) error {
 	if err := d.cfg.Connect.Delete(ctx, d.ConnectorName()); err != nil {
 		errs = append(errs, err)
 	}
-	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	// Debezium created the slot; it may not exist if the connector never ran.
-	if err := relay.DropSlot(dctx, d.env.Stack.ReplicationDSN(), d.env.Slot); err != nil {
-		errs = append(errs, err)
-	}
-	if err := dropPublication(dctx, d.env.Stack, d.env.Publication); err != nil {
-		errs = append(errs, err)
-	}
-	if err := d.deleteGroups(dctx); err != nil {
+	if err := d.dropCapture(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

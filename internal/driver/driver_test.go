@@ -39,6 +39,7 @@ func TestNew(t *testing.T) {
 		{name: "safe poller", path: poll, cfg: driver.Config{PollMode: "safe"}},
 		{name: "naive poller loses rows by design", path: poll, cfg: driver.Config{PollMode: "naive"}, losesRows: true},
 		{name: "spark is killed and restarted by kill-relay", path: driver.Path{Kind: "spark", Param: "1s"}, crashes: true},
+		{name: "debezium-server is killed and restarted by kill-capture", path: driver.Path{Kind: "debezium-server"}, crashes: true, publishes: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d, err := driver.New(tc.path, tc.cfg)
@@ -95,6 +96,10 @@ func TestParsePath(t *testing.T) {
 		{"debezium-Tuned", driver.Path{}, ""},
 		{"debezium-a_b", driver.Path{}, ""},
 		{"debezium-abcdefghijklmnopqrstu", driver.Path{}, ""},
+		{"debezium-server", driver.Path{Kind: "debezium-server"}, "debezium-server"},
+		{"debezium-server-tuned", driver.Path{Kind: "debezium-server", Param: "tuned"}, "debezium-server-tuned"},
+		{"debezium-server-", driver.Path{}, ""},
+		{"debezium-servers", driver.Path{Kind: "debezium", Param: "servers"}, "debezium-servers"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			got, err := driver.ParsePath(tc.in)
@@ -124,7 +129,7 @@ func TestRegistry(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct{ name, want string }{
-		{"maxwell", `want "cdc", "debezium", "debezium-<label>" such as "debezium-tuned", "flink-cdc", "flink-cdc-<label>" such as "flink-cdc-tuned", "poll-<interval>" such as "poll-100ms", or "spark-<interval>" such as "spark-1s", got "maxwell"`},
+		{"maxwell", `want "cdc", "debezium", "debezium-<label>" such as "debezium-tuned", "debezium-server", "debezium-server-<label>" such as "debezium-server-tuned", "flink-cdc", "flink-cdc-<label>" such as "flink-cdc-tuned", "poll-<interval>" such as "poll-100ms", or "spark-<interval>" such as "spark-1s", got "maxwell"`},
 		{"poll-1us", `, got "poll-1us": the interval must be at least 1ms`},
 		{"debezium-A", `, got "debezium-A": a label is 1-20 of [a-z0-9]`},
 	} {
@@ -142,7 +147,9 @@ func TestRegistry(t *testing.T) {
 		{"debezium-tuned", "poll.interval.ms", "10", ""},
 		{"debezium", "poll.interval.ms", " ", "has no value"},
 		{"debezium", "slot.name", "x", "slot.name"},
-		{"cdc", "poll.interval.ms", "10", "settings are for Debezium paths (debezium, debezium-<label>), Flink CDC paths (flink-cdc, flink-cdc-<label>) and Spark paths (spark-<interval>); cdc has none"},
+		{"debezium-server-tuned", "debezium.source.poll.interval.ms", "10", ""},
+		{"debezium-server", "poll.interval.ms", "10", `is written "debezium.source.poll.interval.ms"`},
+		{"cdc", "poll.interval.ms", "10", "settings are for Debezium paths (debezium, debezium-<label>), Debezium Server paths (debezium-server, debezium-server-<label>), Flink CDC paths (flink-cdc, flink-cdc-<label>) and Spark paths (spark-<interval>); cdc has none"},
 		{"poll-1s", "poll.interval.ms", "10", "poll-1s has none"},
 	} {
 		t.Run(tc.path+"/"+tc.key, func(t *testing.T) {

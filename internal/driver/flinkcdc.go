@@ -339,7 +339,6 @@ func (f *flinkDriver) Crash(ctx context.Context, down time.Duration) error {
 // its start-up (flink_startup_ms) and restarts, and the WAL the slot
 // retained (reports/README.md lists the fields).
 func (f *flinkDriver) Report(p *result.Path) {
-	ups, restarts, _ := f.jvm.startups()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	p.Capture = fmt.Sprintf("Flink CDC %s (Debezium %s) on Flink %s, Kafka sink %s", FlinkCDCVersion, FlinkCDCDebeziumVersion, FlinkVersion, FlinkKafkaVersion)
@@ -349,15 +348,8 @@ func (f *flinkDriver) Report(p *result.Path) {
 		"debezium": f.cfg.debezium, "startup_mode": "committed-offset", "delivery_guarantee": "at-least-once",
 		"parallelism": 1, "plugin": "pgoutput",
 	}}
-	if len(ups) > 0 {
-		d["flink_startup_ms"] = ups[0].Milliseconds()
+	if f.jvm.report(d, "flink") {
 		d["flink_resumed_from"] = f.resumed
-	}
-	if r := restartMs(ups); r != nil {
-		d["flink_restart_ms"] = r
-	}
-	if restarts > 0 {
-		d["flink_restarts"] = restarts
 	}
 	if f.slot != nil {
 		w := f.slot.stats()

@@ -2,9 +2,12 @@ package driver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"time"
 
+	"github.com/cdcbench/cdcbench/internal/relay"
 	"github.com/cdcbench/cdcbench/internal/source"
 	"github.com/cdcbench/cdcbench/internal/stack"
 )
@@ -57,6 +60,27 @@ func (k *kafkaDelivery) pinStart(ctx context.Context, group string) error {
 // not collect them.
 func (k *kafkaDelivery) deleteGroups(ctx context.Context) error {
 	return stack.DeleteGroups(ctx, k.env.Stack.Brokers(), k.env.Groups)
+}
+
+// dropCapture removes what a capture that creates its own slot leaves
+// (Debezium's, in Connect or Debezium Server; it never drops the slot
+// itself): the slot once its WAL sender let go, the publication and the
+// path's consumer groups, within 30 s.
+func (k *kafkaDelivery) dropCapture(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var errs []error
+	// The slot may not exist if the capture never ran.
+	if err := relay.DropSlot(ctx, k.env.Stack.ReplicationDSN(), k.env.Slot); err != nil {
+		errs = append(errs, err)
+	}
+	if err := dropPublication(ctx, k.env.Stack, k.env.Publication); err != nil {
+		errs = append(errs, err)
+	}
+	if err := k.deleteGroups(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // createPublication publishes the table for a CDC driver.

@@ -133,14 +133,26 @@ func (j *ownJVM) startups() (ups []time.Duration, restarts int, keep bool) {
 	return append([]time.Duration(nil), j.ups...), j.kill, j.kept
 }
 
-// restartMs lists the starts after the first in milliseconds, for a
-// driver's report; nil when there were none.
-func restartMs(ups []time.Duration) []int64 {
-	var r []int64
-	for _, u := range ups[min(1, len(ups)):] {
-		r = append(r, u.Milliseconds())
+// report puts the starts into a driver's figures as prefix_startup_ms
+// (the first), prefix_restart_ms (the others) and prefix_restarts (the
+// kills), each omitted when there is none; started says whether there
+// was a first.
+func (j *ownJVM) report(d map[string]any, prefix string) (started bool) {
+	ups, restarts, _ := j.startups()
+	if len(ups) > 0 {
+		d[prefix+"_startup_ms"] = ups[0].Milliseconds()
 	}
-	return r
+	if len(ups) > 1 {
+		var r []int64
+		for _, u := range ups[1:] {
+			r = append(r, u.Milliseconds())
+		}
+		d[prefix+"_restart_ms"] = r
+	}
+	if restarts > 0 {
+		d[prefix+"_restarts"] = restarts
+	}
+	return len(ups) > 0
 }
 
 // prepareJVM resolves the program's jars (downloading them on a first run),

@@ -254,7 +254,6 @@ func (s *sparkDriver) Crash(ctx context.Context, down time.Duration) error {
 // up to it (spark_session_ms), each restart's, its reads and the hop of
 // their rows from the JVM (reports/README.md lists the fields).
 func (s *sparkDriver) Report(p *result.Path) {
-	ups, restarts, _ := s.jvm.startups()
 	opts := map[string]string{}
 	for k, v := range s.settings {
 		if o := canonicalSparkOption(k); o != "" {
@@ -265,15 +264,8 @@ func (s *sparkDriver) Report(p *result.Path) {
 	p.Capture = fmt.Sprintf("Spark %s JDBC read every %v (local mode)", SparkVersion, s.interval)
 	p.Settings = s.settings
 	d := map[string]any{"spark_options": opts}
-	if len(ups) > 0 {
-		d["spark_startup_ms"] = ups[0].Milliseconds()
+	if s.jvm.report(d, "spark") {
 		d["spark_session_ms"] = s.session.Load()
-	}
-	if r := restartMs(ups); r != nil {
-		d["spark_restart_ms"] = r
-	}
-	if restarts > 0 {
-		d["spark_restarts"] = restarts
 	}
 	if s.feed != nil {
 		st := s.feed.stats()

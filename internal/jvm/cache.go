@@ -53,6 +53,13 @@ type Project struct {
 	// Size is about what the first download fetches, for the progress
 	// line ("about 50 MB").
 	Size string
+	// PrivateRepository resolves with a Maven local repository of its own
+	// in the staging directory, deleted once the project is in place,
+	// instead of ~/.m2/repository: for a distribution archive that is only
+	// unpacked (Debezium Server's 781 MB tar.gz), which would otherwise
+	// stay there for good beside its unpacked copy. Maven's plugins are
+	// then downloaded again (a few MB).
+	PrivateRepository bool
 }
 
 // Cache is the per-user cache of resolved projects, each in a directory
@@ -205,13 +212,22 @@ func (c Cache) download(ctx context.Context, dir string, p Project, progress io.
 	}
 	fmt.Fprintf(progress, "jvm: resolving %s (%s) from Maven Central with %s into %s (once; about %s)\n", p.Name, p.Key, mvn, dir, p.Size)
 	start := time.Now()
-	n, files, err := c.runMaven(ctx, mvn, filepath.Join(project, filepath.FromSlash(p.Pom)), staging, dir, progress)
+	repo := ""
+	if p.PrivateRepository {
+		repo = filepath.Join(staging, "repository")
+	}
+	n, files, err := c.runMaven(ctx, mvn, filepath.Join(project, filepath.FromSlash(p.Pom)), staging, dir, repo, progress)
 	if err != nil {
 		return n, err
 	}
 	fmt.Fprintf(progress, "jvm: mvn done in %s: downloaded %d files, %s\n", time.Since(start).Round(100*time.Millisecond), files, mib(n))
-	if err := os.RemoveAll(project); err != nil {
-		return n, fmt.Errorf("jvm: %w", err)
+	for _, d := range []string{project, repo} {
+		if d == "" {
+			continue
+		}
+		if err := os.RemoveAll(d); err != nil {
+			return n, fmt.Errorf("jvm: %w", err)
+		}
 	}
 	if err := writeMarker(staging, p.Key); err != nil {
 		return n, err
@@ -250,11 +266,11 @@ func writeProject(files fs.FS, dir string) error {
 // "Downloaded from central: https://.../x.jar (1.2 MB at 3.4 MB/s)".
 var downloadedRE = regexp.MustCompile(`Downloaded from [^:]+: (\S+) \(([\d.]+) (B|kB|MB|GB)`)
 
-// runMaven runs `mvn -B package` on pom with its output in out/mvn.log,
-// reports progress every few seconds and returns the bytes and files
-// downloaded. A failure is reduced to one message: Maven Central
+// runMaven runs `mvn -B package` on pom with its output in out/mvn.log
+// (with repo as its local repository when it is not ""), reports progress
+// every few seconds and returns the bytes and files downloaded. A failure is reduced to one message: Maven Central
 // unreachable (ErrOffline) or the [ERROR] lines of the log.
-func (c Cache) runMaven(ctx context.Context, mvn, pom, out, final string, progress io.Writer) (int64, int, error) {
+func (c Cache) runMaven(ctx context.Context, mvn, pom, out, final, repo string, progress io.Writer) (int64, int, error) {
 	logPath := filepath.Join(out, "mvn.log")
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -264,6 +280,9 @@ func (c Cache) runMaven(ctx context.Context, mvn, pom, out, final string, progre
 	args := []string{"-B", "-Dstyle.color=never", "-f", pom, "-Dcdcbench.out=" + out}
 	if c.MavenSettings != "" {
 		args = append(args, "-s", c.MavenSettings)
+	}
+	if repo != "" {
+		args = append(args, "-Dmaven.repo.local="+repo)
 	}
 	cmd := exec.CommandContext(ctx, mvn, append(args, "package")...)
 	cmd.Dir = filepath.Dir(pom)

@@ -19,15 +19,20 @@ import (
 // `mvn package` on the real poms does, fills the directories named in the
 // file "dirs" beside the pom it was given with a jar under
 // -Dcdcbench.out. With "offline" in that file it fails as Maven does
-// without Maven Central.
+// without Maven Central. Given -Dmaven.repo.local, it leaves an archive
+// there, as Maven leaves what it downloaded.
 const fakeMvn = `#!/bin/sh
 echo "$*" >> "$FAKE_MVN_CALLS"
 for a in "$@"; do
   case "$a" in
     -Dcdcbench.out=*) out="${a#-Dcdcbench.out=}" ;;
+    -Dmaven.repo.local=*) repo="${a#-Dmaven.repo.local=}" ;;
     *pom.xml) pom="$a" ;;
   esac
 done
+if [ -n "$repo" ]; then
+  mkdir -p "$repo/dist" && cp "$FAKE_JAR" "$repo/dist/dist.tar.gz"
+fi
 for d in $(cat "$(dirname "$pom")/dirs"); do
   if [ "$d" = offline ]; then
     echo "[ERROR] Failed to execute goal: Could not transfer artifact org.apache.kafka:kafka_2.13:pom:4.3.1 from/to central: repo.maven.apache.org: Temporary failure in name resolution"
@@ -129,6 +134,23 @@ func TestResolveFetchesOnlyItsProject(t *testing.T) {
 		}
 	}
 
+	t.Run("a private repository is used and removed", func(t *testing.T) {
+		p := jvm.Project{Name: "server", Key: "server-9", Files: files, Pom: "broker/pom.xml", Jars: []string{"lib"}, PrivateRepository: true}
+		r, err := cache.Resolve(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := mvnCalls()
+		if want := "-Dmaven.repo.local=" + filepath.Join(root, "server-9.partial", "repository"); !strings.Contains(got[len(got)-1], want) {
+			t.Errorf("mvn call %q lacks %s", got[len(got)-1], want)
+		}
+		if exists(filepath.Join(r.Dir, "repository")) {
+			t.Errorf("the archive Maven downloaded stayed in %s", filepath.Join(r.Dir, "repository"))
+		}
+		if _, err := cache.Resolve(context.Background(), p); err != nil {
+			t.Errorf("the resolved directory does not verify: %v", err)
+		}
+	})
 	t.Run("registry unreachable: one message, nothing kept", func(t *testing.T) {
 		p := jvm.Project{Name: "spark", Key: "spark-9", Files: files, Pom: "unreachable/pom.xml", Jars: []string{"lib"}}
 		_, err := cache.Resolve(context.Background(), p)

@@ -21,10 +21,24 @@ var ErrNoJava = errors.New("no Java runtime of the version needed")
 // (/usr/lib/jvm/java-17-openjdk-amd64, /usr/lib/jvm/temurin-25-jdk-amd64).
 const jvmDir = "/usr/lib/jvm"
 
+// JDKDirEnv names another directory of JDKs to search instead of jvmDir:
+// where a machine keeps them elsewhere, and for tests that must not find
+// this machine's.
+const JDKDirEnv = "CDCBENCH_JDK_DIR"
+
+// jdkDir is the directory of JDKs FindJava searches last.
+func jdkDir() string {
+	if d := os.Getenv(JDKDirEnv); d != "" {
+		return d
+	}
+	return jvmDir
+}
+
 // Need is the Java a program needs.
 type Need struct {
 	// Java is the executable to use; "" searches $JAVA_HOME/bin/java, java
-	// on PATH, then the JDKs in jvmDir, newest first.
+	// on PATH, then the JDKs in /usr/lib/jvm ($CDCBENCH_JDK_DIR), newest
+	// first.
 	Java string
 	// Min is the lowest major version the program runs on (17, 21).
 	Min int
@@ -81,7 +95,7 @@ func FindJava(ctx context.Context, need Need) (string, error) {
 			}
 		}
 	}
-	what := "no java on PATH, JAVA_HOME not set, no JDK in " + jvmDir
+	what := "no java on PATH, JAVA_HOME not set, no JDK in " + jdkDir()
 	if len(found) > 0 {
 		what = strings.Join(found, "; ")
 	}
@@ -97,10 +111,10 @@ func installHint(min int) string {
 	return fmt.Sprintf(`install a JDK %d or later (Debian/Ubuntu: "apt-get install openjdk-%d-jdk-headless"%s) or set JAVA_HOME to one`, min, min, script)
 }
 
-// installedJDKs lists the java executables under jvmDir, the highest
+// installedJDKs lists the java executables under jdkDir, the highest
 // version in the directory name first.
 func installedJDKs() []string {
-	javas, _ := filepath.Glob(filepath.Join(jvmDir, "*", "bin", "java"))
+	javas, _ := filepath.Glob(filepath.Join(jdkDir(), "*", "bin", "java"))
 	num := regexp.MustCompile(`\d+`)
 	major := func(p string) int {
 		n, _ := strconv.Atoi(num.FindString(filepath.Base(filepath.Dir(filepath.Dir(p)))))

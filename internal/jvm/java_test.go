@@ -45,6 +45,34 @@ func TestFindJava(t *testing.T) {
 			t.Fatalf("FindJava = %q, %v; want %s", got, err, java17)
 		}
 	})
+	t.Run("JAVA_HOME too old, none on PATH: the JDK directory's newest", func(t *testing.T) {
+		dir := filepath.Join(tmp, "jvmdir")
+		java25 := filepath.Join(dir, "temurin-25-jdk-amd64", "bin", "java")
+		for _, j := range []string{java25, filepath.Join(dir, "java-21-openjdk-amd64", "bin", "java")} {
+			if err := os.MkdirAll(filepath.Dir(j), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			v := "21.0.4"
+			if j == java25 {
+				v = "25.0.1"
+			}
+			if err := os.WriteFile(j, []byte(fmt.Sprintf("#!/bin/sh\necho 'openjdk version \"%s\"' >&2\n", v)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Setenv("JAVA_HOME", filepath.Join(tmp, "jdk17"))
+		t.Setenv("PATH", t.TempDir())
+		t.Setenv(jvm.JDKDirEnv, dir)
+		got, err := jvm.FindJava(context.Background(), jvm.Need{Min: 21, For: "Debezium Server"})
+		if err != nil || got != java25 {
+			t.Fatalf("FindJava = %q, %v; want %s", got, err, java25)
+		}
+		t.Setenv(jvm.JDKDirEnv, t.TempDir())
+		_, err = jvm.FindJava(context.Background(), jvm.Need{Min: 21, For: "Debezium Server"})
+		if !errors.Is(err, jvm.ErrNoJava) || !strings.Contains(err.Error(), "is Java 17") || !strings.Contains(err.Error(), "openjdk-21-jdk-headless") {
+			t.Fatalf("FindJava without a JDK 21 = %v; want ErrNoJava naming the Java 17 found and what to install", err)
+		}
+	})
 	for _, tc := range []struct {
 		name, java string
 		min        int
