@@ -11,14 +11,18 @@ import (
 )
 
 // rotate ends the interval [from, to) of every set, writes it to l, and
-// adds its e2e p99s to tl.
+// adds its e2e p99s and its alert count to tl.
 func rotate(l *result.IntervalLog, path string, names []string, sets []*recorder.Set, from, to time.Time, tl *latencyTimeline) error {
 	p99 := make([]float64, len(sets))
+	var alerts int64
 	for i, s := range sets {
 		p99[i] = -1
 		err := s.Rotate(func(st recorder.Stage, h *hdrhistogram.Histogram) error {
-			if st == recorder.E2E {
+			switch st {
+			case recorder.E2E:
 				p99[i] = float64(h.ValueAtQuantile(99)) / 1000
+			case recorder.Alert:
+				alerts += h.TotalCount()
 			}
 			return l.Write(path+"/"+names[i]+"/"+st.String(), from, to, h)
 		})
@@ -26,7 +30,7 @@ func rotate(l *result.IntervalLog, path string, names []string, sets []*recorder
 			return fmt.Errorf("bench: %w", err)
 		}
 	}
-	tl.add(to, p99)
+	tl.add(to, p99, alerts)
 	return nil
 }
 

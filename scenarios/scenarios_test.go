@@ -224,6 +224,20 @@ func TestParseErrors(t *testing.T) {
 			[]string{`t.yaml:13: settings: want a name as the key, got a list`}, nil},
 		{"a fault's field misspelt", "name: t", "name: t\nfaults:\n  - {kind: lock-table, at: 1s, duration: 1s, agnet: outlier}",
 			[]string{`t.yaml:4: unknown field "faults[0].agnet" (did you mean "faults[0].agent"?)`}, scenarios.ErrUnknownField},
+		// The local stack's cluster: bounded to what one machine runs, and
+		// its faults need the nodes that survive them.
+		{"too many brokers", "name: t", "name: t\nstack: {brokers: 9}",
+			[]string{`stack.brokers: must be within 1..5, got 9`}, nil},
+		{"too many workers", "name: t", "name: t\nstack: {connect_workers: 4}",
+			[]string{`stack.connect_workers: must be within 1..3, got 4`}, nil},
+		{"kill-broker on one broker", "name: t", "name: t\nfaults:\n  - {kind: kill-broker, at: 1s, duration: 1s}",
+			[]string{`faults[0].kind: kill-broker needs stack.brokers of at least 3`, "got 1"}, nil},
+		{"pause-broker on two brokers", "name: t", "name: t\nstack: {brokers: 2}\nfaults:\n  - {kind: pause-broker, at: 1s, duration: 1s}",
+			[]string{`faults[0].kind: pause-broker needs stack.brokers of at least 3`, "got 2"}, nil},
+		{"kill-connect-worker on one worker", "name: t", "name: t\nstack: {brokers: 3}\nfaults:\n  - {kind: kill-connect-worker, at: 1s, duration: 1s}",
+			[]string{`faults[0].kind: kill-connect-worker needs stack.connect_workers of at least 2`}, nil},
+		{"a rebalance delay without a group", "name: t", "name: t\nstack: {rebalance_delay: 10s}",
+			[]string{`stack.rebalance_delay: only a group of several workers rebalances`}, nil},
 		{"wrong type", "batch_size: 50", `batch_size: "fifty"`,
 			[]string{`t.yaml:3: batch_size: want an integer, got a string "fifty"`}, nil},
 		{"rate not a mapping", "rate:\n  shape: constant\n  unit: batches/s\n  rate: 20", "rate: 20",
@@ -592,7 +606,7 @@ func TestResolve(t *testing.T) {
 		t.Errorf("Builtin error %v does not suggest burst", err)
 	}
 	_, err = scenarios.Builtin("stead")
-	if err == nil || !strings.Contains(err.Error(), "burst, capacity, debezium-faults, debezium-tuning, faults, fraud-heavy, many-users, poll-intervals, ramp, scale-out, smoke, soak, spark-or-cdc, spike, steady, wide-batches") {
+	if err == nil || !strings.Contains(err.Error(), "burst, capacity, cluster-faults, debezium-faults, debezium-tuning, faults, fraud-heavy, many-users, poll-intervals, ramp, replication-cost, scale-out, smoke, soak, spark-or-cdc, spike, steady, wide-batches") {
 		t.Errorf("Builtin error %v does not list the built-ins", err)
 	}
 }
