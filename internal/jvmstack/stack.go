@@ -239,25 +239,24 @@ func (s *Stack) PIDs() (broker, connect int) {
 // BrokerPIDs are the brokers' process ids by node (node.id 1 first), 0
 // for one that is not running.
 func (s *Stack) BrokerPIDs() []int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	pids := make([]int, len(s.cluster.nodes))
-	for i, n := range s.cluster.nodes {
-		pids[i] = livePID(n.proc)
-	}
-	return pids
+	return pids(s, s.cluster.nodes, func(n *brokerNode) *jvm.Process { return n.proc })
 }
 
 // WorkerPIDs are the Connect workers' process ids, 0 for one that is not
 // running.
 func (s *Stack) WorkerPIDs() []int {
+	return pids(s, s.cluster.workers, func(w *workerNode) *jvm.Process { return w.proc })
+}
+
+// pids reads the process id of each of items under s.mu.
+func pids[T any](s *Stack, items []T, proc func(T) *jvm.Process) []int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	pids := make([]int, len(s.cluster.workers))
-	for i, w := range s.cluster.workers {
-		pids[i] = livePID(w.proc)
+	out := make([]int, len(items))
+	for i, it := range items {
+		out[i] = livePID(proc(it))
 	}
-	return pids
+	return out
 }
 
 // WorkerURLs are the Connect workers' REST APIs, in the order of

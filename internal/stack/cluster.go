@@ -52,23 +52,21 @@ var _ Cluster = jvmLocal{}
 
 // KillLeader implements Cluster.
 func (s jvmLocal) KillLeader(ctx context.Context, topic string, down time.Duration) (string, error) {
-	id, err := s.leader(ctx, topic)
-	if err != nil {
-		return "", err
-	}
-	if err := s.jvm.KillBroker(ctx, id, down); err != nil {
-		return brokerNode(id), fmt.Errorf("stack: %w", err)
-	}
-	return brokerNode(id), nil
+	return s.onLeader(ctx, topic, func(id int) error { return s.jvm.KillBroker(ctx, id, down) })
 }
 
 // PauseLeader implements Cluster.
 func (s jvmLocal) PauseLeader(ctx context.Context, topic string, d time.Duration) (string, error) {
+	return s.onLeader(ctx, topic, func(id int) error { return s.jvm.PauseBroker(ctx, id, d) })
+}
+
+// onLeader does fault to the leader of topic's partition 0 and names it.
+func (s jvmLocal) onLeader(ctx context.Context, topic string, fault func(id int) error) (string, error) {
 	id, err := s.leader(ctx, topic)
 	if err != nil {
 		return "", err
 	}
-	if err := s.jvm.PauseBroker(ctx, id, d); err != nil {
+	if err := fault(id); err != nil {
 		return brokerNode(id), fmt.Errorf("stack: %w", err)
 	}
 	return brokerNode(id), nil
