@@ -43,10 +43,14 @@ type TaskMove struct {
 	On string
 }
 
-// taskBound is how long KillTaskWorker follows the task after the killed
-// worker is back: Connect hands a returning worker its lost tasks at the
-// group's next rebalance, seconds after it joins.
-const taskBound = 2 * time.Minute
+// KillTaskWorker follows the task until the killed worker could have
+// started again and Connect's default scheduled.rebalance.max.delay.ms
+// (5 minutes) could have run out, whichever is later, plus taskBound for a
+// rebalance and a task start on a loaded machine.
+const (
+	connectDefaultRebalanceDelay = 5 * time.Minute
+	taskBound                    = 2 * time.Minute
+)
 
 var _ Cluster = jvmLocal{}
 
@@ -112,41 +116,58 @@ func (s jvmLocal) KillTaskWorker(ctx context.Context, connector, slot string, do
 		return mv, err
 	}
 	killed := time.Now()
-	restarted := make(chan error, 1)
-	go func() { restarted <- s.jvm.KillWorker(ctx, i, down) }()
-	// The task runs again once a new WAL sender holds its slot.
 	var restartErr error
-	back := false
-	var bound <-chan time.Time
-	err = wait.Until(ctx, time.Now().Add(down+jvmstack.DefaultConnectReadyTimeout+taskBound), 200*time.Millisecond, func() (bool, error) {
-		select {
-		case restartErr = <-restarted:
-			back, bound = true, time.After(taskBound)
-		case <-bound:
-			return false, errors.New("not within " + taskBound.String() + " of the worker's restart")
-		default:
-		}
+	back := make(chan struct{}) // closed once the killed worker runs again
+	go func() {
+		defer close(back)
+		restartErr = s.jvm.KillWorker(ctx, i, down)
+	}()
+	// The task runs again once a new WAL sender holds its slot: on the
+	// returning worker, on another one, or after Connect's default delay.
+	bound := killed.Add(max(down+jvmstack.DefaultConnectReadyTimeout, connectDefaultRebalanceDelay) + taskBound)
+	err = wait.Until(ctx, bound, 200*time.Millisecond, func() (bool, error) {
 		pid, err := slotPID(ctx, s.dsn, slot)
 		return err == nil && pid != 0 && pid != oldPID, nil
 	})
 	if err == nil {
 		mv.RanAgainAfter = time.Since(killed)
-		if st, err := s.taskStatus(ctx, urls, connector); err == nil {
-			if j := workerIndex(urls, st.WorkerID); j > 0 {
-				mv.On = workerName(j)
-			}
-		}
+		mv.On = s.taskWorker(ctx, urls, connector, i, back)
 	}
-	if !back {
-		restartErr = <-restarted
-	}
+	<-back
 	if restartErr != nil {
 		return mv, fmt.Errorf("stack: %w", restartErr)
 	}
 	if err != nil && ctx.Err() == nil {
-		return mv, fmt.Errorf("stack: task 0 of %s did not run again: %w", connector, err)
+		return mv, fmt.Errorf("stack: task 0 of %s did not run again within %s of the kill: %w", connector, bound.Sub(killed).Round(time.Second), err)
 	}
 	return mv, nil
+}
+
+// taskWorker names the worker that runs task 0 of connector once it runs
+// again. The new owner writes its status only after the task started (and
+// took the slot), and until then the status still names the killed worker
+// killed: that answer is taken only once the killed worker is back (it
+// may be the owner again, under the same id), else the status is asked
+// again for up to a minute.
+func (s jvmLocal) taskWorker(ctx context.Context, urls []string, connector string, killed int, back <-chan struct{}) string {
+	var j int
+	_ = wait.Until(ctx, time.Now().Add(time.Minute), 500*time.Millisecond, func() (bool, error) {
+		st, err := s.taskStatus(ctx, urls, connector)
+		if err != nil {
+			return false, nil
+		}
+		j = workerIndex(urls, st.WorkerID)
+		select {
+		case <-back:
+			return j > 0, nil
+		default:
+			return j > 0 && j != killed, nil
+		}
+	})
+	if j == 0 {
+		return ""
+	}
+	return workerName(j)
 }
 
 // taskStatus asks the workers in turn (one may be down) for task 0 of
