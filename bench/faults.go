@@ -23,6 +23,7 @@ type faultTargets struct {
 	agents []string
 	kafka  stack.KafkaRestarter // nil when Kafka cannot be restarted
 	stack  stack.Stack
+	slot   string // the path's replication slot
 	// duplicates counts the events the path's agents received again so far.
 	duplicates func() int64
 }
@@ -54,7 +55,7 @@ func injectFaults(ctx context.Context, faults []scenarios.FaultSpec, start time.
 			if t.duplicates != nil {
 				dups[i] = t.duplicates()
 			}
-			skipped, err := inject(ctx, f, t)
+			skipped, err := inject(ctx, f, t, &out[i])
 			out[i].Skipped = skipped
 			if skipped != "" {
 				dups[i] = -1
@@ -91,9 +92,19 @@ func (fr faultRun) attributeDuplicates(total int64) []result.FaultResult {
 	return fr.results
 }
 
-func inject(ctx context.Context, f scenarios.FaultSpec, t faultTargets) (skipped string, err error) {
+// inject injects f into t's path; a cluster fault records in res what it
+// hit.
+func inject(ctx context.Context, f scenarios.FaultSpec, t faultTargets, res *result.FaultResult) (skipped string, err error) {
 	d := time.Duration(f.Duration)
 	switch f.Kind {
+	case scenarios.FaultKillBroker, scenarios.FaultPauseBroker, scenarios.FaultKillConnectWorker:
+		c, ok := t.stack.(stack.Cluster)
+		if !ok {
+			// Refused before the run on other stacks; a stack that is not
+			// cdcbench's own is never hit.
+			return "cdcbench does not kill processes it did not start: only the local stack's cluster takes " + f.Kind, nil
+		}
+		return clusterFault(ctx, f.Kind, d, c, t, res)
 	case scenarios.FaultLockTable:
 		return "", lockTable(ctx, t.dsn, d)
 	case scenarios.FaultDropConnections:
@@ -151,6 +162,29 @@ func inject(ctx context.Context, f scenarios.FaultSpec, t faultTargets) (skipped
 	return "", fmt.Errorf("unknown fault %q", f.Kind)
 }
 
+// clusterFault kills or pauses a process of the local stack's cluster.
+func clusterFault(ctx context.Context, kind string, d time.Duration, c stack.Cluster, t faultTargets, res *result.FaultResult) (skipped string, err error) {
+	switch kind {
+	case scenarios.FaultKillBroker:
+		res.Node, err = c.KillLeader(ctx, stack.ChangeTopic, d)
+	case scenarios.FaultPauseBroker:
+		res.Node, err = c.PauseLeader(ctx, stack.ChangeTopic, d)
+	case scenarios.FaultKillConnectWorker:
+		conn, ok := t.driver.(driver.Connector)
+		if !ok {
+			return "the path does not run through Kafka Connect", nil
+		}
+		mv, err := c.KillTaskWorker(ctx, conn.ConnectorName(), t.slot, d)
+		res.Node, res.TaskWorker = mv.Killed, mv.On
+		if mv.RanAgainAfter > 0 {
+			s := mv.RanAgainAfter.Seconds()
+			res.TaskRanAgainAfterS = &s
+		}
+		return "", err
+	}
+	return "", err
+}
+
 // lockTable holds an ACCESS EXCLUSIVE lock on the table for d.
 func lockTable(ctx context.Context, dsn string, d time.Duration) error {
 	conn, err := stack.ConnectHarness(ctx, dsn)
@@ -178,17 +212,19 @@ type latencyTimeline struct {
 }
 
 type latencyPoint struct {
-	end time.Time
-	p99 []float64 // ms by agent; -1 when the agent timed nothing
+	end    time.Time
+	p99    []float64 // ms by agent; -1 when the agent timed nothing
+	alerts int64     // raised by all agents together
 }
 
-func (l *latencyTimeline) add(end time.Time, p99 []float64) {
+func (l *latencyTimeline) add(end time.Time, p99 []float64, alerts int64) {
 	l.mu.Lock()
-	l.points = append(l.points, latencyPoint{end: end, p99: p99})
+	l.points = append(l.points, latencyPoint{end: end, p99: p99, alerts: alerts})
 	l.mu.Unlock()
 }
 
-// recovery fills in each fault's recovery time and peak from the timeline.
+// recovery fills in each fault's recovery time, peak and longest time
+// without alerts from the timeline.
 func (l *latencyTimeline) recovery(faults []result.FaultResult, start time.Time, objective time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -200,10 +236,24 @@ func (l *latencyTimeline) recovery(faults []result.FaultResult, start time.Time,
 		}
 		from := start.Add(time.Duration(f.AtS * float64(time.Second)))
 		end := from.Add(time.Duration(f.DurationS * float64(time.Second)))
+		var quiet, prev time.Time // quiet: the start of the run of intervals without alerts
 		for _, p := range l.points {
 			if p.end.Before(from) {
+				prev = p.end
 				continue
 			}
+			if p.alerts > 0 {
+				quiet = time.Time{}
+			} else {
+				if quiet.IsZero() {
+					quiet = from
+					if prev.After(from) {
+						quiet = prev
+					}
+				}
+				f.NoAlertsS = max(f.NoAlertsS, p.end.Sub(quiet).Seconds())
+			}
+			prev = p.end
 			worst := -1.0
 			for _, v := range p.p99 {
 				worst = max(worst, v)

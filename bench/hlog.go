@@ -12,19 +12,23 @@ import (
 )
 
 // rotate ends the interval [from, to) of every set, writes it to l, adds
-// its e2e p99s to tl and shows its e2e p50s and p99s on show (when not
-// nil).
+// its e2e p99s and its alert count to tl and shows its e2e p50s and p99s
+// on show (when not nil).
 func rotate(l *result.IntervalLog, path string, names []string, sets []*recorder.Set, from, to time.Time, tl *latencyTimeline, show Live) error {
 	p99 := make([]float64, len(sets))
 	var points []live.Point
+	var alerts int64
 	for i, s := range sets {
 		p99[i] = -1
 		err := s.Rotate(func(st recorder.Stage, h *hdrhistogram.Histogram) error {
-			if st == recorder.E2E {
+			switch st {
+			case recorder.E2E:
 				p99[i] = float64(h.ValueAtQuantile(99)) / 1000
 				if show != nil && h.TotalCount() > 0 {
 					points = append(points, latencyPoints(path, names[i], to, h)...)
 				}
+			case recorder.Alert:
+				alerts += h.TotalCount()
 			}
 			return l.Write(path+"/"+names[i]+"/"+st.String(), from, to, h)
 		})
@@ -32,7 +36,7 @@ func rotate(l *result.IntervalLog, path string, names []string, sets []*recorder
 			return fmt.Errorf("bench: %w", err)
 		}
 	}
-	tl.add(to, p99)
+	tl.add(to, p99, alerts)
 	if len(points) > 0 {
 		show.Add(points...)
 	}

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -62,7 +63,7 @@ func (p *pathRun) machineParts(ctx context.Context) []part {
 		procs = ps.Processes()
 	}
 	for _, pr := range p.traits.Processes {
-		parts = append(parts, stackPart(procs, pr.Role, pr.Name))
+		parts = append(parts, stackParts(procs, pr.Role, pr.Name)...)
 	}
 	if o, ok := p.drv.(driver.ProcessOwner); ok {
 		for _, op := range o.OwnProcesses() {
@@ -146,19 +147,25 @@ func (p *pathRun) serverPart(name string, pids []int) part {
 	return part{cost: result.ComponentCost{Name: name, Role: result.RoleDatabase}, pids: proccost.Same(pids), once: true}
 }
 
-// stackPart is the stack's process in role: measured, in cdcbench's own
-// process, or not this machine's.
-func stackPart(procs []stack.Process, role, name string) part {
+// stackParts are the stack's processes in role, each measured on its own
+// (a cluster's broker-1..N), named name when the role has one: measured,
+// in cdcbench's own process, or not this machine's.
+func stackParts(procs []stack.Process, role, name string) []part {
+	var parts []part
 	for _, pr := range procs {
+		n := cmp.Or(pr.Name, name)
 		switch {
 		case pr.Role != role:
 		case pr.InProcess:
-			return part{cost: result.ComponentCost{Name: name, Role: role, Note: "in-process kfake: its cost is inside cdcbench's"}}
+			parts = append(parts, part{cost: result.ComponentCost{Name: n, Role: role, Note: "in-process kfake: its cost is inside cdcbench's"}})
 		default:
-			return part{cost: result.ComponentCost{Name: name, Role: role}, pids: pr.PIDs}
+			parts = append(parts, part{cost: result.ComponentCost{Name: n, Role: role}, pids: pr.PIDs})
 		}
 	}
-	return notMeasured(name, role, "not a process of this stack (external)")
+	if len(parts) == 0 {
+		return []part{notMeasured(name, role, "not a process of this stack (external)")}
+	}
+	return parts
 }
 
 // inProcess reports whether the stack runs role inside cdcbench.

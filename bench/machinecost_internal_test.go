@@ -36,7 +36,7 @@ func TestCollectMachineCost(t *testing.T) {
 	self := func() []int { return nil }
 	p := &pathRun{machineDone: make(chan machineResult, 1), parts: []part{
 		{cost: result.ComponentCost{Name: "wal sender", Role: result.RoleDatabase}, pids: self, once: true},
-		stackPart([]stack.Process{{Role: result.RoleBroker, InProcess: true}}, result.RoleBroker, "kafka broker"),
+		stackParts([]stack.Process{{Role: result.RoleBroker, InProcess: true}}, result.RoleBroker, "kafka broker")[0],
 		{cost: result.ComponentCost{Name: "kafka connect", Role: result.RoleConnect}, pids: self},
 		{cost: result.ComponentCost{Name: "cdcbench", Role: result.RoleHarness, Note: "producer, agents and the relay"}, pids: self},
 		liveCost(func() time.Duration { return 0 }),
@@ -80,25 +80,37 @@ func TestCollectMachineCost(t *testing.T) {
 	}
 }
 
-// TestStackPart: a stack's process is measured, said to be in cdcbench's
-// own, or said not to be this machine's.
-func TestStackPart(t *testing.T) {
+// TestStackParts: a stack's processes are measured each on its own under
+// their names (a cluster's broker-1..N) or the path's name for the role,
+// said to be in cdcbench's own, or said not to be this machine's.
+func TestStackParts(t *testing.T) {
 	jvm := func() []int { return []int{42} }
 	for _, tc := range []struct {
 		name     string
 		procs    []stack.Process
 		measured bool
 		note     string
+		names    []string
 	}{
-		{"local JVM", []stack.Process{{Role: result.RoleBroker, PIDs: jvm}, {Role: result.RoleConnect, PIDs: jvm}}, true, ""},
-		{"kfake", []stack.Process{{Role: result.RoleBroker, InProcess: true}}, false, "in-process kfake"},
-		{"external", nil, false, "not measured: not a process of this stack"},
-		{"only another role", []stack.Process{{Role: result.RoleConnect, PIDs: jvm}}, false, "not measured"},
+		{"local JVM", []stack.Process{{Role: result.RoleBroker, PIDs: jvm}, {Role: result.RoleConnect, PIDs: jvm}}, true, "", []string{"kafka broker"}},
+		{"cluster", []stack.Process{{Role: result.RoleBroker, Name: "broker-1", PIDs: jvm}, {Role: result.RoleBroker, Name: "broker-2", PIDs: jvm},
+			{Role: result.RoleBroker, Name: "broker-3", PIDs: jvm}, {Role: result.RoleConnect, Name: "connect-1", PIDs: jvm}}, true, "",
+			[]string{"broker-1", "broker-2", "broker-3"}},
+		{"kfake", []stack.Process{{Role: result.RoleBroker, InProcess: true}}, false, "in-process kfake", []string{"kafka broker"}},
+		{"external", nil, false, "not measured: not a process of this stack", []string{"kafka broker"}},
+		{"only another role", []stack.Process{{Role: result.RoleConnect, PIDs: jvm}}, false, "not measured", []string{"kafka broker"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			pt := stackPart(tc.procs, result.RoleBroker, "kafka broker")
-			if (pt.pids != nil) != tc.measured || !strings.HasPrefix(pt.cost.Note, tc.note) || pt.cost.Role != result.RoleBroker {
-				t.Errorf("part %+v (measured %v), want measured %v, note %q", pt.cost, pt.pids != nil, tc.measured, tc.note)
+			parts := stackParts(tc.procs, result.RoleBroker, "kafka broker")
+			var names []string
+			for _, pt := range parts {
+				names = append(names, pt.cost.Name)
+				if (pt.pids != nil) != tc.measured || !strings.HasPrefix(pt.cost.Note, tc.note) || pt.cost.Role != result.RoleBroker {
+					t.Errorf("part %+v (measured %v), want measured %v, note %q", pt.cost, pt.pids != nil, tc.measured, tc.note)
+				}
+			}
+			if !reflect.DeepEqual(names, tc.names) {
+				t.Errorf("parts %v, want %v", names, tc.names)
 			}
 		})
 	}

@@ -350,7 +350,7 @@ func (p *pathRun) produce(ctx context.Context) error {
 	p.faultsDone = make(chan faultRun, 1)
 	go func() {
 		kafka, _ := p.r.cfg.Stack.(stack.KafkaRestarter)
-		p.faultsDone <- injectFaults(p.ctx, plan.Faults, p.start, faultTargets{dsn: p.r.cfg.Stack.DSN(), stack: p.r.cfg.Stack, driver: p.drv, srcs: p.srcs, agents: p.sets.agents, kafka: kafka,
+		p.faultsDone <- injectFaults(p.ctx, plan.Faults, p.start, faultTargets{dsn: p.r.cfg.Stack.DSN(), stack: p.r.cfg.Stack, slot: p.slot, driver: p.drv, srcs: p.srcs, agents: p.sets.agents, kafka: kafka,
 			duplicates: func() int64 { return duplicatesOf(p.runs) }})
 	}()
 	early, err := p.waitProducer(prodDone, func() { stopProd(); close(stopped) })

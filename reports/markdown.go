@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -365,13 +366,29 @@ func rateList(rates []float64, format func(float64) string) string {
 	return strings.Join(out, ", ")
 }
 
+// clusterNote says what a cluster fault hit and, for kill-connect-worker,
+// when and where the Debezium task ran again; "" for other faults.
+func clusterNote(f result.FaultResult) string {
+	if f.Node == "" {
+		return ""
+	}
+	note := "hit " + f.Node
+	switch {
+	case f.TaskRanAgainAfterS != nil:
+		note += fmt.Sprintf("; the task ran again %s s after the kill on %s", num(*f.TaskRanAgainAfterS), cmp.Or(f.TaskWorker, "an unknown worker"))
+	case strings.HasPrefix(f.Node, result.RoleConnect+"-"): // kill-connect-worker
+		note += "; the task did not run again within the fault's bound"
+	}
+	return note
+}
+
 // writeFaultTable shows what each injected fault did.
 func writeFaultTable(b *bytes.Buffer, res *result.Result) {
 	header := false
 	for _, p := range res.Paths {
 		for _, f := range p.Faults {
 			if !header {
-				b.WriteString("### Faults\n\n| path | fault | agent | at s | lasted s | peak interval e2e p99 ms | duplicates | recovered after s | note |\n|---|---|---|---:|---:|---:|---:|---:|---|\n")
+				b.WriteString("### Faults\n\n| path | fault | agent | at s | lasted s | peak interval e2e p99 ms | duplicates | recovered after s | longest without alerts s | note |\n|---|---|---|---:|---:|---:|---:|---:|---:|---|\n")
 				header = true
 			}
 			agent := f.Agent
@@ -382,15 +399,15 @@ func writeFaultTable(b *bytes.Buffer, res *result.Result) {
 			if f.RecoveredAfterS != nil {
 				recovered = num(*f.RecoveredAfterS)
 			}
-			note := "–"
+			note := cmp.Or(clusterNote(f), "–")
 			switch {
 			case f.Error != "":
 				note, recovered = "failed: "+cell(f.Error), "–"
 			case f.Skipped != "":
 				note, recovered = "skipped: "+cell(f.Skipped), "–"
 			}
-			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %d | %s | %s |\n", p.Name, f.Kind, agent,
-				plain(f.AtS), plain(f.DurationS), plain(f.PeakP99Ms), f.Duplicates, recovered, note)
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %d | %s | %s | %s |\n", p.Name, f.Kind, agent,
+				plain(f.AtS), plain(f.DurationS), plain(f.PeakP99Ms), f.Duplicates, recovered, plain(f.NoAlertsS), note)
 		}
 	}
 	if header {

@@ -190,7 +190,7 @@ func writeFaults(w io.Writer, r *result.Result) error {
 		for _, f := range p.Faults {
 			if !header {
 				fmt.Fprintln(w, "\nfaults:")
-				fmt.Fprintln(tw, "path\tfault\tat s\tfor s\tpeak p99 ms\tduplicates\trecovered after s\t")
+				fmt.Fprintln(tw, "path\tfault\tat s\tfor s\tpeak p99 ms\tduplicates\tno alerts s\trecovered after s\t")
 				header = true
 			}
 			rec := "not within the run"
@@ -202,7 +202,10 @@ func writeFaults(w io.Writer, r *result.Result) error {
 			case f.RecoveredAfterS != nil:
 				rec = fmt.Sprintf("%.1f", *f.RecoveredAfterS)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.1f\t%.1f\t%d\t%s\t\n", p.Name, f.Kind, f.AtS, f.DurationS, f.PeakP99Ms, f.Duplicates, rec)
+			if n := clusterNote(f); n != "" && f.Skipped == "" && f.Error == "" {
+				rec += " (" + n + ")"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.1f\t%.1f\t%d\t%.1f\t%s\t\n", p.Name, f.Kind, f.AtS, f.DurationS, f.PeakP99Ms, f.Duplicates, f.NoAlertsS, rec)
 		}
 	}
 	return tw.Flush()

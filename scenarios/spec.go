@@ -45,6 +45,9 @@ type Spec struct {
 	Objective         ObjectiveSpec `yaml:"objective"`
 	ScheduleTolerance Duration      `yaml:"schedule_tolerance"` // lag behind the schedule that invalidates a run
 	Faults            []FaultSpec   `yaml:"faults,omitempty"`   // injected at a time, for a duration
+	// Stack shapes the local stack (--stack local): its brokers and
+	// Connect workers. Other stacks refuse a shape but the default.
+	Stack StackSpec `yaml:"stack,omitempty"`
 	// NoLimits lifts MaxRowsPerSecond and MaxTotal, for a machine and a
 	// run that really go beyond them.
 	NoLimits bool `yaml:"no_limits,omitempty"`
@@ -83,6 +86,29 @@ type FaultSpec struct {
 	Agent string `yaml:"agent,omitempty"`
 }
 
+// StackSpec is the local stack's shape. The zero value is today's one
+// broker (replication factor 1) and one Connect worker.
+type StackSpec struct {
+	// Brokers is how many KRaft nodes (1 to jvmstack.MaxBrokers; 0 = 1);
+	// topics get min(3, Brokers) replicas and, from 3 on,
+	// min.insync.replicas=2, written with acks=all.
+	Brokers int `yaml:"brokers,omitempty"`
+	// ConnectWorkers is how many Kafka Connect workers form the group (1
+	// to jvmstack.MaxConnectWorkers; 0 = 1).
+	ConnectWorkers int `yaml:"connect_workers,omitempty"`
+	// RebalanceDelay is the workers' scheduled.rebalance.max.delay.ms: how
+	// long a group of several waits for a lost worker before it hands its
+	// tasks to the others. Nil keeps Connect's default (5 minutes) on a
+	// group of several; a worker alone uses 0.
+	RebalanceDelay *Duration `yaml:"rebalance_delay,omitempty"`
+}
+
+// IsDefault reports whether s asks for no more than one broker and one
+// worker with Connect's own settings: the shape every stack has.
+func (s StackSpec) IsDefault() bool {
+	return s.Brokers <= 1 && s.ConnectWorkers <= 1 && s.RebalanceDelay == nil
+}
+
 // Fault kinds.
 const (
 	// FaultLockTable holds an ACCESS EXCLUSIVE lock on the table: inserts
@@ -114,7 +140,24 @@ const (
 	// Each resumes from what it had committed: duplicates, never losses.
 	// It is the one fault a scenario comparing captures applies to all.
 	FaultKillCapture = "kill-capture"
+	// FaultKillBroker kills (kill -9) the broker leading the change
+	// topic's partition 0 on a local stack of three or more brokers and
+	// starts it again after the duration: a follower takes over once the
+	// controller misses the dead broker's heartbeats.
+	FaultKillBroker = "kill-broker"
+	// FaultPauseBroker stops that broker (SIGSTOP) for the duration and
+	// resumes it (SIGCONT): a broker that is slow, not dead.
+	FaultPauseBroker = "pause-broker"
+	// FaultKillConnectWorker kills (kill -9) the Connect worker running
+	// the Debezium task on a local stack of two or more workers, and
+	// starts it again after the duration; the fault's result says when the
+	// task ran again and on which worker (stack.rebalance_delay decides).
+	FaultKillConnectWorker = "kill-connect-worker"
 )
+
+// ClusterFaults are the faults that kill or pause a process of the local
+// stack's cluster: cdcbench refuses them on a stack it did not start.
+var ClusterFaults = []string{FaultKillBroker, FaultPauseBroker, FaultKillConnectWorker}
 
 // HasFault reports whether the scenario injects a fault of kind.
 func (s Spec) HasFault(kind string) bool {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cdcbench/cdcbench/internal/driver"
+	"github.com/cdcbench/cdcbench/internal/jvmstack"
 	"github.com/cdcbench/cdcbench/internal/schedule"
 )
 
@@ -214,6 +215,7 @@ func (s Spec) Validate() []error {
 	s.validateAgents(&v)
 	v.positive("objective.p99", s.Objective.P99)
 	v.positive("schedule_tolerance", s.ScheduleTolerance)
+	s.validateStack(&v)
 	s.validateFaults(&v)
 	s.validateAgentCommands(&v)
 	s.validateSettings(&v)
@@ -224,7 +226,8 @@ func (s Spec) Validate() []error {
 func (s Spec) validateFaults(v *validator) {
 	for i, f := range s.Faults {
 		field := fmt.Sprintf("faults[%d]", i)
-		v.oneOf(field+".kind", f.Kind, FaultLockTable, FaultPauseRelay, FaultKillRelay, FaultKillAgent, FaultDropConnections, FaultRestartKafka, FaultKillConnect, FaultKillCapture)
+		v.oneOf(field+".kind", f.Kind, FaultLockTable, FaultPauseRelay, FaultKillRelay, FaultKillAgent, FaultDropConnections, FaultRestartKafka, FaultKillConnect, FaultKillCapture,
+			FaultKillBroker, FaultPauseBroker, FaultKillConnectWorker)
 		v.notNegative(field+".at", f.At)
 		v.positive(field+".duration", f.Duration)
 		if end := f.At + f.Duration; s.Duration > 0 && time.Duration(end) > s.Total() {
@@ -235,6 +238,32 @@ func (s Spec) validateFaults(v *validator) {
 		}
 		if f.Agent != "" && f.Kind != FaultKillAgent {
 			v.add(field+".agent", "only kill-agent names an agent")
+		}
+		switch f.Kind {
+		case FaultKillBroker, FaultPauseBroker:
+			if s.Stack.Brokers < 3 {
+				v.add(field+".kind", "%s needs stack.brokers of at least 3 (a quorum that survives a node lost), got %d", f.Kind, max(s.Stack.Brokers, 1))
+			}
+		case FaultKillConnectWorker:
+			if s.Stack.ConnectWorkers < 2 {
+				v.add(field+".kind", "%s needs stack.connect_workers of at least 2 (a worker to take the task over), got %d", f.Kind, max(s.Stack.ConnectWorkers, 1))
+			}
+		}
+	}
+}
+
+// validateStack bounds the local stack's shape.
+func (s Spec) validateStack(v *validator) {
+	if s.Stack.Brokers < 0 || s.Stack.Brokers > jvmstack.MaxBrokers {
+		v.add("stack.brokers", "must be within 1..%d, got %d", jvmstack.MaxBrokers, s.Stack.Brokers)
+	}
+	if s.Stack.ConnectWorkers < 0 || s.Stack.ConnectWorkers > jvmstack.MaxConnectWorkers {
+		v.add("stack.connect_workers", "must be within 1..%d, got %d", jvmstack.MaxConnectWorkers, s.Stack.ConnectWorkers)
+	}
+	if d := s.Stack.RebalanceDelay; d != nil {
+		v.notNegative("stack.rebalance_delay", *d)
+		if s.Stack.ConnectWorkers < 2 {
+			v.add("stack.rebalance_delay", "only a group of several workers rebalances; set stack.connect_workers to 2 or more, or drop it")
 		}
 	}
 }

@@ -53,6 +53,10 @@ func TestBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer taken.Close()
+	killWorker := filepath.Join(dir, "kill-connect-worker.yaml")
+	if err := os.WriteFile(killWorker, []byte("name: kw\ndescription: x\nduration: 10s\nbatch_size: 10\nrate: {shape: constant, unit: rows/s, rate: 100}\npaths: [cdc]\nstack: {connect_workers: 2}\nfaults: [{kind: kill-connect-worker, at: 2s, duration: 2s}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		args []string
@@ -64,6 +68,17 @@ func TestBadInput(t *testing.T) {
 		{"dashboard port taken", []string{"run", "--scenario", "smoke", "--dashboard", "--dashboard-addr", taken.Addr().String(), "--pg-dsn", "postgres://127.0.0.1:1/db"}, exitCouldNotRun, "dashboard: cannot listen on " + taken.Addr().String()},
 		{"kill-connect without a debezium path", []string{"run", "--scenario", killConnect, "--plan"}, 2, "injects kill-connect, but none of its paths (cdc) runs through Kafka Connect"},
 		{"kill-connect on an external Connect", []string{"run", "--scenario", killConnect, "--plan", "--paths", "debezium", "--connect-url", "http://127.0.0.1:1", "--brokers", "127.0.0.1:1", "--pg-dsn", "postgres://127.0.0.1:1/db"}, 2, "only the local stack's own Kafka Connect worker"},
+		// The cluster faults kill or pause processes: only the local stack's.
+		{"cluster faults on the embedded stack", []string{"run", "--scenario", "cluster-faults", "--plan"}, 2, "injects kill-broker, which kills or pauses a process of the local stack's Kafka cluster: cdcbench does not kill processes it did not start (--stack embedded)"},
+		{"cluster faults on an external stack", []string{"run", "--scenario", "cluster-faults", "--plan", "--stack", "external", "--connect-url", "http://127.0.0.1:1", "--brokers", "127.0.0.1:1", "--pg-dsn", "postgres://127.0.0.1:1/db"}, 2, "cdcbench does not kill processes it did not start (--stack external)"},
+		{"a cluster on an external stack", []string{"run", "--scenario", "smoke", "--plan", "--broker-count", "3", "--brokers", "127.0.0.1:1", "--pg-dsn", "postgres://127.0.0.1:1/db"}, 2, "several brokers or Connect workers run only on --stack local"},
+		// The scenario's shape is the local stack's: elsewhere it is noted
+		// and left out, and the run goes on to reach the (here missing)
+		// database.
+		{"replication-cost on an external stack", []string{"run", "--scenario", "replication-cost", "--stack", "external", "--connect-url", "http://127.0.0.1:1", "--brokers", "127.0.0.1:1", "--pg-dsn", "postgres://127.0.0.1:1/db"}, exitCouldNotRun, "stack section shapes --stack local only"},
+		{"too many brokers", []string{"run", "--scenario", "smoke", "--plan", "--stack", "local", "--broker-count", "9"}, 2, "stack.brokers: must be within 1..5, got 9"},
+		{"kill-broker on one broker", []string{"run", "--scenario", "cluster-faults", "--plan", "--stack", "local", "--broker-count", "1"}, 2, "kill-broker needs stack.brokers of at least 3"},
+		{"kill-connect-worker without a debezium path", []string{"run", "--scenario", killWorker, "--plan", "--stack", "local", "--paths", "cdc"}, 2, "injects kill-connect-worker, but none of its paths (cdc) runs through Kafka Connect"},
 		{"unknown scenario", []string{"run", "--scenario", "nope"}, 2, `unknown scenario "nope"`},
 		{"misspelt field", []string{"run", "--scenario", bad}, 2, `bad.yaml:3: unknown field "bach_size"`},
 		{"impossible override", []string{"run", "--scenario", "smoke", "--batch-size", "0"}, 2, "batch_size: must be at least 1"},

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -37,11 +38,36 @@ func stackFlags() []cli.Flag {
 		&cli.IntFlag{Name: "pg-port", Usage: "port for the private PostgreSQL cluster (0 = any free port)"},
 		&cli.BoolFlag{Name: "keep", Usage: "keep the private cluster's directory after the run, for debugging"},
 		&cli.BoolFlag{Name: "reset-table", Usage: "allow dropping an existing public.transactions on a database cdcbench did not start (each path starts from a new table)"},
+		// Not --brokers, which names an external cluster's addresses.
+		&cli.IntFlag{Name: "broker-count", Usage: fmt.Sprintf("--stack local: Kafka brokers to run (1 to %d; topics get min(3, N) replicas, min.insync.replicas=2 from 3 on); overrides the scenario's stack.brokers", jvmstack.MaxBrokers)},
+		&cli.IntFlag{Name: "connect-workers", Usage: fmt.Sprintf("--stack local: Kafka Connect workers in one group (1 to %d); overrides the scenario's stack.connect_workers", jvmstack.MaxConnectWorkers)},
+		&cli.DurationFlag{Name: "rebalance-delay", Usage: "--stack local with several Connect workers: their scheduled.rebalance.max.delay.ms (Connect's default is 5m); overrides the scenario's stack.rebalance_delay"},
 	}
 }
 
-// chooseStack resolves --stack, --cdc and the endpoint flags.
-func chooseStack(c *cli.Context, partitions int) (stack.Choice, error) {
+// stackShape is shape with the stack shape flags the user set over it.
+func stackShape(c *cli.Context, shape scenarios.StackSpec) scenarios.StackSpec {
+	override(c, "broker-count", c.Int, &shape.Brokers)
+	override(c, "connect-workers", c.Int, &shape.ConnectWorkers)
+	if c.IsSet("rebalance-delay") {
+		d := scenarios.Duration(c.Duration("rebalance-delay"))
+		shape.RebalanceDelay = &d
+	}
+	return shape
+}
+
+// jvmOptions are the local stack's options for shape.
+func jvmOptions(c *cli.Context, shape scenarios.StackSpec) jvmstack.Options {
+	o := jvmstack.Options{Keep: c.Bool("keep"), Progress: c.App.ErrWriter, Brokers: shape.Brokers, ConnectWorkers: shape.ConnectWorkers}
+	if d := shape.RebalanceDelay; d != nil {
+		o.ConnectConfig = map[string]string{"scheduled.rebalance.max.delay.ms": strconv.FormatInt(time.Duration(*d).Milliseconds(), 10)}
+	}
+	return o
+}
+
+// chooseStack resolves --stack, --cdc and the endpoint flags, for a local
+// stack of shape.
+func chooseStack(c *cli.Context, partitions int, shape scenarios.StackSpec) (stack.Choice, error) {
 	return stack.Choose(stack.Request{
 		Kind: c.String("stack"), CDC: c.String("cdc"), ConnectURL: c.String("connect-url"), // --cdc, not a path
 		ConnectDBHost: c.String("connect-db-host"), ResetTable: c.Bool("reset-table"),
@@ -51,7 +77,7 @@ func chooseStack(c *cli.Context, partitions int) (stack.Choice, error) {
 			Postgres:    pgcluster.Options{Port: c.Int("pg-port"), Keep: c.Bool("keep")},
 			KafkaPort:   c.Int("kafka-port"),
 			Partitions:  partitions,
-			JVMOptions:  jvmstack.Options{Keep: c.Bool("keep"), Progress: c.App.ErrWriter},
+			JVMOptions:  jvmOptions(c, shape),
 		},
 	})
 }
@@ -302,7 +328,17 @@ func prepareRun(c *cli.Context) (runSetup, error) {
 		}
 		spec.AgentCommands = append(spec.AgentCommands, cmds...)
 	}
-	choice, err := chooseStack(c, spec.Partitions)
+	if err := clusterFaultsOn(spec, c.String("stack")); err != nil {
+		return fail(err)
+	}
+	if kind := c.String("stack"); kind != stack.KindLocal && !spec.Stack.IsDefault() {
+		// The scenario's shape is the local stack's; the shape flags on
+		// another stack are refused by chooseStack.
+		fmt.Fprintf(c.App.ErrWriter, "note: scenario %s's stack section shapes --stack local only; --stack %s starts no brokers of its own, and its topics are replicated as they are\n", spec.Name, kind)
+		spec.Stack = scenarios.StackSpec{}
+	}
+	spec.Stack = stackShape(c, spec.Stack) // PlanFrom validates it
+	choice, err := chooseStack(c, spec.Partitions, spec.Stack)
 	if err != nil {
 		return fail(err)
 	}
@@ -345,6 +381,10 @@ func prepareRun(c *cli.Context) (runSetup, error) {
 			return fail(fmt.Errorf("scenario %s injects kill-connect, which only the local stack's own Kafka Connect worker can suffer: run it with --stack local, or remove the fault", spec.Name))
 		}
 	}
+	if spec.HasFault(scenarios.FaultKillConnectWorker) && !needsConnect(spec.Paths, choice.CDC) {
+		return fail(fmt.Errorf("scenario %s injects %s, but none of its paths (%s) runs through Kafka Connect: add a debezium path, or remove the fault",
+			spec.Name, scenarios.FaultKillConnectWorker, strings.Join(spec.Paths, ", ")))
+	}
 	// A results path that cannot hold a run's directory is found now, not
 	// after the stack started and the run measured.
 	if err := checkResultsDir(c.String("results")); err != nil {
@@ -355,6 +395,18 @@ func prepareRun(c *cli.Context) (runSetup, error) {
 		return fail(err)
 	}
 	return rs, nil
+}
+
+// clusterFaultsOn refuses, before anything starts, a cluster fault on a
+// stack of kind whose processes are not cdcbench's.
+func clusterFaultsOn(spec scenarios.Spec, kind string) error {
+	for _, f := range scenarios.ClusterFaults {
+		if spec.HasFault(f) && kind != stack.KindLocal {
+			return fmt.Errorf("scenario %s injects %s, which kills or pauses a process of the local stack's Kafka cluster: cdcbench does not kill processes it did not start (--stack %s); run it with --stack local, or remove the fault",
+				spec.Name, f, kind)
+		}
+	}
+	return nil
 }
 
 // applyOverrides writes the flags the user set into spec; PlanFrom

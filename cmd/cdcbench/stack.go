@@ -15,6 +15,7 @@ import (
 	"github.com/cdcbench/cdcbench/internal/jvm"
 	"github.com/cdcbench/cdcbench/internal/jvmstack"
 	"github.com/cdcbench/cdcbench/internal/stack"
+	"github.com/cdcbench/cdcbench/scenarios"
 )
 
 func stackCommand() *cli.Command {
@@ -44,13 +45,13 @@ Ctrl-C removes the slot and publication and stops everything it started.`,
 			// Before checks the flags before anything starts, and for a
 			// parse-only check of a documented command line.
 			Before: func(c *cli.Context) error {
-				if _, err := chooseStack(c, c.Int("partitions")); err != nil {
+				if _, err := chooseStack(c, c.Int("partitions"), stackShape(c, scenarios.StackSpec{})); err != nil {
 					return usageError{err}
 				}
 				return nil
 			},
 			Action: func(c *cli.Context) error {
-				choice, err := chooseStack(c, c.Int("partitions"))
+				choice, err := chooseStack(c, c.Int("partitions"), stackShape(c, scenarios.StackSpec{}))
 				if err != nil {
 					return usageError{err}
 				}

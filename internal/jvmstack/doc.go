@@ -1,7 +1,10 @@
 // Package jvmstack runs the JVM half of cdcbench's "local" stack: a
 // single-node KRaft Apache Kafka broker and a Kafka Connect distributed
 // worker with the Debezium PostgreSQL connector, as child processes of
-// cdcbench on free 127.0.0.1 ports in a temp dir of their own.
+// cdcbench on free 127.0.0.1 ports in a temp dir of their own. Options
+// Brokers and ConnectWorkers make it a replicated cluster and a group of
+// workers instead (cluster.go), whose processes the cluster faults kill
+// and pause (faults.go).
 //
 // It exists because cdcbench is meant to measure the seed's pipeline
 // (PostgreSQL → Debezium in Kafka Connect → Kafka → agents) and the project's

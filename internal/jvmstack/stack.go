@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,7 +37,10 @@ const (
 	// replays after the worker is killed.
 	DefaultOffsetFlushInterval = time.Second
 	// DefaultBrokerReadyTimeout and DefaultConnectReadyTimeout bound each
-	// start; a warm start here takes about 5 s and 15 s.
+	// start; a warm start here takes about 5 s and 15 s. A cluster's nodes
+	// start together on the same cores, each bounded by the default times
+	// their number (three brokers took over 90 s on a 2-core machine at a
+	// load average of 40).
 	DefaultBrokerReadyTimeout  = 90 * time.Second
 	DefaultConnectReadyTimeout = 3 * time.Minute
 )
@@ -55,8 +60,13 @@ type Options struct {
 	// Artifacts are the jars; nil means Resolve(ctx, Resolve).
 	Artifacts *Artifacts
 	Resolve   ResolveOptions
-	// Ports on 127.0.0.1; 0 picks a free one. A given port that is in use
-	// fails Start at once.
+	// Brokers is how many Kafka nodes to run (0 = 1, at most MaxBrokers);
+	// ConnectWorkers how many Connect workers in one group (0 = 1, at most
+	// MaxConnectWorkers). See cluster.go for the shape of several.
+	Brokers, ConnectWorkers int
+	// Ports on 127.0.0.1 of the first broker and worker; 0 picks a free
+	// one, as every other node's are. A given port that is in use fails
+	// Start at once.
 	BrokerPort, ControllerPort, ConnectPort int
 	// BrokerHeap and ConnectHeap are -Xmx values ("" = the defaults).
 	BrokerHeap, ConnectHeap string
@@ -81,21 +91,18 @@ type Versions struct {
 	Debezium string `json:"debezium"` // as its GET /connector-plugins reports it
 }
 
-type ports struct{ broker, controller, connect int }
-
-// Stack is a running broker and Connect worker. Its methods are safe for
-// concurrent use; Close is safe to call more than once.
+// Stack is a running Kafka cluster (one broker by default) and Connect
+// group (one worker by default). Its methods are safe for concurrent use;
+// Close is safe to call more than once.
 type Stack struct {
 	opts      Options
 	art       *Artifacts
 	dir       string
-	ports     ports
+	cluster   cluster
 	clusterID string
 	progress  io.Writer
 
-	mu       sync.Mutex // guards broker, connect, versions
-	broker   *jvm.Process
-	connect  *jvm.Process
+	mu       sync.Mutex // guards the nodes' and workers' proc, versions
 	versions Versions
 
 	// deaths receives the broker's or the worker's exit that cdcbench did
@@ -119,7 +126,10 @@ func (s *Stack) Deaths() <-chan error { return s.deaths }
 // started is stopped and the temp dir removed, and the error names the
 // component and quotes its log.
 func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
-	s := &Stack{opts: opts, art: opts.Artifacts, progress: opts.Progress, deaths: make(chan error, 2)}
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	s := &Stack{opts: opts, art: opts.Artifacts, progress: opts.Progress}
 	if s.progress == nil {
 		s.progress = io.Discard
 	}
@@ -128,9 +138,10 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			return nil, err
 		}
 	}
-	if s.ports, err = pickPorts(opts); err != nil {
+	if s.cluster, err = pickPorts(opts); err != nil {
 		return nil, err
 	}
+	s.deaths = make(chan error, len(s.cluster.nodes)+len(s.cluster.workers))
 	if s.clusterID, err = newClusterID(); err != nil {
 		return nil, err
 	}
@@ -148,22 +159,51 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := s.format(ctx); err != nil {
 		return nil, err
 	}
-	if err := s.startBroker(ctx); err != nil {
+	// Together: a node of a quorum of three is ready only once another
+	// controller is up. Workers likewise, each joins the group.
+	if err := all(s.cluster.nodes, func(n *brokerNode) error { return s.startBroker(ctx, n) }); err != nil {
 		return nil, err
 	}
-	if err := s.startConnect(ctx); err != nil {
+	if err := all(s.cluster.workers, func(w *workerNode) error { return s.startConnect(ctx, w) }); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// Brokers is the broker's bootstrap address, 127.0.0.1:port.
-func (s *Stack) Brokers() []string { return []string{s.brokerAddr()} }
+// check bounds the cluster's size.
+func (o Options) check() error {
+	if o.Brokers < 0 || o.Brokers > MaxBrokers {
+		return fmt.Errorf("jvmstack: %d brokers: want 1 to %d", o.Brokers, MaxBrokers)
+	}
+	if o.ConnectWorkers < 0 || o.ConnectWorkers > MaxConnectWorkers {
+		return fmt.Errorf("jvmstack: %d Connect workers: want 1 to %d", o.ConnectWorkers, MaxConnectWorkers)
+	}
+	return nil
+}
 
-func (s *Stack) brokerAddr() string { return "127.0.0.1:" + strconv.Itoa(s.ports.broker) }
+// all runs start on every item at once and returns their errors joined.
+func all[T any](items []T, start func(T) error) error {
+	errs := make([]error, len(items))
+	var wg sync.WaitGroup
+	for i, it := range items {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = start(it)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
 
-// ConnectURL is the worker's REST API, http://127.0.0.1:port.
-func (s *Stack) ConnectURL() string { return "http://127.0.0.1:" + strconv.Itoa(s.ports.connect) }
+// Brokers are the brokers' bootstrap addresses, 127.0.0.1:port each.
+func (s *Stack) Brokers() []string { return strings.Split(s.cluster.bootstrap(), ",") }
+
+// ConnectURL is the first worker's REST API, http://127.0.0.1:port: any
+// worker of the group takes a connector's configuration.
+func (s *Stack) ConnectURL() string { return workerURL(s.cluster.workers[0]) }
+
+func workerURL(w *workerNode) string { return "http://127.0.0.1:" + strconv.Itoa(w.port) }
 
 // Dir is the stack's temp dir: properties, logs, the broker's data.
 func (s *Stack) Dir() string { return s.dir }
@@ -171,9 +211,16 @@ func (s *Stack) Dir() string { return s.dir }
 // ClusterID is the KRaft cluster id the storage was formatted with.
 func (s *Stack) ClusterID() string { return s.clusterID }
 
-// BrokerLog and ConnectLog are the components' log files.
-func (s *Stack) BrokerLog() string  { return filepath.Join(s.dir, "broker.log") }
-func (s *Stack) ConnectLog() string { return filepath.Join(s.dir, "connect.log") }
+// BrokerLog and ConnectLog are the first broker's and worker's log files.
+func (s *Stack) BrokerLog() string {
+	_, log, _ := brokerFiles(s.dir, s.cluster.nodes[0])
+	return log
+}
+
+func (s *Stack) ConnectLog() string {
+	_, log := workerFiles(s.dir, s.cluster.workers[0])
+	return log
+}
 
 // Versions reports what runs.
 func (s *Stack) Versions() Versions {
@@ -182,11 +229,44 @@ func (s *Stack) Versions() Versions {
 	return s.versions
 }
 
-// PIDs are the broker's and the worker's process ids (0 when not running).
+// PIDs are the first broker's and the first worker's process ids (0 when
+// not running).
 func (s *Stack) PIDs() (broker, connect int) {
+	b, c := s.BrokerPIDs(), s.WorkerPIDs()
+	return b[0], c[0]
+}
+
+// BrokerPIDs are the brokers' process ids by node (node.id 1 first), 0
+// for one that is not running.
+func (s *Stack) BrokerPIDs() []int {
+	return pids(s, s.cluster.nodes, func(n *brokerNode) *jvm.Process { return n.proc })
+}
+
+// WorkerPIDs are the Connect workers' process ids, 0 for one that is not
+// running.
+func (s *Stack) WorkerPIDs() []int {
+	return pids(s, s.cluster.workers, func(w *workerNode) *jvm.Process { return w.proc })
+}
+
+// pids reads the process id of each of items under s.mu.
+func pids[T any](s *Stack, items []T, proc func(T) *jvm.Process) []int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return livePID(s.broker), livePID(s.connect)
+	out := make([]int, len(items))
+	for i, it := range items {
+		out[i] = livePID(proc(it))
+	}
+	return out
+}
+
+// WorkerURLs are the Connect workers' REST APIs, in the order of
+// WorkerPIDs.
+func (s *Stack) WorkerURLs() []string {
+	urls := make([]string, len(s.cluster.workers))
+	for i, w := range s.cluster.workers {
+		urls[i] = workerURL(w)
+	}
+	return urls
 }
 
 func livePID(p *jvm.Process) int {
@@ -214,27 +294,43 @@ func peakRSS(pid int) int64 {
 	return m.HWM
 }
 
-// pickPorts takes the given ports after checking they are free, and free
-// ones for the rest. A free port may be taken by someone else before the JVM
-// binds it; the JVM then fails with "Address already in use" in its log.
-func pickPorts(opts Options) (ports, error) {
-	var p ports
-	for _, f := range []struct {
-		name string
-		want int
-		dst  *int
-	}{
-		{brokerName, opts.BrokerPort, &p.broker},
-		{brokerName + " (controller listener)", opts.ControllerPort, &p.controller},
-		{connectName + " (REST API)", opts.ConnectPort, &p.connect},
-	} {
-		port, err := freePort(f.want)
-		if err != nil {
-			return p, fmt.Errorf("jvmstack: %s: %w", f.name, err)
+// pickPorts takes the given ports of the first broker and worker after
+// checking they are free, and free ones for the rest. A free port may be
+// taken by someone else before the JVM binds it; the JVM then fails with
+// "Address already in use" in its log.
+func pickPorts(opts Options) (cluster, error) {
+	var c cluster
+	brokers, workers := max(opts.Brokers, 1), max(opts.ConnectWorkers, 1)
+	for id := 1; id <= brokers; id++ {
+		n := &brokerNode{id: id}
+		c.nodes = append(c.nodes, n)
+		want, wantCtrl := 0, 0
+		if id == 1 {
+			want, wantCtrl = opts.BrokerPort, opts.ControllerPort
 		}
-		*f.dst = port
+		var err error
+		if n.port, err = freePort(want); err != nil {
+			return c, fmt.Errorf("jvmstack: %s: %w", c.brokerName(n), err)
+		}
+		if id <= voterCount(brokers) {
+			if n.controller, err = freePort(wantCtrl); err != nil {
+				return c, fmt.Errorf("jvmstack: %s (controller listener): %w", c.brokerName(n), err)
+			}
+		}
 	}
-	return p, nil
+	for i := 1; i <= workers; i++ {
+		w := &workerNode{n: i}
+		c.workers = append(c.workers, w)
+		want := 0
+		if i == 1 {
+			want = opts.ConnectPort
+		}
+		var err error
+		if w.port, err = freePort(want); err != nil {
+			return c, fmt.Errorf("jvmstack: %s (REST API): %w", c.workerName(w), err)
+		}
+	}
+	return c, nil
 }
 
 // freePort returns want after checking that 127.0.0.1:want can be bound, or
@@ -256,22 +352,27 @@ func freePort(want int) (int, error) {
 
 // writeFiles writes the properties and the log4j2 config into the temp dir.
 func (s *Stack) writeFiles() error {
-	for _, d := range []string{"kafka-data", "tmp"} {
-		if err := os.Mkdir(filepath.Join(s.dir, d), 0o755); err != nil {
-			return fmt.Errorf("jvmstack: %w", err)
-		}
+	if err := os.Mkdir(filepath.Join(s.dir, "tmp"), 0o755); err != nil {
+		return fmt.Errorf("jvmstack: %w", err)
 	}
 	flush := s.opts.OffsetFlushInterval
 	if flush <= 0 {
 		flush = DefaultOffsetFlushInterval
 	}
-	files := map[string]string{
-		"server.properties": brokerProperties(s.ports, filepath.Join(s.dir, "kafka-data"), s.opts.BrokerConfig),
-		"worker.properties": connectProperties(s.ports, s.brokerAddr(), s.art.PluginPath, flush, s.opts.ConnectConfig),
-		"log4j2.xml":        string(log4j2Config),
+	files := map[string]string{filepath.Join(s.dir, "log4j2.xml"): string(log4j2Config)}
+	for _, n := range s.cluster.nodes {
+		props, _, data := brokerFiles(s.dir, n)
+		if err := os.Mkdir(data, 0o755); err != nil {
+			return fmt.Errorf("jvmstack: %w", err)
+		}
+		files[props] = brokerProperties(s.cluster, n, data, s.opts.BrokerConfig)
 	}
-	for name, content := range files {
-		if err := writeFile(filepath.Join(s.dir, name), content); err != nil {
+	for _, w := range s.cluster.workers {
+		props, _ := workerFiles(s.dir, w)
+		files[props] = connectProperties(s.cluster, w.port, s.art.PluginPath, flush, s.opts.ConnectConfig)
+	}
+	for path, content := range files {
+		if err := writeFile(path, content); err != nil {
 			return err
 		}
 	}
@@ -306,35 +407,38 @@ func orDefault[T cmp.Ordered](v, def T) T {
 	return v
 }
 
-// format runs the storage tool on the fresh log dir (static quorum, hence
-// no --standalone).
+// format runs the storage tool on every node's fresh log dir (static
+// quorum, hence no --standalone), all at once.
 func (s *Stack) format(ctx context.Context) error {
-	spec := s.spec("Kafka storage tool", s.art.BrokerLib, "256m", s.BrokerLog(), "kafka.tools.StorageTool", "format",
-		"-t", s.clusterID, "-c", filepath.Join(s.dir, "server.properties"))
-	spec.Deaths = nil // it ends by itself
-	p, err := jvm.Start(ctx, spec)
-	if err != nil {
-		return err
-	}
-	return p.Wait(ctx, time.Minute, "format the broker's storage")
-}
-
-// startBroker starts kafka.Kafka and waits until it answers metadata
-// requests with our cluster id.
-func (s *Stack) startBroker(ctx context.Context) error {
-	spec := s.spec(brokerName, s.art.BrokerLib, orDefault(s.opts.BrokerHeap, DefaultBrokerHeap), s.BrokerLog(),
-		"kafka.Kafka", filepath.Join(s.dir, "server.properties"))
-	spec.Ready, spec.ReadyWhat = s.brokerReady, "metadata request"
-	spec.ReadyTimeout = orDefault(s.opts.BrokerReadyTimeout, DefaultBrokerReadyTimeout)
-	return s.start(ctx, &s.broker, spec, func() string {
-		return fmt.Sprintf("Kafka %s broker ready on %s", KafkaVersion, s.brokerAddr())
+	return all(s.cluster.nodes, func(n *brokerNode) error {
+		props, log, _ := brokerFiles(s.dir, n)
+		spec := s.spec("Kafka storage tool", s.art.BrokerLib, "256m", log, "kafka.tools.StorageTool", "format",
+			"-t", s.clusterID, "-c", props)
+		spec.Deaths = nil // it ends by itself
+		p, err := jvm.Start(ctx, spec)
+		if err != nil {
+			return err
+		}
+		return p.Wait(ctx, time.Minute, "format the broker's storage")
 	})
 }
 
-// brokerReady asks the broker for metadata; it must be ours (the cluster id
-// we formatted with) and list itself.
-func (s *Stack) brokerReady(ctx context.Context) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(s.brokerAddr()), kgo.RetryTimeout(2*time.Second))
+// startBroker starts kafka.Kafka on node n and waits until it answers
+// metadata requests with our cluster id.
+func (s *Stack) startBroker(ctx context.Context, n *brokerNode) error {
+	props, log, _ := brokerFiles(s.dir, n)
+	spec := s.spec(s.cluster.brokerName(n), s.art.BrokerLib, orDefault(s.opts.BrokerHeap, DefaultBrokerHeap), log, "kafka.Kafka", props)
+	spec.Ready, spec.ReadyWhat = func(ctx context.Context) error { return s.brokerReady(ctx, n) }, "metadata request"
+	spec.ReadyTimeout = orDefault(s.opts.BrokerReadyTimeout, DefaultBrokerReadyTimeout*time.Duration(len(s.cluster.nodes)))
+	return s.start(ctx, &n.proc, spec, func() string {
+		return fmt.Sprintf("Kafka %s broker ready on %s", KafkaVersion, n.addr())
+	})
+}
+
+// brokerReady asks node n for metadata; it must be ours (the cluster id we
+// formatted with) and list n itself.
+func (s *Stack) brokerReady(ctx context.Context, n *brokerNode) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(n.addr()), kgo.RetryTimeout(2*time.Second))
 	if err != nil {
 		return err
 	}
@@ -344,25 +448,26 @@ func (s *Stack) brokerReady(ctx context.Context) error {
 		return err
 	}
 	if md.Cluster != s.clusterID {
-		return fmt.Errorf("%s answers for cluster %q, not ours (%q)", s.brokerAddr(), md.Cluster, s.clusterID)
+		return fmt.Errorf("%s answers for cluster %q, not ours (%q)", n.addr(), md.Cluster, s.clusterID)
 	}
-	if len(md.Brokers) == 0 {
-		return errors.New("no brokers in metadata yet")
+	if !slices.ContainsFunc(md.Brokers, func(b kadm.BrokerDetail) bool { return int(b.NodeID) == n.id }) {
+		return fmt.Errorf("node %d not in metadata yet", n.id)
 	}
 	return nil
 }
 
-// startConnect starts ConnectDistributed and waits until its REST API
-// answers GET / for our cluster, lists the Debezium connector and answers
-// GET /connectors (the herder has started).
-func (s *Stack) startConnect(ctx context.Context) error {
-	spec := s.spec(connectName, s.art.ConnectLib, orDefault(s.opts.ConnectHeap, DefaultConnectHeap), s.ConnectLog(),
-		"org.apache.kafka.connect.cli.ConnectDistributed", filepath.Join(s.dir, "worker.properties"))
-	spec.Ready, spec.ReadyWhat = s.connectReady, "REST API with the Debezium plugin"
-	spec.ReadyTimeout = orDefault(s.opts.ConnectReadyTimeout, DefaultConnectReadyTimeout)
-	return s.start(ctx, &s.connect, spec, func() string {
+// startConnect starts ConnectDistributed as worker w and waits until its
+// REST API answers GET / for our cluster, lists the Debezium connector and
+// answers GET /connectors (the herder has started).
+func (s *Stack) startConnect(ctx context.Context, w *workerNode) error {
+	props, log := workerFiles(s.dir, w)
+	spec := s.spec(s.cluster.workerName(w), s.art.ConnectLib, orDefault(s.opts.ConnectHeap, DefaultConnectHeap), log,
+		"org.apache.kafka.connect.cli.ConnectDistributed", props)
+	spec.Ready, spec.ReadyWhat = func(ctx context.Context) error { return s.connectReady(ctx, workerURL(w)) }, "REST API with the Debezium plugin"
+	spec.ReadyTimeout = orDefault(s.opts.ConnectReadyTimeout, DefaultConnectReadyTimeout*time.Duration(len(s.cluster.workers)))
+	return s.start(ctx, &w.proc, spec, func() string {
 		v := s.Versions()
-		return fmt.Sprintf("Kafka Connect %s with Debezium %s ready on %s", v.Connect, v.Debezium, s.ConnectURL())
+		return fmt.Sprintf("Kafka Connect %s with Debezium %s ready on %s", v.Connect, v.Debezium, workerURL(w))
 	})
 }
 
@@ -383,8 +488,8 @@ func (s *Stack) start(ctx context.Context, slot **jvm.Process, spec jvm.Spec, re
 	return nil
 }
 
-func (s *Stack) connectReady(ctx context.Context) error {
-	c, err := connect.New(s.ConnectURL(), connect.WithRetries(1, 0))
+func (s *Stack) connectReady(ctx context.Context, url string) error {
+	c, err := connect.New(url, connect.WithRetries(1, 0))
 	if err != nil {
 		return err
 	}
@@ -393,13 +498,13 @@ func (s *Stack) connectReady(ctx context.Context) error {
 		return err
 	}
 	if info.KafkaClusterID != s.clusterID {
-		return fmt.Errorf("%s works for Kafka cluster %q, not ours (%q)", s.ConnectURL(), info.KafkaClusterID, s.clusterID)
+		return fmt.Errorf("%s works for Kafka cluster %q, not ours (%q)", url, info.KafkaClusterID, s.clusterID)
 	}
 	dbz, err := c.DebeziumVersion(ctx)
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.ConnectURL()+"/connectors", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/connectors", nil)
 	if err != nil {
 		return err
 	}
@@ -417,46 +522,54 @@ func (s *Stack) connectReady(ctx context.Context) error {
 	return nil
 }
 
-// RestartBroker stops the broker (SIGTERM, an orderly shutdown), waits
-// down, and starts it again on the same ports with the same data; the
-// worker stays up and reconnects. It returns once the broker answers again.
+// RestartBroker stops every broker (SIGTERM, an orderly shutdown), waits
+// down, and starts them again on the same ports with the same data; the
+// workers stay up and reconnect. It returns once the brokers answer again.
 func (s *Stack) RestartBroker(ctx context.Context, down time.Duration) error {
-	s.mu.Lock()
-	b := s.broker
-	s.mu.Unlock()
-	if b != nil {
-		if err := b.Stop(ctx); err != nil {
-			return err
+	if err := all(s.cluster.nodes, func(n *brokerNode) error {
+		if p := s.proc(&n.proc); p != nil {
+			return p.Stop(ctx)
 		}
+		return nil
+	}); err != nil {
+		return err
 	}
 	if err := wait.Sleep(ctx, down); err != nil {
 		return err
 	}
-	return s.startBroker(ctx)
+	return all(s.cluster.nodes, func(n *brokerNode) error { return s.startBroker(ctx, n) })
 }
 
-// KillConnect kills the worker with SIGKILL (no shutdown hooks: offsets not
-// yet flushed are lost, as in a crash) and waits until it is gone.
-func (s *Stack) KillConnect() {
+// proc reads a node's or worker's process under mu.
+func (s *Stack) proc(slot **jvm.Process) *jvm.Process {
 	s.mu.Lock()
-	c := s.connect
-	s.mu.Unlock()
-	if c != nil {
-		c.Kill()
+	defer s.mu.Unlock()
+	return *slot
+}
+
+// KillConnect kills the first worker with SIGKILL (no shutdown hooks:
+// offsets not yet flushed are lost, as in a crash) and waits until it is
+// gone.
+func (s *Stack) KillConnect() { s.killWorker(s.cluster.workers[0]) }
+
+func (s *Stack) killWorker(w *workerNode) {
+	if p := s.proc(&w.proc); p != nil {
+		p.Kill()
 	}
 }
 
-// StartConnect starts the worker again after KillConnect, on the same port
-// with the same group and storage topics, so it finds its connectors and
-// offsets; it returns once the REST API is ready again.
+// StartConnect starts the first worker again after KillConnect, on the
+// same port with the same group and storage topics, so it finds its
+// connectors and offsets; it returns once the REST API is ready again.
 func (s *Stack) StartConnect(ctx context.Context) error {
-	s.mu.Lock()
-	c := s.connect
-	s.mu.Unlock()
-	if c != nil && !c.Exited() {
-		return fmt.Errorf("jvmstack: %s is still running (pid %d)", connectName, c.PID())
+	return s.restartWorker(ctx, s.cluster.workers[0])
+}
+
+func (s *Stack) restartWorker(ctx context.Context, w *workerNode) error {
+	if p := s.proc(&w.proc); p != nil && !p.Exited() {
+		return fmt.Errorf("jvmstack: %s is still running (pid %d)", s.cluster.workerName(w), p.PID())
 	}
-	return s.startConnect(ctx)
+	return s.startConnect(ctx, w)
 }
 
 // RestartConnect is KillConnect, a pause of down, and StartConnect: the
@@ -478,23 +591,26 @@ func (s *Stack) Close(ctx context.Context) error {
 }
 
 func (s *Stack) close(ctx context.Context) error {
-	s.mu.Lock()
-	c, b := s.connect, s.broker
-	s.mu.Unlock()
-	var errs []error
 	// A worker that does not finish its graceful shutdown in time (seen
 	// under heavy load after a kill -9 and restart: it waits for its group
 	// and its tasks) is killed; at Close that loses nothing, the stack dir
-	// goes with it, so it is reported on Progress, not as an error. The
+	// goes with it, so it is reported on Progress, not as an error. A
 	// broker's is an error: its data may be reused.
-	if c != nil {
-		if err := c.Stop(ctx); err != nil && ctx.Err() == nil { // killed as asked otherwise
-			fmt.Fprintf(s.progress, "%v\n", err)
+	_ = all(s.cluster.workers, func(w *workerNode) error {
+		if p := s.proc(&w.proc); p != nil {
+			if err := p.Stop(ctx); err != nil && ctx.Err() == nil { // killed as asked otherwise
+				fmt.Fprintf(s.progress, "%v\n", err)
+			}
 		}
-	}
-	if b != nil {
-		errs = append(errs, b.Stop(ctx))
-	}
+		return nil
+	})
+	s.resumeAll()
+	errs := []error{all(s.cluster.nodes, func(n *brokerNode) error {
+		if p := s.proc(&n.proc); p != nil {
+			return p.Stop(ctx)
+		}
+		return nil
+	})}
 	if s.dir != "" && !s.opts.Keep {
 		if err := os.RemoveAll(s.dir); err != nil {
 			errs = append(errs, fmt.Errorf("jvmstack: remove %s: %w", s.dir, err))

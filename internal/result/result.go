@@ -308,6 +308,20 @@ type FaultResult struct {
 	// or the path ended: a replay after kill-relay, a rebalance after
 	// kill-agent.
 	Duplicates int64 `json:"duplicates"`
+	// NoAlertsS is the longest run of 1 s intervals in which no agent
+	// raised an alert, from the fault's start to recovery (or the path's
+	// end): how long fraud went unflagged.
+	NoAlertsS float64 `json:"no_alerts_s"`
+	// Node is the process a cluster fault hit: "broker-2" (kill-broker,
+	// pause-broker: the change topic's partition 0 leader), "connect-1"
+	// (kill-connect-worker: the worker running the Debezium task).
+	Node string `json:"node,omitempty"`
+	// TaskRanAgainAfterS (kill-connect-worker) runs from the kill to the
+	// Debezium task streaming again (its slot taken by a new WAL sender);
+	// absent when it did not before the fault gave up. TaskWorker is the
+	// worker it then ran on.
+	TaskRanAgainAfterS *float64 `json:"task_ran_again_after_s,omitempty"`
+	TaskWorker         string   `json:"task_worker,omitempty"`
 }
 
 // ExternalAgentResult is what agents running as their own processes raised

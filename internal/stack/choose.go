@@ -67,6 +67,9 @@ type Choice struct {
 // Choose resolves r.
 func Choose(r Request) (Choice, error) {
 	ch := Choice{Kind: r.Kind, Options: r.Options, CDC: r.CDC, ConnectURL: r.ConnectURL, DropExisting: r.ResetTable}
+	if o := r.Options.JVMOptions; r.Kind != KindLocal && (o.Brokers > 1 || o.ConnectWorkers > 1 || o.ConnectConfig != nil) {
+		return ch, fmt.Errorf("several brokers or Connect workers run only on --stack local, which starts them; --stack %s uses the Kafka and Connect it is given: drop the stack shape (stack.brokers, stack.connect_workers, stack.rebalance_delay, --broker-count, --connect-workers, --rebalance-delay)", r.Kind)
+	}
 	switch r.Kind {
 	case KindEmbedded:
 		ch.DropExisting = ch.DropExisting || ch.Options.PostgresDSN == ""

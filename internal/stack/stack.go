@@ -128,6 +128,10 @@ type Processes interface {
 type Process struct {
 	// Role is result.RoleBroker or result.RoleConnect.
 	Role string
+	// Name tells the processes of a role apart on a cluster ("broker-2",
+	// "connect-1"); empty where the role has one process, which the path
+	// names.
+	Name string
 	// PIDs returns the part's process ids now, none while it is down: a
 	// restart (restart-kafka, kill-connect) starts a new process under a
 	// new pid. Nil when InProcess.
@@ -442,18 +446,30 @@ func (s *local) Info() result.StackInfo {
 var _ Processes = (*local)(nil)
 
 // Processes implements Processes: the in-process kfake, or the local
-// broker and Connect worker JVMs.
+// brokers and Connect workers, each JVM its own (broker-1..N,
+// connect-1..M on a cluster).
 func (s *local) Processes() []Process {
 	switch jvm := s.jvm; {
 	case jvm != nil:
-		return []Process{
-			{Role: result.RoleBroker, PIDs: func() []int { b, _ := jvm.PIDs(); return running(b) }},
-			{Role: result.RoleConnect, PIDs: func() []int { _, c := jvm.PIDs(); return running(c) }},
-		}
+		return append(nodeProcesses(result.RoleBroker, jvm.BrokerPIDs), nodeProcesses(result.RoleConnect, jvm.WorkerPIDs)...)
 	case s.kafka != nil:
 		return []Process{{Role: result.RoleBroker, InProcess: true}}
 	}
 	return nil
+}
+
+// nodeProcesses are the processes of role, one per pid pids lists, named
+// role-1, role-2, ... when there are several.
+func nodeProcesses(role string, pids func() []int) []Process {
+	n := len(pids())
+	out := make([]Process, n)
+	for i := range n {
+		out[i] = Process{Role: role, PIDs: func() []int { return running(pids()[i]) }}
+		if n > 1 {
+			out[i].Name = fmt.Sprintf("%s-%d", role, i+1)
+		}
+	}
+	return out
 }
 
 // running lists pid unless it is 0, jvmstack's "not running".
