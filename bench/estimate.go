@@ -19,7 +19,7 @@ const (
 )
 
 // EstimateHow says what the estimate counts, beside it.
-var EstimateHow = fmt.Sprintf("an estimate: per path warm-up + duration + ~%v drain + its set-up (~2s, ~15s where it registers a connector in Kafka Connect), and ~%v per stack start (~%v for --stack local)",
+var EstimateHow = fmt.Sprintf("an estimate: per path warm-up + duration + ~%v drain + its set-up (its kind's: ~2s for the relay or a poller, ~15s for a connector in Kafka Connect, ~30s where the path starts a JVM of its own), and ~%v per stack start (~%v for --stack local)",
 	estDrain, estStackStart, estJVMStackStart)
 
 // EstimateRun is how long one run of p takes: its paths run one after
