@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcbench/cdcbench/internal/connect"
+	"github.com/cdcbench/cdcbench/internal/jmxexporter"
 	"github.com/cdcbench/cdcbench/internal/jvm"
 	"github.com/cdcbench/cdcbench/internal/proccost"
 	"github.com/cdcbench/cdcbench/internal/wait"
@@ -81,7 +82,10 @@ type Versions struct {
 	Debezium string `json:"debezium"` // as its GET /connector-plugins reports it
 }
 
-type ports struct{ broker, controller, connect int }
+// ports are the stack's 127.0.0.1 ports: the broker's listeners, the
+// worker's REST API, and the JMX exporter of each JVM (kept across a
+// restart, so that a sampler's targets stay valid).
+type ports struct{ broker, controller, connect, brokerMetrics, connectMetrics int }
 
 // Stack is a running broker and Connect worker. Its methods are safe for
 // concurrent use; Close is safe to call more than once.
@@ -90,6 +94,7 @@ type Stack struct {
 	art       *Artifacts
 	dir       string
 	ports     ports
+	exporter  *jmxexporter.Exporter
 	clusterID string
 	progress  io.Writer
 
@@ -145,6 +150,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := s.writeFiles(); err != nil {
 		return nil, err
 	}
+	if s.exporter, err = s.exporterIn(s.dir); err != nil {
+		return nil, err
+	}
 	if err := s.format(ctx); err != nil {
 		return nil, err
 	}
@@ -170,6 +178,25 @@ func (s *Stack) Dir() string { return s.dir }
 
 // ClusterID is the KRaft cluster id the storage was formatted with.
 func (s *Stack) ClusterID() string { return s.clusterID }
+
+// exporterIn is the artifacts' JMX exporter with its rules in dir (a copy:
+// Artifacts are shared by stacks).
+func (s *Stack) exporterIn(dir string) (*jmxexporter.Exporter, error) {
+	if s.art.Exporter == nil {
+		return nil, errors.New("jvmstack: the artifacts have no JMX exporter (jvmstack.Resolve finds it)")
+	}
+	e := *s.art.Exporter
+	if err := e.WriteRules(dir); err != nil {
+		return nil, fmt.Errorf("jvmstack: %w", err)
+	}
+	return &e, nil
+}
+
+// BrokerMetricsURL and ConnectMetricsURL are the JMX exporters' /metrics
+// of the broker and the worker (package jmxexporter), the same across
+// restarts.
+func (s *Stack) BrokerMetricsURL() string  { return jmxexporter.URL(s.ports.brokerMetrics) }
+func (s *Stack) ConnectMetricsURL() string { return jmxexporter.URL(s.ports.connectMetrics) }
 
 // BrokerLog and ConnectLog are the components' log files.
 func (s *Stack) BrokerLog() string  { return filepath.Join(s.dir, "broker.log") }
@@ -227,6 +254,8 @@ func pickPorts(opts Options) (ports, error) {
 		{brokerName, opts.BrokerPort, &p.broker},
 		{brokerName + " (controller listener)", opts.ControllerPort, &p.controller},
 		{connectName + " (REST API)", opts.ConnectPort, &p.connect},
+		{brokerName + " (metrics)", 0, &p.brokerMetrics},
+		{connectName + " (metrics)", 0, &p.connectMetrics},
 	} {
 		port, err := freePort(f.want)
 		if err != nil {
@@ -324,6 +353,7 @@ func (s *Stack) format(ctx context.Context) error {
 func (s *Stack) startBroker(ctx context.Context) error {
 	spec := s.spec(brokerName, s.art.BrokerLib, orDefault(s.opts.BrokerHeap, DefaultBrokerHeap), s.BrokerLog(),
 		"kafka.Kafka", filepath.Join(s.dir, "server.properties"))
+	spec.Agents = []jvm.Agent{s.exporter.Agent(s.ports.brokerMetrics)}
 	spec.Ready, spec.ReadyWhat = s.brokerReady, "metadata request"
 	spec.ReadyTimeout = orDefault(s.opts.BrokerReadyTimeout, DefaultBrokerReadyTimeout)
 	return s.start(ctx, &s.broker, spec, func() string {
@@ -358,6 +388,7 @@ func (s *Stack) brokerReady(ctx context.Context) error {
 func (s *Stack) startConnect(ctx context.Context) error {
 	spec := s.spec(connectName, s.art.ConnectLib, orDefault(s.opts.ConnectHeap, DefaultConnectHeap), s.ConnectLog(),
 		"org.apache.kafka.connect.cli.ConnectDistributed", filepath.Join(s.dir, "worker.properties"))
+	spec.Agents = []jvm.Agent{s.exporter.Agent(s.ports.connectMetrics)}
 	spec.Ready, spec.ReadyWhat = s.connectReady, "REST API with the Debezium plugin"
 	spec.ReadyTimeout = orDefault(s.opts.ConnectReadyTimeout, DefaultConnectReadyTimeout)
 	return s.start(ctx, &s.connect, spec, func() string {

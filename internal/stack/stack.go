@@ -135,6 +135,10 @@ type Process struct {
 	// InProcess says the part runs inside cdcbench (kfake): its cost is
 	// in cdcbench's own and cannot be told apart.
 	InProcess bool
+	// MetricsURL is where the part serves its own metrics in Prometheus's
+	// text format (the JMX exporter of a local JVM), "" when it serves
+	// none.
+	MetricsURL string
 }
 
 // ErrUnreachable reports a server that did not answer in time.
@@ -447,8 +451,8 @@ func (s *local) Processes() []Process {
 	switch jvm := s.jvm; {
 	case jvm != nil:
 		return []Process{
-			{Role: result.RoleBroker, PIDs: func() []int { b, _ := jvm.PIDs(); return running(b) }},
-			{Role: result.RoleConnect, PIDs: func() []int { _, c := jvm.PIDs(); return running(c) }},
+			{Role: result.RoleBroker, PIDs: func() []int { b, _ := jvm.PIDs(); return running(b) }, MetricsURL: jvm.BrokerMetricsURL()},
+			{Role: result.RoleConnect, PIDs: func() []int { _, c := jvm.PIDs(); return running(c) }, MetricsURL: jvm.ConnectMetricsURL()},
 		}
 	case s.kafka != nil:
 		return []Process{{Role: result.RoleBroker, InProcess: true}}
