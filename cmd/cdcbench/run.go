@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -80,6 +81,7 @@ func runCommand() *cli.Command {
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress lines on stderr"},
 		&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the whole run to this file (go tool pprof)"},
 		&cli.StringFlag{Name: "memprofile", Usage: "write an allocation profile at the end of the run to this file"},
+		&cli.StringSliceFlag{Name: "metrics-url", Usage: "a Prometheus exporter of your own pipeline (http://host:port/metrics; repeatable), sampled once a second on every path beside the stack's (attach the JMX exporter with internal/jmxexporter/rules.yaml so that its names match)"},
 		// Overrides: each replaces one scenario field.
 		&cli.DurationFlag{Name: "duration", Usage: "override: measured window"},
 		&cli.DurationFlag{Name: "warmup", Usage: "override: warm-up before the measured window"},
@@ -142,8 +144,12 @@ long the sweep is estimated to take, and refuses more than ` + fmt.Sprint(bench.
 				return usageError{err}
 			}
 			defer stopProfiles()
+			urls, err := metricsURLs(c.StringSlice("metrics-url"))
+			if err != nil {
+				return usageError{err}
+			}
 			s := bench.Session{
-				Choice: rs.choice, ResultsDir: c.String("results"), Version: version,
+				Choice: rs.choice, ResultsDir: c.String("results"), Version: version, MetricsURLs: urls,
 				Log: log, Terminal: isTerminal(log), Warn: c.App.ErrWriter,
 				Done: func(res *result.Result, dir string, cell *bench.Cell) error {
 					return printRun(c.App.Writer, res, dir, cell, rs.sweep, rs.plan.ScheduleTolerance)
@@ -159,6 +165,17 @@ long the sweep is estimated to take, and refuses more than ` + fmt.Sprint(bench.
 			return err
 		},
 	}
+}
+
+// metricsURLs checks --metrics-url's values: absolute http(s) URLs.
+func metricsURLs(vals []string) ([]string, error) {
+	for _, v := range vals {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("--metrics-url %q: want an http:// or https:// URL of a Prometheus exporter, such as http://127.0.0.1:9404/metrics", v)
+		}
+	}
+	return vals, nil
 }
 
 // printRun prints a finished run's summary and where its results are; in a
