@@ -358,12 +358,7 @@ func writeSlices(b *bytes.Buffer, res *result.Result) {
 // writeTailTable says, per path with metrics, which internal signal moved
 // with its tail (tailLine).
 func writeTailTable(b *bytes.Buffer, res *result.Result) {
-	var lines []string
-	for _, p := range res.Paths {
-		if l := tailLine(p, warmupOf(res).Seconds(), objective(res)); l != "" {
-			lines = append(lines, l)
-		}
-	}
+	lines := tailLines(res)
 	if len(lines) == 0 {
 		return
 	}

@@ -92,6 +92,17 @@ func tailLine(p result.Path, warmupS float64, objective time.Duration) string {
 	return fmt.Sprintf("%s %s: %s", p.Name, where, strings.Join(moved, "; "))
 }
 
+// tailLines are the tail lines of res's paths that have metrics.
+func tailLines(res *result.Result) []string {
+	var lines []string
+	for _, p := range res.Paths {
+		if l := tailLine(p, warmupOf(res).Seconds(), objective(res)); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
 // movedSignals applies the rule to p's series within sp.
 func movedSignals(p result.Path, sp tailSpan, objective time.Duration) []string {
 	var out []string

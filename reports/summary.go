@@ -89,12 +89,7 @@ func WriteSummary(w io.Writer, r *result.Result) error {
 // writeTails prints, per path with metrics, what moved with its tail
 // (tailLine).
 func writeTails(w io.Writer, r *result.Result) {
-	var lines []string
-	for _, p := range r.Paths {
-		if l := tailLine(p, warmupOf(r).Seconds(), objective(r)); l != "" {
-			lines = append(lines, l)
-		}
-	}
+	lines := tailLines(r)
 	if len(lines) == 0 {
 		return
 	}
