@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cdcbench/cdcbench/agents"
+	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/metrics"
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
@@ -32,13 +33,35 @@ func (p *pathRun) metricTargets() []metrics.Target {
 	return out
 }
 
+// threadProcesses are the processes whose threads' CPU is sampled: the
+// stack's JVMs the path runs on and the driver's own (Spark's JVM).
+func (p *pathRun) threadProcesses() []metrics.Process {
+	var out []metrics.Process
+	if ps, ok := p.r.cfg.Stack.(stack.Processes); ok {
+		procs := ps.Processes()
+		for _, used := range p.traits.Processes {
+			for _, pr := range procs {
+				if pr.Role == used.Role && pr.PIDs != nil && !pr.InProcess {
+					out = append(out, metrics.Process{Name: pr.Role, PIDs: pr.PIDs})
+				}
+			}
+		}
+	}
+	if o, ok := p.drv.(driver.ProcessOwner); ok {
+		for _, op := range o.OwnProcesses() {
+			out = append(out, metrics.Process{Name: op.Name, PIDs: op.PIDs})
+		}
+	}
+	return out
+}
+
 // startSampler samples the path's own signals once a second from the
 // schedule's start (the series' second 0, as the timeline's) until the
 // path ends; its series and its CPU go into the result then. A sampler
 // that cannot start leaves the path without metrics and says why in the
 // log: the latency is measured all the same.
 func (p *pathRun) startSampler(ctx context.Context) {
-	cfg := metrics.Config{Targets: p.metricTargets(), Origin: p.start}
+	cfg := metrics.Config{Targets: p.metricTargets(), Processes: p.threadProcesses(), Origin: p.start}
 	if db, err := stack.ConnectHarness(ctx, p.r.cfg.Stack.DSN()); err != nil {
 		p.r.logf("path %s: metrics: no slot WAL series: %v", p.spec, err)
 	} else {

@@ -21,6 +21,9 @@ import (
 //     producer, the producer's request latency, the broker's produce p99,
 //     a JVM's GC pause time in one second) is named when its peak reaches
 //     delayShare of the objective.
+//   - A thread of a process (Debezium's streaming thread in Connect) is
+//     named when it used at least busyThread of a core in a second: one
+//     thread's ceiling, which the process's CPU does not show.
 //   - An agent group's consumer lag is named when its peak is more rows
 //     than the span's offered rate delivers in one objective.
 //
@@ -28,6 +31,7 @@ import (
 const (
 	fullQueue  = 0.10
 	delayShare = 0.25
+	busyThread = 0.9
 )
 
 // defaultObjective stands in for a scenario without objective.p99.
@@ -86,8 +90,8 @@ func tailLine(p result.Path, warmupS float64, objective time.Duration) string {
 	}
 	moved := movedSignals(p, sp, objective)
 	if len(moved) == 0 {
-		return fmt.Sprintf("%s %s: no sampled signal passed its threshold (queue ≥ %.0f%% full, a delay ≥ %s ms, lag ≥ %s ms of rows)",
-			p.Name, where, 100*(1-fullQueue), trim(delayShare*ms64(objective)), trim(ms64(objective)))
+		return fmt.Sprintf("%s %s: no sampled signal passed its threshold (queue ≥ %.0f%% full, a thread ≥ %.1f core, a delay ≥ %s ms, lag ≥ %s ms of rows)",
+			p.Name, where, 100*(1-fullQueue), busyThread, trim(delayShare*ms64(objective)), trim(ms64(objective)))
 	}
 	return fmt.Sprintf("%s %s: %s", p.Name, where, strings.Join(moved, "; "))
 }
@@ -124,6 +128,11 @@ func movedSignals(p result.Path, sp tailSpan, objective time.Duration) []string 
 		}
 		if full > 0 {
 			out = append(out, fmt.Sprintf("Debezium's queue (%s records) was full in %d s", thousands(capacity), full))
+		}
+	}
+	for _, s := range seriesBySignal(p, "thread_cores.") {
+		if peak, ok := peakIn(s, sp); ok && peak >= busyThread {
+			out = append(out, fmt.Sprintf("%s's thread %s used up to %.2f of a core (one thread's ceiling)", source(s.Name), strings.TrimPrefix(signal(s.Name), "thread_cores."), peak))
 		}
 	}
 	limit := delayShare * ms64(objective)

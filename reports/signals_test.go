@@ -58,6 +58,11 @@ func TestTailLine(t *testing.T) {
 		{"the objective sets the threshold", stepPath(
 			series("connect.producer_record_queue_time_avg_ms", 10, 20, 180, 90),
 		), time.Second, []string{"no sampled signal passed"}, []string{"producer held"}},
+		{"a thread at a full core, a busy one under it left out", stepPath(
+			series("connect.thread_cores.debezium-postgr", 10, 0.7, 0.97, 0.95),
+			series("connect.thread_cores.task-thread-cdc", 10, 0.5, 0.8),
+			series("connect.debezium_ms_behind_source", 10, 40, 900),
+		), 100 * time.Millisecond, []string{"connect's thread debezium-postgr used up to 0.97 of a core", "Debezium was up to 900 ms behind"}, []string{"task-thread"}},
 		{"lag beyond one objective of rows", stepPath(
 			series("kafka.lag.outlier", 10, 100, 25000, 3000),
 			series("kafka.lag.velocity", 10, 100, 1000, 300), // under 12,500 x 0.1 s

@@ -25,6 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/cdcbench/cdcbench/internal/proccost"
 	"github.com/cdcbench/cdcbench/internal/result"
 )
 
@@ -63,6 +64,13 @@ type Config struct {
 	// its partitions (kafka.lag.<Label>).
 	Brokers []string
 	Groups  []Group
+	// Processes are this machine's processes whose threads' CPU is sampled
+	// (a JVM's streaming thread at a full core is a ceiling no per-process
+	// figure shows): <name>.busiest_thread_cores, and
+	// <name>.thread_cores.<thread name> for each thread name that used at
+	// least threadFloor of a core in the second (threads of one name
+	// summed).
+	Processes []Process
 	// Origin is the time the series' seconds are counted from.
 	Origin time.Time
 	// OnSample, when set, receives each sampling's time and samples as
@@ -70,6 +78,17 @@ type Config struct {
 	// It must return quickly; the samples are its own.
 	OnSample func(t time.Time, s []Sample)
 }
+
+// Process is a process of this machine, by its current pids (none while
+// it is down).
+type Process struct {
+	Name string
+	PIDs func() []int
+}
+
+// threadFloor is the CPU, in cores, below which a thread name gets no
+// sample in a second: a JVM has a hundred threads, nearly all idle.
+const threadFloor = 0.05
 
 // Group is a consumer group and the label its lag series carries.
 type Group struct{ Name, Label string }
@@ -80,6 +99,8 @@ type Sampler struct {
 	http   *http.Client
 	kafka  *kgo.Client
 	prev   map[string]counter   // a rate signal's previous counter
+	ticks  map[threadKey]int64  // each thread's CPU ticks at the last sample
+	ticked time.Time            // when ticks were read
 	errors map[string]*failures // by source
 
 	mu     sync.Mutex
@@ -93,6 +114,11 @@ type failures struct {
 	last error
 }
 
+type threadKey struct {
+	process  string
+	pid, tid int
+}
+
 type counter struct {
 	at    time.Time
 	value float64
@@ -101,6 +127,11 @@ type counter struct {
 // New checks cfg and connects to the broker when it samples lag.
 func New(cfg Config) (*Sampler, error) {
 	var errs []error
+	for i, p := range cfg.Processes {
+		if p.Name == "" || p.PIDs == nil {
+			errs = append(errs, fmt.Errorf("metrics: process %d: a name and its pids are needed", i+1))
+		}
+	}
 	for i, t := range cfg.Targets {
 		if t.Name == "" || t.URL == "" {
 			errs = append(errs, fmt.Errorf("metrics: target %d: a name and a URL are needed (%q, %q)", i+1, t.Name, t.URL))
@@ -118,7 +149,7 @@ func New(cfg Config) (*Sampler, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	s := &Sampler{cfg: cfg, http: &http.Client{Timeout: scrapeTimeout}, prev: map[string]counter{},
+	s := &Sampler{cfg: cfg, http: &http.Client{Timeout: scrapeTimeout}, prev: map[string]counter{}, ticks: map[threadKey]int64{},
 		errors: map[string]*failures{}, series: map[string]*result.MetricSeries{}}
 	if len(cfg.Groups) > 0 {
 		cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...))
@@ -180,6 +211,9 @@ func (s *Sampler) sample(ctx context.Context, now time.Time) {
 		got, err := s.scrape(ctx, t, now)
 		s.note(t.Name, err)
 		out = append(out, got...)
+	}
+	if len(s.cfg.Processes) > 0 {
+		out = append(out, s.threads(now)...)
 	}
 	if s.cfg.DB != nil {
 		got, err := s.slotWAL(ctx)
@@ -249,6 +283,52 @@ func (s *Sampler) scrape(ctx context.Context, t Target, now time.Time) ([]Sample
 		}
 	}
 	return out, nil
+}
+
+// threads is the CPU each process's threads used since the last sample,
+// in cores: the busiest thread, and each thread name above threadFloor. A
+// thread first seen now (or a process just restarted) gives its first
+// figure at the next sample.
+func (s *Sampler) threads(now time.Time) []Sample {
+	dt := now.Sub(s.ticked).Seconds()
+	first := s.ticked.IsZero()
+	s.ticked = now
+	ticks := make(map[threadKey]int64, len(s.ticks))
+	var out []Sample
+	for _, p := range s.cfg.Processes {
+		byName := map[string]float64{}
+		busiest, seen := 0.0, false
+		for _, pid := range p.PIDs() {
+			ts, err := proccost.ReadThreads(pid)
+			if err != nil {
+				s.note(p.Name, fmt.Errorf("metrics: %s threads: %w", p.Name, err))
+				continue
+			}
+			for tid, th := range ts {
+				k := threadKey{p.Name, pid, tid}
+				ticks[k] = th.Ticks
+				before, ok := s.ticks[k]
+				if !ok || first || dt <= 0 {
+					continue
+				}
+				cores := float64(th.Ticks-before) / proccost.TicksPerSecond / dt
+				byName[th.Name] += cores
+				busiest, seen = max(busiest, cores), true
+			}
+		}
+		if !seen {
+			continue
+		}
+		out = append(out, Sample{Series: p.Name + ".busiest_thread_cores", Value: busiest})
+		for name, c := range byName {
+			if c >= threadFloor {
+				out = append(out, Sample{Series: p.Name + ".thread_cores." + name, Value: c})
+			}
+		}
+	}
+	s.ticks = ticks
+	sort.Slice(out, func(i, j int) bool { return out[i].Series < out[j].Series })
+	return out
 }
 
 // slotWAL is the WAL the slot holds back, in bytes.

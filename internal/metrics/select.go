@@ -77,6 +77,8 @@ func Unit(series string) string {
 		return "bytes"
 	case strings.HasPrefix(sig, "lag."):
 		return "records"
+	case sig == "busiest_thread_cores" || strings.HasPrefix(sig, "thread_cores."):
+		return "cores"
 	}
 	return ""
 }

@@ -85,6 +85,8 @@ func TestUnit(t *testing.T) {
 		{"broker.gc_pause_ms_per_s", "ms/s"},
 		{"database.slot_retained_bytes", "bytes"},
 		{"kafka.lag.outlier", "records"},
+		{"connect.thread_cores.debezium-postgr", "cores"},
+		{"connect.busiest_thread_cores", "cores"},
 		{"connect.unknown", ""},
 	} {
 		t.Run(tc.series, func(t *testing.T) {
