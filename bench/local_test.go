@@ -143,8 +143,8 @@ func assertJVMMetrics(t *testing.T, dir string, res *result.Result) {
 	assertSeries(t, dbz, 3, "connect.debezium_queue_remaining", "connect.debezium_queue_total", "connect.debezium_ms_behind_source",
 		"connect.producer_record_queue_time_avg_ms", "connect.producer_request_latency_avg_ms", "connect.producer_records_per_request_avg",
 		"connect.connect_poll_rate", "connect.gc_pause_ms_per_s", "broker.broker_produce_time_p99_ms", "broker.heap_used_bytes",
-		"database.slot_retained_bytes", "kafka.lag.outlier")
-	assertSeries(t, relay, 3, "broker.broker_produce_time_p99_ms", "database.slot_retained_bytes", "kafka.lag.velocity")
+		"database.slot_retained_bytes", "kafka.lag.outlier", "connect.busiest_thread_cores", "broker.busiest_thread_cores")
+	assertSeries(t, relay, 3, "broker.broker_produce_time_p99_ms", "database.slot_retained_bytes", "kafka.lag.velocity", "broker.busiest_thread_cores")
 	if s := relay.Metric("connect.debezium_queue_remaining"); s != nil {
 		t.Errorf("relay path sampled Connect, which it does not run on: %v", seriesNames(relay))
 	}

@@ -24,8 +24,11 @@ import (
 //   - A thread of a process (Debezium's streaming thread in Connect) is
 //     named when it used at least busyThread of a core in a second: one
 //     thread's ceiling, which the process's CPU does not show.
-//   - An agent group's consumer lag is named when its peak is more rows
-//     than the span's offered rate delivers in one objective.
+//   - An agent group's consumer lag is named when its lowest value in the
+//     span is more rows than the span's offered rate delivers in one
+//     objective: the lag is of committed offsets, which the agents commit
+//     every 5 s (franz-go's default), so its peaks are the commit interval's
+//     rows and only a trough that stays high is a backlog.
 //
 // Signals are named in the order a row meets them, source to agent.
 const (
@@ -145,8 +148,8 @@ func movedSignals(p result.Path, sp tailSpan, objective time.Duration) []string 
 	}
 	lagLimit := sp.rate * objective.Seconds()
 	for _, s := range seriesBySignal(p, "lag.") {
-		if peak, ok := peakIn(s, sp); ok && lagLimit > 0 && peak >= lagLimit {
-			out = append(out, fmt.Sprintf("agent %s lagged up to %s records", strings.TrimPrefix(signal(s.Name), "lag."), thousands(peak)))
+		if low, ok := lowIn(s, sp); ok && lagLimit > 0 && low >= lagLimit {
+			out = append(out, fmt.Sprintf("agent %s stayed at least %s records behind", strings.TrimPrefix(signal(s.Name), "lag."), thousands(low)))
 		}
 	}
 	return out
@@ -178,6 +181,17 @@ func peakIn(s *result.MetricSeries, sp tailSpan) (float64, bool) {
 		}
 	}
 	return peak, ok
+}
+
+// lowIn is the smallest value of s within sp.
+func lowIn(s *result.MetricSeries, sp tailSpan) (float64, bool) {
+	low, ok := math.Inf(1), false
+	for i, sec := range s.Seconds {
+		if sec >= sp.from && sec < sp.to {
+			low, ok = min(low, s.Values[i]), true
+		}
+	}
+	return low, ok
 }
 
 // valueAt is s's sample nearest to sec, within a second.
