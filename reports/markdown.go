@@ -366,7 +366,7 @@ func writeTailTable(b *bytes.Buffer, res *result.Result) {
 	for _, l := range lines {
 		fmt.Fprintf(b, "- %s\n", l)
 	}
-	howToRead(b, fmt.Sprintf("each line takes the path's slice with the worst p99 (or its measured window) and names the internal signals whose peak there passed a threshold tied to the p99 objective: Debezium's queue with at most %.0f%% free, a thread of a JVM at 0.9 of a core or more, a delay (Debezium behind the source, a record's wait in Connect's producer, produce requests, the broker's produce p99, GC pause per second) of at least %.0f%% of the objective, an agent's consumer lag that stayed above the rows the slice's rate brings in one objective (its lowest value: the lag is of committed offsets, which the agents commit every 5 s). The charts under *Charts* show the series second by second; reports/README.md lists them.", 100*fullQueue, 100*delayShare))
+	howToRead(b, fmt.Sprintf("each line takes the path's slice with the worst p99 (or its measured window) and names the internal signals whose peak there passed a threshold tied to the p99 objective: Debezium's queue with at most %.0f%% free, a thread of a JVM at 0.9 of a core or more, a delay (Debezium behind the source, a record's wait in Connect's producer, produce requests, the broker's produce p99, GC pause per second) of at least %.0f%% of the objective, an agent's consumer lag that stayed above the rows the slice's rate brings in one second plus one objective (its lowest value: the lag is of committed offsets, which the agents commit every 5 s). The charts under *Charts* show the series second by second; reports/README.md lists them.", 100*fullQueue, 100*delayShare))
 }
 
 // rateList joins rates, each written by format: "10000.0, 15000.0" in the

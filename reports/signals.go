@@ -26,9 +26,10 @@ import (
 //     thread's ceiling, which the process's CPU does not show.
 //   - An agent group's consumer lag is named when its lowest value in the
 //     span is more rows than the span's offered rate delivers in one
-//     objective: the lag is of committed offsets, which the agents commit
-//     every 5 s (franz-go's default), so its peaks are the commit interval's
-//     rows and only a trough that stays high is a backlog.
+//     second plus one objective: the lag is of committed offsets, which
+//     the agents commit every 5 s (franz-go's default), so its peaks are
+//     the commit interval's rows, and a sample a second after a commit
+//     still holds a second of rows; only a trough above that is a backlog.
 //
 // Signals are named in the order a row meets them, source to agent.
 const (
@@ -93,8 +94,8 @@ func tailLine(p result.Path, warmupS float64, objective time.Duration) string {
 	}
 	moved := movedSignals(p, sp, objective)
 	if len(moved) == 0 {
-		return fmt.Sprintf("%s %s: no sampled signal passed its threshold (queue ≥ %.0f%% full, a thread ≥ %.1f core, a delay ≥ %s ms, lag ≥ %s ms of rows)",
-			p.Name, where, 100*(1-fullQueue), busyThread, trim(delayShare*ms64(objective)), trim(ms64(objective)))
+		return fmt.Sprintf("%s %s: no sampled signal passed its threshold (queue ≥ %.0f%% full, a thread ≥ %.1f core, a delay ≥ %s ms, a lag trough ≥ %s ms of rows)",
+			p.Name, where, 100*(1-fullQueue), busyThread, trim(delayShare*ms64(objective)), thousands(1000+ms64(objective)))
 	}
 	return fmt.Sprintf("%s %s: %s", p.Name, where, strings.Join(moved, "; "))
 }
@@ -146,7 +147,7 @@ func movedSignals(p result.Path, sp tailSpan, objective time.Duration) []string 
 			}
 		}
 	}
-	lagLimit := sp.rate * objective.Seconds()
+	lagLimit := sp.rate * (1 + objective.Seconds())
 	for _, s := range seriesBySignal(p, "lag.") {
 		if low, ok := lowIn(s, sp); ok && lagLimit > 0 && low >= lagLimit {
 			out = append(out, fmt.Sprintf("agent %s stayed at least %s records behind", strings.TrimPrefix(signal(s.Name), "lag."), thousands(low)))
