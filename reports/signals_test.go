@@ -64,7 +64,7 @@ func TestTailLine(t *testing.T) {
 			series("connect.debezium_ms_behind_source", 10, 40, 900),
 		), 100 * time.Millisecond, []string{"connect's thread debezium-postgr used up to 0.97 of a core", "Debezium was up to 900 ms behind"}, []string{"task-thread"}},
 		{"a lag that never drained, not the commit interval's sawtooth", stepPath(
-			series("kafka.lag.outlier", 10, 20000, 25000, 15000), // over 12,500 x 1.1 s
+			series("kafka.lag.outlier", 10, 20000, 25000, 15000),     // over 12,500 x 1.1 s
 			series("kafka.lag.velocity", 10, 100, 25000, 62000, 300), // commits every 5 s
 		), 100 * time.Millisecond, []string{"agent outlier stayed at least 15,000 records behind"}, []string{"velocity"}},
 		{"an external exporter's series count too", stepPath(
