@@ -12,47 +12,39 @@ import (
 	"github.com/cdcbench/cdcbench/internal/stack"
 )
 
-// metricTargets are the exporters a path is sampled from: those of the
-// stack's processes the path runs on (the broker, Connect), then the
-// user's own (--metrics-url), named external-1, external-2, ...
-func (p *pathRun) metricTargets() []metrics.Target {
-	var out []metrics.Target
+// sources are what a path is sampled from: the exporters of the stack's
+// processes the path runs on (the broker, Connect), then the user's own
+// (--metrics-url, named external-1, external-2, ...); and the processes
+// whose threads' CPU is read: the stack's JVMs the path runs on and the
+// driver's own (Spark's JVM).
+func (p *pathRun) sources() ([]metrics.Target, []metrics.Process) {
+	var targets []metrics.Target
+	var procs []metrics.Process
 	if ps, ok := p.r.cfg.Stack.(stack.Processes); ok {
-		procs := ps.Processes()
+		all := ps.Processes()
 		for _, used := range p.traits.Processes {
-			for _, pr := range procs {
-				if pr.Role == used.Role && pr.MetricsURL != "" {
-					out = append(out, metrics.Target{Name: pr.Role, URL: pr.MetricsURL})
+			for _, pr := range all {
+				if pr.Role != used.Role || pr.InProcess {
+					continue
+				}
+				if pr.MetricsURL != "" {
+					targets = append(targets, metrics.Target{Name: pr.Role, URL: pr.MetricsURL})
+				}
+				if pr.PIDs != nil {
+					procs = append(procs, metrics.Process{Name: pr.Role, PIDs: pr.PIDs})
 				}
 			}
 		}
 	}
 	for i, u := range p.r.cfg.MetricsURLs {
-		out = append(out, metrics.Target{Name: "external-" + strconv.Itoa(i+1), URL: u})
-	}
-	return out
-}
-
-// threadProcesses are the processes whose threads' CPU is sampled: the
-// stack's JVMs the path runs on and the driver's own (Spark's JVM).
-func (p *pathRun) threadProcesses() []metrics.Process {
-	var out []metrics.Process
-	if ps, ok := p.r.cfg.Stack.(stack.Processes); ok {
-		procs := ps.Processes()
-		for _, used := range p.traits.Processes {
-			for _, pr := range procs {
-				if pr.Role == used.Role && pr.PIDs != nil && !pr.InProcess {
-					out = append(out, metrics.Process{Name: pr.Role, PIDs: pr.PIDs})
-				}
-			}
-		}
+		targets = append(targets, metrics.Target{Name: "external-" + strconv.Itoa(i+1), URL: u})
 	}
 	if o, ok := p.drv.(driver.ProcessOwner); ok {
 		for _, op := range o.OwnProcesses() {
-			out = append(out, metrics.Process{Name: op.Name, PIDs: op.PIDs})
+			procs = append(procs, metrics.Process{Name: op.Name, PIDs: op.PIDs})
 		}
 	}
-	return out
+	return targets, procs
 }
 
 // startSampler samples the path's own signals once a second from the
@@ -61,7 +53,8 @@ func (p *pathRun) threadProcesses() []metrics.Process {
 // that cannot start leaves the path without metrics and says why in the
 // log: the latency is measured all the same.
 func (p *pathRun) startSampler(ctx context.Context) {
-	cfg := metrics.Config{Targets: p.metricTargets(), Processes: p.threadProcesses(), Origin: p.start}
+	targets, procs := p.sources()
+	cfg := metrics.Config{Targets: targets, Processes: procs, Origin: p.start}
 	if db, err := stack.ConnectHarness(ctx, p.r.cfg.Stack.DSN()); err != nil {
 		p.r.logf("path %s: metrics: no slot WAL series: %v", p.spec, err)
 	} else {
