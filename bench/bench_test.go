@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/cdcbench/cdcbench/agents"
 	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/driver"
+	"github.com/cdcbench/cdcbench/internal/metrics"
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/schedule"
@@ -67,13 +69,24 @@ func TestRunBothPaths(t *testing.T) {
 	p := plan(20, 3, 0, driver.Path{Kind: "cdc"}, driver.Path{Kind: "poll", Param: "100ms"})
 	// Two slices: the second lies in the measured window (1 s to 4 s).
 	p.Slices = []bench.Slice{{From: 0, To: 2 * time.Second}, {From: 2 * time.Second, To: 4 * time.Second}}
-	res, out, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, ResultsDir: dir, Version: "test"})
+	var liveMu sync.Mutex
+	live := map[string]int{} // samplings handed to OnMetrics, by path
+	onMetrics := func(path string, _ time.Time, s []metrics.Sample) {
+		liveMu.Lock()
+		defer liveMu.Unlock()
+		if len(s) > 0 {
+			live[path]++
+		}
+	}
+	res, out, err := bench.Run(ctx, bench.Config{DropExisting: true, Plan: p, Stack: st, ResultsDir: dir, Version: "test", OnMetrics: onMetrics})
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	if !res.Valid {
 		t.Fatalf("run invalid: %v", res.InvalidReasons)
 	}
+	liveMu.Lock()
+	defer liveMu.Unlock()
 	if len(res.Paths) != 2 {
 		t.Fatalf("paths = %d, want 2", len(res.Paths))
 	}
@@ -130,6 +143,18 @@ func TestRunBothPaths(t *testing.T) {
 	}
 	if sl := res.Paths[0].DBCost.Slots; len(sl) != 1 || !strings.HasPrefix(sl[0].SenderCommand, "START_REPLICATION SLOT") {
 		t.Errorf("cdc path's slots %+v, want one whose WAL sender ran START_REPLICATION", sl)
+	}
+	// The relay path's slot and its agents' groups are sampled every
+	// second; polling has neither.
+	assertSeries(t, res.Paths[0], 4, "database.slot_retained_bytes", "database.slot_unconfirmed_bytes", "kafka.lag.outlier", "kafka.lag.velocity")
+	if len(res.Paths[1].Metrics) != 0 {
+		t.Errorf("poll path has metrics %v, want none", seriesNames(res.Paths[1]))
+	}
+	if back.Paths[0].Metric("database.slot_retained_bytes") == nil {
+		t.Error("result.json lost the metric series")
+	}
+	if live["cdc"] < 4 || live["poll-100ms"] != 0 {
+		t.Errorf("OnMetrics got %v samplings per path, want 4 or more for cdc and none for polling", live)
 	}
 	// The slice's CPU per measured process: the harness produced and
 	// consumed in it, and no process can use more than both cores.
@@ -214,6 +239,49 @@ func assertMachineCost(t *testing.T, p result.Path, kfake bool, names ...string)
 	if strings.Join(got, ",") != strings.Join(names, ",") {
 		t.Errorf("%s: machine cost components %v, want %v", p.Name, got, names)
 	}
+	// The sampler's own CPU: some, and less than a core.
+	if s := mc.Sampler; s == nil || s.Seconds <= 0 || s.CPUSeconds <= 0 || s.Cores() >= 1 {
+		t.Errorf("%s: metrics sampler cost %+v", p.Name, s)
+	}
+}
+
+// assertSeries checks that p has each named metric series with at least
+// n samples, at increasing seconds within the path's schedule and drain,
+// and that a WAL series saw some WAL retained.
+func assertSeries(t *testing.T, p result.Path, n int, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		s := p.Metric(name)
+		if s == nil {
+			t.Errorf("%s: no %s series among %v", p.Name, name, seriesNames(p))
+			continue
+		}
+		if len(s.Seconds) < n || len(s.Seconds) != len(s.Values) {
+			t.Errorf("%s: %s has %d seconds and %d values, want %d or more", p.Name, name, len(s.Seconds), len(s.Values), n)
+			continue
+		}
+		last, top := -1.0, 0.0
+		for i, sec := range s.Seconds {
+			if sec <= last || sec < -1 || sec > 120 || s.Values[i] < 0 {
+				t.Errorf("%s: %s sample %d at %.2f s = %g (after %.2f s)", p.Name, name, i, sec, s.Values[i], last)
+			}
+			last, top = sec, max(top, s.Values[i])
+		}
+		if strings.HasPrefix(name, "database.slot_retained") && top <= 0 {
+			t.Errorf("%s: %s never above 0: the slot held no WAL while rows were captured", p.Name, name)
+		}
+		if s.Unit == "" {
+			t.Errorf("%s: %s has no unit", p.Name, name)
+		}
+	}
+}
+
+func seriesNames(p result.Path) []string {
+	var out []string
+	for _, s := range p.Metrics {
+		out = append(out, s.Name)
+	}
+	return out
 }
 
 // assertHlogMatches decodes the interval log and checks that each tag's

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -23,6 +24,7 @@ import (
 	"github.com/cdcbench/cdcbench/internal/stack"
 	"github.com/cdcbench/cdcbench/internal/table"
 	"github.com/cdcbench/cdcbench/internal/testtier"
+	"github.com/cdcbench/cdcbench/reports"
 )
 
 // The local stack (private PostgreSQL, Apache Kafka, Kafka Connect with
@@ -129,6 +131,52 @@ func TestDebeziumEndToEnd(t *testing.T) {
 	// The JVMs are this machine's processes: measured, not in cdcbench's.
 	assertMachineCost(t, res.Paths[0], false, "wal sender", "kafka broker", "cdcbench")
 	assertMachineCost(t, dbz, false, "wal sender", "kafka broker", "kafka connect", "cdcbench")
+	assertJVMMetrics(t, dir, res)
+}
+
+// assertJVMMetrics checks that the JVMs' own metrics, served by the JMX
+// exporter on each and sampled once a second, are in result.json and in
+// the report: Debezium's queue, the task producer's waits and the
+// broker's produce time on the Debezium path, the broker's on the relay's.
+func assertJVMMetrics(t *testing.T, dir string, res *result.Result) {
+	t.Helper()
+	relay, dbz := res.Paths[0], res.Paths[1]
+	assertSeries(t, dbz, 3, "connect.debezium_queue_remaining", "connect.debezium_queue_total", "connect.debezium_ms_behind_source",
+		"connect.producer_record_queue_time_avg_ms", "connect.producer_request_latency_avg_ms", "connect.producer_records_per_request_avg",
+		"connect.connect_poll_rate", "connect.gc_pause_ms_per_s", "broker.broker_produce_time_p99_ms", "broker.heap_used_bytes",
+		"database.slot_retained_bytes", "kafka.lag.outlier", "connect.busiest_thread_cores", "broker.busiest_thread_cores")
+	assertSeries(t, relay, 3, "broker.broker_produce_time_p99_ms", "database.slot_retained_bytes", "kafka.lag.velocity", "broker.busiest_thread_cores")
+	if s := relay.Metric("connect.debezium_queue_remaining"); s != nil {
+		t.Errorf("relay path sampled Connect, which it does not run on: %v", seriesNames(relay))
+	}
+	if q := dbz.Metric("connect.debezium_queue_total"); q != nil && q.Values[0] != 8192 {
+		t.Errorf("Debezium's queue capacity %g, want max.queue.size's default 8192", q.Values[0])
+	}
+	out := filepath.Join(t.TempDir(), "report.md")
+	if err := reports.Write([]string{dir}, out); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"### What moved with the tail", "- debezium ", "Inside the pipeline, backlogs: debezium", "Inside the pipeline, internal delays: debezium"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	// The charts' legends name the series they draw.
+	svgs, _ := filepath.Glob(filepath.Join(strings.TrimSuffix(out, ".md")+".files", "*-*-debezium.svg"))
+	var all string
+	for _, f := range svgs {
+		b, _ := os.ReadFile(f)
+		all += string(b)
+	}
+	for _, want := range []string{"connect.debezium_queue_used", "connect.producer_record_queue_time_avg_ms"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no report chart of debezium draws %s (%d charts)", want, len(svgs))
+		}
+	}
 }
 
 // TestRefusedSettingsStopRun: a setting Kafka Connect refuses stops the

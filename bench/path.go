@@ -327,6 +327,7 @@ func (p *pathRun) produce(ctx context.Context) error {
 	p.start = time.Now().Add(50 * time.Millisecond)
 	p.measureFrom = p.start.Add(plan.Warmup)
 	p.measureTo = p.measureFrom.Add(plan.Duration)
+	p.startSampler(ctx)
 	for _, ar := range p.runs {
 		ar.startUs.Store(p.start.UnixMicro())
 		ar.measureFromUs.Store(p.measureFrom.UnixMicro())

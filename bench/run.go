@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcbench/cdcbench/internal/driver"
+	"github.com/cdcbench/cdcbench/internal/metrics"
 	"github.com/cdcbench/cdcbench/internal/recorder"
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
@@ -43,6 +44,12 @@ type Config struct {
 	Terminal bool
 	// Live shows the run's series while it lasts; nil shows nothing.
 	Live Live
+	// MetricsURLs are the user's own Prometheus exporters (--metrics-url),
+	// sampled on every path beside the stack's.
+	MetricsURLs []string
+	// OnMetrics, when set, receives every path's metric samples as they
+	// are taken (metrics.Config.OnSample), for a live page.
+	OnMetrics func(path string, t time.Time, s []metrics.Sample)
 }
 
 // run is the state shared by a run's paths.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cdcbench/cdcbench/internal/driver"
+	"github.com/cdcbench/cdcbench/internal/metrics"
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
 )
@@ -27,6 +28,9 @@ type Session struct {
 	// Warn receives warnings that are printed even when Log is quiet: the
 	// slots an earlier run left on a server cdcbench did not start.
 	Warn io.Writer
+	// MetricsURLs and OnMetrics go to every run's Config.
+	MetricsURLs []string
+	OnMetrics   func(path string, t time.Time, s []metrics.Sample)
 	// Done is called with every run that wrote a result, as it finishes:
 	// the caller prints its summary. cell is nil outside a sweep. An error
 	// from Done ends the runs.
@@ -88,7 +92,8 @@ func (s Session) done(res *result.Result, dir string, cell *Cell) error {
 
 // config is one run of plan on st.
 func (s Session) config(plan Plan, st stack.Stack, cdc driver.CDC) Config {
-	return Config{Plan: plan, Stack: st, CDC: cdc, DropExisting: s.Choice.DropExisting, ResultsDir: s.ResultsDir, Version: s.Version, Log: s.Log, Terminal: s.Terminal, Live: s.Live}
+	return Config{Plan: plan, Stack: st, CDC: cdc, DropExisting: s.Choice.DropExisting, ResultsDir: s.ResultsDir, Version: s.Version, Log: s.Log, Terminal: s.Terminal, Live: s.Live,
+		MetricsURLs: s.MetricsURLs, OnMetrics: s.OnMetrics}
 }
 
 // StartStack brings up the chosen stack and checks, before anything runs,

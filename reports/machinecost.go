@@ -43,6 +43,9 @@ func writeMachineCost(w io.Writer, r *result.Result) error {
 		for _, c := range mc.Components {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t  %s\n", p.Name, c.Name, optionalf(c.CPUSeconds, 2), optionalf(c.CPUPer1000, 3), mib(c.PeakRSSBytes), c.Note)
 		}
+		if s := mc.Sampler; s != nil {
+			fmt.Fprintf(tw, "%s\tmetrics sampler\t%.2f\t\t\t  %s\n", p.Name, s.CPUSeconds, samplerNote(s))
+		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -79,6 +82,9 @@ func writeMachineTable(b *bytes.Buffer, res *result.Result) {
 			}
 			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", p.Name, c.Name, c.Role,
 				optionalf(c.CPUSeconds, 2), optionalf(c.CPUPer1000, 3), mib(c.PeakRSSBytes), procs, note)
+		}
+		if s := mc.Sampler; s != nil {
+			fmt.Fprintf(b, "| %s | metrics sampler | harness | %.2f | – | – | – | %s |\n", p.Name, s.CPUSeconds, cell(samplerNote(s)))
 		}
 	}
 	read := "what each process the path uses cost this machine: user+system CPU at 10 ms resolution (the same window and transactions as the database cost, whose server CPU includes the WAL sender's and the backends'), and the largest resident set (VmRSS) sampled every 0.5 s, which for PostgreSQL includes the shared buffers a backend touched; n/a means not measured here (a server or broker on another machine, or kfake inside cdcbench's own process)."
@@ -125,4 +131,9 @@ func mib(v *int64) string {
 		return "n/a"
 	}
 	return strconv.FormatFloat(float64(*v)/(1<<20), 'f', 1, 64)
+}
+
+// samplerNote says what the metrics sampler's figure is.
+func samplerNote(s *result.SamplerCost) string {
+	return fmt.Sprintf("inside cdcbench's: the sampling thread's CPU over its %.0f s of sampling (schedule and drain, not the window alone), %.2f%% of a core", s.Seconds, 100*s.Cores())
 }

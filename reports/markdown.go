@@ -149,6 +149,7 @@ func writeRun(b *bytes.Buffer, r *run) {
 	writeExternalTable(b, res)
 	writeConditions(b, res)
 	writeSlices(b, res)
+	writeTailTable(b, res)
 	writeFaultTable(b, res)
 	writeBreakdown(b, res)
 	writeRatios(b, res)
@@ -354,6 +355,20 @@ func writeSlices(b *bytes.Buffer, res *result.Result) {
 		b.WriteString(".\n")
 	}
 	howToRead(b, "slices cut a step or ramp schedule into spans (seconds from the schedule's start, warm-up included) with their own latency; the knee is where raising the rate stopped meeting the objective. CPU cores are what each measured process of the path used in the slice (CPU seconds per second, highest first; 2.0 is both cores of a 2-core machine): the component that nears a core, or the sum that nears the machine's cores, is what ran out first.")
+}
+
+// writeTailTable says, per path with metrics, which internal signal moved
+// with its tail (tailLine).
+func writeTailTable(b *bytes.Buffer, res *result.Result) {
+	lines := tailLines(res)
+	if len(lines) == 0 {
+		return
+	}
+	b.WriteString("### What moved with the tail\n\n")
+	for _, l := range lines {
+		fmt.Fprintf(b, "- %s\n", l)
+	}
+	howToRead(b, fmt.Sprintf("each line takes the path's slice with the worst p99 (or its measured window) and names the internal signals whose peak there passed a threshold tied to the p99 objective: Debezium's queue with at most %.0f%% free, a thread of a JVM at 0.9 of a core or more, a delay (Debezium behind the source, a record's wait in Connect's producer, produce requests, the broker's produce p99, GC pause per second) of at least %.0f%% of the objective, an agent's consumer lag that stayed above the rows the slice's rate brings in one second plus one objective (its lowest value: the lag is of committed offsets, which the agents commit every 5 s). The charts under *Charts* show the series second by second; reports/README.md lists them.", 100*fullQueue, 100*delayShare))
 }
 
 // rateList joins rates, each written by format: "10000.0, 15000.0" in the

@@ -261,13 +261,28 @@ func (r *run) drawCharts(dir string) error {
 			"one point per one-second interval, in the path's colour, one shade per agent: thick = p50, dashed = p99, dotted = max of that interval; a rise that outlasts a burst or a fault in the rate chart is a backlog draining."+faultNote); err != nil {
 			return err
 		}
+		for _, c := range metricCharts {
+			mp, err := c.plot(path, r.warmup().Seconds(), p.X.Max)
+			if err != nil {
+				return err
+			}
+			if mp == nil {
+				continue
+			}
+			if err := add(c.kind+"-"+path.Name, mp, "Inside the pipeline, "+c.title+": "+path.Name, c.read); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
 
 // warmup is the scenario's warm-up, 0 when result.json does not say.
-func (r *run) warmup() time.Duration {
-	m, ok := r.res.Scenario.(map[string]any)
+func (r *run) warmup() time.Duration { return warmupOf(r.res) }
+
+// warmupOf is res's scenario's warm-up, 0 when result.json does not say.
+func warmupOf(res *result.Result) time.Duration {
+	m, ok := res.Scenario.(map[string]any)
 	if !ok {
 		return 0
 	}

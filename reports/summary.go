@@ -82,7 +82,21 @@ func WriteSummary(w io.Writer, r *result.Result) error {
 	writeLosses(w, r)
 	writeExternal(w, r)
 	writeKnees(w, r)
+	writeTails(w, r)
 	return writeFaults(w, r)
+}
+
+// writeTails prints, per path with metrics, what moved with its tail
+// (tailLine).
+func writeTails(w io.Writer, r *result.Result) {
+	lines := tailLines(r)
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nwhat moved with the tail (the pipeline's own signals, sampled once a second):")
+	for _, l := range lines {
+		fmt.Fprintf(w, "  %s\n", l)
+	}
 }
 
 // postgresWhere says where a run's PostgreSQL was: result.json's

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -18,6 +19,8 @@ import (
 	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/driver"
 	"github.com/cdcbench/cdcbench/internal/jvmstack"
+	"github.com/cdcbench/cdcbench/internal/live"
+	"github.com/cdcbench/cdcbench/internal/metrics"
 	"github.com/cdcbench/cdcbench/internal/pgcluster"
 	"github.com/cdcbench/cdcbench/internal/result"
 	"github.com/cdcbench/cdcbench/internal/stack"
@@ -106,6 +109,7 @@ func runCommand() *cli.Command {
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress lines on stderr"},
 		&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the whole run to this file (go tool pprof)"},
 		&cli.StringFlag{Name: "memprofile", Usage: "write an allocation profile at the end of the run to this file"},
+		&cli.StringSliceFlag{Name: "metrics-url", Usage: "a Prometheus exporter of your own pipeline (http://host:port/metrics; repeatable), sampled once a second on every path beside the stack's (attach the JMX exporter with internal/jmxexporter/rules.yaml so that its names match)"},
 		// Overrides: each replaces one scenario field.
 		&cli.DurationFlag{Name: "duration", Usage: "override: measured window"},
 		&cli.DurationFlag{Name: "warmup", Usage: "override: warm-up before the measured window"},
@@ -168,6 +172,10 @@ long the sweep is estimated to take, and refuses more than ` + fmt.Sprint(bench.
 				return usageError{err}
 			}
 			defer stopProfiles()
+			urls, err := metricsURLs(c.StringSlice("metrics-url"))
+			if err != nil {
+				return usageError{err}
+			}
 			// The page listens before the stack starts: a port already
 			// taken is one error, before anything else happened.
 			dash, err := startDashboard(c)
@@ -175,7 +183,7 @@ long the sweep is estimated to take, and refuses more than ` + fmt.Sprint(bench.
 				return err
 			}
 			s := bench.Session{
-				Choice: rs.choice, ResultsDir: c.String("results"), Version: version,
+				Choice: rs.choice, ResultsDir: c.String("results"), Version: version, MetricsURLs: urls,
 				Log: log, Terminal: isTerminal(log), Warn: c.App.ErrWriter,
 				Done: func(res *result.Result, dir string, cell *bench.Cell) error {
 					if dash != nil {
@@ -188,6 +196,7 @@ long the sweep is estimated to take, and refuses more than ` + fmt.Sprint(bench.
 				return runAll(c, rs, s)
 			}
 			s.Live = dash
+			s.OnMetrics = metricPoints(dash)
 			return closeDashboard(c.Context, dash, c.App.ErrWriter, runAll(c, rs, s))
 		},
 	}
@@ -203,6 +212,29 @@ func runAll(c *cli.Context, rs runSetup, s bench.Session) error {
 		writeNextSteps(c.App.Writer, dirs)
 	}
 	return err
+}
+
+// metricPoints shows a path's metric samples on the live page, each
+// series its own chart: the page charts whatever series it is given.
+func metricPoints(sink live.Sink) func(path string, t time.Time, s []metrics.Sample) {
+	return func(path string, t time.Time, samples []metrics.Sample) {
+		points := make([]live.Point, len(samples))
+		for i, m := range samples {
+			points[i] = live.Point{Series: m.Series, Path: path, Unit: metrics.Unit(m.Series), T: t, V: m.Value}
+		}
+		sink.Add(points...)
+	}
+}
+
+// metricsURLs checks --metrics-url's values: absolute http(s) URLs.
+func metricsURLs(vals []string) ([]string, error) {
+	for _, v := range vals {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("--metrics-url %q: want an http:// or https:// URL of a Prometheus exporter, such as http://127.0.0.1:9404/metrics", v)
+		}
+	}
+	return vals, nil
 }
 
 // printRun prints a finished run's summary and where its results are; in a

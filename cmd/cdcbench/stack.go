@@ -12,6 +12,7 @@ import (
 
 	"github.com/cdcbench/cdcbench/bench"
 	"github.com/cdcbench/cdcbench/internal/driver"
+	"github.com/cdcbench/cdcbench/internal/jmxexporter"
 	"github.com/cdcbench/cdcbench/internal/jvm"
 	"github.com/cdcbench/cdcbench/internal/jvmstack"
 	"github.com/cdcbench/cdcbench/internal/stack"
@@ -109,10 +110,11 @@ func jvmDepsCommand() *cli.Command {
 		Name:  "jvm-deps",
 		Usage: "download the local stack's Kafka, Kafka Connect and Debezium jars with mvn into the per-user cache (once)",
 		Description: fmt.Sprintf(`Runs mvn on the embedded Maven projects that pin Apache Kafka %s and Debezium %s,
-one per component, and keeps their jars in $XDG_CACHE_HOME/cdcbench/jvm/%s and
-.../%s (or ~/.cache/...). A complete component is only verified. Needs Java 17+
+one per component, and keeps their jars in $XDG_CACHE_HOME/cdcbench/jvm/%s,
+.../%s and .../%s (the Prometheus JMX exporter, attached to each JVM for its
+metrics) (or ~/.cache/...). A complete component is only verified. Needs Java 17+
 and Maven (scripts/ensure-java.sh installs them) and, the first time, Maven Central.`,
-			jvmstack.KafkaVersion, jvmstack.DebeziumVersion, jvmstack.BrokerKey, jvmstack.ConnectKey),
+			jvmstack.KafkaVersion, jvmstack.DebeziumVersion, jvmstack.BrokerKey, jvmstack.ConnectKey, jmxexporter.Key),
 		Action: func(c *cli.Context) error {
 			t0 := time.Now()
 			a, err := jvmstack.Resolve(c.Context, jvmstack.ResolveOptions{Progress: c.App.ErrWriter})

@@ -56,6 +56,10 @@ type Spec struct {
 	Args []string
 	// Options are JVM options (-Xmx512m, -Dkey=value).
 	Options []string
+	// Agents are Java agents attached to the program (-javaagent): the
+	// Prometheus JMX exporter (package jmxexporter) is one, so that any
+	// JVM cdcbench starts serves its metrics by setting this one field.
+	Agents []Agent
 	// Dir is the directory the program belongs to, made for this run:
 	// claimed for this cdcbench (ownerpid), named on its command line
 	// (MarkProperty), and its working directory unless WorkDir is set.
@@ -80,6 +84,20 @@ type Spec struct {
 	// readiness probe: where the caller keeps it, so that a stop during
 	// start-up (a stack's Close) finds it.
 	Started func(*Process)
+}
+
+// Agent is a Java agent: its jar and the argument string it is given
+// (-javaagent:Jar=Args).
+type Agent struct {
+	Jar, Args string
+}
+
+// option is the agent's -javaagent JVM option.
+func (a Agent) option() string {
+	if a.Args == "" {
+		return "-javaagent:" + a.Jar
+	}
+	return "-javaagent:" + a.Jar + "=" + a.Args
 }
 
 // ErrSpec reports a Spec that cannot be started as written.
@@ -107,7 +125,12 @@ func (s Spec) Validate() error {
 	case s.Script != "" && len(s.Classpath) > 0:
 		bad("a start script (%s) brings its own classpath; Classpath is for a main class", s.Script)
 	}
-	for _, o := range s.Options {
+	for _, a := range s.Agents {
+		if !filepath.IsAbs(a.Jar) {
+			bad("Java agent jar %q is not an absolute path", a.Jar)
+		}
+	}
+	for _, o := range s.options() {
 		if !strings.HasPrefix(o, "-") {
 			bad("JVM option %q does not start with '-' (program arguments go in Args)", o)
 		}
@@ -140,7 +163,7 @@ func (s Spec) Validate() error {
 // classpath and the main class; or the script, with the options in its
 // environment.
 func (s Spec) command() *exec.Cmd {
-	opts := append(append([]string(nil), s.Options...), "-D"+MarkProperty+"="+s.Dir)
+	opts := append(s.options(), "-D"+MarkProperty+"="+s.Dir)
 	if s.Script != "" {
 		cmd := exec.Command(s.Script, s.Args...)
 		cmd.Env = append(programEnv(), "JAVA_HOME="+javaHome(s.Java), "JAVA_OPTS="+strings.Join(opts, " "))
@@ -150,6 +173,15 @@ func (s Spec) command() *exec.Cmd {
 	cmd := exec.Command(s.Java, append(args, s.Args...)...)
 	cmd.Env = programEnv()
 	return cmd
+}
+
+// options are the agents' options, then Options.
+func (s Spec) options() []string {
+	opts := make([]string, 0, len(s.Agents)+len(s.Options))
+	for _, a := range s.Agents {
+		opts = append(opts, a.option())
+	}
+	return append(opts, s.Options...)
 }
 
 // javaHome is the JDK of a java executable, JAVA_HOME/bin/java.

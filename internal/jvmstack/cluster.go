@@ -41,6 +41,7 @@ type brokerNode struct {
 	id         int // node.id, from 1
 	port       int // PLAINTEXT listener
 	controller int // CONTROLLER listener; 0 on a broker-only node
+	metrics    int // its JMX exporter's, kept across restarts
 	proc       *jvm.Process
 	paused     bool // by PauseBroker, until it sends SIGCONT
 }
@@ -48,9 +49,10 @@ type brokerNode struct {
 // workerNode is one Connect worker of the group. Its process is guarded by
 // Stack.mu.
 type workerNode struct {
-	n    int // from 1
-	port int // REST API
-	proc *jvm.Process
+	n       int // from 1
+	port    int // REST API
+	metrics int // its JMX exporter's, kept across restarts
+	proc    *jvm.Process
 }
 
 // replication is the replication factor of every topic: min(3, brokers).

@@ -95,6 +95,13 @@ func connectProperties(c cluster, port int, pluginPath string, flush time.Durati
 		"plugin.discovery":                        "service_load",
 		"connector.client.config.override.policy": "All",
 		"producer.linger.ms":                      "0",
+		// The worker's and its task producers' averages and rates
+		// (source-record-poll-rate, record-queue-time-avg, ...) over
+		// 2 windows of 1 s instead of 30 s: the metrics sampler reads
+		// them once a second beside the latency, which a 60 s average
+		// would smooth away. Only the metrics' arithmetic changes.
+		"metrics.sample.window.ms":          "1000",
+		"producer.metrics.sample.window.ms": "1000",
 	}
 	if len(c.workers) == 1 {
 		props["scheduled.rebalance.max.delay.ms"] = "0"

@@ -5,6 +5,7 @@ import (
 	"io"
 	"path/filepath"
 
+	"github.com/cdcbench/cdcbench/internal/jmxexporter"
 	"github.com/cdcbench/cdcbench/internal/jvm"
 )
 
@@ -43,10 +44,12 @@ type Artifacts struct {
 	BrokerLib       string // Broker.Dir/lib: kafka_2.13 and its runtime dependencies
 	ConnectLib      string // Connect.Dir/lib: connect-runtime and its runtime dependencies
 	PluginPath      string // Connect.Dir/plugins: the worker's plugin.path
+	// Exporter is the Prometheus JMX exporter attached to each JVM.
+	Exporter *jmxexporter.Exporter
 }
 
 // Resolve finds a Java 17+ and returns the broker's and the worker's
-// verified jars, each component downloaded with mvn the first time it is
+// verified jars and the JMX exporter's, each component downloaded with mvn the first time it is
 // needed (jvm.Cache.Resolve: errors wrap jvm.ErrNoJava, jvm.ErrNoMaven,
 // jvm.ErrOffline or jvm.ErrCorruptCache).
 func Resolve(ctx context.Context, opts ResolveOptions) (*Artifacts, error) {
@@ -60,6 +63,9 @@ func Resolve(ctx context.Context, opts ResolveOptions) (*Artifacts, error) {
 		return nil, err
 	}
 	if a.Connect, err = cache.Resolve(ctx, connectProject); err != nil {
+		return nil, err
+	}
+	if a.Exporter, err = jmxexporter.Resolve(ctx, cache); err != nil {
 		return nil, err
 	}
 	a.BrokerLib = filepath.Join(a.Broker.Dir, "lib")

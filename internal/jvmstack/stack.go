@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cdcbench/cdcbench/internal/connect"
+	"github.com/cdcbench/cdcbench/internal/jmxexporter"
 	"github.com/cdcbench/cdcbench/internal/jvm"
 	"github.com/cdcbench/cdcbench/internal/proccost"
 	"github.com/cdcbench/cdcbench/internal/wait"
@@ -99,6 +100,7 @@ type Stack struct {
 	art       *Artifacts
 	dir       string
 	cluster   cluster
+	exporter  *jmxexporter.Exporter
 	clusterID string
 	progress  io.Writer
 
@@ -154,6 +156,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 	}()
 	if err := s.writeFiles(); err != nil {
+		return nil, err
+	}
+	if s.exporter, err = s.exporterIn(s.dir); err != nil {
 		return nil, err
 	}
 	if err := s.format(ctx); err != nil {
@@ -220,6 +225,38 @@ func (s *Stack) BrokerLog() string {
 func (s *Stack) ConnectLog() string {
 	_, log := workerFiles(s.dir, s.cluster.workers[0])
 	return log
+}
+
+// exporterIn is the artifacts' JMX exporter with its rules in dir (a copy:
+// Artifacts are shared by stacks).
+func (s *Stack) exporterIn(dir string) (*jmxexporter.Exporter, error) {
+	if s.art.Exporter == nil {
+		return nil, errors.New("jvmstack: the artifacts have no JMX exporter (jvmstack.Resolve finds it)")
+	}
+	e := *s.art.Exporter
+	if err := e.WriteRules(dir); err != nil {
+		return nil, fmt.Errorf("jvmstack: %w", err)
+	}
+	return &e, nil
+}
+
+// BrokerMetricsURLs and WorkerMetricsURLs are the JMX exporters' /metrics
+// of each broker and worker, in the order of BrokerPIDs and WorkerPIDs
+// (package jmxexporter), the same across restarts.
+func (s *Stack) BrokerMetricsURLs() []string {
+	var out []string
+	for _, n := range s.cluster.nodes {
+		out = append(out, jmxexporter.URL(n.metrics))
+	}
+	return out
+}
+
+func (s *Stack) WorkerMetricsURLs() []string {
+	var out []string
+	for _, w := range s.cluster.workers {
+		out = append(out, jmxexporter.URL(w.metrics))
+	}
+	return out
 }
 
 // Versions reports what runs.
@@ -317,6 +354,9 @@ func pickPorts(opts Options) (cluster, error) {
 				return c, fmt.Errorf("jvmstack: %s (controller listener): %w", c.brokerName(n), err)
 			}
 		}
+		if n.metrics, err = freePort(0); err != nil {
+			return c, fmt.Errorf("jvmstack: %s (metrics): %w", c.brokerName(n), err)
+		}
 	}
 	for i := 1; i <= workers; i++ {
 		w := &workerNode{n: i}
@@ -328,6 +368,9 @@ func pickPorts(opts Options) (cluster, error) {
 		var err error
 		if w.port, err = freePort(want); err != nil {
 			return c, fmt.Errorf("jvmstack: %s (REST API): %w", c.workerName(w), err)
+		}
+		if w.metrics, err = freePort(0); err != nil {
+			return c, fmt.Errorf("jvmstack: %s (metrics): %w", c.workerName(w), err)
 		}
 	}
 	return c, nil
@@ -428,6 +471,7 @@ func (s *Stack) format(ctx context.Context) error {
 func (s *Stack) startBroker(ctx context.Context, n *brokerNode) error {
 	props, log, _ := brokerFiles(s.dir, n)
 	spec := s.spec(s.cluster.brokerName(n), s.art.BrokerLib, orDefault(s.opts.BrokerHeap, DefaultBrokerHeap), log, "kafka.Kafka", props)
+	spec.Agents = []jvm.Agent{s.exporter.Agent(n.metrics)}
 	spec.Ready, spec.ReadyWhat = func(ctx context.Context) error { return s.brokerReady(ctx, n) }, "metadata request"
 	spec.ReadyTimeout = orDefault(s.opts.BrokerReadyTimeout, DefaultBrokerReadyTimeout*time.Duration(len(s.cluster.nodes)))
 	return s.start(ctx, &n.proc, spec, func() string {
@@ -463,6 +507,7 @@ func (s *Stack) startConnect(ctx context.Context, w *workerNode) error {
 	props, log := workerFiles(s.dir, w)
 	spec := s.spec(s.cluster.workerName(w), s.art.ConnectLib, orDefault(s.opts.ConnectHeap, DefaultConnectHeap), log,
 		"org.apache.kafka.connect.cli.ConnectDistributed", props)
+	spec.Agents = []jvm.Agent{s.exporter.Agent(w.metrics)}
 	spec.Ready, spec.ReadyWhat = func(ctx context.Context) error { return s.connectReady(ctx, workerURL(w)) }, "REST API with the Debezium plugin"
 	spec.ReadyTimeout = orDefault(s.opts.ConnectReadyTimeout, DefaultConnectReadyTimeout*time.Duration(len(s.cluster.workers)))
 	return s.start(ctx, &w.proc, spec, func() string {

@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -101,6 +103,19 @@ func TestStack(t *testing.T) {
 				t.Fatalf("after restart kcat read %q, want %q", got, want)
 			}
 		}},
+		{"both JVMs serve their metrics after their restarts, on the same ports", func(t *testing.T) {
+			for _, tc := range []struct{ url, want string }{
+				{st.BrokerMetricsURLs()[0], "broker_produce_total_time_ms_99thpercentile"},
+				{st.WorkerMetricsURLs()[0], "jvm_gc_collection_seconds_sum"},
+			} {
+				body := get(ctx, t, tc.url)
+				for _, w := range []string{`jmx_prometheus_javaagent",version="1.0.1"`, tc.want} {
+					if !strings.Contains(body, w) {
+						t.Errorf("%s lacks %s:\n%.2000s", tc.url, w, body)
+					}
+				}
+			}
+		}},
 		{"Close leaves no JVM and no dir", func(t *testing.T) {
 			b, c := st.PIDs()
 			brss, crss := st.PeakRSS()
@@ -129,6 +144,25 @@ func TestStack(t *testing.T) {
 			break
 		}
 	}
+}
+
+// get is url's body; an error or a status other than 200 fails t.
+func get(ctx context.Context, t *testing.T, url string) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s, %v", url, resp.Status, err)
+	}
+	return string(b)
 }
 
 // TestStartFailures checks that a stack that cannot start says which part

@@ -47,6 +47,44 @@ func ReadStat(pid int) (Stat, error) {
 	return parseStat(b)
 }
 
+// Thread is one thread of a process, as /proc/<pid>/task/<tid>/stat
+// shows it.
+type Thread struct {
+	// Name is the thread's comm: its name as the program set it, cut to 15
+	// bytes ("debezium-postgr", "kafka-producer-").
+	Name string
+	// Ticks is the thread's user+system CPU.
+	Ticks int64
+}
+
+// ReadThreads reads the CPU of each thread of pid, by thread id. A thread
+// that ends while they are read is left out.
+func ReadThreads(pid int) (map[int]Thread, error) {
+	dir := filepath.Join(procRoot, strconv.Itoa(pid), "task")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int]Thread, len(ents))
+	for _, e := range ents {
+		tid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "stat"))
+		if err != nil {
+			continue // ended meanwhile
+		}
+		st, err := parseStat(b)
+		if err != nil {
+			return nil, err
+		}
+		start, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+		out[tid] = Thread{Name: string(b[start+1 : end]), Ticks: st.Ticks}
+	}
+	return out, nil
+}
+
 // parseStat parses a stat line: "pid (comm) state ppid ... utime stime
 // cutime cstime ... starttime ...". comm may hold spaces and parentheses,
 // so the fields are counted from the last ')'.

@@ -2,9 +2,13 @@ package proccost
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"runtime"
+	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestParseStat(t *testing.T) {
@@ -83,5 +87,45 @@ func TestReadSelf(t *testing.T) {
 	st, _ := ReadStat(os.Getpid())
 	if err != nil || up < st.Start {
 		t.Fatalf("uptime %d ticks (%v) before this process's start at %d", up, err, st.Start)
+	}
+}
+
+// TestReadThreads names a thread of this process (prctl PR_SET_NAME),
+// keeps it busy, and finds it by id and name with CPU ticks of its own.
+func TestReadThreads(t *testing.T) {
+	found := make(chan Thread, 1)
+	errs := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the renamed thread ends with the goroutine
+		name := []byte("cdcbench-spin\x00")
+		if _, _, e := syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_NAME, uintptr(unsafe.Pointer(&name[0])), 0); e != 0 {
+			errs <- e
+			return
+		}
+		tid := syscall.Gettid()
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			for i := 0; i < 1e6; i++ { // spin: CPU on this thread
+				_ = i * i
+			}
+			threads, err := ReadThreads(os.Getpid())
+			if err != nil {
+				errs <- err
+				return
+			}
+			if th, ok := threads[tid]; ok && th.Ticks > 0 {
+				found <- th
+				return
+			}
+		}
+		errs <- fmt.Errorf("thread %d never showed CPU ticks in 10 s", tid)
+	}()
+	select {
+	case th := <-found:
+		if th.Name != "cdcbench-spin" {
+			t.Errorf("thread name %q, want cdcbench-spin", th.Name)
+		}
+	case err := <-errs:
+		t.Fatal(err)
 	}
 }

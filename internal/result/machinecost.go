@@ -26,6 +26,9 @@ type MachineCost struct {
 	// Components are the processes the path uses, in a fixed order: the
 	// database's, the broker, Connect, the capture's own, cdcbench.
 	Components []ComponentCost `json:"components,omitempty"`
+	// Sampler is what the metrics sampler cost (inside cdcbench's own
+	// figure); nil when the path was not sampled.
+	Sampler *SamplerCost `json:"metrics_sampler,omitempty"`
 	// NotMeasured says why nothing could be measured (no /proc, the run
 	// stopped before the window began); Components is then empty.
 	NotMeasured string `json:"not_measured,omitempty"`
@@ -55,4 +58,20 @@ type ComponentCost struct {
 	// Note says what the figures include, why they are partial, or why
 	// they are not measured ("not measured: ...").
 	Note string `json:"note,omitempty"`
+}
+
+// SamplerCost is the CPU of the metrics sampler's own OS thread over its
+// sampling, which runs from the schedule's start to the drain's end (not
+// the window alone): what watching the pipeline cost.
+type SamplerCost struct {
+	CPUSeconds float64 `json:"cpu_seconds"`
+	Seconds    float64 `json:"seconds"`
+}
+
+// Cores is the sampler's CPU per second of sampling, in cores.
+func (s SamplerCost) Cores() float64 {
+	if s.Seconds <= 0 {
+		return 0
+	}
+	return s.CPUSeconds / s.Seconds
 }

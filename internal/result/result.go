@@ -19,8 +19,9 @@ import (
 // SchemaVersion is result.json's schema version; reports/README.md documents
 // it. Bump it on any change a reader of the file would notice. Version 2
 // moved a path kind's own fields into Path.Driver; Path.UnmarshalJSON
-// reads version 1's.
-const SchemaVersion = 2
+// reads version 1's. Version 3 added Path.Metrics (absent from older
+// files, which read as runs without metrics).
+const SchemaVersion = 3
 
 // Result is result.json.
 type Result struct {
@@ -117,6 +118,10 @@ type Path struct {
 	// MachineCost is what the path's processes cost this machine over the
 	// same window.
 	MachineCost *MachineCost `json:"machine_cost,omitempty"`
+	// Metrics are the pipeline's own signals (Debezium's queue, Connect's
+	// producer, the broker, GC, the slot's WAL, consumer lag), sampled
+	// once a second from the probe to the end of the drain.
+	Metrics []MetricSeries `json:"metrics,omitempty"`
 	// ExternalAgents are agents in other processes, seen through their alerts.
 	ExternalAgents []ExternalAgentResult `json:"external_agents,omitempty"`
 	InvalidReasons []string              `json:"invalid_reasons,omitempty"`

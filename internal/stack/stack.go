@@ -139,6 +139,10 @@ type Process struct {
 	// InProcess says the part runs inside cdcbench (kfake): its cost is
 	// in cdcbench's own and cannot be told apart.
 	InProcess bool
+	// MetricsURL is where the part serves its own metrics in Prometheus's
+	// text format (the JMX exporter of a local JVM), "" when it serves
+	// none.
+	MetricsURL string
 }
 
 // ErrUnreachable reports a server that did not answer in time.
@@ -451,20 +455,25 @@ var _ Processes = (*local)(nil)
 func (s *local) Processes() []Process {
 	switch jvm := s.jvm; {
 	case jvm != nil:
-		return append(nodeProcesses(result.RoleBroker, jvm.BrokerPIDs), nodeProcesses(result.RoleConnect, jvm.WorkerPIDs)...)
+		return append(nodeProcesses(result.RoleBroker, jvm.BrokerPIDs, jvm.BrokerMetricsURLs()),
+			nodeProcesses(result.RoleConnect, jvm.WorkerPIDs, jvm.WorkerMetricsURLs())...)
 	case s.kafka != nil:
 		return []Process{{Role: result.RoleBroker, InProcess: true}}
 	}
 	return nil
 }
 
-// nodeProcesses are the processes of role, one per pid pids lists, named
-// role-1, role-2, ... when there are several.
-func nodeProcesses(role string, pids func() []int) []Process {
+// nodeProcesses are the processes of role, one per pid pids lists, each
+// with its metrics URL (urls, in the same order), named role-1, role-2,
+// ... when there are several.
+func nodeProcesses(role string, pids func() []int, urls []string) []Process {
 	n := len(pids())
 	out := make([]Process, n)
 	for i := range n {
 		out[i] = Process{Role: role, PIDs: func() []int { return running(pids()[i]) }}
+		if i < len(urls) {
+			out[i].MetricsURL = urls[i]
+		}
 		if n > 1 {
 			out[i].Name = fmt.Sprintf("%s-%d", role, i+1)
 		}
