@@ -44,6 +44,7 @@ const defaultObjective = 100 * time.Millisecond
 // delaySignals are the delays the rule looks at, in trip order, with how
 // the line names them: the peak for %s, the series' source for SOURCE.
 var delaySignals = []struct{ signal, text string }{
+	{"wal_sync_avg_ms", "the database's WAL fsyncs, which every commit waits for, took up to %s ms on average in a second"},
 	{"debezium_ms_behind_source", "Debezium was up to %s ms behind the source"},
 	{"producer_record_queue_time_avg_ms", "Connect's producer held a record up to %s ms on average before sending it"},
 	{"producer_request_latency_avg_ms", "Connect's produce requests took up to %s ms on average"},

@@ -55,6 +55,10 @@ func TestTailLine(t *testing.T) {
 			series("connect.debezium_ms_behind_source", 10, 5, 24, 10), // under 25 ms
 			series("connect.gc_pause_ms_per_s", 10, 3, 5),
 		), 100 * time.Millisecond, []string{"Connect's producer held a record up to 180 ms", "broker GC paused up to 60 ms in a second"}, []string{"behind the source", "connect GC"}},
+		{"a slow WAL fsync at the commit, before any capture", stepPath(
+			series("database.wal_sync_avg_ms", 10, 2, 61.5, 3),
+			series("connect.debezium_ms_behind_source", 10, 5, 30),
+		), 100 * time.Millisecond, []string{"the database's WAL fsyncs, which every commit waits for, took up to 61.5 ms", "Debezium was up to 30 ms behind"}, nil},
 		{"the objective sets the threshold", stepPath(
 			series("connect.producer_record_queue_time_avg_ms", 10, 20, 180, 90),
 		), time.Second, []string{"no sampled signal passed"}, []string{"producer held"}},

@@ -56,8 +56,9 @@ type Config struct {
 	Targets []Target
 	// DB, with Slot, samples the WAL the slot retains: from its
 	// restart_lsn (database.slot_retained_bytes) and from its
-	// confirmed_flush_lsn (database.slot_unconfirmed_bytes). The sampler
-	// uses the connection alone while it runs.
+	// confirmed_flush_lsn (database.slot_unconfirmed_bytes); with or
+	// without a slot, the server's WAL fsyncs (database.wal_sync_*, from
+	// pg_stat_wal). The sampler uses the connection alone while it runs.
 	DB   *pgx.Conn
 	Slot string
 	// Brokers, with Groups, samples each consumer group's lag, summed over
@@ -102,6 +103,7 @@ type Sampler struct {
 	ticks  map[threadKey]int64  // each thread's CPU ticks at the last sample
 	ticked time.Time            // when ticks were read
 	errors map[string]*failures // by source
+	wal    walSyncs             // pg_stat_wal's at the last sample
 
 	mu     sync.Mutex
 	series map[string]*result.MetricSeries
@@ -217,6 +219,9 @@ func (s *Sampler) sample(ctx context.Context, now time.Time) {
 	}
 	if s.cfg.DB != nil {
 		got, err := s.slotWAL(ctx)
+		s.note("database", err)
+		out = append(out, got...)
+		got, err = s.walSync(ctx, now)
 		s.note("database", err)
 		out = append(out, got...)
 	}
@@ -353,6 +358,46 @@ func (s *Sampler) slotWAL(ctx context.Context) ([]Sample, error) {
 		out = append(out, Sample{Series: "database.slot_unconfirmed_bytes", Value: *unconfirmed})
 	}
 	return out, nil
+}
+
+// walSync is the server's WAL fsyncs since the last sample, from
+// pg_stat_wal (PostgreSQL 14 and later): how many a second and how long
+// they took, in ms per second and on average. A commit waits for its
+// fsync (synchronous_commit on), so a slow one delays every row of that
+// moment on every path, before any capture could see it. The times need
+// track_wal_io_timing, on in a private cluster; without it only the count
+// is sampled. The first sample only sets the baseline.
+func (s *Sampler) walSync(ctx context.Context, now time.Time) ([]Sample, error) {
+	qctx, cancel := context.WithTimeout(ctx, scrapeTimeout)
+	defer cancel()
+	var syncs, ms float64
+	var timed bool
+	err := s.cfg.DB.QueryRow(qctx, `SELECT wal_sync::float8, wal_sync_time::float8,
+		current_setting('track_wal_io_timing')::bool FROM pg_stat_wal`).Scan(&syncs, &ms, &timed)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: pg_stat_wal: %w", err)
+	}
+	prev := s.wal
+	s.wal = walSyncs{at: now, syncs: syncs, ms: ms}
+	secs := now.Sub(prev.at).Seconds()
+	if prev.at.IsZero() || secs <= 0 || syncs < prev.syncs {
+		return nil, nil
+	}
+	n := syncs - prev.syncs
+	out := []Sample{{Series: "database.wal_syncs_per_s", Value: n / secs}}
+	if timed {
+		out = append(out, Sample{Series: "database.wal_sync_ms_per_s", Value: (ms - prev.ms) / secs})
+		if n > 0 {
+			out = append(out, Sample{Series: "database.wal_sync_avg_ms", Value: (ms - prev.ms) / n})
+		}
+	}
+	return out, nil
+}
+
+// walSyncs is pg_stat_wal's fsync counters at one sample.
+type walSyncs struct {
+	at        time.Time
+	syncs, ms float64
 }
 
 // lag is each group's lag summed over its partitions; a group that does

@@ -75,6 +75,12 @@ func Unit(series string) string {
 	switch {
 	case strings.HasPrefix(sig, "slot_"):
 		return "bytes"
+	case sig == "wal_syncs_per_s":
+		return "syncs/s"
+	case sig == "wal_sync_ms_per_s":
+		return "ms/s"
+	case sig == "wal_sync_avg_ms":
+		return "ms"
 	case strings.HasPrefix(sig, "lag."):
 		return "records"
 	case sig == "busiest_thread_cores" || strings.HasPrefix(sig, "thread_cores."):

@@ -84,6 +84,8 @@ func TestUnit(t *testing.T) {
 		{"connect.debezium_queue_remaining", "records"},
 		{"broker.gc_pause_ms_per_s", "ms/s"},
 		{"database.slot_retained_bytes", "bytes"},
+		{"database.wal_sync_avg_ms", "ms"},
+		{"database.wal_syncs_per_s", "syncs/s"},
 		{"kafka.lag.outlier", "records"},
 		{"connect.thread_cores.debezium-postgr", "cores"},
 		{"connect.busiest_thread_cores", "cores"},

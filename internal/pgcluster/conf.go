@@ -24,6 +24,9 @@ const confFile = "cdcbench.conf"
 //   - max_wal_size, min_wal_size, checkpoint_timeout: no checkpoint in the
 //     middle of a short run to skew its latency.
 //   - track_io_timing: I/O time shows up in pg_stat_statements and EXPLAIN.
+//   - track_wal_io_timing: pg_stat_wal times the WAL's fsyncs, which the
+//     metrics sampler reads each second: a commit that waits for a slow
+//     fsync is a row late before any capture sees it.
 //   - track_commit_timestamp off: it would add a write per commit that a
 //     production server usually does not do.
 //   - logging_collector off: the server writes its log to stderr, which
@@ -42,6 +45,7 @@ var defaultSettings = map[string]string{
 	"max_connections":        "100",
 	"shared_buffers":         "256MB",
 	"track_io_timing":        "on",
+	"track_wal_io_timing":    "on",
 	"track_commit_timestamp": "off",
 	"log_min_messages":       "warning",
 	"logging_collector":      "off",
