@@ -148,7 +148,7 @@ func TestRunBothPaths(t *testing.T) {
 	// The relay path's slot and its agents' groups are sampled every
 	// second; polling has neither. Both paths' commits wait for the
 	// server's WAL fsyncs, sampled on both.
-	wal := []string{"database.wal_sync_avg_ms", "database.wal_sync_ms_per_s", "database.wal_syncs_per_s"}
+	wal := []string{"database.autovacuum_workers", "database.wal_sync_avg_ms", "database.wal_sync_ms_per_s", "database.wal_syncs_per_s"}
 	assertSeries(t, res.Paths[0], 4, append([]string{"database.slot_retained_bytes", "database.slot_unconfirmed_bytes", "kafka.lag.outlier", "kafka.lag.velocity"}, wal...)...)
 	if got := seriesNames(res.Paths[1]); !slices.Equal(slices.Sorted(slices.Values(got)), wal) {
 		t.Errorf("poll path has metrics %v, want the WAL fsyncs' alone, %v", got, wal)

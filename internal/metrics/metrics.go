@@ -360,7 +360,8 @@ func (s *Sampler) slotWAL(ctx context.Context) ([]Sample, error) {
 	return out, nil
 }
 
-// walSync is the server's WAL fsyncs since the last sample, from
+// walSync is the autovacuum workers running now and the server's WAL
+// fsyncs since the last sample, from
 // pg_stat_wal (PostgreSQL 14 and later): how many a second and how long
 // they took, in ms per second and on average. A commit waits for its
 // fsync (synchronous_commit on), so a slow one delays every row of that
@@ -370,21 +371,26 @@ func (s *Sampler) slotWAL(ctx context.Context) ([]Sample, error) {
 func (s *Sampler) walSync(ctx context.Context, now time.Time) ([]Sample, error) {
 	qctx, cancel := context.WithTimeout(ctx, scrapeTimeout)
 	defer cancel()
-	var syncs, ms float64
+	var syncs, ms, vacuums float64
 	var timed bool
 	err := s.cfg.DB.QueryRow(qctx, `SELECT wal_sync::float8, wal_sync_time::float8,
-		current_setting('track_wal_io_timing')::bool FROM pg_stat_wal`).Scan(&syncs, &ms, &timed)
+		current_setting('track_wal_io_timing')::bool,
+		(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker')::float8
+		FROM pg_stat_wal`).Scan(&syncs, &ms, &timed, &vacuums)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: pg_stat_wal: %w", err)
 	}
+	// Autovacuum's workers compete with the commits for the disk and the
+	// cores: an insert-only table is vacuumed and analysed as it grows.
+	out := []Sample{{Series: "database.autovacuum_workers", Value: vacuums}}
 	prev := s.wal
 	s.wal = walSyncs{at: now, syncs: syncs, ms: ms}
 	secs := now.Sub(prev.at).Seconds()
 	if prev.at.IsZero() || secs <= 0 || syncs < prev.syncs {
-		return nil, nil
+		return out, nil
 	}
 	n := syncs - prev.syncs
-	out := []Sample{{Series: "database.wal_syncs_per_s", Value: n / secs}}
+	out = append(out, Sample{Series: "database.wal_syncs_per_s", Value: n / secs})
 	if timed {
 		out = append(out, Sample{Series: "database.wal_sync_ms_per_s", Value: (ms - prev.ms) / secs})
 		if n > 0 {

@@ -75,6 +75,8 @@ func Unit(series string) string {
 	switch {
 	case strings.HasPrefix(sig, "slot_"):
 		return "bytes"
+	case sig == "autovacuum_workers":
+		return "workers"
 	case sig == "wal_syncs_per_s":
 		return "syncs/s"
 	case sig == "wal_sync_ms_per_s":
