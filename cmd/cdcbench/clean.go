@@ -18,9 +18,10 @@ func cleanCommand() *cli.Command {
 		Usage: "find and remove what crashed runs left behind",
 		Description: `Lists replication slots and publications named cdcbench_* in every database of the
 server given by --pg-dsn, and private cluster and Kafka directories (cdcbench-pg-*,
-cdcbench-kafka-*, the local stack's cdcbench-jvm-* and Spark paths' cdcbench-spark-*
-in the temp dir), then removes those no live run owns, killing any Kafka, Connect or
-Spark JVM still running from a removed cdcbench-jvm-* or cdcbench-spark-* dir and stopping a PostgreSQL server still running on a cluster dir
+cdcbench-kafka-*, the local stack's cdcbench-jvm-*, and the work dirs of the Spark,
+Flink CDC and Debezium Server paths, cdcbench-spark-*, cdcbench-flinkcdc-* and
+cdcbench-dbzserver-*, in the temp dir), then removes those no live run owns, killing any
+Kafka, Connect or capture JVM still running from a removed dir and stopping a PostgreSQL server still running on a cluster dir
 whose owner is gone, or on one already removed (restarted from outside with pg_ctl).
 A leaked slot retains WAL until the disk fills, so run this after
 a run was killed.

@@ -52,7 +52,10 @@ func TestCleanSparkLeftovers(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 	dead, live := filepath.Join(tmp, stack.SparkDirPrefix+"dead"), filepath.Join(tmp, stack.SparkDirPrefix+"live")
-	for _, d := range []string{dead, live} {
+	// A failed start of the other captures with programs of their own
+	// keeps their dirs too.
+	flink, server := filepath.Join(tmp, stack.FlinkCDCDirPrefix+"dead"), filepath.Join(tmp, stack.DebeziumServerDirPrefix+"dead")
+	for _, d := range []string{dead, live, flink, server} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -61,8 +64,10 @@ func TestCleanSparkLeftovers(t *testing.T) {
 	if err := gone.Run(); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dead, ownerpid.File), fmt.Appendf(nil, "%d 1\n", gone.Process.Pid), 0o644); err != nil {
-		t.Fatal(err)
+	for _, d := range []string{dead, flink, server} {
+		if err := os.WriteFile(filepath.Join(d, ownerpid.File), fmt.Appendf(nil, "%d 1\n", gone.Process.Pid), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := ownerpid.Claim(live); err != nil {
 		t.Fatal(err)
@@ -84,16 +89,21 @@ func TestCleanSparkLeftovers(t *testing.T) {
 		{"dry run lists", []string{"clean", "--dry-run"}, []string{
 			fmt.Sprintf("spark work dir  %s  left behind  Spark path's work dir of a cdcbench that is gone; JVMs [%d] still running (killed on removal)", dead, survivor.Process.Pid),
 			fmt.Sprintf("spark work dir  %s  in use       Spark path's work dir of a live run", live),
+			fmt.Sprintf("%s  left behind  Flink CDC path's work dir of a cdcbench that is gone", flink),
+			fmt.Sprintf("%s  left behind  Debezium Server path's work dir of a cdcbench that is gone", server),
 			"dry run: nothing removed"}},
-		{"clean removes", []string{"clean"}, []string{"removed 1 spark work dir; kept 1 spark work dir in use by live runs (never removed)"}},
+		{"clean removes", []string{"clean"}, []string{"removed 1 spark work dir, 1 flink cdc work dir, 1 debezium server work dir; kept 1 spark work dir in use by live runs (never removed)"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, errOut, code := cdcbench(t, tc.args...)
 			if code != 0 {
 				t.Fatalf("exit %d: %s%s", code, out, errOut)
 			}
+			// The table's columns are as wide as its longest kind:
+			// compare words, not padding.
+			words := strings.Join(strings.Fields(out), " ")
 			for _, w := range tc.want {
-				if !strings.Contains(out, w) {
+				if !strings.Contains(words, strings.Join(strings.Fields(w), " ")) {
 					t.Errorf("output lacks %q:\n%s", w, out)
 				}
 			}
@@ -104,8 +114,10 @@ func TestCleanSparkLeftovers(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Error("clean did not kill the process running from the Spark dir")
 	}
-	if _, err := os.Stat(dead); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("%s still there (%v)", dead, err)
+	for _, d := range []string{dead, flink, server} {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s still there (%v)", d, err)
+		}
 	}
 	if _, err := os.Stat(live); err != nil {
 		t.Errorf("the live run's dir was removed: %v", err)

@@ -195,7 +195,7 @@ func (s *debeziumServerDriver) Start(ctx context.Context, env Env) (err error) {
 	if s.dist, err = (jvm.Cache{Progress: os.Stderr}).Resolve(ctx, debeziumServerProject); err != nil {
 		return fmt.Errorf("driver: debezium server: %w", err)
 	}
-	if s.dir, err = os.MkdirTemp("", "cdcbench-dbzserver-"); err != nil {
+	if s.dir, err = os.MkdirTemp("", stack.DebeziumServerDirPrefix); err != nil {
 		return fmt.Errorf("driver: debezium server: %w", err)
 	}
 	s.published = true // a CREATE cancelled by Ctrl-C may still commit

@@ -234,7 +234,7 @@ func (f *flinkDriver) Start(ctx context.Context, env Env) (err error) {
 			err = errors.Join(err, f.stop(context.WithoutCancel(ctx), slotTried))
 		}
 	}()
-	if f.jars, f.java, f.dir, err = prepareJVM(ctx, flinkProject, jvm.Need{Min: 17, For: "Flink " + FlinkVersion}, "cdcbench-flinkcdc-"); err != nil {
+	if f.jars, f.java, f.dir, err = prepareJVM(ctx, flinkProject, jvm.Need{Min: 17, For: "Flink " + FlinkVersion}, stack.FlinkCDCDirPrefix); err != nil {
 		return fmt.Errorf("driver: flink-cdc: %w", err)
 	}
 	if err := createPublication(ctx, env); err != nil {

@@ -27,6 +27,15 @@ const Prefix = "cdcbench_"
 // temp dirs cdcbench leaves when killed, so that clean finds it.
 const SparkDirPrefix = "cdcbench-spark-"
 
+// FlinkCDCDirPrefix and DebeziumServerDirPrefix start the names of the
+// Flink CDC and Debezium Server paths' work dirs, as SparkDirPrefix. A
+// failed start keeps its dir (the error names the log in it), and a kill
+// -9 leaves no time to remove it.
+const (
+	FlinkCDCDirPrefix       = "cdcbench-flinkcdc-"
+	DebeziumServerDirPrefix = "cdcbench-dbzserver-"
+)
+
 // Kinds of leftovers.
 const (
 	LeftoverSlot        = "slot"
@@ -40,6 +49,11 @@ const (
 	// file and Spark's scratch space); removing it kills a Spark JVM
 	// still running from it.
 	LeftoverSparkDir = "spark work dir"
+	// LeftoverFlinkCDCDir and LeftoverDebeziumServerDir are those
+	// captures' work dirs (log, configuration, checkpoints or offsets),
+	// removed as a Spark path's.
+	LeftoverFlinkCDCDir       = "flink cdc work dir"
+	LeftoverDebeziumServerDir = "debezium server work dir"
 	// LeftoverPostmaster is a PostgreSQL server still running on a private
 	// cluster's removed data directory (restarted from outside with
 	// pg_ctl); removing it stops it.
@@ -49,7 +63,7 @@ const (
 // Leftover is something a run created: left behind by a crashed one, or
 // still in use by a live one.
 type Leftover struct {
-	Kind string // LeftoverSlot, LeftoverPublication, LeftoverClusterDir, LeftoverKafkaDir, LeftoverJVMDir, LeftoverSparkDir or LeftoverPostmaster
+	Kind string // LeftoverSlot, LeftoverPublication, LeftoverClusterDir, LeftoverKafkaDir, LeftoverJVMDir, LeftoverSparkDir, LeftoverFlinkCDCDir, LeftoverDebeziumServerDir or LeftoverPostmaster
 	Name string // the slot or publication, the directory's path, or the postmaster's pid
 	// Database is where a slot or publication lives: a logical slot can
 	// only be dropped from its own database, a publication only seen there.
@@ -268,7 +282,7 @@ func RemoveLeftovers(ctx context.Context, dsn string, ls []Leftover) error {
 			if err := os.RemoveAll(l.Name); err != nil {
 				errs = append(errs, fmt.Errorf("clean: %w", err))
 			}
-		case LeftoverJVMDir, LeftoverSparkDir:
+		case LeftoverJVMDir, LeftoverSparkDir, LeftoverFlinkCDCDir, LeftoverDebeziumServerDir:
 			if err := jvmstack.RemoveLeftover(l.Name); err != nil {
 				errs = append(errs, fmt.Errorf("clean: %w", err))
 			}
@@ -357,6 +371,8 @@ func jvmLeftovers() []Leftover {
 	for _, kind := range []struct{ kind, prefix, what string }{
 		{LeftoverJVMDir, jvmstack.DirPrefix, "Kafka/Connect dir"},
 		{LeftoverSparkDir, SparkDirPrefix, "Spark path's work dir"},
+		{LeftoverFlinkCDCDir, FlinkCDCDirPrefix, "Flink CDC path's work dir"},
+		{LeftoverDebeziumServerDir, DebeziumServerDirPrefix, "Debezium Server path's work dir"},
 	} {
 		for _, j := range jvmstack.FindDirs(kind.prefix) {
 			l := Leftover{Kind: kind.kind, Name: j.Dir, Live: j.Live, Detail: kind.what + " of a live run"}
